@@ -1,0 +1,49 @@
+#pragma once
+
+#include "weft/actors/fwd.hpp"
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace weft {
+
+/// The orchestrator's clusters by name, created on first use. Shared by the
+/// job service and the job actors of one orchestrator (same process), so a
+/// job can route a task without a round trip.
+class cluster_directory {
+public:
+  explicit cluster_directory(caf::actor_system& sys) : sys_(sys) {
+  }
+
+  /// The cluster named `name`, spawning it if it does not exist yet.
+  cluster_actor get(const std::string& name);
+
+  std::vector<std::string> names() const;
+
+  /// Stops every cluster actor (orchestrator shutdown).
+  void shutdown();
+
+private:
+  caf::actor_system& sys_;
+  mutable std::mutex mtx_;
+  std::map<std::string, cluster_actor> clusters_;
+};
+
+/// Settings of one orchestrator.
+struct orchestrator_config {
+  size_t max_input_bytes = 1 << 20;  ///< per root task input
+};
+
+cluster_actor spawn_cluster(caf::actor_system& sys, std::string name);
+
+job_service_actor spawn_job_service(caf::actor_system& sys,
+                                    std::shared_ptr<cluster_directory> dir,
+                                    orchestrator_config cfg);
+
+job_actor spawn_job(caf::actor_system& sys, job_service_actor service,
+                    std::shared_ptr<cluster_directory> dir, std::string id,
+                    submit_request req, timestamp submitted_at);
+
+} // namespace weft

@@ -1,0 +1,265 @@
+#pragma once
+
+// The one place that declares weft's messages: the type-ID block, every
+// atom and every typed actor interface. Every node includes this header so
+// that type names on the wire agree.
+
+#include "weft/core/attempt.hpp"
+#include "weft/error.hpp"
+#include "weft/job.hpp"
+
+#include <caf/all.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace weft {
+
+// -- messages ------------------------------------------------------------------
+
+/// A job's request to create a job.
+struct submit_request {
+  std::string name;
+  std::string cluster;
+  uint32_t max_retries = 0;
+  std::vector<core::task_submission> roots;
+};
+
+/// What a runner reports when an attempt finished.
+struct task_result {
+  uint32_t task = 0;
+  uint32_t attempt = 0;
+  core::attempt_outcome outcome;
+};
+
+struct dispatch_spec;
+
+/// What a runner tells its cluster when it joins.
+struct runner_registration {
+  std::string name;
+  uint32_t slots = 1;
+  std::vector<task_identifier> identifiers;
+};
+
+} // namespace weft
+
+CAF_BEGIN_TYPE_ID_BLOCK(weft, caf::first_custom_type_id)
+
+  CAF_ADD_ATOM(weft, weft::atom, submit, "wSubmit")
+  CAF_ADD_ATOM(weft, weft::atom, find, "wFind")
+  CAF_ADD_ATOM(weft, weft::atom, query, "wQuery")
+  CAF_ADD_ATOM(weft, weft::atom, cancel, "wCancel")
+  CAF_ADD_ATOM(weft, weft::atom, retry, "wRetry")
+  CAF_ADD_ATOM(weft, weft::atom, tasks, "wTasks")
+  CAF_ADD_ATOM(weft, weft::atom, wait, "wWait")
+  CAF_ADD_ATOM(weft, weft::atom, state, "wState")
+  CAF_ADD_ATOM(weft, weft::atom, start, "wStart")
+  CAF_ADD_ATOM(weft, weft::atom, done, "wDone")
+  CAF_ADD_ATOM(weft, weft::atom, enqueue, "wEnqueue")
+  CAF_ADD_ATOM(weft, weft::atom, withdraw, "wWithdraw")
+  CAF_ADD_ATOM(weft, weft::atom, join, "wJoin")
+  CAF_ADD_ATOM(weft, weft::atom, credit, "wCredit")
+  CAF_ADD_ATOM(weft, weft::atom, idle, "wIdle")
+  CAF_ADD_ATOM(weft, weft::atom, run, "wRun")
+  CAF_ADD_ATOM(weft, weft::atom, freed, "wFreed")
+  CAF_ADD_ATOM(weft, weft::atom, cluster, "wCluster")
+  CAF_ADD_ATOM(weft, weft::atom, stop, "wStop")
+
+  CAF_ADD_TYPE_ID(weft, (weft::job_state))
+  CAF_ADD_TYPE_ID(weft, (weft::task_state))
+  CAF_ADD_TYPE_ID(weft, (weft::task_identifier))
+  CAF_ADD_TYPE_ID(weft, (weft::progress_indicator))
+  CAF_ADD_TYPE_ID(weft, (weft::execution_stats))
+  CAF_ADD_TYPE_ID(weft, (weft::job_info))
+  CAF_ADD_TYPE_ID(weft, (std::vector<weft::job_info>))
+  CAF_ADD_TYPE_ID(weft, (weft::job_query))
+  CAF_ADD_TYPE_ID(weft, (weft::log_record))
+  CAF_ADD_TYPE_ID(weft, (weft::span_record))
+  CAF_ADD_TYPE_ID(weft, (weft::attempt_record))
+  CAF_ADD_TYPE_ID(weft, (weft::task_info))
+  CAF_ADD_TYPE_ID(weft, (std::vector<weft::task_info>))
+  CAF_ADD_TYPE_ID(weft, (weft::core::task_submission))
+  CAF_ADD_TYPE_ID(weft, (weft::core::attempt_outcome))
+  CAF_ADD_TYPE_ID(weft, (weft::submit_request))
+  CAF_ADD_TYPE_ID(weft, (weft::task_result))
+  CAF_ADD_TYPE_ID(weft, (weft::runner_registration))
+  CAF_ADD_TYPE_ID(weft, (weft::dispatch_spec))
+  CAF_ADD_TYPE_ID(weft, (std::vector<weft::dispatch_spec>))
+
+CAF_END_TYPE_ID_BLOCK(weft)
+
+CAF_ERROR_CODE_ENUM(weft::errc, "weft")
+
+namespace weft {
+
+// -- actor interfaces ---------------------------------------------------------
+
+/// One per active job: owns the task graph and supervises its attempts.
+using job_actor = caf::typed_actor<
+  // A task actor asks to run an attempt; false: do not run it.
+  caf::replies_to<atom::start, uint32_t, uint32_t, std::string>::with<bool>,
+  caf::reacts_to<atom::done, task_result>,
+  caf::replies_to<atom::find>::with<job_info>,
+  caf::replies_to<atom::cancel>::with<uint64_t>,
+  caf::replies_to<atom::retry>::with<uint64_t>,
+  caf::replies_to<atom::tasks>::with<std::vector<task_info>>,
+  // Answers once the job is final and nothing runs any more.
+  caf::replies_to<atom::wait>::with<job_info>>;
+
+/// One attempt to run: job -> cluster -> runner.
+struct dispatch_spec {
+  job_actor job;
+  std::string job_id;
+  uint32_t task = 0;
+  uint32_t attempt = 0;
+  task_identifier identifier;
+  std::string input;
+  uint64_t seq = 0;  // arrival order in the cluster
+};
+
+/// One per attempt, on the runner: receives the outcome from its worker.
+using task_actor = caf::typed_actor<caf::reacts_to<atom::done, task_result>>;
+
+/// One per runner: executes what its cluster sends within its slots.
+using runner_actor = caf::typed_actor<
+  caf::reacts_to<atom::run, std::vector<dispatch_spec>>,
+  caf::reacts_to<atom::freed, uint32_t>,
+  // Answers true once neither its cluster nor it has work left.
+  caf::replies_to<atom::idle>::with<bool>,
+  caf::reacts_to<atom::stop>>;
+
+/// One per cluster: the ready queue across jobs and credit-based dispatch.
+using cluster_actor = caf::typed_actor<
+  // New attempts to queue, and how many earlier dispatches the sender has
+  // finished processing (their follow-up work is in this same message).
+  caf::reacts_to<atom::enqueue, std::vector<dispatch_spec>, uint64_t>,
+  caf::reacts_to<atom::withdraw, std::string>,
+  caf::replies_to<atom::join, runner_actor, runner_registration>::with<bool>,
+  caf::reacts_to<atom::credit, runner_actor, uint32_t>,
+  caf::replies_to<atom::idle, runner_actor>::with<bool>,
+  // A runner leaves: nothing more is sent to it after the reply.
+  caf::replies_to<atom::stop, runner_actor>::with<bool>>;
+
+/// One per orchestrator: the job index and the front door for clients.
+using job_service_actor = caf::typed_actor<
+  caf::replies_to<atom::submit, submit_request>::with<std::string>,
+  caf::replies_to<atom::find, std::string>::with<job_info>,
+  caf::replies_to<atom::query, job_query>::with<std::vector<job_info>>,
+  caf::replies_to<atom::cancel, std::string>::with<uint64_t>,
+  caf::replies_to<atom::retry, std::string>::with<uint64_t>,
+  caf::replies_to<atom::tasks, std::string>::with<std::vector<task_info>>,
+  caf::replies_to<atom::wait, std::string>::with<job_info>,
+  caf::replies_to<atom::cluster, std::string>::with<cluster_actor>,
+  // A job actor reports its new state.
+  caf::reacts_to<atom::state, std::string, job_state>>;
+
+// -- inspection ---------------------------------------------------------------
+
+template <class F>
+typename F::result_type inspect(F& f, task_identifier& x) {
+  return f(caf::meta::type_name("task_identifier"), x.name, x.version);
+}
+
+template <class F>
+typename F::result_type inspect(F& f, progress_indicator& x) {
+  return f(caf::meta::type_name("progress_indicator"), x.label, x.total,
+           x.done);
+}
+
+template <class F>
+typename F::result_type inspect(F& f, execution_stats& x) {
+  return f(caf::meta::type_name("execution_stats"), x.first_started,
+           x.last_stopped, x.compute_ns, x.elapsed_ns, x.parallelism,
+           x.total_tasks, x.tasks_by_state);
+}
+
+template <class F>
+typename F::result_type inspect(F& f, job_info& x) {
+  return f(caf::meta::type_name("job_info"), x.id, x.name, x.cluster, x.state,
+           x.submitted_at, x.running, x.progress, x.stats);
+}
+
+template <class F>
+typename F::result_type inspect(F& f, job_query& x) {
+  return f(caf::meta::type_name("job_query"), x.from, x.to, x.id_from,
+           x.id_to, x.states, x.name, x.cluster);
+}
+
+template <class F>
+typename F::result_type inspect(F& f, log_record& x) {
+  return f(caf::meta::type_name("log_record"), x.time, x.level, x.message,
+           x.fields);
+}
+
+template <class F>
+typename F::result_type inspect(F& f, span_record& x) {
+  return f(caf::meta::type_name("span_record"), x.name, x.start, x.end,
+           x.attributes);
+}
+
+template <class F>
+typename F::result_type inspect(F& f, attempt_record& x) {
+  return f(caf::meta::type_name("attempt_record"), x.attempt, x.runner,
+           x.started, x.stopped, x.succeeded, x.error, x.logs, x.spans);
+}
+
+template <class F>
+typename F::result_type inspect(F& f, task_info& x) {
+  return f(caf::meta::type_name("task_info"), x.index, x.parent, x.identifier,
+           x.display, x.state, x.cluster, x.input, x.optional, x.attempts,
+           x.retries_used, x.runner_losses, x.depends_on, x.subtasks,
+           x.progress, x.started, x.stopped, x.history);
+}
+
+namespace core {
+
+template <class F>
+typename F::result_type inspect(F& f, task_submission& x) {
+  return f(caf::meta::type_name("task_submission"), x.identifier, x.input,
+           x.cluster, x.depends_on, x.max_retries, x.optional);
+}
+
+template <class F>
+typename F::result_type inspect(F& f, attempt_outcome& x) {
+  return f(caf::meta::type_name("attempt_outcome"), x.succeeded, x.error,
+           x.subtasks, x.progress, x.display, x.logs, x.spans, x.started,
+           x.stopped, x.runner);
+}
+
+} // namespace core
+
+template <class F>
+typename F::result_type inspect(F& f, submit_request& x) {
+  return f(caf::meta::type_name("submit_request"), x.name, x.cluster,
+           x.max_retries, x.roots);
+}
+
+template <class F>
+typename F::result_type inspect(F& f, task_result& x) {
+  return f(caf::meta::type_name("task_result"), x.task, x.attempt, x.outcome);
+}
+
+template <class F>
+typename F::result_type inspect(F& f, runner_registration& x) {
+  return f(caf::meta::type_name("runner_registration"), x.name, x.slots,
+           x.identifiers);
+}
+
+template <class F>
+typename F::result_type inspect(F& f, dispatch_spec& x) {
+  return f(caf::meta::type_name("dispatch_spec"), x.job, x.job_id, x.task,
+           x.attempt, x.identifier, x.input, x.seq);
+}
+
+/// Registers weft's message types and error category with a configuration;
+/// call it on any `caf::actor_system_config` that will host weft actors.
+void add_weft_types(caf::actor_system_config& cfg);
+
+/// A `caf::error` of weft's category with a readable message.
+caf::error make_weft_error(errc code, std::string message);
+
+/// Turns an error that came back from an actor into a `weft::error`.
+weft::error to_weft_error(const caf::error& err);
+
+} // namespace weft

@@ -1,0 +1,88 @@
+#pragma once
+
+#include "weft/error.hpp"
+#include "weft/job.hpp"
+#include "weft/json.hpp"
+#include "weft/task.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace weft {
+
+/// A root task given as identifier and JSON input: what `submit` sends, and
+/// how a program that does not link the task type submits it.
+struct task_input {
+  task_identifier identifier;
+  std::string input;
+};
+
+/// The root task `task` as a `task_input`.
+template <task_type T>
+task_input make_task_input(const T& task) {
+  return task_input{validated_identifier_of<T>(), json::encode(task)};
+}
+
+/// How to run a submitted job.
+struct submit_options {
+  std::string cluster;       ///< empty: "default"
+  uint32_t max_retries = 0;  ///< retries of each root task
+};
+
+/// Submits, finds, queries, cancels and retries jobs of one orchestrator.
+/// Every call blocks until the orchestrator answers and throws `weft::error`
+/// on failure (unknown job, invalid input, orchestrator gone, timeout).
+class job_client {
+public:
+  struct impl;
+  explicit job_client(std::shared_ptr<impl> ptr);
+
+  /// Submits a job with one root task.
+  template <task_type T>
+  job_info submit(std::string name, const T& root, submit_options opts = {}) {
+    return submit(std::move(name), std::vector<task_input>{make_task_input(root)},
+                  std::move(opts));
+  }
+
+  /// Submits a job with several root tasks of one type.
+  template <task_type T>
+  job_info submit(std::string name, const std::vector<T>& roots,
+                  submit_options opts = {}) {
+    std::vector<task_input> inputs;
+    for (const auto& r : roots)
+      inputs.push_back(make_task_input(r));
+    return submit(std::move(name), std::move(inputs), std::move(opts));
+  }
+
+  /// Submits a job whose root tasks are given as identifiers and JSON.
+  job_info submit(std::string name, std::vector<task_input> roots,
+                  submit_options opts = {});
+
+  job_info find(const std::string& id);
+  std::vector<job_info> query(const job_query& q = {});
+  /// Cancels a job; returns how many queued tasks were canceled.
+  uint64_t cancel(const std::string& id);
+  /// Requeues the failed and canceled tasks of a job; returns how many.
+  uint64_t retry(const std::string& id);
+  /// Every task of a job with its state, display name, progress, attempts,
+  /// logs and spans.
+  std::vector<task_info> tasks(const std::string& id);
+  /// Blocks until the job is COMPLETED, FAILED or CANCELED and no task of it
+  /// runs any more; throws errc::timeout after `timeout`.
+  job_info wait(const std::string& id,
+                std::chrono::milliseconds timeout = std::chrono::minutes{10});
+
+  /// Largest root input accepted (the orchestrator checks again).
+  void set_max_input_bytes(size_t n) noexcept {
+    max_input_bytes_ = n;
+  }
+
+private:
+  std::shared_ptr<impl> impl_;
+  size_t max_input_bytes_ = 1 << 20;
+};
+
+} // namespace weft

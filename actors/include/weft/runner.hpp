@@ -1,0 +1,61 @@
+#pragma once
+
+#include "weft/cache.hpp"
+#include "weft/context.hpp"
+#include "weft/registry.hpp"
+
+#include <memory>
+#include <string>
+
+namespace weft {
+
+/// How a runner serves.
+struct runner_options {
+  std::string cluster = "default";
+  /// Attempts executed at once, each on a thread of its own; 0: one per
+  /// hardware thread.
+  uint32_t slots = 0;
+  std::string name;    ///< empty: "runner-<n>"
+  /// Storage behind `context::job_cache()`; empty: the local cluster's.
+  std::shared_ptr<cache_store> cache;
+  context_limits limits;
+  bool print_logs = false;  ///< echo task log lines to stderr
+};
+
+/// A runner: registers task types, then executes the tasks its cluster
+/// hands it, `slots` at a time, on threads of its own (never on CAF's
+/// scheduler threads, so long tasks do not stall the actors).
+class runner {
+public:
+  struct impl;
+  explicit runner(std::shared_ptr<impl> ptr);
+
+  /// Registers task types; throws `weft::error` for a duplicate (name,
+  /// version) or a bad identifier, or if the runner already started.
+  template <task_type... Ts>
+  runner& register_tasks() {
+    (registry().template add<Ts>(), ...);
+    return *this;
+  }
+
+  /// The registry to add task types to before the runner starts.
+  task_registry& registry();
+
+  /// Starts serving in the background; returns at once.
+  void start();
+  /// Starts (if needed) and blocks until no work is left for this runner:
+  /// nothing queued that it can run and nothing in flight in its cluster.
+  void run_all();
+  /// Starts (if needed) and serves until SIGTERM or SIGINT, or `stop()`.
+  void run_forever();
+  /// Stops taking tasks; running attempts finish on their threads.
+  void stop();
+
+  const std::string& name() const;
+  const runner_options& options() const;
+
+private:
+  std::shared_ptr<impl> impl_;
+};
+
+} // namespace weft

@@ -1,0 +1,60 @@
+#include "weft/client.hpp"
+
+#include "weft/actors/client_internal.hpp"
+
+namespace weft {
+
+job_client::job_client(std::shared_ptr<impl> ptr) : impl_(std::move(ptr)) {
+}
+
+job_info job_client::submit(std::string name, std::vector<task_input> roots,
+                            submit_options opts) {
+  submit_request req;
+  req.name = std::move(name);
+  req.cluster = std::move(opts.cluster);
+  req.max_retries = opts.max_retries;
+  for (auto& r : roots) {
+    validate_identifier(r.identifier);
+    if (r.input.size() > max_input_bytes_)
+      throw error(errc::input_too_large,
+                  "input of " + to_string(r.identifier) + " is "
+                    + std::to_string(r.input.size())
+                    + " bytes, above the limit of "
+                    + std::to_string(max_input_bytes_)
+                    + " bytes: pass large data through the job cache instead");
+    core::task_submission sub;
+    sub.identifier = std::move(r.identifier);
+    sub.input = std::move(r.input);
+    req.roots.push_back(std::move(sub));
+  }
+  auto id = impl_->ask<std::string>(impl_->timeout, atom::submit_v,
+                                    std::move(req));
+  return find(id);
+}
+
+job_info job_client::find(const std::string& id) {
+  return impl_->ask<job_info>(impl_->timeout, atom::find_v, id);
+}
+
+std::vector<job_info> job_client::query(const job_query& q) {
+  return impl_->ask<std::vector<job_info>>(impl_->timeout, atom::query_v, q);
+}
+
+uint64_t job_client::cancel(const std::string& id) {
+  return impl_->ask<uint64_t>(impl_->timeout, atom::cancel_v, id);
+}
+
+uint64_t job_client::retry(const std::string& id) {
+  return impl_->ask<uint64_t>(impl_->timeout, atom::retry_v, id);
+}
+
+std::vector<task_info> job_client::tasks(const std::string& id) {
+  return impl_->ask<std::vector<task_info>>(impl_->timeout, atom::tasks_v, id);
+}
+
+job_info job_client::wait(const std::string& id,
+                          std::chrono::milliseconds timeout) {
+  return impl_->ask<job_info>(timeout, atom::wait_v, id);
+}
+
+} // namespace weft

@@ -1,0 +1,33 @@
+#include "weft/actors/directory.hpp"
+
+namespace weft {
+
+cluster_actor cluster_directory::get(const std::string& name) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = clusters_.find(name);
+  if (i != clusters_.end())
+    return i->second;
+  auto hdl = spawn_cluster(sys_, name);
+  clusters_.emplace(name, hdl);
+  return hdl;
+}
+
+std::vector<std::string> cluster_directory::names() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  std::vector<std::string> result;
+  for (const auto& [name, hdl] : clusters_)
+    result.push_back(name);
+  return result;
+}
+
+void cluster_directory::shutdown() {
+  std::map<std::string, cluster_actor> clusters;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    clusters.swap(clusters_);
+  }
+  for (auto& [name, hdl] : clusters)
+    caf::anon_send_exit(hdl, caf::exit_reason::user_shutdown);
+}
+
+} // namespace weft

@@ -1,0 +1,192 @@
+#include "weft/actors/directory.hpp"
+#include "weft/core/uuid.hpp"
+
+#include <boost/json/parse.hpp>
+
+#include <map>
+
+namespace weft {
+
+namespace {
+
+struct job_entry {
+  job_actor handle;
+  std::string name;
+  std::string cluster;
+  timestamp submitted_at = 0;
+  job_state state = job_state::submitted;
+};
+
+struct service_data {
+  std::shared_ptr<cluster_directory> dir;
+  orchestrator_config cfg;
+  std::map<std::string, job_entry> jobs;  // ids are time-ordered
+
+  static inline const char* name = "weft.job_service";
+};
+
+using service_pointer = job_service_actor::stateful_pointer<service_data>;
+
+/// Checks a submission; returns an empty error when it may become a job.
+caf::error validate(const service_data& st, const submit_request& req) {
+  if (req.roots.empty())
+    return make_weft_error(errc::invalid_argument,
+                           "a job needs at least one root task");
+  if (req.name.empty() || req.name.size() > 1024)
+    return make_weft_error(errc::invalid_argument,
+                           "a job name must be 1 to 1024 bytes long");
+  for (const auto& root : req.roots) {
+    try {
+      validate_identifier(root.identifier);
+    } catch (const error& e) {
+      return make_weft_error(e.code(), e.what());
+    }
+    if (root.input.size() > st.cfg.max_input_bytes)
+      return make_weft_error(
+        errc::input_too_large,
+        "input of " + to_string(root.identifier) + " is "
+          + std::to_string(root.input.size()) + " bytes, above the limit of "
+          + std::to_string(st.cfg.max_input_bytes)
+          + " bytes: pass large data through the job cache instead");
+    boost::system::error_code ec;
+    auto value = boost::json::parse(root.input, ec);
+    if (ec || !value.is_object())
+      return make_weft_error(errc::invalid_input,
+                             "input of " + to_string(root.identifier)
+                               + " is not a JSON object"
+                               + (ec ? ": " + ec.message() : std::string{}));
+    if (!root.depends_on.empty())
+      return make_weft_error(errc::invalid_argument,
+                             "root tasks cannot depend on each other");
+  }
+  return {};
+}
+
+template <class T>
+caf::result<T> forward(service_pointer self, const std::string& id,
+                       std::function<void(job_actor&, caf::typed_response_promise<T>)> fn) {
+  auto i = self->state.jobs.find(id);
+  if (i == self->state.jobs.end()) {
+    if (!core::is_uuid(id))
+      return make_weft_error(errc::unknown_job,
+                             "'" + id
+                               + "' is not a job id: job ids are UUIDs such "
+                                 "as 018dd029-58ca-74e5-8b58-b4f99d610f9a");
+    return make_weft_error(errc::unknown_job, "no job with id " + id);
+  }
+  auto rp = self->make_response_promise<T>();
+  fn(i->second.handle, rp);
+  return rp;
+}
+
+template <class T, class... Ts>
+caf::result<T> ask_job(service_pointer self, const std::string& id,
+                       Ts... xs) {
+  return forward<T>(self, id,
+                    [self, xs...](job_actor& job,
+                                  caf::typed_response_promise<T> rp) {
+                      self->request(job, caf::infinite, xs...)
+                        .then([rp](T& x) mutable { rp.deliver(std::move(x)); },
+                              [rp](caf::error& e) mutable { rp.deliver(e); });
+                    });
+}
+
+bool matches(const job_query& q, const std::string& id, const job_entry& e) {
+  if (q.from != 0 && e.submitted_at < q.from)
+    return false;
+  if (q.to != 0 && e.submitted_at >= q.to)
+    return false;
+  if (!q.id_from.empty() && id < q.id_from)
+    return false;
+  if (!q.id_to.empty() && id >= q.id_to)
+    return false;
+  if (!q.name.empty() && e.name != q.name)
+    return false;
+  if (!q.cluster.empty() && e.cluster != q.cluster)
+    return false;
+  if (!q.states.empty()
+      && std::find(q.states.begin(), q.states.end(), e.state) == q.states.end())
+    return false;
+  return true;
+}
+
+job_service_actor::behavior_type
+service_fn(service_pointer self, std::shared_ptr<cluster_directory> dir,
+           orchestrator_config cfg) {
+  self->state.dir = std::move(dir);
+  self->state.cfg = cfg;
+  // Job actors live and die with their service.
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    for (auto& [id, e] : self->state.jobs)
+      self->send_exit(e.handle, msg.reason);
+    self->quit(msg.reason);
+  });
+  return {
+    [self](atom::submit, submit_request& req) -> caf::result<std::string> {
+      auto& st = self->state;
+      if (req.cluster.empty())
+        req.cluster = "default";
+      if (auto err = validate(st, req))
+        return err;
+      auto id = core::make_uuid_v7();
+      auto submitted_at = now();
+      job_entry entry;
+      entry.name = req.name;
+      entry.cluster = req.cluster;
+      entry.submitted_at = submitted_at;
+      entry.handle = spawn_job(self->system(),
+                               caf::actor_cast<job_service_actor>(self),
+                               st.dir, id, std::move(req), submitted_at);
+      st.jobs.emplace(id, std::move(entry));
+      return id;
+    },
+    [self](atom::find, const std::string& id) -> caf::result<job_info> {
+      return ask_job<job_info>(self, id, atom::find_v);
+    },
+    [self](atom::query, const job_query& q) -> std::vector<job_info> {
+      std::vector<job_info> result;
+      for (const auto& [id, e] : self->state.jobs) {
+        if (!matches(q, id, e))
+          continue;
+        job_info info;
+        info.id = id;
+        info.name = e.name;
+        info.cluster = e.cluster;
+        info.state = e.state;
+        info.submitted_at = e.submitted_at;
+        result.push_back(std::move(info));
+      }
+      return result;
+    },
+    [self](atom::cancel, const std::string& id) -> caf::result<uint64_t> {
+      return ask_job<uint64_t>(self, id, atom::cancel_v);
+    },
+    [self](atom::retry, const std::string& id) -> caf::result<uint64_t> {
+      return ask_job<uint64_t>(self, id, atom::retry_v);
+    },
+    [self](atom::tasks,
+           const std::string& id) -> caf::result<std::vector<task_info>> {
+      return ask_job<std::vector<task_info>>(self, id, atom::tasks_v);
+    },
+    [self](atom::wait, const std::string& id) -> caf::result<job_info> {
+      return ask_job<job_info>(self, id, atom::wait_v);
+    },
+    [self](atom::cluster, const std::string& name) -> cluster_actor {
+      return self->state.dir->get(name);
+    },
+    [self](atom::state, const std::string& id, job_state state) {
+      if (auto i = self->state.jobs.find(id); i != self->state.jobs.end())
+        i->second.state = state;
+    },
+  };
+}
+
+} // namespace
+
+job_service_actor spawn_job_service(caf::actor_system& sys,
+                                    std::shared_ptr<cluster_directory> dir,
+                                    orchestrator_config cfg) {
+  return sys.spawn(service_fn, std::move(dir), cfg);
+}
+
+} // namespace weft

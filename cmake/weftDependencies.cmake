@@ -1,0 +1,33 @@
+# The packages weft builds on; included by weft's own build and by
+# weftConfig.cmake, so an installed weft finds the same ones.
+include(CMakeFindDependencyMacro)
+find_package(Threads REQUIRED)
+find_package(Boost 1.81 REQUIRED COMPONENTS json)
+find_package(CapnProto REQUIRED)
+
+# Debian's libcaf-dev ships no CMake package: wrap it in imported targets.
+if(NOT TARGET CAF::core)
+  find_path(CAF_INCLUDE_DIR caf/all.hpp)
+  find_library(CAF_CORE_LIBRARY caf_core)
+  find_library(CAF_IO_LIBRARY caf_io)
+  find_library(CAF_OPENSSL_LIBRARY caf_openssl)
+  if(NOT CAF_INCLUDE_DIR OR NOT CAF_CORE_LIBRARY OR NOT CAF_IO_LIBRARY)
+    message(FATAL_ERROR "CAF 0.17 not found: install it with "
+                        "'apt-get install libcaf-dev' (see scripts/install-deps.sh)")
+  endif()
+  add_library(CAF::core UNKNOWN IMPORTED)
+  set_target_properties(CAF::core PROPERTIES
+    IMPORTED_LOCATION ${CAF_CORE_LIBRARY}
+    INTERFACE_INCLUDE_DIRECTORIES ${CAF_INCLUDE_DIR}
+    INTERFACE_LINK_LIBRARIES Threads::Threads)
+  add_library(CAF::io UNKNOWN IMPORTED)
+  set_target_properties(CAF::io PROPERTIES
+    IMPORTED_LOCATION ${CAF_IO_LIBRARY}
+    INTERFACE_LINK_LIBRARIES CAF::core)
+  if(CAF_OPENSSL_LIBRARY)
+    add_library(CAF::openssl UNKNOWN IMPORTED)
+    set_target_properties(CAF::openssl PROPERTIES
+      IMPORTED_LOCATION ${CAF_OPENSSL_LIBRARY}
+      INTERFACE_LINK_LIBRARIES CAF::io)
+  endif()
+endif()

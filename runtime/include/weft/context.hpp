@@ -1,0 +1,214 @@
+#pragma once
+
+#include "weft/cache.hpp"
+#include "weft/core/attempt.hpp"
+#include "weft/error.hpp"
+#include "weft/json.hpp"
+#include "weft/task.hpp"
+
+#include <boost/json/value.hpp>
+
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace weft {
+
+/// Limits a context enforces; a runner sets them from its configuration.
+struct context_limits {
+  size_t max_input_bytes = 1 << 20;  ///< per task input (JSON bytes)
+  size_t max_label_bytes = 100;
+  size_t max_indicators = 1000;      ///< progress indicators per task
+  size_t max_display_bytes = 1024;   ///< display names are truncated here
+};
+
+/// Refers to a subtask submitted earlier in the same execution; pass it in
+/// `subtask_options::depends_on` of a later submission.
+struct subtask_handle {
+  uint32_t position = 0;
+  const void* owner = nullptr;  // the execution that issued it
+};
+
+/// How to run a subtask. Fields in this order, so designated initializers
+/// read `{.depends_on = {a}, .max_retries = 3, .cluster = "gpu", .optional = true}`.
+struct subtask_options {
+  std::vector<subtask_handle> depends_on;
+  uint32_t max_retries = 0;
+  std::string cluster;  ///< empty: the submitting task's cluster
+  bool optional = false;
+};
+
+/// The task being executed, as the task sees it.
+struct current_task_info {
+  std::string id;  ///< "<job id>/<task index>"
+  std::string job_id;
+  task_identifier identifier;
+  uint32_t attempt = 0;
+  /// Display name in visualizations; ≤ 1024 bytes (longer is truncated),
+  /// line breaks allowed. Empty: the identifier's name.
+  std::string display;
+};
+
+/// A handle on one progress indicator of the current execution.
+class progress_handle {
+public:
+  progress_handle(std::vector<progress_indicator>* indicators, size_t index)
+    : indicators_(indicators), index_(index) {
+  }
+  /// Grows the total amount of work by `n`.
+  progress_handle& add(uint64_t n) {
+    (*indicators_)[index_].total += n;
+    return *this;
+  }
+  /// Marks `n` units of work as done.
+  progress_handle& done(uint64_t n) {
+    (*indicators_)[index_].done += n;
+    return *this;
+  }
+
+private:
+  // An index, not a pointer: later indicators may reallocate the vector.
+  std::vector<progress_indicator>* indicators_;
+  size_t index_;
+};
+
+/// A field of a log line: `{"key", value}` where the value is anything the
+/// JSON codec encodes (strings, numbers, booleans, vectors, structs, ...).
+struct field {
+  template <class Value>
+  field(std::string_view k, const Value& v) : key(k), value(json::to_value(v)) {
+  }
+  field(std::string_view k, const char* v) : key(k), value(v) {
+  }
+  std::string_view key;
+  boost::json::value value;
+};
+using fields = std::initializer_list<field>;
+
+/// Structured logging bound to the current task; lines are kept with the
+/// attempt (read them back with `jobs().tasks(id)`) and echoed by the runner
+/// when it is configured to print logs.
+class logger {
+public:
+  void debug(std::string_view message, fields f = {});
+  void info(std::string_view message, fields f = {});
+  void warn(std::string_view message, fields f = {});
+  void error(std::string_view message, fields f = {});
+
+private:
+  friend class context;
+  explicit logger(class context* ctx) : ctx_(ctx) {
+  }
+  void write(const char* level, std::string_view message, fields f);
+  class context* ctx_;
+};
+
+/// A span of traced work; it ends (and is recorded with the attempt) when
+/// the object is destroyed or `end()` is called.
+class span {
+public:
+  span(span&& other) noexcept;
+  span& operator=(span&&) = delete;
+  ~span();
+  span& set_attribute(std::string_view key, boost::json::value value);
+  template <class Value>
+  span& set_attribute(std::string_view key, const Value& value) {
+    return set_attribute(key, json::to_value(value));
+  }
+  span& set_attribute(std::string_view key, const char* value) {
+    return set_attribute(key, boost::json::value(value));
+  }
+  void end();
+
+private:
+  friend class tracer;
+  span(std::vector<span_record>* sink, std::string name);
+  std::vector<span_record>* sink_;
+  span_record record_;
+  boost::json::object attributes_;
+};
+
+/// Records spans with the current attempt.
+class tracer {
+public:
+  weft::span start_span(std::string name);
+  /// Alias of `start_span`, in the style of `with tracer.span(...)`.
+  weft::span span(std::string name) {
+    return start_span(std::move(name));
+  }
+
+private:
+  friend class context;
+  explicit tracer(std::vector<span_record>* sink) : sink_(sink) {
+  }
+  std::vector<span_record>* sink_;
+};
+
+/// What a task sees while it executes: submit subtasks, report progress,
+/// name itself, share data through the job cache, log and trace.
+class context {
+public:
+  context(current_task_info task, std::shared_ptr<cache_store> cache,
+          context_limits limits);
+  context(const context&) = delete;
+  context& operator=(const context&) = delete;
+
+  /// Submits `task` as a subtask; it is queued once this execution has
+  /// finished successfully. Throws `weft::error` for an invalid identifier,
+  /// an oversized input or a foreign handle in `depends_on`.
+  template <task_type T>
+  subtask_handle submit_subtask(const T& task, subtask_options options = {}) {
+    const auto& id = validated_identifier_of<T>();
+    return submit_json(id, json::encode(task), std::move(options));
+  }
+
+  /// Submits each task of a range with the same options.
+  template <class Range>
+  std::vector<subtask_handle> submit_subtasks(const Range& tasks,
+                                              const subtask_options& options
+                                              = {}) {
+    std::vector<subtask_handle> handles;
+    for (const auto& t : tasks)
+      handles.push_back(submit_subtask(t, options));
+    return handles;
+  }
+
+  /// Submits a task given by identifier and JSON input (any language's form).
+  subtask_handle submit_json(const task_identifier& id, std::string input,
+                             subtask_options options = {});
+
+  /// The indicator `label` (≤ 100 bytes; ≤ 1000 indicators per task).
+  progress_handle progress(std::string_view label = {});
+
+  current_task_info& current_task() noexcept {
+    return task_;
+  }
+
+  /// The cache shared by the tasks of this job.
+  cache_group job_cache() const;
+
+  weft::logger& logger() noexcept {
+    return logger_;
+  }
+  weft::tracer& tracer() noexcept {
+    return tracer_;
+  }
+
+  /// Moves out what this execution produced (used by the runner).
+  core::attempt_outcome take_outcome();
+
+private:
+  friend class weft::logger;
+  current_task_info task_;
+  std::shared_ptr<cache_store> cache_;
+  context_limits limits_;
+  core::attempt_outcome outcome_;
+  weft::logger logger_;
+  weft::tracer tracer_;
+};
+
+} // namespace weft

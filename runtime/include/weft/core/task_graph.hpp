@@ -1,0 +1,153 @@
+#pragma once
+
+#include "weft/core/attempt.hpp"
+#include "weft/job.hpp"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+/// The task graph of one job and every rule of its transitions, as plain
+/// data: no actor, no clock, no I/O. The job actor feeds it events and
+/// dispatches what it says is ready.
+namespace weft::core {
+
+
+/// How many times a task may lose its runner before a loss counts as a
+/// failed attempt.
+inline constexpr uint32_t max_runner_losses = 10;
+
+class task_graph {
+public:
+  /// Builds a job from its roots. Throws `weft::error` (invalid_argument)
+  /// when the batch is malformed (no roots, a dependency on itself or on a
+  /// later position).
+  task_graph(std::vector<task_submission> roots, std::string job_cluster);
+
+  // -- events -----------------------------------------------------------------
+
+  /// Tasks to dispatch now; each carries its attempt number (`attempt(i)`).
+  std::vector<task_index> take_ready();
+
+  /// A runner starts attempt `attempt` of `i`. False (refuse to run) if the
+  /// task is no longer queued under that attempt, e.g. canceled meanwhile.
+  bool start(task_index i, uint32_t attempt, timestamp at);
+
+  /// The attempt finished. False if stale (ignored).
+  bool finish(task_index i, uint32_t attempt, attempt_outcome&& outcome);
+
+  /// The runner of a running attempt vanished without a result: requeued
+  /// without spending a retry, up to `max_runner_losses` times.
+  bool lose(task_index i, uint32_t attempt, const std::string& reason,
+            timestamp at);
+
+  /// User cancel: queued tasks become CANCELED; running ones may finish but
+  /// their subtasks are created CANCELED. Returns the number canceled.
+  size_t cancel();
+
+  /// Requeues FAILED and CANCELED tasks with fresh retries; computed work is
+  /// kept. Returns the number requeued.
+  size_t retry();
+
+  // -- state ------------------------------------------------------------------
+
+  job_state state() const noexcept;
+  /// No task is running: nothing can change until an event from outside.
+  bool quiescent() const noexcept {
+    return count(task_state::running) == 0;
+  }
+  /// Canceled or failed: nothing new starts.
+  bool halted() const noexcept {
+    return canceled_ || failed_ > 0;
+  }
+  size_t size() const noexcept {
+    return nodes_.size();
+  }
+  uint64_t count(task_state s) const noexcept {
+    return counts_[static_cast<size_t>(s)];
+  }
+
+  task_state state_of(task_index i) const {
+    return nodes_[i].state;
+  }
+  uint32_t attempt(task_index i) const {
+    return nodes_[i].attempt;
+  }
+  const task_identifier& identifier(task_index i) const {
+    return identifiers_[nodes_[i].identifier];
+  }
+  const std::string& cluster(task_index i) const {
+    return clusters_[nodes_[i].cluster];
+  }
+  const std::string& input(task_index i) const {
+    return nodes_[i].input;
+  }
+  task_index parent(task_index i) const {
+    return nodes_[i].parent;
+  }
+
+  task_info info(task_index i) const;
+  execution_stats stats() const;
+  std::vector<progress_indicator> progress() const;
+
+private:
+  struct node {
+    task_index parent = no_task;
+    uint32_t first_child = 0;
+    uint32_t child_count = 0;
+    uint32_t identifier = 0;  // into identifiers_
+    uint32_t cluster = 0;     // into clusters_
+    uint32_t attempt = 0;     // dispatch number of the current attempt
+    uint32_t attempts_started = 0;
+    uint32_t max_retries = 0;
+    uint32_t retries_used = 0;
+    uint32_t pending_deps = 0;   // dependencies not yet settled
+    uint32_t open_children = 0;  // children not yet settled
+    uint8_t losses = 0;
+    task_state state = task_state::queued;
+    bool optional = false;
+    bool branch_failed = false;  // an optional branch root whose branch failed
+    timestamp started = 0;
+    timestamp stopped = 0;
+    std::string input;
+    std::string display;
+    std::vector<uint32_t> depends_on;
+    std::vector<uint32_t> dependents;
+    std::vector<progress_indicator> progress;
+  };
+
+  void add_batch(task_index parent, std::vector<task_submission>&& batch,
+                 uint32_t inherited_cluster);
+  uint32_t intern_identifier(const task_identifier& id);
+  uint32_t intern_cluster(const std::string& name);
+  void set_state(node& n, task_state s);
+  void make_ready(task_index i);
+  bool settled(const node& n) const noexcept;
+  void propagate_settled(task_index i);
+  bool in_failed_branch(task_index i) const;
+  task_index optional_branch_root(task_index i) const;
+  void fail_attempt(task_index i, timestamp stopped);
+  void skip_branch(task_index root);
+  void cancel_queued();
+  void replace_progress(node& n, std::vector<progress_indicator>&& p);
+
+  std::vector<node> nodes_;
+  std::vector<task_identifier> identifiers_;
+  std::map<task_identifier, uint32_t> identifier_ids_;
+  std::vector<std::string> clusters_;
+  std::vector<task_index> ready_;
+  std::array<uint64_t, task_state_count> counts_{};
+  std::vector<progress_indicator> progress_;  // the job's sums, first seen first
+  std::unordered_map<task_index, std::vector<attempt_record>> history_;
+  uint64_t failed_ = 0;           // tasks in FAILED
+  uint64_t failed_branches_ = 0;  // optional branches that failed
+  uint64_t finished_attempts_ = 0;
+  bool canceled_ = false;
+  timestamp first_started_ = 0;
+  timestamp last_stopped_ = 0;
+  int64_t compute_ns_ = 0;
+};
+
+} // namespace weft::core

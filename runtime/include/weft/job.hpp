@@ -1,0 +1,155 @@
+#pragma once
+
+#include "weft/identifier.hpp"
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace weft {
+
+/// Task states. FAILED_OPTIONAL marks an optional task (or a task inside an
+/// optional branch) that failed; SKIPPED marks the rest of that branch.
+enum class task_state : uint8_t {
+  queued,
+  running,
+  computed,
+  failed,
+  canceled,
+  failed_optional,
+  skipped,
+};
+inline constexpr size_t task_state_count = 7;
+
+/// Job states, derived from the task states (see docs/semantics.md).
+enum class job_state : uint8_t {
+  submitted,
+  running,
+  started,
+  completed,
+  failed,
+  canceled,
+};
+inline constexpr size_t job_state_count = 6;
+
+/// "QUEUED", "RUNNING", ... as the reference spells them.
+const char* to_string(task_state state) noexcept;
+const char* to_string(job_state state) noexcept;
+std::optional<task_state> parse_task_state(std::string_view text) noexcept;
+std::optional<job_state> parse_job_state(std::string_view text) noexcept;
+
+/// True for COMPLETED, FAILED and CANCELED: nothing starts any more until a
+/// retry (running tasks may still be finishing; see `job_info::running`).
+bool is_final(job_state state) noexcept;
+
+/// Nanoseconds since the Unix epoch; 0 means "not yet".
+using timestamp = int64_t;
+timestamp now() noexcept;
+/// "2026-11-22T09:31:05.123Z"
+std::string format_time(timestamp t);
+
+/// One progress indicator: a `done / total` pair summed over the tasks of a
+/// job, counting only the last execution of each task.
+struct progress_indicator {
+  std::string label;
+  uint64_t total = 0;
+  uint64_t done = 0;
+
+  friend bool operator==(const progress_indicator&,
+                         const progress_indicator&) = default;
+};
+
+/// Execution statistics of a job.
+struct execution_stats {
+  timestamp first_started = 0;  ///< start of the first attempt of any task
+  timestamp last_stopped = 0;   ///< end of the last finished attempt
+  int64_t compute_ns = 0;       ///< sum of the durations of all attempts
+  int64_t elapsed_ns = 0;       ///< last_stopped - first_started
+  double parallelism = 0;       ///< compute / elapsed
+  uint64_t total_tasks = 0;
+  std::array<uint64_t, task_state_count> tasks_by_state{};
+
+  uint64_t count(task_state s) const noexcept {
+    return tasks_by_state[static_cast<size_t>(s)];
+  }
+};
+
+/// What `find` returns about a job.
+struct job_info {
+  std::string id;  ///< UUIDv7, time-ordered
+  std::string name;
+  std::string cluster;  ///< cluster of the root task(s)
+  job_state state = job_state::submitted;
+  timestamp submitted_at = 0;
+  uint64_t running = 0;  ///< tasks still executing
+  std::vector<progress_indicator> progress;
+  execution_stats stats;
+};
+
+/// Selection for `query`; every criterion left empty matches all jobs.
+struct job_query {
+  timestamp from = 0;            ///< submitted at or after (0: no bound)
+  timestamp to = 0;              ///< submitted before (0: no bound)
+  std::string id_from;           ///< job id >= this (ids are time-ordered)
+  std::string id_to;             ///< job id < this
+  std::vector<job_state> states; ///< any of these states
+  std::string name;              ///< exact job name
+  std::string cluster;           ///< exact cluster of the root task(s)
+};
+
+/// A structured log line written by a task through `context::logger()`.
+struct log_record {
+  timestamp time = 0;
+  std::string level;    ///< "debug", "info", "warn", "error"
+  std::string message;
+  std::string fields;   ///< a JSON object of the key/value pairs
+};
+
+/// A traced span recorded through `context::tracer()`.
+struct span_record {
+  std::string name;
+  timestamp start = 0;
+  timestamp end = 0;
+  std::string attributes;  ///< a JSON object
+};
+
+/// One execution of a task. Only attempts that left something to read back
+/// (an error, logs or spans) are kept.
+struct attempt_record {
+  uint32_t attempt = 0;
+  std::string runner;
+  timestamp started = 0;
+  timestamp stopped = 0;
+  bool succeeded = false;
+  std::string error;
+  std::vector<log_record> logs;
+  std::vector<span_record> spans;
+};
+
+/// One task of a job, as `jobs().tasks(id)` shows it.
+struct task_info {
+  uint32_t index = 0;      ///< position in the job; the roots come first
+  uint32_t parent = 0;     ///< index of the parent, or `no_parent`
+  task_identifier identifier;
+  std::string display;     ///< display name, or the identifier's name
+  task_state state = task_state::queued;
+  std::string cluster;
+  std::string input;       ///< the task's JSON input
+  bool optional = false;
+  uint32_t attempts = 0;   ///< executions started so far
+  uint32_t retries_used = 0;
+  uint32_t runner_losses = 0;
+  std::vector<uint32_t> depends_on;
+  std::vector<uint32_t> subtasks;
+  std::vector<progress_indicator> progress;  ///< of its last execution
+  timestamp started = 0;   ///< last attempt
+  timestamp stopped = 0;
+  std::vector<attempt_record> history;
+
+  static constexpr uint32_t no_parent = UINT32_MAX;
+};
+
+} // namespace weft

@@ -1,0 +1,153 @@
+#include "weft/context.hpp"
+
+#include <boost/json/serialize.hpp>
+
+namespace weft {
+
+namespace {
+
+/// Cuts `text` to at most `limit` bytes without splitting a UTF-8 sequence.
+void truncate_utf8(std::string& text, size_t limit) {
+  if (text.size() <= limit)
+    return;
+  size_t cut = limit;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80)
+    --cut;
+  text.resize(cut);
+}
+
+std::string fields_to_json(fields f) {
+  boost::json::object obj;
+  for (const auto& x : f)
+    obj[x.key] = x.value;
+  return boost::json::serialize(obj);
+}
+
+} // namespace
+
+context::context(current_task_info task, std::shared_ptr<cache_store> cache,
+                 context_limits limits)
+  : task_(std::move(task)),
+    cache_(std::move(cache)),
+    limits_(limits),
+    logger_(this),
+    tracer_(&outcome_.spans) {
+}
+
+subtask_handle context::submit_json(const task_identifier& id,
+                                    std::string input,
+                                    subtask_options options) {
+  validate_identifier(id);
+  if (input.size() > limits_.max_input_bytes)
+    throw error(errc::input_too_large,
+                "input of subtask " + to_string(id) + " is "
+                  + std::to_string(input.size())
+                  + " bytes, above the limit of "
+                  + std::to_string(limits_.max_input_bytes)
+                  + " bytes: pass large data through the job cache instead");
+  core::task_submission sub;
+  sub.identifier = id;
+  sub.input = std::move(input);
+  sub.cluster = std::move(options.cluster);
+  sub.max_retries = options.max_retries;
+  sub.optional = options.optional;
+  auto position = static_cast<uint32_t>(outcome_.subtasks.size());
+  for (const auto& dep : options.depends_on) {
+    if (dep.owner != this || dep.position >= position)
+      throw error(errc::invalid_argument,
+                  "subtask " + to_string(id)
+                    + " depends on a handle that was not returned by an "
+                      "earlier submit_subtask of this execution");
+    sub.depends_on.push_back(dep.position);
+  }
+  outcome_.subtasks.push_back(std::move(sub));
+  return subtask_handle{position, this};
+}
+
+progress_handle context::progress(std::string_view label) {
+  auto& list = outcome_.progress;
+  for (size_t i = 0; i < list.size(); ++i)
+    if (list[i].label == label)
+      return progress_handle{&list, i};
+  if (label.size() > limits_.max_label_bytes)
+    throw error(errc::invalid_argument,
+                "progress label '" + std::string{label.substr(0, 40)}
+                  + "...' is " + std::to_string(label.size())
+                  + " bytes long; labels are at most "
+                  + std::to_string(limits_.max_label_bytes) + " bytes");
+  if (list.size() >= limits_.max_indicators)
+    throw error(errc::invalid_argument,
+                "a task may report at most "
+                  + std::to_string(limits_.max_indicators)
+                  + " progress indicators");
+  list.push_back(progress_indicator{std::string{label}, 0, 0});
+  return progress_handle{&list, list.size() - 1};
+}
+
+cache_group context::job_cache() const {
+  if (!cache_)
+    throw error(errc::invalid_state, "this runner has no job cache configured");
+  return cache_group{cache_, task_.job_id};
+}
+
+core::attempt_outcome context::take_outcome() {
+  auto out = std::move(outcome_);
+  out.display = std::move(task_.display);
+  truncate_utf8(out.display, limits_.max_display_bytes);
+  outcome_ = core::attempt_outcome{};
+  return out;
+}
+
+void logger::debug(std::string_view message, fields f) {
+  write("debug", message, f);
+}
+void logger::info(std::string_view message, fields f) {
+  write("info", message, f);
+}
+void logger::warn(std::string_view message, fields f) {
+  write("warn", message, f);
+}
+void logger::error(std::string_view message, fields f) {
+  write("error", message, f);
+}
+
+void logger::write(const char* level, std::string_view message, fields f) {
+  ctx_->outcome_.logs.push_back(
+    log_record{now(), level, std::string{message}, fields_to_json(f)});
+}
+
+span::span(std::vector<span_record>* sink, std::string name) : sink_(sink) {
+  record_.name = std::move(name);
+  record_.start = now();
+}
+
+span::span(span&& other) noexcept
+  : sink_(other.sink_),
+    record_(std::move(other.record_)),
+    attributes_(std::move(other.attributes_)) {
+  other.sink_ = nullptr;
+}
+
+span::~span() {
+  end();
+}
+
+span& span::set_attribute(std::string_view key, boost::json::value value) {
+  attributes_[key] = std::move(value);
+  return *this;
+}
+
+void span::end() {
+  if (sink_ == nullptr)
+    return;
+  record_.end = now();
+  record_.attributes = boost::json::serialize(attributes_);
+  sink_->push_back(std::move(record_));
+  sink_ = nullptr;
+}
+
+weft::span tracer::start_span(std::string name) {
+  return weft::span{sink_, std::move(name)};
+}
+
+} // namespace weft

@@ -1,0 +1,89 @@
+#include "weft/registry.hpp"
+
+namespace weft {
+
+void task_registry::add(const task_identifier& id, std::string type_name,
+                        executor run) {
+  validate_identifier(id, type_name);
+  for (const auto& e : entries_)
+    if (e->identifier == id)
+      throw error(errc::duplicate_task,
+                  "cannot register " + type_name + " as " + to_string(id)
+                    + ": " + e->type_name
+                    + " is already registered with that name and version; "
+                      "give one of them another identifier() or version");
+  auto e = std::make_shared<entry>();
+  e->identifier = id;
+  e->version = parse_version(id.version);
+  e->type_name = std::move(type_name);
+  e->run = std::move(run);
+  entries_.push_back(std::move(e));
+}
+
+const task_registry::entry*
+task_registry::find(const task_identifier& submitted) const {
+  task_version wanted;
+  try {
+    wanted = parse_version(submitted.version);
+  } catch (const error&) {
+    return nullptr;
+  }
+  const entry* best = nullptr;
+  for (const auto& e : entries_)
+    if (e->identifier.name == submitted.name && compatible(wanted, e->version)
+        && (best == nullptr || e->version.minor > best->version.minor))
+      best = e.get();
+  return best;
+}
+
+std::vector<task_identifier> task_registry::identifiers() const {
+  std::vector<task_identifier> result;
+  result.reserve(entries_.size());
+  for (const auto& e : entries_)
+    result.push_back(e->identifier);
+  return result;
+}
+
+core::attempt_outcome execute_attempt(const task_registry& registry,
+                                      const attempt_request& request,
+                                      std::shared_ptr<cache_store> cache,
+                                      const context_limits& limits,
+                                      const std::string& runner_name) {
+  current_task_info task;
+  task.job_id = request.job_id;
+  task.id = request.job_id + "/" + std::to_string(request.task);
+  task.identifier = request.identifier;
+  task.attempt = request.attempt;
+  context ctx{std::move(task), std::move(cache), limits};
+  auto started = now();
+  std::string failure;
+  bool ok = false;
+  try {
+    auto* e = registry.find(request.identifier);
+    if (e == nullptr)
+      throw error(errc::unknown_task,
+                  "runner " + runner_name + " has no task registered that can run "
+                    + to_string(request.identifier));
+    auto input = json::parse(request.input);
+    e->run(input, ctx);
+    ok = true;
+  } catch (const error& e) {
+    failure = e.what();
+  } catch (const std::exception& e) {
+    failure = e.what();
+  } catch (...) {
+    failure = "execute threw an exception that is not a std::exception";
+  }
+  auto out = ctx.take_outcome();
+  out.succeeded = ok;
+  if (!ok) {
+    out.error = "task " + to_string(request.identifier) + " failed: " + failure;
+    out.subtasks.clear();  // subtasks of a failed attempt are dropped
+  }
+  out.started = started;
+  out.stopped = now();
+  out.runner = runner_name;
+  return out;
+}
+
+} // namespace weft

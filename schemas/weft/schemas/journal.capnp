@@ -1,0 +1,81 @@
+# The durable facts of an orchestrator: every journal record is one Event.
+# Rules: the file id never changes; fields are only ever added with the next
+# ordinal, never renumbered or reused; every record carries `schemaVersion`.
+@0xf1a360b57b1ac426;
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("weft::schemas");
+
+const currentSchemaVersion :UInt16 = 1;
+
+struct TaskIdentifier {
+  name @0 :Text;
+  version @1 :Text;      # "vX.Y"
+}
+
+struct TaskSpec {
+  identifier @0 :TaskIdentifier;
+  input @1 :Text;        # JSON
+  cluster @2 :Text;      # empty: inherited from the parent
+  dependsOn @3 :List(UInt32);  # positions in the same batch
+  maxRetries @4 :UInt32;
+  optional @5 :Bool;
+}
+
+struct ProgressIndicator {
+  label @0 :Text;
+  total @1 :UInt64;
+  done @2 :UInt64;
+}
+
+enum FailureCause {
+  task @0;               # the task failed or threw
+  runnerLoss @1;         # its runner vanished; no retry spent
+}
+
+struct Event {
+  schemaVersion @0 :UInt16;
+  jobId @1 :Text;
+  time @2 :Int64;        # nanoseconds since the Unix epoch
+  union {
+    jobSubmitted @3 :JobSubmitted;
+    taskStarted @4 :TaskStarted;
+    taskComputed @5 :TaskComputed;
+    taskFailed @6 :TaskFailed;
+    jobCanceled @7 :Void;
+    jobRetried @8 :Void;
+  }
+
+  struct JobSubmitted {
+    name @0 :Text;
+    cluster @1 :Text;
+    maxRetries @2 :UInt32;
+    roots @3 :List(TaskSpec);
+  }
+
+  struct TaskStarted {
+    task @0 :UInt32;
+    attempt @1 :UInt32;
+    runner @2 :Text;
+  }
+
+  struct TaskComputed {
+    task @0 :UInt32;
+    attempt @1 :UInt32;
+    subtasks @2 :List(TaskSpec);
+    progress @3 :List(ProgressIndicator);
+    display @4 :Text;
+    started @5 :Int64;
+    stopped @6 :Int64;
+  }
+
+  struct TaskFailed {
+    task @0 :UInt32;
+    attempt @1 :UInt32;
+    error @2 :Text;
+    cause @3 :FailureCause;
+    progress @4 :List(ProgressIndicator);
+    started @5 :Int64;
+    stopped @6 :Int64;
+  }
+}

@@ -151,6 +151,10 @@ const runner_options& runner::options() const {
   return impl_->opts;
 }
 
+runner_actor actor_of(const runner& r) {
+  return r.internals()->actor;
+}
+
 runner make_runner(caf::actor_system& sys, job_service_actor service,
                    runner_options opts, std::shared_ptr<cache_store> cache) {
   return runner{std::make_shared<runner::impl>(sys, std::move(service),

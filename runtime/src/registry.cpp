@@ -54,6 +54,7 @@ core::attempt_outcome execute_attempt(const task_registry& registry,
   task.id = request.job_id + "/" + std::to_string(request.task);
   task.identifier = request.identifier;
   task.attempt = request.attempt;
+  task.runner = runner_name;
   context ctx{std::move(task), std::move(cache), limits};
   auto started = now();
   std::string failure;

@@ -54,6 +54,11 @@ public:
   const std::string& name() const;
   const runner_options& options() const;
 
+  /// weft's own plumbing; not part of the API.
+  impl* internals() const noexcept {
+    return impl_.get();
+  }
+
 private:
   std::shared_ptr<impl> impl_;
 };

@@ -48,6 +48,7 @@ struct current_task_info {
   std::string job_id;
   task_identifier identifier;
   uint32_t attempt = 0;
+  std::string runner;  ///< name of the runner executing it
   /// Display name in visualizations; ≤ 1024 bytes (longer is truncated),
   /// line breaks allowed. Empty: the identifier's name.
   std::string display;

@@ -52,6 +52,9 @@ runner_actor spawn_runner(caf::actor_system& sys, cluster_actor cluster,
                           std::shared_ptr<runner_shared> shared,
                           uint32_t slots);
 
+/// The actor behind a started runner (tests use it to kill a runner).
+runner_actor actor_of(const runner& r);
+
 /// Builds a runner handle on an actor system and a job service.
 runner make_runner(caf::actor_system& sys, job_service_actor service,
                    runner_options opts, std::shared_ptr<cache_store> cache);

@@ -1,0 +1,115 @@
+// Supervision and embedding at the actor level.
+
+#include "weft/actors/runner_internal.hpp"
+#include "weft/weft.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <future>
+#include <mutex>
+#include <thread>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+std::atomic<bool> first_run{true};
+std::atomic<bool> reached{false};
+std::mutex victim_mtx;
+std::string victim;
+std::promise<void>* release = nullptr;
+
+} // namespace
+
+struct stuck_once {
+  void execute(weft::context& ctx) const {
+    if (first_run.exchange(false)) {
+      {
+        std::lock_guard<std::mutex> guard{victim_mtx};
+        victim = ctx.current_task().runner;
+      }
+      reached = true;
+      release->get_future().wait();
+    }
+  }
+};
+BOOST_DESCRIBE_STRUCT(stuck_once, (), ())
+
+struct lose_root {
+  void execute(weft::context& ctx) const {
+    ctx.submit_subtask(stuck_once{});
+  }
+};
+BOOST_DESCRIBE_STRUCT(lose_root, (), ())
+
+TEST_CASE("actors: a lost runner's task moves on without spending a retry") {
+  std::promise<void> gate;
+  release = &gate;
+  first_run = true;
+  reached = false;
+  weft::local_cluster_options opts;
+  opts.runners = {weft::runner_options{}, weft::runner_options{}};
+  opts.runners[0].slots = 1;
+  opts.runners[1].slots = 1;
+  opts.scheduler_threads = 2;
+  weft::local_cluster lc{opts};
+  lc.register_tasks<lose_root, stuck_once>();
+  lc.start();
+  auto job = lc.jobs().submit("lose-a-runner", lose_root{});
+  for (int i = 0; i < 5000 && !reached; ++i)
+    std::this_thread::sleep_for(1ms);
+  REQUIRE(reached);
+  std::string name;
+  {
+    std::lock_guard<std::mutex> guard{victim_mtx};
+    name = victim;
+  }
+  // Kill the runner's actor outright: its task actors die with it and the
+  // job only learns of it through its monitor.
+  auto& dead = lc.runner(0).name() == name ? lc.runner(0) : lc.runner(1);
+  caf::anon_send_exit(weft::actor_of(dead), caf::exit_reason::kill);
+  auto done = lc.jobs().wait(job.id, 30s);
+  CHECK(done.state == weft::job_state::completed);
+  auto tasks = lc.jobs().tasks(job.id);
+  REQUIRE(tasks.size() == 2);
+  CHECK(tasks[1].runner_losses == 1);
+  CHECK(tasks[1].retries_used == 0);
+  CHECK(tasks[1].attempts == 2);
+  gate.set_value();  // let the orphaned thread end
+}
+
+struct hello {
+  void execute(weft::context& ctx) const {
+    ctx.progress("hello").add(1).done(1);
+  }
+};
+BOOST_DESCRIBE_STRUCT(hello, (), ())
+
+TEST_CASE("actors: weft runs inside an actor system the caller owns") {
+  caf::actor_system_config cfg;
+  weft::add_weft_types(cfg);
+  caf::actor_system sys{cfg};
+  {
+    weft::local_cluster_options opts;
+    opts.runners[0].slots = 1;
+    weft::local_cluster lc{sys, opts};
+    lc.register_tasks<hello>();
+    lc.start();
+    auto job = lc.jobs().submit("hello", hello{});
+    auto done = lc.jobs().wait(job.id, 30s);
+    CHECK(done.state == weft::job_state::completed);
+    CHECK(done.progress
+          == std::vector<weft::progress_indicator>{{"hello", 1, 1}});
+  }
+  // The caller's system keeps working after weft is gone.
+  auto echo = sys.spawn([]() -> caf::behavior {
+    return {[](int x) { return x + 1; }};
+  });
+  caf::scoped_actor self{sys};
+  int answer = 0;
+  self->request(echo, 5s, 41).receive([&](int x) { answer = x; },
+                                      [](caf::error&) {});
+  CHECK(answer == 42);
+  self->send_exit(echo, caf::exit_reason::user_shutdown);
+}

@@ -1,0 +1,180 @@
+// What a task sees while it executes, driven through execute_attempt on
+// the calling thread: no actor system involved.
+
+#include "weft/registry.hpp"
+
+#include <catch2/catch.hpp>
+
+namespace context_test {
+
+struct child {
+  int n = 0;
+  void execute(weft::context&) const {
+  }
+};
+BOOST_DESCRIBE_STRUCT(child, (), (n))
+
+struct parent {
+  void execute(weft::context& ctx) const {
+    auto a = ctx.submit_subtask(child{1});
+    auto b = ctx.submit_subtask(child{2}, {.max_retries = 2, .cluster = "gpu"});
+    ctx.submit_subtask(child{3}, {.depends_on = {a, b}, .optional = true});
+    ctx.submit_subtasks(std::vector<child>{{4}, {5}}, {.depends_on = {a}});
+    ctx.progress("items").add(5).done(2);
+    ctx.progress().add(1);
+    ctx.current_task().display = "Parent\nsecond line";
+    ctx.logger().info("submitted", {{"count", 5}, {"names", std::vector<std::string>{"a"}}});
+    auto span = ctx.tracer().span("work");
+    span.set_attribute("size", 5);
+  }
+};
+BOOST_DESCRIBE_STRUCT(parent, (), ())
+
+struct long_display {
+  void execute(weft::context& ctx) const {
+    // 1023 ASCII bytes then a 3-byte character: truncation must not split it.
+    ctx.current_task().display = std::string(1023, 'x') + "€tail";
+  }
+};
+BOOST_DESCRIBE_STRUCT(long_display, (), ())
+
+struct long_label {
+  void execute(weft::context& ctx) const {
+    ctx.progress(std::string(101, 'l')).add(1);
+  }
+};
+BOOST_DESCRIBE_STRUCT(long_label, (), ())
+
+struct many_labels {
+  void execute(weft::context& ctx) const {
+    for (int i = 0; i <= 1000; ++i)
+      ctx.progress("p" + std::to_string(i)).add(1);
+  }
+};
+BOOST_DESCRIBE_STRUCT(many_labels, (), ())
+
+struct reads_missing {
+  void execute(weft::context& ctx) const {
+    std::string x = ctx.job_cache().group("data")["absent"];
+  }
+};
+BOOST_DESCRIBE_STRUCT(reads_missing, (), ())
+
+struct big_subtask {
+  void execute(weft::context& ctx) const {
+    ctx.submit_subtask(child{1});
+    ctx.submit_json({"child", "v0.0"}, std::string(2000, ' ') + "{}");
+  }
+};
+BOOST_DESCRIBE_STRUCT(big_subtask, (), ())
+
+struct throws_int {
+  void execute(weft::context&) const {
+    throw 42;
+  }
+};
+BOOST_DESCRIBE_STRUCT(throws_int, (), ())
+
+} // namespace context_test
+
+using namespace context_test;
+
+namespace {
+
+weft::core::attempt_outcome run(const weft::task_registry& reg,
+                                weft::task_identifier id,
+                                std::string input = "{}",
+                                weft::context_limits limits = {}) {
+  weft::attempt_request req;
+  req.job_id = "job";
+  req.task = 7;
+  req.attempt = 1;
+  req.identifier = std::move(id);
+  req.input = std::move(input);
+  return weft::execute_attempt(reg, req, weft::make_in_memory_cache(), limits,
+                               "test-runner");
+}
+
+weft::task_registry registry() {
+  weft::task_registry reg;
+  reg.add_all<child, parent, long_display, long_label, many_labels,
+              reads_missing, big_subtask, throws_int>();
+  return reg;
+}
+
+} // namespace
+
+TEST_CASE("context: an execution collects subtasks, progress, display, logs") {
+  auto out = run(registry(), {"parent", "v0.0"});
+  REQUIRE(out.succeeded);
+  REQUIRE(out.subtasks.size() == 5);
+  CHECK(out.subtasks[0].input == R"({"n":1})");
+  CHECK(out.subtasks[1].max_retries == 2);
+  CHECK(out.subtasks[1].cluster == "gpu");
+  CHECK(out.subtasks[2].depends_on == std::vector<uint32_t>{0, 1});
+  CHECK(out.subtasks[2].optional);
+  CHECK(out.subtasks[4].depends_on == std::vector<uint32_t>{0});
+  CHECK(out.progress
+        == std::vector<weft::progress_indicator>{{"items", 5, 2}, {"", 1, 0}});
+  CHECK(out.display == "Parent\nsecond line");
+  REQUIRE(out.logs.size() == 1);
+  CHECK(out.logs[0].level == "info");
+  CHECK(out.logs[0].fields == R"({"count":5,"names":["a"]})");
+  REQUIRE(out.spans.size() == 1);
+  CHECK(out.spans[0].attributes == R"({"size":5})");
+  CHECK(out.spans[0].end >= out.spans[0].start);
+  CHECK(out.runner == "test-runner");
+}
+
+TEST_CASE("context: display names are cut at 1024 bytes on a UTF-8 boundary") {
+  auto out = run(registry(), {"long_display", "v0.0"});
+  REQUIRE(out.succeeded);
+  CHECK(out.display == std::string(1023, 'x'));
+}
+
+TEST_CASE("context: progress labels and indicator counts are limited") {
+  auto out = run(registry(), {"long_label", "v0.0"});
+  CHECK_FALSE(out.succeeded);
+  CHECK_THAT(out.error, Catch::Contains("at most 100 bytes"));
+  out = run(registry(), {"many_labels", "v0.0"});
+  CHECK_FALSE(out.succeeded);
+  CHECK_THAT(out.error, Catch::Contains("at most 1000 progress indicators"));
+}
+
+TEST_CASE("context: failures carry a message and drop the subtasks") {
+  auto out = run(registry(), {"reads_missing", "v0.0"});
+  CHECK_FALSE(out.succeeded);
+  CHECK_THAT(out.error, Catch::Contains("job cache has no key 'job/data/absent'"));
+  out = run(registry(), {"big_subtask", "v0.0"}, "{}", {.max_input_bytes = 1024});
+  CHECK_FALSE(out.succeeded);
+  CHECK_THAT(out.error, Catch::Contains("above the limit of 1024 bytes"));
+  CHECK(out.subtasks.empty());
+  out = run(registry(), {"throws_int", "v0.0"});
+  CHECK_FALSE(out.succeeded);
+  CHECK_THAT(out.error, Catch::Contains("not a std::exception"));
+}
+
+TEST_CASE("context: inputs that do not decode name the field") {
+  auto out = run(registry(), {"child", "v0.0"}, R"({"n":"one"})");
+  CHECK_FALSE(out.succeeded);
+  CHECK_THAT(out.error, Catch::Contains("child@v0.0")
+                          && Catch::Contains("field 'n': expected integer"));
+  out = run(registry(), {"child", "v0.0"}, "{oops");
+  CHECK_THAT(out.error, Catch::Contains("malformed JSON"));
+  out = run(registry(), {"nobody", "v1.0"});
+  CHECK_THAT(out.error, Catch::Contains("no task registered that can run nobody@v1.0"));
+}
+
+TEST_CASE("context: identifiers and version compatibility") {
+  CHECK(weft::parse_version("v1.3") == weft::task_version{1, 3});
+  for (auto bad : {"1.3", "v1", "v1.", "v.3", "v1.3.0", "v-1.3", "v1.3 ",
+                   "V1.3", "v99999999999.0"})
+    CHECK_THROWS_AS(weft::parse_version(bad), weft::error);
+  CHECK(weft::compatible(weft::task_version{1, 3}, {1, 3}));
+  CHECK(weft::compatible(weft::task_version{1, 3}, {1, 5}));
+  CHECK_FALSE(weft::compatible(weft::task_version{1, 3}, {1, 2}));
+  CHECK_FALSE(weft::compatible(weft::task_version{1, 3}, {2, 5}));
+  CHECK_THROWS_AS(weft::validate_identifier({std::string(257, 'n'), "v1.0"}),
+                  weft::error);
+  CHECK_NOTHROW(weft::validate_identifier({std::string(256, 'n'), "v1.0"}));
+}

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <csignal>
 #include <future>
 #include <map>
 #include <mutex>
@@ -624,4 +625,23 @@ TEST_CASE("engine: a job of 100000 tasks by recursive decomposition") {
   CHECK(done.state == weft::job_state::completed);
   CHECK(done.stats.total_tasks == 100000);
   CHECK(done.stats.count(weft::task_state::computed) == 100000);
+}
+
+// -- serving ---------------------------------------------------------------------
+
+TEST_CASE("engine: run_forever serves until stop() or SIGTERM") {
+  weft::local_cluster lc{{.runners = {}}};
+  for (bool by_signal : {false, true}) {
+    auto& runner = lc.add_runner({.slots = 1});
+    runner.register_tasks<noop>();
+    std::thread serving{[&] { runner.run_forever(); }};
+    auto job = lc.jobs().submit("served", noop{"served"});
+    CHECK(lc.jobs().wait(job.id, 30s).state == weft::job_state::completed);
+    if (by_signal)
+      std::raise(SIGTERM);  // run_forever's handler, installed before start
+    else
+      runner.stop();
+    serving.join();
+  }
+  take_log();
 }

@@ -156,11 +156,20 @@ cluster_actor::behavior_type cluster_fn(cluster_pointer self,
       }
       check_idle(self);
     },
-    [self](atom::join, runner_actor& runner, runner_registration& reg) {
+    [self](atom::join, runner_actor& runner,
+           runner_registration& reg) -> caf::result<bool> {
       runner_entry e;
       e.handle = runner;
-      for (const auto& id : reg.identifiers)
+      for (const auto& id : reg.identifiers) {
+        try {
+          validate_identifier(id);
+        } catch (const error& err) {
+          return make_weft_error(errc::invalid_identifier,
+                                 "runner " + reg.name
+                                   + " registered a bad task: " + err.what());
+        }
         e.versions.emplace_back(id.name, parse_version(id.version));
+      }
       e.reg = std::move(reg);
       self->monitor(runner);
       self->state.runners.push_back(std::move(e));

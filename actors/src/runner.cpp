@@ -122,10 +122,16 @@ void runner::run_all() {
 }
 
 void runner::run_forever() {
-  impl_->start();
   stop_signal = false;
   auto old_term = std::signal(SIGTERM, on_stop_signal);
   auto old_int = std::signal(SIGINT, on_stop_signal);
+  try {
+    impl_->start();
+  } catch (...) {
+    std::signal(SIGTERM, old_term);
+    std::signal(SIGINT, old_int);
+    throw;
+  }
   while (!stop_signal) {
     {
       std::lock_guard<std::mutex> guard{impl_->mtx};

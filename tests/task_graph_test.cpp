@@ -283,3 +283,29 @@ TEST_CASE("core: job states follow the reference definitions") {
   g.retry();
   CHECK(g.state() == job_state::started);
 }
+
+TEST_CASE("core: a task failing with retries left in a canceled job waits for retry") {
+  auto g = make_graph();
+  g.take_ready();
+  run(g, 0, true, {sub("flaky", {}, 3)});
+  ready(g);
+  REQUIRE(g.start(1, g.attempt(1), 1));
+  g.cancel();
+  attempt_outcome out;
+  out.succeeded = false;
+  REQUIRE(g.finish(1, g.attempt(1), std::move(out)));
+  CHECK(g.state_of(1) == task_state::canceled);
+  CHECK(ready(g).empty());
+  CHECK(g.retry() == 1);
+  CHECK(ready(g) == std::vector<task_index>{1});
+  run(g, 1, true);
+  CHECK(g.state() == job_state::completed);
+}
+
+TEST_CASE("core: canceling a completed job changes nothing") {
+  auto g = make_graph();
+  g.take_ready();
+  run(g, 0, true);
+  CHECK(g.cancel() == 0);
+  CHECK(g.state() == job_state::completed);
+}

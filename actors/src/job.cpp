@@ -134,7 +134,7 @@ job_actor::behavior_type job_fn(job_pointer self, job_service_actor service,
            const std::string&) -> bool {
       auto& st = self->state;
       auto sender = self->current_sender();
-      if (!st.graph->start(task, attempt, now()) || sender == nullptr) {
+      if (sender == nullptr || !st.graph->start(task, attempt, now())) {
         if (task < st.graph->size())
           settle(st, task);
         flush(self);

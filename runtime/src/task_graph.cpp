@@ -264,7 +264,9 @@ void task_graph::fail_attempt(task_index i, timestamp) {
   auto& n = nodes_[i];
   if (n.retries_used < n.max_retries && !in_failed_branch(i)) {
     ++n.retries_used;
-    set_state(n, task_state::queued);
+    // In a halted job the retry waits for the job's retry, like any task
+    // that did not get to start.
+    set_state(n, halted() ? task_state::canceled : task_state::queued);
     make_ready(i);
     return;
   }
@@ -346,6 +348,8 @@ bool task_graph::lose(task_index i, uint32_t attempt, const std::string& reason,
 }
 
 size_t task_graph::cancel() {
+  if (state() == job_state::completed)
+    return 0;  // nothing left to cancel
   canceled_ = true;
   auto before = count(task_state::canceled);
   cancel_queued();

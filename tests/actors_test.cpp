@@ -1,5 +1,7 @@
 // Supervision and embedding at the actor level.
 
+#include "weft/actors/client_internal.hpp"
+#include "weft/actors/directory.hpp"
 #include "weft/actors/runner_internal.hpp"
 #include "weft/weft.hpp"
 
@@ -112,4 +114,54 @@ TEST_CASE("actors: weft runs inside an actor system the caller owns") {
                                       [](caf::error&) {});
   CHECK(answer == 42);
   self->send_exit(echo, caf::exit_reason::user_shutdown);
+}
+
+// A runner that joins, takes work and dies before starting any of it.
+weft::runner_actor::behavior_type
+black_hole(weft::runner_actor::pointer self, weft::cluster_actor cluster,
+           caf::actor joined) {
+  auto me = caf::actor_cast<weft::runner_actor>(self);
+  weft::runner_registration reg{"black-hole", 4, {{"hello", "v0.0"}}};
+  self->request(cluster, caf::infinite, weft::atom::join_v, me, reg)
+    .then([self, cluster, me, joined](bool) {
+      self->send(cluster, weft::atom::credit_v, me, uint32_t{4});
+      caf::anon_send(joined, caf::ok_atom::value);
+    });
+  return {
+    [self](weft::atom::run, std::vector<weft::dispatch_spec>&) {
+      self->quit(caf::exit_reason::kill);
+    },
+    [](weft::atom::freed, uint32_t) {},
+    [](weft::atom::idle) { return true; },
+    [](weft::atom::stop) {},
+  };
+}
+
+TEST_CASE("actors: dispatches held by a runner that dies unstarted are redelivered") {
+  caf::actor_system_config cfg;
+  weft::add_weft_types(cfg);
+  caf::actor_system sys{cfg};
+  auto dir = std::make_shared<weft::cluster_directory>(sys);
+  auto service = weft::spawn_job_service(sys, dir, {});
+  weft::job_client jobs{std::make_shared<weft::job_client::impl>(sys, service)};
+  {
+    caf::scoped_actor self{sys};
+    sys.spawn(black_hole, dir->get("default"), caf::actor{self});
+    self->receive([](caf::ok_atom) {});
+    auto job = jobs.submit("redeliver", std::vector<hello>{{}, {}, {}});
+    // The black hole took the three roots and died; a real runner joins.
+    auto runner = weft::make_runner(sys, service, {.slots = 2}, nullptr);
+    runner.register_tasks<hello>();
+    runner.start();
+    auto done = jobs.wait(job.id, 30s);
+    CHECK(done.state == weft::job_state::completed);
+    CHECK(done.progress == std::vector<weft::progress_indicator>{{"hello", 3, 3}});
+    for (const auto& t : jobs.tasks(job.id)) {
+      CHECK(t.attempts == 1);       // started once, on the real runner
+      CHECK(t.runner_losses == 0);  // never started on the dead one
+    }
+    runner.stop();
+    self->send_exit(service, caf::exit_reason::user_shutdown);
+  }
+  dir->shutdown();
 }

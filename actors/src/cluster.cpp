@@ -2,6 +2,7 @@
 
 #include <deque>
 #include <map>
+#include <unordered_map>
 
 namespace weft {
 
@@ -26,8 +27,15 @@ struct cluster_data {
   std::vector<runner_entry> runners;
   std::map<task_identifier, task_queue> queues;
   uint64_t next_seq = 0;
-  // Dispatched to a runner and not yet processed by their job.
-  uint64_t inflight = 0;
+  // Dispatched to a runner and not yet processed by their job, by seq: who
+  // to tell if that runner dies before starting them.
+  struct dispatched {
+    caf::actor_addr runner;
+    job_actor job;
+    uint32_t task;
+    uint32_t attempt;
+  };
+  std::unordered_map<uint64_t, dispatched> inflight;
   size_t next_runner = 0;  // round robin start
   std::vector<std::pair<caf::actor_addr, caf::typed_response_promise<bool>>>
     idle_waiters;
@@ -57,7 +65,7 @@ task_queue* next_queue(cluster_data& st, const runner_entry& r) {
 }
 
 bool idle_for(cluster_data& st, const caf::actor_addr& addr) {
-  if (st.inflight > 0)
+  if (!st.inflight.empty())
     return false;
   for (auto& r : st.runners)
     if (caf::actor_cast<caf::actor_addr>(r.handle) == addr)
@@ -67,7 +75,7 @@ bool idle_for(cluster_data& st, const caf::actor_addr& addr) {
 
 void check_idle(cluster_pointer self) {
   auto& st = self->state;
-  if (st.idle_waiters.empty() || st.inflight > 0)
+  if (st.idle_waiters.empty() || !st.inflight.empty())
     return;
   auto& ws = st.idle_waiters;
   for (auto i = ws.begin(); i != ws.end();) {
@@ -89,18 +97,20 @@ void dispatch(cluster_pointer self) {
     if (r.credit == 0)
       continue;
     std::vector<dispatch_spec> batch;
+    auto addr = caf::actor_cast<caf::actor_addr>(r.handle);
     while (r.credit > 0) {
       auto* q = next_queue(st, r);
       if (q == nullptr)
         break;
-      batch.push_back(std::move(q->items.front()));
+      auto& spec = q->items.front();
+      st.inflight.emplace(spec.seq, cluster_data::dispatched{
+                                      addr, spec.job, spec.task, spec.attempt});
+      batch.push_back(std::move(spec));
       q->items.pop_front();
       --r.credit;
     }
-    if (!batch.empty()) {
-      st.inflight += batch.size();
+    if (!batch.empty())
       self->send(r.handle, atom::run_v, std::move(batch));
-    }
   }
   if (n > 0)
     st.next_runner = (st.next_runner + 1) % n;
@@ -109,7 +119,7 @@ void dispatch(cluster_pointer self) {
 cluster_actor::behavior_type cluster_fn(cluster_pointer self,
                                         std::string name) {
   self->state.name = std::move(name);
-  auto remove_runner = [self](const caf::actor_addr& addr) {
+  auto forget_runner = [self](const caf::actor_addr& addr) {
     auto& rs = self->state.runners;
     rs.erase(std::remove_if(rs.begin(), rs.end(),
                             [&](const runner_entry& r) {
@@ -119,11 +129,20 @@ cluster_actor::behavior_type cluster_fn(cluster_pointer self,
              rs.end());
     check_idle(self);
   };
+  auto remove_runner = [self, forget_runner](const caf::actor_addr& addr) {
+    // Whatever it was sent and its job has not heard of yet goes back to the
+    // jobs; those that did start are settled through the job's monitors.
+    for (auto& [seq, d] : self->state.inflight)
+      if (d.runner == addr)
+        self->send(d.job, atom::lost_v, d.task, d.attempt, seq);
+    forget_runner(addr);
+  };
   self->set_down_handler(
     [remove_runner](caf::down_msg& msg) { remove_runner(msg.source); });
+
   return {
     [self](atom::enqueue, std::vector<dispatch_spec>& batch,
-           uint64_t settled) {
+           const std::vector<uint64_t>& settled) {
       auto& st = self->state;
       for (auto& spec : batch) {
         spec.seq = st.next_seq++;
@@ -141,7 +160,8 @@ cluster_actor::behavior_type cluster_fn(cluster_pointer self,
         }
         i->second.items.push_back(std::move(spec));
       }
-      st.inflight -= std::min(st.inflight, settled);
+      for (auto seq : settled)
+        st.inflight.erase(seq);
       dispatch(self);
       check_idle(self);
     },
@@ -191,9 +211,11 @@ cluster_actor::behavior_type cluster_fn(cluster_pointer self,
       self->state.idle_waiters.emplace_back(addr, rp);
       return rp;
     },
-    [self, remove_runner](atom::stop, const runner_actor& runner) {
+    [self, forget_runner](atom::stop, const runner_actor& runner) {
+      // A graceful leave: everything sent so far reaches the runner before
+      // this reply, and it runs it.
       self->demonitor(caf::actor_cast<caf::actor_addr>(runner));
-      remove_runner(caf::actor_cast<caf::actor_addr>(runner));
+      forget_runner(caf::actor_cast<caf::actor_addr>(runner));
       return true;
     },
   };

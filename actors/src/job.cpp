@@ -16,12 +16,18 @@ struct job_data {
   std::unique_ptr<core::task_graph> graph;
   job_service_actor service;
   std::shared_ptr<cluster_directory> dir;
-  // Task actors of running attempts: which attempt each one executes.
-  std::map<caf::actor_addr, std::pair<uint32_t, uint32_t>> running;
+  // Task actors of running attempts: which attempt and dispatch each one
+  // executes.
+  struct attempt_ref {
+    uint32_t task;
+    uint32_t attempt;
+    uint64_t seq;
+  };
+  std::map<caf::actor_addr, attempt_ref> running;
   // Clusters this job has sent work to, with dispatches it has finished
   // processing since the last message to each.
   std::map<std::string, cluster_actor> clusters;
-  std::map<std::string, uint64_t> settled;
+  std::map<std::string, std::vector<uint64_t>> settled;
   std::vector<caf::typed_response_promise<job_info>> waiters;
   job_state last_state = job_state::submitted;
   bool was_halted = false;
@@ -51,8 +57,10 @@ cluster_actor& cluster_of(job_data& st, const std::string& name) {
   return i->second;
 }
 
-void settle(job_data& st, core::task_index task) {
-  ++st.settled[st.graph->cluster(task)];
+/// Dispatch `seq` of `task` is fully processed: its cluster may stop
+/// counting it as in flight (idempotent there).
+void settle(job_data& st, core::task_index task, uint64_t seq) {
+  st.settled[st.graph->cluster(task)].push_back(seq);
 }
 
 /// After every event: dispatch what became ready, tell each cluster how many
@@ -77,16 +85,17 @@ void flush(job_pointer self) {
     batches[graph.cluster(i)].push_back(std::move(spec));
   }
   for (auto& [name, batch] : batches) {
-    uint64_t n = 0;
+    std::vector<uint64_t> seqs;
     if (auto i = st.settled.find(name); i != st.settled.end()) {
-      n = i->second;
+      seqs = std::move(i->second);
       st.settled.erase(i);
     }
-    self->send(cluster_of(st, name), atom::enqueue_v, std::move(batch), n);
+    self->send(cluster_of(st, name), atom::enqueue_v, std::move(batch),
+               std::move(seqs));
   }
-  for (auto& [name, n] : st.settled)
+  for (auto& [name, seqs] : st.settled)
     self->send(cluster_of(st, name), atom::enqueue_v,
-               std::vector<dispatch_spec>{}, n);
+               std::vector<dispatch_spec>{}, std::move(seqs));
   st.settled.clear();
   auto state = graph.state();
   if (state != st.last_state) {
@@ -121,41 +130,55 @@ job_actor::behavior_type job_fn(job_pointer self, job_service_actor service,
     auto i = st.running.find(msg.source);
     if (i == st.running.end())
       return;
-    auto [task, attempt] = i->second;
+    auto ref = i->second;
     st.running.erase(i);
     // A task actor gone without a result: its runner vanished.
-    st.graph->lose(task, attempt, caf::to_string(msg.reason), now());
-    settle(st, task);
+    st.graph->lose(ref.task, ref.attempt, caf::to_string(msg.reason), now());
+    settle(st, ref.task, ref.seq);
     flush(self);
   });
   flush(self);
   return {
-    [self](atom::start, uint32_t task, uint32_t attempt,
+    [self](atom::start, uint32_t task, uint32_t attempt, uint64_t seq,
            const std::string&) -> bool {
       auto& st = self->state;
       auto sender = self->current_sender();
       if (sender == nullptr || !st.graph->start(task, attempt, now())) {
         if (task < st.graph->size())
-          settle(st, task);
+          settle(st, task, seq);
         flush(self);
         return false;
       }
       self->monitor(sender);
       st.running.emplace(caf::actor_cast<caf::actor_addr>(sender),
-                         std::make_pair(task, attempt));
+                         job_data::attempt_ref{task, attempt, seq});
       flush(self);
       return true;
     },
     [self](atom::done, task_result& result) {
       auto& st = self->state;
-      if (auto sender = self->current_sender()) {
-        self->demonitor(caf::actor_cast<caf::actor_addr>(sender));
-        st.running.erase(caf::actor_cast<caf::actor_addr>(sender));
-      }
-      st.graph->finish(result.task, result.attempt,
-                       std::move(result.outcome));
-      if (result.task < st.graph->size())
-        settle(st, result.task);
+      auto sender = self->current_sender();
+      if (sender == nullptr)
+        return;
+      auto addr = caf::actor_cast<caf::actor_addr>(sender);
+      auto i = st.running.find(addr);
+      if (i == st.running.end())
+        return;  // not an attempt this job started
+      auto ref = i->second;
+      st.running.erase(i);
+      self->demonitor(addr);
+      st.graph->finish(ref.task, ref.attempt, std::move(result.outcome));
+      settle(st, ref.task, ref.seq);
+      flush(self);
+    },
+    [self](atom::lost, uint32_t task, uint32_t attempt, uint64_t seq) {
+      // Never started (its start request would have come first): run it
+      // again under a new attempt.
+      auto& st = self->state;
+      if (task >= st.graph->size())
+        return;
+      st.graph->redeliver(task, attempt);
+      settle(st, task, seq);
       flush(self);
     },
     [self](atom::find) -> job_info { return make_info(self->state); },

@@ -82,7 +82,7 @@ task_actor::behavior_type task_fn(task_actor::stateful_pointer<task_data> self,
     self->send(runner, atom::freed_v, uint32_t{1});
     self->quit();
   };
-  self->request(s.job, caf::infinite, atom::start_v, s.task, s.attempt,
+  self->request(s.job, caf::infinite, atom::start_v, s.task, s.attempt, s.seq,
                 shared->name)
     .then(
       [self, shared, give_up](bool go) {

@@ -347,6 +347,16 @@ bool task_graph::lose(task_index i, uint32_t attempt, const std::string& reason,
   return true;
 }
 
+bool task_graph::redeliver(task_index i, uint32_t attempt) {
+  if (i >= nodes_.size())
+    return false;
+  auto& n = nodes_[i];
+  if (n.state != task_state::queued || n.attempt != attempt || halted())
+    return false;
+  make_ready(i);
+  return true;
+}
+
 size_t task_graph::cancel() {
   if (state() == job_state::completed)
     return 0;  // nothing left to cancel

@@ -65,6 +65,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(weft, caf::first_custom_type_id)
   CAF_ADD_ATOM(weft, weft::atom, freed, "wFreed")
   CAF_ADD_ATOM(weft, weft::atom, cluster, "wCluster")
   CAF_ADD_ATOM(weft, weft::atom, stop, "wStop")
+  CAF_ADD_ATOM(weft, weft::atom, lost, "wLost")
 
   CAF_ADD_TYPE_ID(weft, (weft::job_state))
   CAF_ADD_TYPE_ID(weft, (weft::task_state))
@@ -86,6 +87,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(weft, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(weft, (weft::runner_registration))
   CAF_ADD_TYPE_ID(weft, (weft::dispatch_spec))
   CAF_ADD_TYPE_ID(weft, (std::vector<weft::dispatch_spec>))
+  CAF_ADD_TYPE_ID(weft, (std::vector<uint64_t>))
 
 CAF_END_TYPE_ID_BLOCK(weft)
 
@@ -97,9 +99,14 @@ namespace weft {
 
 /// One per active job: owns the task graph and supervises its attempts.
 using job_actor = caf::typed_actor<
-  // A task actor asks to run an attempt; false: do not run it.
-  caf::replies_to<atom::start, uint32_t, uint32_t, std::string>::with<bool>,
+  // A task actor asks to run (task, attempt) of dispatch `seq`; false: do
+  // not run it.
+  caf::replies_to<atom::start, uint32_t, uint32_t, uint64_t,
+                  std::string>::with<bool>,
   caf::reacts_to<atom::done, task_result>,
+  // The cluster's dispatch (task, attempt, seq) went to a runner that died
+  // before it could start it.
+  caf::reacts_to<atom::lost, uint32_t, uint32_t, uint64_t>,
   caf::replies_to<atom::find>::with<job_info>,
   caf::replies_to<atom::cancel>::with<uint64_t>,
   caf::replies_to<atom::retry>::with<uint64_t>,
@@ -115,7 +122,7 @@ struct dispatch_spec {
   uint32_t attempt = 0;
   task_identifier identifier;
   std::string input;
-  uint64_t seq = 0;  // arrival order in the cluster
+  uint64_t seq = 0;  // dispatch id, unique in its cluster, in arrival order
 };
 
 /// One per attempt, on the runner: receives the outcome from its worker.
@@ -131,9 +138,10 @@ using runner_actor = caf::typed_actor<
 
 /// One per cluster: the ready queue across jobs and credit-based dispatch.
 using cluster_actor = caf::typed_actor<
-  // New attempts to queue, and how many earlier dispatches the sender has
-  // finished processing (their follow-up work is in this same message).
-  caf::reacts_to<atom::enqueue, std::vector<dispatch_spec>, uint64_t>,
+  // New attempts to queue, and the dispatches (by seq) the sending job has
+  // finished processing: their follow-up work is in this same message.
+  caf::reacts_to<atom::enqueue, std::vector<dispatch_spec>,
+                 std::vector<uint64_t>>,
   caf::reacts_to<atom::withdraw, std::string>,
   caf::replies_to<atom::join, runner_actor, runner_registration>::with<bool>,
   caf::reacts_to<atom::credit, runner_actor, uint32_t>,

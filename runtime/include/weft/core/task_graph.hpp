@@ -43,6 +43,11 @@ public:
   bool lose(task_index i, uint32_t attempt, const std::string& reason,
             timestamp at);
 
+  /// Attempt `attempt` of `i` was dispatched but never reached a task actor
+  /// (its runner died first): if it is still the queued attempt, dispatch it
+  /// again. Returns whether it did.
+  bool redeliver(task_index i, uint32_t attempt);
+
   /// User cancel: queued tasks become CANCELED; running ones may finish but
   /// their subtasks are created CANCELED. Returns the number canceled.
   size_t cancel();

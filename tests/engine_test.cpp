@@ -645,3 +645,16 @@ TEST_CASE("engine: run_forever serves until stop() or SIGTERM") {
   }
   take_log();
 }
+
+TEST_CASE("engine: wait gives up with a clear timeout and the job goes on") {
+  weft::local_cluster lc{{.runners = {}}};
+  auto job = lc.jobs().submit("nobody-serves", noop{"x"});
+  try {
+    lc.jobs().wait(job.id, 50ms);
+    FAIL("wait returned");
+  } catch (const weft::error& e) {
+    CHECK(e.code() == weft::errc::timeout);
+    CHECK_THAT(e.what(), Catch::Contains(job.id) && Catch::Contains("50 ms"));
+  }
+  CHECK(lc.jobs().find(job.id).state == weft::job_state::submitted);
+}

@@ -54,7 +54,16 @@ std::vector<task_info> job_client::tasks(const std::string& id) {
 
 job_info job_client::wait(const std::string& id,
                           std::chrono::milliseconds timeout) {
-  return impl_->ask<job_info>(timeout, atom::wait_v, id);
+  try {
+    return impl_->ask<job_info>(timeout, atom::wait_v, id);
+  } catch (const error& e) {
+    if (e.code() != errc::timeout)
+      throw;
+    throw error(errc::timeout,
+                "job " + id + " did not finish within "
+                  + std::to_string(timeout.count())
+                  + " ms; it keeps running (find() shows where it is)");
+  }
 }
 
 } // namespace weft

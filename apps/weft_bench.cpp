@@ -1,13 +1,22 @@
-// weft-bench: measures weft. Each scenario prints a human summary and one
-// JSON line. Benchmarks measure; tests never assert timings.
+// weft-bench: measures weft. Each scenario prints a human summary line and
+// one JSON line. Benchmarks measure; tests never assert timings.
+//
+//   weft-bench --scenario fanout   --tasks N [--slots S] [--threshold T]
+//   weft-bench --scenario tree     --tasks N [--slots S]
+//   weft-bench --scenario chain    --tasks K [--slots S]
+//   weft-bench --scenario many-jobs --jobs J [--slots S]
+//   weft-bench --scenario caf-baseline [--pairs N]
 
-#include <weft/weft.hpp>
+#include "weft/actors/fwd.hpp"
+#include "weft/weft.hpp"
+
+#include <caf/io/middleman.hpp>
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -15,30 +24,29 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 
-/// Splits [begin, end) until leaves; every task is a no-op otherwise.
-struct bench_tree {
-  uint64_t begin = 0;
-  uint64_t end = 0;
-  uint32_t fanout = 2;
-  void execute(weft::context& ctx) const {
-    auto n = end - begin;
-    if (n <= 1)
-      return;
-    auto parts = std::min<uint64_t>(fanout, n);
-    for (uint64_t i = 0; i < parts; ++i)
-      ctx.submit_subtask(bench_tree{begin + n * i / parts,
-                                    begin + n * (i + 1) / parts, fanout});
-  }
-};
-BOOST_DESCRIBE_STRUCT(bench_tree, (), (begin, end, fanout))
-
 struct bench_noop {
   void execute(weft::context&) const {
   }
 };
 BOOST_DESCRIBE_STRUCT(bench_noop, (), ())
 
-/// Submits `count` no-op leaves directly, or splits when above `threshold`.
+/// Splits [begin, end) in two until single leaves.
+struct bench_tree {
+  uint64_t begin = 0;
+  uint64_t end = 0;
+  void execute(weft::context& ctx) const {
+    auto n = end - begin;
+    if (n <= 1)
+      return;
+    auto mid = begin + n / 2;
+    ctx.submit_subtask(bench_tree{begin, mid});
+    ctx.submit_subtask(bench_tree{mid, end});
+  }
+};
+BOOST_DESCRIBE_STRUCT(bench_tree, (), (begin, end))
+
+/// `count` no-op leaves: submitted directly up to `threshold`, else split
+/// into 64 parts (recursive decomposition with fan-out 64).
 struct bench_fanout {
   uint64_t count = 0;
   uint64_t threshold = 64;
@@ -48,7 +56,6 @@ struct bench_fanout {
         ctx.submit_subtask(bench_noop{});
       return;
     }
-    // Recursive decomposition with fan-out 64 above the threshold.
     for (uint64_t i = 0; i < 64; ++i) {
       auto part = count * (i + 1) / 64 - count * i / 64;
       if (part > 0)
@@ -58,87 +65,309 @@ struct bench_fanout {
 };
 BOOST_DESCRIBE_STRUCT(bench_fanout, (), (count, threshold))
 
-double peak_rss_mb() {
+/// K no-op tasks, each depending on the previous one.
+struct bench_chain {
+  uint64_t length = 0;
+  void execute(weft::context& ctx) const {
+    std::optional<weft::subtask_handle> prev;
+    for (uint64_t i = 0; i < length; ++i) {
+      weft::subtask_options opts;
+      if (prev)
+        opts.depends_on = {*prev};
+      prev = ctx.submit_subtask(bench_noop{}, opts);
+    }
+  }
+};
+BOOST_DESCRIBE_STRUCT(bench_chain, (), (length))
+
+/// A small job: itself plus `count` no-op subtasks.
+struct bench_small_job {
+  uint32_t count = 9;
+  void execute(weft::context& ctx) const {
+    for (uint32_t i = 0; i < count; ++i)
+      ctx.submit_subtask(bench_noop{});
+  }
+};
+BOOST_DESCRIBE_STRUCT(bench_small_job, (), (count))
+
+double status_mb(const char* field) {
   std::ifstream in{"/proc/self/status"};
   std::string line;
+  auto len = std::char_traits<char>::length(field);
   while (std::getline(in, line))
-    if (line.rfind("VmHWM:", 0) == 0)
-      return std::stod(line.substr(6)) / 1024.0;
+    if (line.compare(0, len, field) == 0)
+      return std::stod(line.substr(len)) / 1024.0;
   return 0;
+}
+
+double percentile(std::vector<double> xs, double p) {
+  if (xs.empty())
+    return 0;
+  std::sort(xs.begin(), xs.end());
+  auto i = static_cast<size_t>(p * static_cast<double>(xs.size() - 1) + 0.5);
+  return xs[std::min(i, xs.size() - 1)];
 }
 
 struct options {
   std::string scenario = "fanout";
   uint64_t tasks = 100000;
+  uint64_t jobs = 1000;
+  uint64_t pairs = 200000;
   uint32_t slots = 2;
   uint64_t threshold = 64;
 };
 
-void usage() {
-  std::cerr << "usage: weft-bench [--scenario fanout|tree] [--tasks N] "
-               "[--slots N] [--threshold N]\n";
+struct result {
+  std::string scenario;
+  uint64_t tasks = 0;
+  double seconds = 0;
+  double p50_us = 0;
+  double p99_us = 0;
+  double bytes_per_task = 0;
+  std::string extra;  // more JSON fields, comma-led
+};
+
+void report(const result& r, const std::string& summary) {
+  auto rate = r.seconds > 0 ? static_cast<double>(r.tasks) / r.seconds : 0;
+  std::cout << r.scenario << ": " << summary << "\n";
+  std::ostringstream json;
+  json << "{\"scenario\":\"" << r.scenario << "\",\"tasks\":" << r.tasks
+       << ",\"seconds\":" << r.seconds << ",\"tasks_per_s\":" << rate
+       << ",\"p50_us\":" << r.p50_us << ",\"p99_us\":" << r.p99_us
+       << ",\"peak_rss_mb\":" << status_mb("VmHWM:")
+       << ",\"bytes_per_task\":" << r.bytes_per_task << r.extra << "}";
+  std::cout << json.str() << std::endl;
 }
 
-int run(const options& opt) {
+weft::local_cluster_options cluster_options(const options& opt) {
   weft::local_cluster_options lco;
   lco.runners[0].slots = opt.slots;
-  weft::local_cluster cluster{lco};
-  cluster.register_tasks<bench_tree, bench_noop, bench_fanout>();
+  return lco;
+}
+
+int run_job_scenario(const options& opt) {
+  weft::local_cluster cluster{cluster_options(opt)};
+  cluster.register_tasks<bench_noop, bench_tree, bench_fanout, bench_chain>();
   cluster.start();
   auto jobs = cluster.jobs();
+  auto rss_before = status_mb("VmRSS:");
   auto start = clock_type::now();
   weft::job_info job;
   if (opt.scenario == "tree")
-    job = jobs.submit("bench-tree", bench_tree{0, opt.tasks, 2});
+    job = jobs.submit("bench-tree", bench_tree{0, opt.tasks});
+  else if (opt.scenario == "chain")
+    job = jobs.submit("bench-chain", bench_chain{opt.tasks});
   else
     job = jobs.submit("bench-fanout", bench_fanout{opt.tasks, opt.threshold});
   auto done = jobs.wait(job.id, std::chrono::hours{1});
-  auto secs = std::chrono::duration<double>(clock_type::now() - start).count();
-  auto total = done.stats.total_tasks;
-  auto rate = static_cast<double>(total) / secs;
-  std::cout << opt.scenario << ": " << total << " tasks ("
-            << weft::to_string(done.state) << ") in " << secs << " s, "
-            << static_cast<uint64_t>(rate) << " tasks/s, peak RSS "
-            << peak_rss_mb() << " MB\n";
-  std::cout << "{\"scenario\":\"" << opt.scenario << "\",\"tasks\":" << total
-            << ",\"seconds\":" << secs << ",\"tasks_per_s\":" << rate
-            << ",\"peak_rss_mb\":" << peak_rss_mb()
-            << ",\"bytes_per_task\":"
-            << peak_rss_mb() * 1024 * 1024 / static_cast<double>(total)
-            << ",\"slots\":" << opt.slots << "}\n";
+  result r;
+  r.scenario = opt.scenario;
+  r.seconds = std::chrono::duration<double>(clock_type::now() - start).count();
+  r.tasks = done.stats.total_tasks;
+  // The job stays in the orchestrator's memory once finished: what it holds
+  // per task is the growth of the resident set.
+  r.bytes_per_task = (status_mb("VmRSS:") - rss_before) * 1024 * 1024
+                     / static_cast<double>(r.tasks);
+  std::ostringstream summary;
+  summary << r.tasks << " tasks " << weft::to_string(done.state) << " in "
+          << r.seconds << " s, "
+          << static_cast<uint64_t>(static_cast<double>(r.tasks) / r.seconds)
+          << " tasks/s, " << static_cast<uint64_t>(r.bytes_per_task)
+          << " bytes/task resident, " << opt.slots << " slots";
+  if (opt.scenario == "chain") {
+    // Per hop: from one task's end to the next one's start.
+    auto tasks = jobs.tasks(job.id);
+    std::vector<double> hops;
+    for (size_t i = 2; i < tasks.size(); ++i)
+      hops.push_back(static_cast<double>(tasks[i].started - tasks[i - 1].stopped)
+                     / 1000.0);
+    r.p50_us = percentile(hops, 0.5);
+    r.p99_us = percentile(hops, 0.99);
+    summary << ", per hop p50 " << r.p50_us << " us, p99 " << r.p99_us << " us";
+  }
+  r.extra = ",\"slots\":" + std::to_string(opt.slots) + ",\"fsync\":false";
+  report(r, summary.str());
   return done.state == weft::job_state::completed ? 0 : 1;
+}
+
+int run_many_jobs(const options& opt) {
+  weft::local_cluster cluster{cluster_options(opt)};
+  cluster.register_tasks<bench_noop, bench_small_job>();
+  cluster.start();
+  auto jobs = cluster.jobs();
+  std::vector<double> submit_us;
+  std::vector<std::string> ids;
+  auto start = clock_type::now();
+  for (uint64_t i = 0; i < opt.jobs; ++i) {
+    auto t0 = clock_type::now();
+    ids.push_back(jobs.submit("bench-small", bench_small_job{9}).id);
+    submit_us.push_back(
+      std::chrono::duration<double, std::micro>(clock_type::now() - t0).count());
+  }
+  uint64_t completed = 0;
+  uint64_t tasks = 0;
+  for (const auto& id : ids) {
+    auto done = jobs.wait(id, std::chrono::hours{1});
+    completed += done.state == weft::job_state::completed ? 1 : 0;
+    tasks += done.stats.total_tasks;
+  }
+  result r;
+  r.scenario = "many-jobs";
+  r.seconds = std::chrono::duration<double>(clock_type::now() - start).count();
+  r.tasks = tasks;
+  r.p50_us = percentile(submit_us, 0.5);
+  r.p99_us = percentile(submit_us, 0.99);
+  auto jobs_per_s = static_cast<double>(opt.jobs) / r.seconds;
+  r.extra = ",\"jobs\":" + std::to_string(opt.jobs)
+            + ",\"jobs_per_s\":" + std::to_string(jobs_per_s)
+            + ",\"slots\":" + std::to_string(opt.slots) + ",\"fsync\":false";
+  std::ostringstream summary;
+  summary << opt.jobs << " jobs of 10 tasks (" << completed << " completed) in "
+          << r.seconds << " s: " << static_cast<uint64_t>(jobs_per_s)
+          << " jobs/s; submit p50 " << r.p50_us << " us, p99 " << r.p99_us
+          << " us";
+  report(r, summary.str());
+  return completed == opt.jobs ? 0 : 1;
+}
+
+// -- raw CAF request/reply, the ceiling every weft message pays into --------------
+
+using ping_atom = caf::atom_constant<caf::atom("benchPing")>;
+
+caf::behavior pong() {
+  return {[](ping_atom, uint64_t x) { return x; }};
+}
+
+/// Keeps `window` requests in flight until `total` replies came back.
+caf::behavior pinger(caf::event_based_actor* self, caf::actor target,
+                     uint64_t total, uint64_t window, caf::actor done) {
+  auto sent = std::make_shared<uint64_t>(0);
+  auto received = std::make_shared<uint64_t>(0);
+  auto fire = std::make_shared<std::function<void()>>();
+  *fire = [=] {
+    ++*sent;
+    self->request(target, caf::infinite, ping_atom::value, *sent)
+      .then([=](uint64_t) {
+        if (++*received == total) {
+          self->send(done, caf::ok_atom::value);
+          self->quit();
+        } else if (*sent < total) {
+          (*fire)();
+        }
+      });
+  };
+  for (uint64_t i = 0; i < window && i < total; ++i)
+    (*fire)();
+  return {[](caf::ok_atom) {}};
+}
+
+double measure_pairs(caf::actor_system& sys, caf::actor target, uint64_t n) {
+  caf::scoped_actor self{sys};
+  auto start = clock_type::now();
+  sys.spawn(pinger, target, n, uint64_t{256}, caf::actor{self});
+  self->receive([](caf::ok_atom) {});
+  auto secs = std::chrono::duration<double>(clock_type::now() - start).count();
+  return static_cast<double>(n) / secs;
+}
+
+int run_caf_baseline(const options& opt) {
+  double local_rate = 0;
+  double remote_rate = 0;
+  {
+    caf::actor_system_config cfg;
+    caf::actor_system sys{cfg};
+    auto target = sys.spawn(pong);
+    local_rate = measure_pairs(sys, target, opt.pairs);
+    caf::anon_send_exit(target, caf::exit_reason::user_shutdown);
+  }
+  {
+    // Two actor systems in one process, talking BASP over loopback TCP.
+    caf::actor_system_config server_cfg;
+    server_cfg.load<caf::io::middleman>();
+    caf::actor_system server{server_cfg};
+    caf::actor_system_config client_cfg;
+    client_cfg.load<caf::io::middleman>();
+    caf::actor_system client{client_cfg};
+    auto target = server.spawn(pong);
+    auto port = server.middleman().publish(target, 0, "127.0.0.1", true);
+    if (!port) {
+      std::cerr << "weft-bench: cannot publish on loopback: "
+                << server.render(port.error()) << "\n";
+      return 1;
+    }
+    auto proxy = client.middleman().remote_actor("127.0.0.1", *port);
+    if (!proxy) {
+      std::cerr << "weft-bench: cannot connect over loopback: "
+                << client.render(proxy.error()) << "\n";
+      return 1;
+    }
+    remote_rate = measure_pairs(client, *proxy, opt.pairs / 10);
+    caf::anon_send_exit(target, caf::exit_reason::user_shutdown);
+  }
+  result r;
+  r.scenario = "caf-baseline";
+  r.tasks = opt.pairs;
+  r.seconds = static_cast<double>(opt.pairs) / local_rate;
+  r.extra = ",\"pairs_per_s_in_process\":" + std::to_string(local_rate)
+            + ",\"pairs_per_s_loopback\":" + std::to_string(remote_rate);
+  std::ostringstream summary;
+  summary << "request/reply pairs, 256 in flight: "
+          << static_cast<uint64_t>(local_rate) << "/s in process, "
+          << static_cast<uint64_t>(remote_rate) << "/s over loopback TCP";
+  report(r, summary.str());
+  return 0;
+}
+
+void usage() {
+  std::cerr
+    << "usage: weft-bench --scenario fanout|tree|chain|many-jobs|caf-baseline\n"
+       "                  [--tasks N] [--jobs N] [--pairs N] [--slots N]\n"
+       "                  [--threshold N]\n";
 }
 
 } // namespace
 
 int main(int argc, char** argv) {
   options opt;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        usage();
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    if (arg == "--scenario")
-      opt.scenario = value();
-    else if (arg == "--tasks")
-      opt.tasks = std::stoull(value());
-    else if (arg == "--slots")
-      opt.slots = static_cast<uint32_t>(std::stoul(value()));
-    else if (arg == "--threshold")
-      opt.threshold = std::stoull(value());
-    else {
-      usage();
-      return 2;
+  bool tasks_given = false;
+  try {
+    for (int i = 1; i < argc; ++i) {
+      std::string arg = argv[i];
+      auto value = [&]() -> std::string {
+        if (i + 1 >= argc)
+          throw std::invalid_argument(arg + " needs a value");
+        return argv[++i];
+      };
+      if (arg == "--scenario")
+        opt.scenario = value();
+      else if (arg == "--tasks")
+        opt.tasks = std::stoull(value()), tasks_given = true;
+      else if (arg == "--jobs")
+        opt.jobs = std::stoull(value());
+      else if (arg == "--pairs")
+        opt.pairs = std::stoull(value());
+      else if (arg == "--slots")
+        opt.slots = static_cast<uint32_t>(std::stoul(value()));
+      else if (arg == "--threshold")
+        opt.threshold = std::stoull(value());
+      else
+        throw std::invalid_argument("unknown option " + arg);
     }
-  }
-  if (opt.scenario != "fanout" && opt.scenario != "tree") {
-    std::cerr << "weft-bench: unknown scenario '" << opt.scenario << "'\n";
+  } catch (const std::exception& e) {
+    std::cerr << "weft-bench: " << e.what() << "\n";
     usage();
     return 2;
   }
-  return run(opt);
+  if (opt.scenario == "chain" && !tasks_given)
+    opt.tasks = 2000;
+  if (opt.scenario == "fanout" || opt.scenario == "tree"
+      || opt.scenario == "chain")
+    return run_job_scenario(opt);
+  if (opt.scenario == "many-jobs")
+    return run_many_jobs(opt);
+  if (opt.scenario == "caf-baseline")
+    return run_caf_baseline(opt);
+  std::cerr << "weft-bench: unknown scenario '" << opt.scenario << "'\n";
+  usage();
+  return 2;
 }

@@ -9,6 +9,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 using namespace std::chrono_literals;
@@ -657,4 +658,27 @@ TEST_CASE("engine: wait gives up with a clear timeout and the job goes on") {
     CHECK_THAT(e.what(), Catch::Contains(job.id) && Catch::Contains("50 ms"));
   }
   CHECK(lc.jobs().find(job.id).state == weft::job_state::submitted);
+}
+
+TEST_CASE("engine: a client or runner handle that outlives its cluster fails cleanly") {
+  std::optional<weft::job_client> jobs;
+  std::optional<weft::runner> runner;
+  std::string id;
+  {
+    weft::local_cluster lc{slots(1)};
+    lc.register_tasks<noop>();
+    lc.start();
+    jobs.emplace(lc.jobs());
+    runner.emplace(lc.runner(0));
+    id = jobs->submit("short-lived", noop{"x"}).id;
+    jobs->wait(id, 30s);
+  }
+  take_log();
+  try {
+    jobs->find(id);
+    FAIL("found a job of a cluster that is gone");
+  } catch (const weft::error& e) {
+    CHECK(e.code() == weft::errc::not_running);
+  }
+  CHECK_NOTHROW(runner->stop());
 }

@@ -7,9 +7,19 @@
 
 namespace weft {
 
+/// An actor system weft created, with the configuration it must not outlive.
+struct owned_system {
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  ~owned_system() {
+    sys.reset();  // waits for every actor to finish, then the config goes
+  }
+};
+
 struct local_cluster::impl {
-  std::unique_ptr<caf::actor_system_config> cfg;
-  std::unique_ptr<caf::actor_system> own_sys;
+  // Shared with the runners and clients handed out, so none of them is left
+  // with a dangling system; empty when the caller owns the system.
+  std::shared_ptr<owned_system> own;
   caf::actor_system* sys = nullptr;
   std::shared_ptr<cluster_directory> dir;
   job_service_actor service;
@@ -37,13 +47,13 @@ struct local_cluster::impl {
 
 local_cluster::local_cluster(local_cluster_options opts)
   : impl_(std::make_unique<impl>()) {
-  impl_->cfg = std::make_unique<caf::actor_system_config>();
-  add_weft_types(*impl_->cfg);
+  auto own = std::make_shared<owned_system>();
+  add_weft_types(own->cfg);
   if (opts.scheduler_threads > 0)
-    impl_->cfg->set("scheduler.max-threads", opts.scheduler_threads);
-  // Keep the process quiet and self-contained: no config file, no CLI.
-  impl_->own_sys = std::make_unique<caf::actor_system>(*impl_->cfg);
-  impl_->sys = impl_->own_sys.get();
+    own->cfg.set("scheduler.max-threads", opts.scheduler_threads);
+  own->sys = std::make_unique<caf::actor_system>(own->cfg);
+  impl_->sys = own->sys.get();
+  impl_->own = std::move(own);
   impl_->opts = std::move(opts);
   impl_->boot();
   for (const auto& r : impl_->opts.runners)
@@ -64,13 +74,13 @@ local_cluster::~local_cluster() {
     r.stop();
   runners_.clear();
   impl_->shutdown();
-  impl_->own_sys.reset();  // waits for every actor to finish
-  impl_->cfg.reset();      // the config must outlive its system
+  impl_->own.reset();  // the last owner waits for every actor to finish
 }
 
 runner& local_cluster::add_runner(runner_options opts) {
   runners_.push_back(
-    make_runner(*impl_->sys, impl_->service, std::move(opts), impl_->cache));
+    make_runner(*impl_->sys, impl_->service, std::move(opts), impl_->cache,
+                impl_->own));
   return runners_.back();
 }
 
@@ -95,7 +105,8 @@ void local_cluster::run_all() {
 
 job_client local_cluster::jobs() {
   job_client client{
-    std::make_shared<job_client::impl>(*impl_->sys, impl_->service)};
+    std::make_shared<job_client::impl>(*impl_->sys, impl_->service,
+                                       impl_->own)};
   client.set_max_input_bytes(impl_->opts.max_input_bytes);
   return client;
 }

@@ -24,6 +24,7 @@ std::string next_runner_name() {
 } // namespace
 
 struct runner::impl {
+  std::shared_ptr<void> keep_alive;  // declared first: destroyed last
   caf::actor_system& sys;
   job_service_actor service;
   runner_options opts;
@@ -36,8 +37,12 @@ struct runner::impl {
   bool stopped = false;
 
   impl(caf::actor_system& s, job_service_actor svc, runner_options o,
-       std::shared_ptr<cache_store> c)
-    : sys(s), service(std::move(svc)), opts(std::move(o)), cache(std::move(c)) {
+       std::shared_ptr<cache_store> c, std::shared_ptr<void> owner)
+    : keep_alive(std::move(owner)),
+      sys(s),
+      service(std::move(svc)),
+      opts(std::move(o)),
+      cache(std::move(c)) {
     if (opts.name.empty())
       opts.name = next_runner_name();
     if (opts.slots == 0)
@@ -162,10 +167,12 @@ runner_actor actor_of(const runner& r) {
 }
 
 runner make_runner(caf::actor_system& sys, job_service_actor service,
-                   runner_options opts, std::shared_ptr<cache_store> cache) {
+                   runner_options opts, std::shared_ptr<cache_store> cache,
+                   std::shared_ptr<void> owner) {
   return runner{std::make_shared<runner::impl>(sys, std::move(service),
                                                std::move(opts),
-                                               std::move(cache))};
+                                               std::move(cache),
+                                               std::move(owner))};
 }
 
 } // namespace weft

@@ -12,9 +12,13 @@ struct job_client::impl {
   caf::actor_system& sys;
   job_service_actor service;
   std::chrono::milliseconds timeout{std::chrono::seconds{60}};
+  /// Keeps an actor system weft created alive while this client exists
+  /// (calls then fail cleanly once the orchestrator is gone).
+  std::shared_ptr<void> keep_alive;
 
-  impl(caf::actor_system& s, job_service_actor svc)
-    : sys(s), service(std::move(svc)) {
+  impl(caf::actor_system& s, job_service_actor svc,
+       std::shared_ptr<void> owner = nullptr)
+    : sys(s), service(std::move(svc)), keep_alive(std::move(owner)) {
   }
 
   template <class T, class... Ts>

@@ -55,8 +55,10 @@ runner_actor spawn_runner(caf::actor_system& sys, cluster_actor cluster,
 /// The actor behind a started runner (tests use it to kill a runner).
 runner_actor actor_of(const runner& r);
 
-/// Builds a runner handle on an actor system and a job service.
+/// Builds a runner handle on an actor system and a job service; `owner`
+/// keeps an actor system weft created alive as long as the runner exists.
 runner make_runner(caf::actor_system& sys, job_service_actor service,
-                   runner_options opts, std::shared_ptr<cache_store> cache);
+                   runner_options opts, std::shared_ptr<cache_store> cache,
+                   std::shared_ptr<void> owner = nullptr);
 
 } // namespace weft

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs each weft-bench scenario three times and prints the JSON line of the
+# median run (by its headline figure), as docs/performance.md quotes them.
+set -euo pipefail
+bench=${1:-build/apps/weft-bench}
+run3() {
+  local key=$1; shift
+  for i in 1 2 3; do "$bench" "$@" | tail -n 1; done \
+    | awk -v key="\"$key\":" '{ i = index($0, key); v = substr($0, i + length(key)) + 0; print v "\t" $0 }' \
+    | sort -g | sed -n 2p | cut -f2-
+}
+run3 tasks_per_s --scenario fanout --tasks 100000 --slots 2
+run3 tasks_per_s --scenario fanout --tasks 1000000 --slots 2
+run3 tasks_per_s --scenario tree --tasks 100000 --slots 2
+run3 p50_us --scenario chain --tasks 2000 --slots 2
+run3 jobs_per_s --scenario many-jobs --jobs 1000 --slots 2
+run3 pairs_per_s_in_process --scenario caf-baseline

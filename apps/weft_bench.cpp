@@ -5,6 +5,7 @@
 //   weft-bench --scenario tree     --tasks N [--slots S]
 //   weft-bench --scenario chain    --tasks K [--slots S]
 //   weft-bench --scenario many-jobs --jobs J [--slots S]
+//   weft-bench --scenario render   --tasks N [--slots S]
 //   weft-bench --scenario caf-baseline [--pairs N]
 
 #include "weft/actors/fwd.hpp"
@@ -190,6 +191,37 @@ int run_job_scenario(const options& opt) {
   return done.state == weft::job_state::completed ? 0 : 1;
 }
 
+/// Time to draw a finished job of about N tasks (a binary tree of N/2
+/// leaves): fetching its tasks plus laying out and rendering the SVG.
+int run_render(const options& opt) {
+  weft::local_cluster cluster{cluster_options(opt)};
+  cluster.register_tasks<bench_tree>();
+  cluster.start();
+  auto jobs = cluster.jobs();
+  auto job = jobs.submit("bench-render", bench_tree{0, (opt.tasks + 1) / 2});
+  auto done = jobs.wait(job.id, std::chrono::hours{1});
+  auto t0 = clock_type::now();
+  auto tasks = jobs.tasks(job.id);
+  auto t1 = clock_type::now();
+  auto svg = weft::render_svg(done, tasks);
+  auto t2 = clock_type::now();
+  result r;
+  r.scenario = "render";
+  r.tasks = tasks.size();
+  r.seconds = std::chrono::duration<double>(t2 - t0).count();
+  auto fetch_s = std::chrono::duration<double>(t1 - t0).count();
+  auto render_s = std::chrono::duration<double>(t2 - t1).count();
+  r.extra = ",\"fetch_seconds\":" + std::to_string(fetch_s)
+            + ",\"render_seconds\":" + std::to_string(render_s)
+            + ",\"svg_bytes\":" + std::to_string(svg.size());
+  std::ostringstream summary;
+  summary << r.tasks << " tasks drawn in " << render_s << " s (SVG of "
+          << svg.size() << " bytes), after fetching them in " << fetch_s
+          << " s";
+  report(r, summary.str());
+  return 0;
+}
+
 int run_many_jobs(const options& opt) {
   weft::local_cluster cluster{cluster_options(opt)};
   cluster.register_tasks<bench_noop, bench_small_job>();
@@ -320,7 +352,8 @@ int run_caf_baseline(const options& opt) {
 
 void usage() {
   std::cerr
-    << "usage: weft-bench --scenario fanout|tree|chain|many-jobs|caf-baseline\n"
+    << "usage: weft-bench --scenario "
+       "fanout|tree|chain|many-jobs|render|caf-baseline\n"
        "                  [--tasks N] [--jobs N] [--pairs N] [--slots N]\n"
        "                  [--threshold N]\n";
 }
@@ -365,6 +398,8 @@ int main(int argc, char** argv) {
     return run_job_scenario(opt);
   if (opt.scenario == "many-jobs")
     return run_many_jobs(opt);
+  if (opt.scenario == "render")
+    return run_render(opt);
   if (opt.scenario == "caf-baseline")
     return run_caf_baseline(opt);
   std::cerr << "weft-bench: unknown scenario '" << opt.scenario << "'\n";

@@ -4,6 +4,11 @@ include(CMakeFindDependencyMacro)
 find_package(Threads REQUIRED)
 find_package(Boost 1.81 REQUIRED COMPONENTS json)
 find_package(CapnProto REQUIRED)
+# Graphviz lays out job pictures (libgraphviz-dev ships pkg-config files).
+find_package(PkgConfig REQUIRED)
+if(NOT TARGET PkgConfig::graphviz)
+  pkg_check_modules(graphviz REQUIRED IMPORTED_TARGET libgvc libcgraph)
+endif()
 
 # Debian's libcaf-dev ships no CMake package: wrap it in imported targets.
 if(NOT TARGET CAF::core)

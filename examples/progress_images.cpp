@@ -137,12 +137,15 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds{150});
   }
   auto done = jobs.wait(job.id);
+  // A picture of the job, next to where the example runs.
+  std::ofstream{"download-images.svg"} << jobs.visualize(job.id);
   std::cout << "job " << done.id << " (" << done.name
             << "): " << weft::to_string(done.state) << ", "
             << done.stats.total_tasks << " tasks, parallelism "
             << std::setprecision(2) << done.stats.parallelism << "\n"
             << "grayscale images in "
             << (dir / "cache" / (done.id + ".g")).string()
-            << "\n";
+            << "\npicture of the job in "
+            << (fs::current_path() / "download-images.svg").string() << "\n";
   return done.state == weft::job_state::completed ? 0 : 1;
 }

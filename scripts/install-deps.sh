@@ -7,6 +7,7 @@ packages=(
   capnproto libcapnp-dev
   libboost1.81-dev libboost-json1.81-dev
   catch2
+  libgraphviz-dev pkg-config
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -52,6 +52,12 @@ std::vector<task_info> job_client::tasks(const std::string& id) {
   return impl_->ask<std::vector<task_info>>(impl_->timeout, atom::tasks_v, id);
 }
 
+std::string job_client::visualize(const std::string& id,
+                                  const render_options& options) {
+  auto info = find(id);
+  return render_svg(info, tasks(id), options);
+}
+
 job_info job_client::wait(const std::string& id,
                           std::chrono::milliseconds timeout) {
   try {

@@ -3,6 +3,7 @@
 #include "weft/error.hpp"
 #include "weft/job.hpp"
 #include "weft/json.hpp"
+#include "weft/render.hpp"
 #include "weft/task.hpp"
 
 #include <chrono>
@@ -70,6 +71,10 @@ public:
   /// Every task of a job with its state, display name, progress, attempts,
   /// logs and spans.
   std::vector<task_info> tasks(const std::string& id);
+  /// An SVG picture of the job as it is now (see `render_svg`).
+  std::string visualize(const std::string& id,
+                        const render_options& options = {});
+
   /// Blocks until the job is COMPLETED, FAILED or CANCELED and no task of it
   /// runs any more; throws errc::timeout after `timeout`.
   job_info wait(const std::string& id,

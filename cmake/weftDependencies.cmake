@@ -4,6 +4,8 @@ include(CMakeFindDependencyMacro)
 find_package(Threads REQUIRED)
 find_package(Boost 1.81 REQUIRED COMPONENTS json)
 find_package(CapnProto REQUIRED)
+# The journal's store.
+find_package(RocksDB REQUIRED)
 # Graphviz lays out job pictures (libgraphviz-dev ships pkg-config files).
 find_package(PkgConfig REQUIRED)
 if(NOT TARGET PkgConfig::graphviz)

@@ -1,6 +1,10 @@
 #include "weft/actors/directory.hpp"
+#include "weft/actors/journal.hpp"
+#include "weft/core/journal_event.hpp"
 #include "weft/core/task_graph.hpp"
 
+#include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 
@@ -8,14 +12,25 @@ namespace weft {
 
 namespace {
 
+/// What an event makes visible: dispatches, settled dispatches, replies.
+/// With a journal, it happens only once the event is durable.
+struct effects {
+  std::vector<core::task_index> ready;
+  std::map<std::string, std::vector<uint64_t>> settled;
+  bool withdraw = false;
+  std::vector<std::function<void()>> replies;
+  bool awaits_journal = false;
+};
+
 struct job_data {
   std::string id;
   std::string name;
   std::string cluster;
   timestamp submitted_at = 0;
-  std::unique_ptr<core::task_graph> graph;
+  std::shared_ptr<core::task_graph> graph;
   job_service_actor service;
   std::shared_ptr<cluster_directory> dir;
+  journal_actor journal;  // null: no journal
   // Task actors of running attempts: which attempt and dispatch each one
   // executes.
   struct attempt_ref {
@@ -24,10 +39,11 @@ struct job_data {
     uint64_t seq;
   };
   std::map<caf::actor_addr, attempt_ref> running;
-  // Clusters this job has sent work to, with dispatches it has finished
-  // processing since the last message to each.
   std::map<std::string, cluster_actor> clusters;
+  // Settled dispatches not yet reported to their cluster.
   std::map<std::string, std::vector<uint64_t>> settled;
+  // Effects in event order; the front ones wait for the journal.
+  std::deque<effects> pending;
   std::vector<caf::typed_response_promise<job_info>> waiters;
   job_state last_state = job_state::submitted;
   bool was_halted = false;
@@ -63,18 +79,27 @@ void settle(job_data& st, core::task_index task, uint64_t seq) {
   st.settled[st.graph->cluster(task)].push_back(seq);
 }
 
-/// After every event: dispatch what became ready, tell each cluster how many
-/// of its dispatches are processed, report state changes, answer waiters.
-void flush(job_pointer self) {
+/// Takes what the graph's last transition produced.
+effects collect(job_data& st) {
+  effects fx;
+  fx.ready = st.graph->take_ready();
+  fx.settled.swap(st.settled);
+  fx.withdraw = st.graph->halted() && !st.was_halted;
+  st.was_halted = st.graph->halted();
+  return fx;
+}
+
+void apply(job_pointer self, effects& fx) {
   auto& st = self->state;
   auto& graph = *st.graph;
-  if (graph.halted() && !st.was_halted)
+  if (fx.withdraw)
     for (auto& [name, hdl] : st.clusters)
       self->send(hdl, atom::withdraw_v, st.id);
-  st.was_halted = graph.halted();
   std::map<std::string, std::vector<dispatch_spec>> batches;
   auto me = caf::actor_cast<job_actor>(self);
-  for (auto i : graph.take_ready()) {
+  for (auto i : fx.ready) {
+    if (graph.state_of(i) != task_state::queued || graph.halted())
+      continue;  // canceled while its event was being written
     dispatch_spec spec;
     spec.job = me;
     spec.job_id = st.id;
@@ -86,23 +111,25 @@ void flush(job_pointer self) {
   }
   for (auto& [name, batch] : batches) {
     std::vector<uint64_t> seqs;
-    if (auto i = st.settled.find(name); i != st.settled.end()) {
+    if (auto i = fx.settled.find(name); i != fx.settled.end()) {
       seqs = std::move(i->second);
-      st.settled.erase(i);
+      fx.settled.erase(i);
     }
     self->send(cluster_of(st, name), atom::enqueue_v, std::move(batch),
                std::move(seqs));
   }
-  for (auto& [name, seqs] : st.settled)
+  for (auto& [name, seqs] : fx.settled)
     self->send(cluster_of(st, name), atom::enqueue_v,
                std::vector<dispatch_spec>{}, std::move(seqs));
-  st.settled.clear();
+  for (auto& reply : fx.replies)
+    reply();
   auto state = graph.state();
   if (state != st.last_state) {
     st.last_state = state;
     self->send(st.service, atom::state_v, st.id, state);
   }
-  if (is_final(state) && graph.quiescent() && !st.waiters.empty()) {
+  if (is_final(state) && graph.quiescent() && !st.waiters.empty()
+      && st.pending.empty()) {
     auto info = make_info(st);
     for (auto& rp : st.waiters)
       rp.deliver(info);
@@ -110,21 +137,82 @@ void flush(job_pointer self) {
   }
 }
 
+/// Makes the effects of the events just applied to the graph visible: at
+/// once without a journal (or without events), else once the journal has
+/// them on disk. Effects never overtake earlier ones.
+void commit(job_pointer self, std::vector<core::journal_event> events,
+            effects fx) {
+  auto& st = self->state;
+  if (!st.journal || events.empty()) {
+    if (st.pending.empty()) {
+      apply(self, fx);
+      return;
+    }
+    fx.awaits_journal = false;
+    st.pending.push_back(std::move(fx));
+    return;
+  }
+  std::vector<std::string> records;
+  records.reserve(events.size());
+  for (auto& e : events) {
+    e.job_id = st.id;
+    records.push_back(core::encode_event(e));
+  }
+  fx.awaits_journal = true;
+  st.pending.push_back(std::move(fx));
+  self->request(st.journal, caf::infinite, atom::append_v, std::move(records))
+    .then(
+      [self](uint64_t) {
+        auto& st = self->state;
+        // The front entry is the one this write was for; the entries behind
+        // it that need no write follow it.
+        auto fx = std::move(st.pending.front());
+        st.pending.pop_front();
+        apply(self, fx);
+        while (!st.pending.empty() && !st.pending.front().awaits_journal) {
+          auto next = std::move(st.pending.front());
+          st.pending.pop_front();
+          apply(self, next);
+        }
+      },
+      [self](caf::error& err) {
+        // Without a durable journal nothing may become visible: stop the
+        // job; a restarted orchestrator resumes it from what was written.
+        self->quit(err);
+      });
+}
+
+/// Runs `fn` once everything before it is visible (reads see only what is
+/// durable).
+void after_pending(job_pointer self, std::function<void()> fn) {
+  effects fx;
+  fx.replies.push_back(std::move(fn));
+  commit(self, {}, std::move(fx));
+}
+
+core::journal_event task_event(core::event_kind kind, uint32_t task,
+                               uint32_t attempt) {
+  core::journal_event e;
+  e.kind = kind;
+  e.time = now();
+  e.task = task;
+  e.attempt = attempt;
+  return e;
+}
+
 job_actor::behavior_type job_fn(job_pointer self, job_service_actor service,
                                 std::shared_ptr<cluster_directory> dir,
-                                std::string id, submit_request req,
-                                timestamp submitted_at) {
+                                journal_actor journal, recovered_job job) {
   auto& st = self->state;
-  st.id = std::move(id);
-  st.name = std::move(req.name);
-  st.cluster = req.cluster;
-  st.submitted_at = submitted_at;
+  st.id = std::move(job.id);
+  st.name = std::move(job.name);
+  st.cluster = std::move(job.cluster);
+  st.submitted_at = job.submitted_at;
+  st.graph = std::move(job.graph);
   st.service = std::move(service);
   st.dir = std::move(dir);
-  for (auto& root : req.roots)
-    root.max_retries = req.max_retries;
-  st.graph = std::make_unique<core::task_graph>(std::move(req.roots),
-                                                req.cluster);
+  st.journal = std::move(journal);
+  st.last_state = st.graph->state();
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& st = self->state;
     auto i = st.running.find(msg.source);
@@ -133,27 +221,47 @@ job_actor::behavior_type job_fn(job_pointer self, job_service_actor service,
     auto ref = i->second;
     st.running.erase(i);
     // A task actor gone without a result: its runner vanished.
-    st.graph->lose(ref.task, ref.attempt, caf::to_string(msg.reason), now());
+    auto reason = caf::to_string(msg.reason);
+    std::vector<core::journal_event> events;
+    if (st.graph->lose(ref.task, ref.attempt, reason, now()) && st.journal) {
+      auto e = task_event(core::event_kind::task_lost, ref.task, ref.attempt);
+      e.reason = reason;
+      events.push_back(std::move(e));
+    }
     settle(st, ref.task, ref.seq);
-    flush(self);
+    commit(self, std::move(events), collect(st));
   });
-  flush(self);
+  // The job service already has the submission on disk: dispatch now.
+  self->send(st.service, atom::state_v, st.id, st.last_state);
+  commit(self, {}, collect(st));
   return {
     [self](atom::start, uint32_t task, uint32_t attempt, uint64_t seq,
-           const std::string&) -> bool {
+           const std::string& runner) -> caf::result<bool> {
       auto& st = self->state;
       auto sender = self->current_sender();
-      if (sender == nullptr || !st.graph->start(task, attempt, now())) {
+      auto at = now();
+      if (sender == nullptr || !st.graph->start(task, attempt, at)) {
         if (task < st.graph->size())
           settle(st, task, seq);
-        flush(self);
+        commit(self, {}, collect(st));
         return false;
       }
       self->monitor(sender);
       st.running.emplace(caf::actor_cast<caf::actor_addr>(sender),
                          job_data::attempt_ref{task, attempt, seq});
-      flush(self);
-      return true;
+      std::vector<core::journal_event> events;
+      if (st.journal) {
+        auto e = task_event(core::event_kind::task_started, task, attempt);
+        e.time = at;
+        e.runner = runner;
+        events.push_back(std::move(e));
+      }
+      // The attempt may run once its start is on disk.
+      auto rp = self->make_response_promise<bool>();
+      auto fx = collect(st);
+      fx.replies.push_back([rp]() mutable { rp.deliver(true); });
+      commit(self, std::move(events), std::move(fx));
+      return rp;
     },
     [self](atom::done, task_result& result) {
       auto& st = self->state;
@@ -167,9 +275,19 @@ job_actor::behavior_type job_fn(job_pointer self, job_service_actor service,
       auto ref = i->second;
       st.running.erase(i);
       self->demonitor(addr);
+      std::vector<core::journal_event> events;
+      if (st.journal) {
+        auto e = task_event(result.outcome.succeeded
+                              ? core::event_kind::task_computed
+                              : core::event_kind::task_failed,
+                            ref.task, ref.attempt);
+        e.outcome = result.outcome;
+        events.push_back(std::move(e));
+      }
       st.graph->finish(ref.task, ref.attempt, std::move(result.outcome));
       settle(st, ref.task, ref.seq);
-      flush(self);
+      // Its subtasks are dispatched only once its completion is on disk.
+      commit(self, std::move(events), collect(st));
     },
     [self](atom::lost, uint32_t task, uint32_t attempt, uint64_t seq) {
       // Never started (its start request would have come first): run it
@@ -179,33 +297,60 @@ job_actor::behavior_type job_fn(job_pointer self, job_service_actor service,
         return;
       st.graph->redeliver(task, attempt);
       settle(st, task, seq);
-      flush(self);
+      commit(self, {}, collect(st));
     },
-    [self](atom::find) -> job_info { return make_info(self->state); },
-    [self](atom::cancel) -> uint64_t {
-      auto n = self->state.graph->cancel();
-      flush(self);
-      return n;
+    [self](atom::find) -> caf::result<job_info> {
+      auto rp = self->make_response_promise<job_info>();
+      after_pending(self, [self, rp]() mutable {
+        rp.deliver(make_info(self->state));
+      });
+      return rp;
     },
-    [self](atom::retry) -> uint64_t {
-      auto n = self->state.graph->retry();
-      flush(self);
-      return n;
+    [self](atom::cancel) -> caf::result<uint64_t> {
+      auto& st = self->state;
+      auto n = st.graph->cancel();
+      std::vector<core::journal_event> events;
+      if (st.journal)
+        events.push_back(task_event(core::event_kind::job_canceled, 0, 0));
+      auto rp = self->make_response_promise<uint64_t>();
+      auto fx = collect(st);
+      fx.replies.push_back([rp, n]() mutable { rp.deliver(uint64_t{n}); });
+      commit(self, std::move(events), std::move(fx));
+      return rp;
     },
-    [self](atom::tasks) -> std::vector<task_info> {
-      const auto& graph = *self->state.graph;
-      std::vector<task_info> result;
-      result.reserve(graph.size());
-      for (core::task_index i = 0; i < graph.size(); ++i)
-        result.push_back(graph.info(i));
-      return result;
+    [self](atom::retry) -> caf::result<uint64_t> {
+      auto& st = self->state;
+      auto n = st.graph->retry();
+      std::vector<core::journal_event> events;
+      if (st.journal && n > 0)
+        events.push_back(task_event(core::event_kind::job_retried, 0, 0));
+      auto rp = self->make_response_promise<uint64_t>();
+      auto fx = collect(st);
+      fx.replies.push_back([rp, n]() mutable { rp.deliver(uint64_t{n}); });
+      commit(self, std::move(events), std::move(fx));
+      return rp;
+    },
+    [self](atom::tasks) -> caf::result<std::vector<task_info>> {
+      auto rp = self->make_response_promise<std::vector<task_info>>();
+      after_pending(self, [self, rp]() mutable {
+        const auto& graph = *self->state.graph;
+        std::vector<task_info> result;
+        result.reserve(graph.size());
+        for (core::task_index i = 0; i < graph.size(); ++i)
+          result.push_back(graph.info(i));
+        rp.deliver(std::move(result));
+      });
+      return rp;
     },
     [self](atom::wait) -> caf::result<job_info> {
-      auto& st = self->state;
-      if (is_final(st.graph->state()) && st.graph->quiescent())
-        return make_info(st);
       auto rp = self->make_response_promise<job_info>();
-      st.waiters.push_back(rp);
+      after_pending(self, [self, rp]() mutable {
+        auto& st = self->state;
+        if (is_final(st.graph->state()) && st.graph->quiescent())
+          rp.deliver(make_info(st));
+        else
+          st.waiters.push_back(rp);
+      });
       return rp;
     },
   };
@@ -214,10 +359,10 @@ job_actor::behavior_type job_fn(job_pointer self, job_service_actor service,
 } // namespace
 
 job_actor spawn_job(caf::actor_system& sys, job_service_actor service,
-                    std::shared_ptr<cluster_directory> dir, std::string id,
-                    submit_request req, timestamp submitted_at) {
-  return sys.spawn(job_fn, std::move(service), std::move(dir), std::move(id),
-                   std::move(req), submitted_at);
+                    std::shared_ptr<cluster_directory> dir,
+                    journal_actor journal, recovered_job job) {
+  return sys.spawn(job_fn, std::move(service), std::move(dir),
+                   std::move(journal), std::move(job));
 }
 
 } // namespace weft

@@ -1,4 +1,5 @@
 #include "weft/actors/directory.hpp"
+#include "weft/core/journal_event.hpp"
 #include "weft/core/uuid.hpp"
 
 #include <boost/json/parse.hpp>
@@ -20,6 +21,7 @@ struct job_entry {
 struct service_data {
   std::shared_ptr<cluster_directory> dir;
   orchestrator_config cfg;
+  journal_actor journal;
   std::map<std::string, job_entry> jobs;  // ids are time-ordered
 
   static inline const char* name = "weft.job_service";
@@ -110,11 +112,31 @@ bool matches(const job_query& q, const std::string& id, const job_entry& e) {
   return true;
 }
 
+/// Spawns the job actor of a (durable or journal-less) job and indexes it.
+std::string start_job(service_pointer self, recovered_job job) {
+  auto& st = self->state;
+  job_entry entry;
+  entry.name = job.name;
+  entry.cluster = job.cluster;
+  entry.submitted_at = job.submitted_at;
+  entry.state = job.graph->state();
+  auto id = job.id;
+  entry.handle = spawn_job(self->system(),
+                           caf::actor_cast<job_service_actor>(self), st.dir,
+                           st.journal, std::move(job));
+  st.jobs.emplace(id, std::move(entry));
+  return id;
+}
+
 job_service_actor::behavior_type
 service_fn(service_pointer self, std::shared_ptr<cluster_directory> dir,
-           orchestrator_config cfg) {
+           orchestrator_config cfg, journal_actor journal,
+           std::vector<recovered_job> recovered) {
   self->state.dir = std::move(dir);
   self->state.cfg = cfg;
+  self->state.journal = std::move(journal);
+  for (auto& job : recovered)
+    start_job(self, std::move(job));
   // Job actors live and die with their service.
   self->set_exit_handler([self](caf::exit_msg& msg) {
     for (auto& [id, e] : self->state.jobs)
@@ -128,17 +150,29 @@ service_fn(service_pointer self, std::shared_ptr<cluster_directory> dir,
         req.cluster = "default";
       if (auto err = validate(st, req))
         return err;
-      auto id = core::make_uuid_v7();
-      auto submitted_at = now();
-      job_entry entry;
-      entry.name = req.name;
-      entry.cluster = req.cluster;
-      entry.submitted_at = submitted_at;
-      entry.handle = spawn_job(self->system(),
-                               caf::actor_cast<job_service_actor>(self),
-                               st.dir, id, std::move(req), submitted_at);
-      st.jobs.emplace(id, std::move(entry));
-      return id;
+      core::journal_event e;
+      e.kind = core::event_kind::job_submitted;
+      e.job_id = core::make_uuid_v7();
+      e.time = now();
+      e.name = std::move(req.name);
+      e.cluster = std::move(req.cluster);
+      e.max_retries = req.max_retries;
+      e.roots = std::move(req.roots);
+      auto job = recovered_job{e.job_id, e.name, e.cluster, e.time,
+                               core::graph_of(e)};
+      if (!st.journal)
+        return start_job(self, std::move(job));
+      // Acknowledged only once the submission is on disk.
+      auto rp = self->make_response_promise<std::string>();
+      self
+        ->request(st.journal, caf::infinite, atom::append_v,
+                  std::vector<std::string>{core::encode_event(e)})
+        .then(
+          [self, rp, job = std::move(job)](uint64_t) mutable {
+            rp.deliver(start_job(self, std::move(job)));
+          },
+          [rp](caf::error& err) mutable { rp.deliver(err); });
+      return rp;
     },
     [self](atom::find, const std::string& id) -> caf::result<job_info> {
       return ask_job<job_info>(self, id, atom::find_v);
@@ -185,8 +219,11 @@ service_fn(service_pointer self, std::shared_ptr<cluster_directory> dir,
 
 job_service_actor spawn_job_service(caf::actor_system& sys,
                                     std::shared_ptr<cluster_directory> dir,
-                                    orchestrator_config cfg) {
-  return sys.spawn(service_fn, std::move(dir), cfg);
+                                    orchestrator_config cfg,
+                                    journal_actor journal,
+                                    std::vector<recovered_job> recovered) {
+  return sys.spawn(service_fn, std::move(dir), cfg, std::move(journal),
+                   std::move(recovered));
 }
 
 } // namespace weft

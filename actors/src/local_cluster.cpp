@@ -22,15 +22,23 @@ struct local_cluster::impl {
   std::shared_ptr<owned_system> own;
   caf::actor_system* sys = nullptr;
   std::shared_ptr<cluster_directory> dir;
+  journal_actor journal;
   job_service_actor service;
   std::shared_ptr<cache_store> cache;
   local_cluster_options opts;
 
   void boot() {
+    std::vector<recovered_job> recovered;
+    if (!opts.data_dir.empty()) {
+      // Refuses (throws) before anything runs if the directory is unusable.
+      auto store = journal_store::open({opts.data_dir, opts.fsync});
+      recovered = recover_jobs(*store);
+      journal = spawn_journal(*sys, std::move(store));
+    }
     dir = std::make_shared<cluster_directory>(*sys);
     orchestrator_config ocfg;
     ocfg.max_input_bytes = opts.max_input_bytes;
-    service = spawn_job_service(*sys, dir, ocfg);
+    service = spawn_job_service(*sys, dir, ocfg, journal, std::move(recovered));
     cache = opts.cache ? opts.cache : make_in_memory_cache();
   }
 
@@ -42,6 +50,14 @@ struct local_cluster::impl {
     self->send_exit(service, caf::exit_reason::user_shutdown);
     self->receive([](caf::down_msg&) {});
     dir->shutdown();
+    if (journal) {
+      // Wait for it: the store's lock is released when it is gone.
+      self->monitor(journal);
+      self->send_exit(journal, caf::exit_reason::user_shutdown);
+      self->receive([](caf::down_msg&) {});
+      // Its thread ends only once no handle to it is left.
+      journal = journal_actor{};
+    }
   }
 };
 

@@ -18,6 +18,8 @@ const char* to_string(errc code) noexcept {
     case errc::timeout: return "timeout";
     case errc::not_running: return "not_running";
     case errc::invalid_state: return "invalid_state";
+    case errc::bad_data: return "bad_data";
+    case errc::data_in_use: return "data_in_use";
   }
   return "unknown";
 }

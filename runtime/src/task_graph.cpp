@@ -357,6 +357,25 @@ bool task_graph::redeliver(task_index i, uint32_t attempt) {
   return true;
 }
 
+void task_graph::rebuild_ready() {
+  ready_.clear();
+  for (task_index i = 0; i < nodes_.size(); ++i)
+    make_ready(i);  // only queued tasks whose dependencies are settled
+}
+
+size_t task_graph::requeue_running() {
+  size_t n = 0;
+  for (task_index i = 0; i < nodes_.size(); ++i) {
+    auto& node = nodes_[i];
+    if (node.state != task_state::running)
+      continue;
+    set_state(node, halted() ? task_state::canceled : task_state::queued);
+    make_ready(i);
+    ++n;
+  }
+  return n;
+}
+
 size_t task_graph::cancel() {
   if (state() == job_state::completed)
     return 0;  // nothing left to cancel

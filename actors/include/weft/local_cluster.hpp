@@ -4,6 +4,7 @@
 #include "weft/runner.hpp"
 
 #include <deque>
+#include <filesystem>
 #include <memory>
 #include <vector>
 
@@ -23,6 +24,14 @@ struct local_cluster_options {
   std::shared_ptr<cache_store> cache;
   /// Threads of the actor system it creates (0: hardware threads).
   size_t scheduler_threads = 0;
+  /// Where the orchestrator journals every transition (RocksDB); empty: no
+  /// journal, jobs live in memory only. An existing directory is replayed:
+  /// unfinished jobs resume. A corrupt directory, one from a newer weft or
+  /// one in use by another process is refused with `weft::error`.
+  std::filesystem::path data_dir;
+  /// Sync each journal batch to disk before acknowledging it; off, a
+  /// machine crash (not a process crash) may lose acknowledged events.
+  bool fsync = true;
 };
 
 /// An orchestrator plus runners in one process. Register the task types,

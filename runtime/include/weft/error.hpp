@@ -23,6 +23,8 @@ enum class errc : uint8_t {
   timeout,              ///< a blocking call ran out of time
   not_running,          ///< the orchestrator or runner is stopped
   invalid_state,        ///< the operation does not apply in this state
+  bad_data,             ///< stored data is corrupt, foreign or too new
+  data_in_use,          ///< another process holds the data directory
 };
 
 /// Human-readable name of a code, e.g. "invalid_input".

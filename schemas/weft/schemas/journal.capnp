@@ -28,6 +28,20 @@ struct ProgressIndicator {
   done @2 :UInt64;
 }
 
+struct LogRecord {
+  time @0 :Int64;
+  level @1 :Text;
+  message @2 :Text;
+  fields @3 :Text;       # JSON object
+}
+
+struct SpanRecord {
+  name @0 :Text;
+  start @1 :Int64;
+  end @2 :Int64;
+  attributes @3 :Text;   # JSON object
+}
+
 enum FailureCause {
   task @0;               # the task failed or threw
   runnerLoss @1;         # its runner vanished; no retry spent
@@ -67,6 +81,9 @@ struct Event {
     display @4 :Text;
     started @5 :Int64;
     stopped @6 :Int64;
+    runner @7 :Text;
+    logs @8 :List(LogRecord);
+    spans @9 :List(SpanRecord);
   }
 
   struct TaskFailed {
@@ -77,5 +94,9 @@ struct Event {
     progress @4 :List(ProgressIndicator);
     started @5 :Int64;
     stopped @6 :Int64;
+    runner @7 :Text;
+    display @8 :Text;
+    logs @9 :List(LogRecord);
+    spans @10 :List(SpanRecord);
   }
 }

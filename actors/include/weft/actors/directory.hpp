@@ -1,6 +1,7 @@
 #pragma once
 
 #include "weft/actors/fwd.hpp"
+#include "weft/actors/journal.hpp"
 
 #include <map>
 #include <mutex>
@@ -38,12 +39,16 @@ struct orchestrator_config {
 
 cluster_actor spawn_cluster(caf::actor_system& sys, std::string name);
 
+/// The job service; with a journal (non-null), submissions are durable
+/// before they are acknowledged and `recovered` jobs resume.
 job_service_actor spawn_job_service(caf::actor_system& sys,
                                     std::shared_ptr<cluster_directory> dir,
-                                    orchestrator_config cfg);
+                                    orchestrator_config cfg,
+                                    journal_actor journal = {},
+                                    std::vector<recovered_job> recovered = {});
 
 job_actor spawn_job(caf::actor_system& sys, job_service_actor service,
-                    std::shared_ptr<cluster_directory> dir, std::string id,
-                    submit_request req, timestamp submitted_at);
+                    std::shared_ptr<cluster_directory> dir,
+                    journal_actor journal, recovered_job job);
 
 } // namespace weft

@@ -66,6 +66,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(weft, caf::first_custom_type_id)
   CAF_ADD_ATOM(weft, weft::atom, cluster, "wCluster")
   CAF_ADD_ATOM(weft, weft::atom, stop, "wStop")
   CAF_ADD_ATOM(weft, weft::atom, lost, "wLost")
+  CAF_ADD_ATOM(weft, weft::atom, append, "wAppend")
+  CAF_ADD_ATOM(weft, weft::atom, flush, "wFlush")
 
   CAF_ADD_TYPE_ID(weft, (weft::job_state))
   CAF_ADD_TYPE_ID(weft, (weft::task_state))

@@ -48,6 +48,15 @@ public:
   /// again. Returns whether it did.
   bool redeliver(task_index i, uint32_t attempt);
 
+  /// After a restart: attempts that were RUNNING in the previous process
+  /// are requeued without spending a retry (execution is at-least-once).
+  /// Returns how many.
+  size_t requeue_running();
+
+  /// Recomputes the ready list from the task states (after a replay, whose
+  /// dispatch decisions are not part of the journal).
+  void rebuild_ready();
+
   /// User cancel: queued tasks become CANCELED; running ones may finish but
   /// their subtasks are created CANCELED. Returns the number canceled.
   size_t cancel();

@@ -1,0 +1,82 @@
+#pragma once
+
+#include "weft/actors/fwd.hpp"
+#include "weft/core/journal_event.hpp"
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace rocksdb {
+class DB;
+} // namespace rocksdb
+
+namespace weft {
+
+/// Where and how an orchestrator keeps its journal.
+struct journal_options {
+  std::filesystem::path dir;
+  /// Sync every batch to disk before acknowledging it (the default). Off,
+  /// acknowledged events may be lost in a machine crash (not in a process
+  /// crash): for throwaway runs and benchmarks only.
+  bool fsync = true;
+};
+
+/// The journal's store: RocksDB in one directory, events in append order.
+class journal_store {
+public:
+  /// Opens or creates the store. Throws `weft::error`: data_in_use when
+  /// another process holds the directory, bad_data when it is corrupt, not
+  /// a weft directory, or from a newer schema; io_error otherwise. The
+  /// message says which and what to do. Nothing is ever truncated.
+  static std::shared_ptr<journal_store> open(const journal_options& opts);
+
+  ~journal_store();
+
+  /// Appends encoded events as one write (synced when configured).
+  void append(const std::vector<std::string>& records);
+
+  /// Calls `fn(seq, record)` for every event in append order.
+  void for_each(const std::function<void(uint64_t, std::string_view)>& fn) const;
+
+  uint64_t events() const noexcept {
+    return next_seq_;
+  }
+  const journal_options& options() const noexcept {
+    return opts_;
+  }
+
+private:
+  journal_store() = default;
+  journal_options opts_;
+  std::unique_ptr<rocksdb::DB> db_;
+  uint64_t next_seq_ = 0;
+};
+
+/// Writes events with group commit: every append that arrives while a
+/// batch is being formed joins it; the batch is one (synced) write, and
+/// each append is answered only once it is durable.
+using journal_actor = caf::typed_actor<
+  caf::replies_to<atom::append, std::vector<std::string>>::with<uint64_t>,
+  caf::reacts_to<atom::flush>>;
+
+journal_actor spawn_journal(caf::actor_system& sys,
+                            std::shared_ptr<journal_store> store);
+
+/// A job rebuilt from the journal.
+struct recovered_job {
+  std::string id;
+  std::string name;
+  std::string cluster;
+  timestamp submitted_at = 0;
+  std::shared_ptr<core::task_graph> graph;
+};
+
+/// Replays the store into jobs; attempts that were running when the
+/// previous process stopped are requeued without spending a retry. Throws
+/// `weft::error` (bad_data) naming the first record that does not decode.
+std::vector<recovered_job> recover_jobs(const journal_store& store);
+
+} // namespace weft

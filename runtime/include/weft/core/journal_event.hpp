@@ -1,0 +1,60 @@
+#pragma once
+
+#include "weft/core/attempt.hpp"
+#include "weft/core/task_graph.hpp"
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace weft::core {
+
+/// The durable facts of a job, in the order they happened. Replaying them
+/// into a fresh graph rebuilds the job (see `replay`).
+enum class event_kind : uint8_t {
+  job_submitted,
+  task_started,
+  task_computed,  ///< an attempt succeeded (outcome holds its subtasks)
+  task_failed,    ///< an attempt failed (outcome holds the error)
+  task_lost,      ///< a running attempt lost its runner
+  job_canceled,
+  job_retried,
+};
+
+struct journal_event {
+  event_kind kind = event_kind::job_submitted;
+  std::string job_id;
+  timestamp time = 0;
+  // job_submitted
+  std::string name;
+  std::string cluster;
+  uint32_t max_retries = 0;
+  std::vector<task_submission> roots;
+  // task events
+  uint32_t task = 0;
+  uint32_t attempt = 0;
+  std::string runner;       ///< started: who runs it
+  attempt_outcome outcome;  ///< computed, failed
+  std::string reason;       ///< lost: why
+};
+
+/// The schema version this build writes and the newest it reads.
+uint16_t journal_schema_version() noexcept;
+
+/// One event as a Cap'n Proto `Event` message (flat array).
+std::string encode_event(const journal_event& e);
+
+/// Decodes an encoded event; throws `weft::error` (bad_data) when the bytes
+/// are not an event or come from a newer schema, saying which.
+journal_event decode_event(std::string_view bytes);
+
+/// A job's graph as of a `job_submitted` event.
+std::unique_ptr<task_graph> graph_of(const journal_event& submitted);
+
+/// Applies a task or job event (not `job_submitted`) to a graph being
+/// rebuilt. Attempts are renumbered by the graph; the event's attempt is
+/// informational.
+void replay(task_graph& graph, const journal_event& e);
+
+} // namespace weft::core

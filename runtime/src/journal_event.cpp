@@ -1,0 +1,296 @@
+#include "weft/core/journal_event.hpp"
+
+#include "weft/error.hpp"
+
+#include "weft/schemas/journal.capnp.h"
+
+#include <capnp/message.h>
+#include <cstring>
+#include <capnp/serialize.h>
+#include <kj/exception.h>
+
+namespace weft::core {
+
+namespace {
+
+using schemas::Event;
+
+void put_identifier(schemas::TaskIdentifier::Builder b,
+                    const task_identifier& id) {
+  b.setName(id.name);
+  b.setVersion(id.version);
+}
+
+void put_specs(capnp::List<schemas::TaskSpec>::Builder list,
+               const std::vector<task_submission>& subs) {
+  for (unsigned i = 0; i < subs.size(); ++i) {
+    auto b = list[i];
+    const auto& s = subs[i];
+    put_identifier(b.initIdentifier(), s.identifier);
+    b.setInput(s.input);
+    b.setCluster(s.cluster);
+    auto deps = b.initDependsOn(static_cast<unsigned>(s.depends_on.size()));
+    for (unsigned d = 0; d < s.depends_on.size(); ++d)
+      deps.set(d, s.depends_on[d]);
+    b.setMaxRetries(s.max_retries);
+    b.setOptional(s.optional);
+  }
+}
+
+template <class Builder>
+void put_progress(Builder b, const std::vector<progress_indicator>& ps) {
+  auto list = b.initProgress(static_cast<unsigned>(ps.size()));
+  for (unsigned i = 0; i < ps.size(); ++i) {
+    list[i].setLabel(ps[i].label);
+    list[i].setTotal(ps[i].total);
+    list[i].setDone(ps[i].done);
+  }
+}
+
+template <class Builder>
+void put_records(Builder b, const attempt_outcome& out) {
+  auto logs = b.initLogs(static_cast<unsigned>(out.logs.size()));
+  for (unsigned i = 0; i < out.logs.size(); ++i) {
+    logs[i].setTime(out.logs[i].time);
+    logs[i].setLevel(out.logs[i].level);
+    logs[i].setMessage(out.logs[i].message);
+    logs[i].setFields(out.logs[i].fields);
+  }
+  auto spans = b.initSpans(static_cast<unsigned>(out.spans.size()));
+  for (unsigned i = 0; i < out.spans.size(); ++i) {
+    spans[i].setName(out.spans[i].name);
+    spans[i].setStart(out.spans[i].start);
+    spans[i].setEnd(out.spans[i].end);
+    spans[i].setAttributes(out.spans[i].attributes);
+  }
+}
+
+std::string text(capnp::Text::Reader t) {
+  return std::string{t.cStr(), t.size()};
+}
+
+std::vector<task_submission>
+get_specs(capnp::List<schemas::TaskSpec>::Reader list) {
+  std::vector<task_submission> result;
+  result.reserve(list.size());
+  for (auto s : list) {
+    task_submission sub;
+    sub.identifier = {text(s.getIdentifier().getName()),
+                      text(s.getIdentifier().getVersion())};
+    sub.input = text(s.getInput());
+    sub.cluster = text(s.getCluster());
+    for (auto d : s.getDependsOn())
+      sub.depends_on.push_back(d);
+    sub.max_retries = s.getMaxRetries();
+    sub.optional = s.getOptional();
+    result.push_back(std::move(sub));
+  }
+  return result;
+}
+
+template <class Reader>
+void get_common(Reader r, attempt_outcome& out) {
+  for (auto p : r.getProgress())
+    out.progress.push_back({text(p.getLabel()), p.getTotal(), p.getDone()});
+  for (auto l : r.getLogs())
+    out.logs.push_back({l.getTime(), text(l.getLevel()), text(l.getMessage()),
+                        text(l.getFields())});
+  for (auto s : r.getSpans())
+    out.spans.push_back({text(s.getName()), s.getStart(), s.getEnd(),
+                         text(s.getAttributes())});
+  out.display = text(r.getDisplay());
+  out.started = r.getStarted();
+  out.stopped = r.getStopped();
+  out.runner = text(r.getRunner());
+}
+
+} // namespace
+
+uint16_t journal_schema_version() noexcept {
+  return schemas::CURRENT_SCHEMA_VERSION;
+}
+
+std::string encode_event(const journal_event& e) {
+  capnp::MallocMessageBuilder message;
+  auto ev = message.initRoot<Event>();
+  ev.setSchemaVersion(schemas::CURRENT_SCHEMA_VERSION);
+  ev.setJobId(e.job_id);
+  ev.setTime(e.time);
+  switch (e.kind) {
+    case event_kind::job_submitted: {
+      auto b = ev.initJobSubmitted();
+      b.setName(e.name);
+      b.setCluster(e.cluster);
+      b.setMaxRetries(e.max_retries);
+      put_specs(b.initRoots(static_cast<unsigned>(e.roots.size())), e.roots);
+      break;
+    }
+    case event_kind::task_started: {
+      auto b = ev.initTaskStarted();
+      b.setTask(e.task);
+      b.setAttempt(e.attempt);
+      b.setRunner(e.runner);
+      break;
+    }
+    case event_kind::task_computed: {
+      auto b = ev.initTaskComputed();
+      b.setTask(e.task);
+      b.setAttempt(e.attempt);
+      put_specs(b.initSubtasks(static_cast<unsigned>(e.outcome.subtasks.size())),
+                e.outcome.subtasks);
+      put_progress(b, e.outcome.progress);
+      b.setDisplay(e.outcome.display);
+      b.setStarted(e.outcome.started);
+      b.setStopped(e.outcome.stopped);
+      b.setRunner(e.outcome.runner);
+      put_records(b, e.outcome);
+      break;
+    }
+    case event_kind::task_failed:
+    case event_kind::task_lost: {
+      auto b = ev.initTaskFailed();
+      b.setTask(e.task);
+      b.setAttempt(e.attempt);
+      bool lost = e.kind == event_kind::task_lost;
+      b.setError(lost ? e.reason : e.outcome.error);
+      b.setCause(lost ? schemas::FailureCause::RUNNER_LOSS
+                      : schemas::FailureCause::TASK);
+      put_progress(b, e.outcome.progress);
+      b.setStarted(e.outcome.started);
+      b.setStopped(e.outcome.stopped);
+      b.setRunner(e.outcome.runner);
+      b.setDisplay(e.outcome.display);
+      put_records(b, e.outcome);
+      break;
+    }
+    case event_kind::job_canceled:
+      ev.setJobCanceled();
+      break;
+    case event_kind::job_retried:
+      ev.setJobRetried();
+      break;
+  }
+  auto words = capnp::messageToFlatArray(message);
+  auto bytes = words.asBytes();
+  return std::string{reinterpret_cast<const char*>(bytes.begin()),
+                     bytes.size()};
+}
+
+journal_event decode_event(std::string_view bytes) {
+  if (bytes.size() % sizeof(capnp::word) != 0 || bytes.empty())
+    throw error(errc::bad_data, "journal record of " + std::to_string(bytes.size())
+                                  + " bytes is not a Cap'n Proto message");
+  // Copy into aligned words: the store's buffers carry no alignment promise.
+  kj::Array<capnp::word> words
+    = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
+  std::memcpy(words.begin(), bytes.data(), bytes.size());
+  journal_event e;
+  try {
+    capnp::FlatArrayMessageReader message{words};
+    auto ev = message.getRoot<Event>();
+    if (ev.getSchemaVersion() > schemas::CURRENT_SCHEMA_VERSION)
+      throw error(errc::bad_data,
+                  "journal record written with schema version "
+                    + std::to_string(ev.getSchemaVersion())
+                    + ", newer than this weft's "
+                    + std::to_string(schemas::CURRENT_SCHEMA_VERSION)
+                    + ": run a newer weft on this data directory");
+    e.job_id = text(ev.getJobId());
+    e.time = ev.getTime();
+    switch (ev.which()) {
+      case Event::JOB_SUBMITTED: {
+        auto r = ev.getJobSubmitted();
+        e.kind = event_kind::job_submitted;
+        e.name = text(r.getName());
+        e.cluster = text(r.getCluster());
+        e.max_retries = r.getMaxRetries();
+        e.roots = get_specs(r.getRoots());
+        break;
+      }
+      case Event::TASK_STARTED: {
+        auto r = ev.getTaskStarted();
+        e.kind = event_kind::task_started;
+        e.task = r.getTask();
+        e.attempt = r.getAttempt();
+        e.runner = text(r.getRunner());
+        break;
+      }
+      case Event::TASK_COMPUTED: {
+        auto r = ev.getTaskComputed();
+        e.kind = event_kind::task_computed;
+        e.task = r.getTask();
+        e.attempt = r.getAttempt();
+        e.outcome.succeeded = true;
+        e.outcome.subtasks = get_specs(r.getSubtasks());
+        get_common(r, e.outcome);
+        break;
+      }
+      case Event::TASK_FAILED: {
+        auto r = ev.getTaskFailed();
+        e.task = r.getTask();
+        e.attempt = r.getAttempt();
+        if (r.getCause() == schemas::FailureCause::RUNNER_LOSS) {
+          e.kind = event_kind::task_lost;
+          e.reason = text(r.getError());
+        } else {
+          e.kind = event_kind::task_failed;
+          e.outcome.error = text(r.getError());
+        }
+        get_common(r, e.outcome);
+        break;
+      }
+      case Event::JOB_CANCELED:
+        e.kind = event_kind::job_canceled;
+        break;
+      case Event::JOB_RETRIED:
+        e.kind = event_kind::job_retried;
+        break;
+      default:
+        throw error(errc::bad_data,
+                    "journal record of an unknown kind: written by a newer "
+                    "weft? run a newer weft on this data directory");
+    }
+  } catch (const kj::Exception& ex) {
+    throw error(errc::bad_data, std::string{"journal record is corrupt: "}
+                                  + ex.getDescription().cStr());
+  }
+  return e;
+}
+
+std::unique_ptr<task_graph> graph_of(const journal_event& submitted) {
+  auto roots = submitted.roots;
+  for (auto& r : roots)
+    r.max_retries = submitted.max_retries;
+  return std::make_unique<task_graph>(std::move(roots), submitted.cluster);
+}
+
+void replay(task_graph& g, const journal_event& e) {
+  switch (e.kind) {
+    case event_kind::job_submitted:
+      break;
+    case event_kind::task_started:
+      g.take_ready();  // dispatch decisions are not replayed
+      g.start(e.task, g.attempt(e.task), e.outcome.started != 0
+                                            ? e.outcome.started
+                                            : e.time);
+      break;
+    case event_kind::task_computed:
+    case event_kind::task_failed: {
+      auto out = e.outcome;
+      out.succeeded = e.kind == event_kind::task_computed;
+      g.finish(e.task, g.attempt(e.task), std::move(out));
+      break;
+    }
+    case event_kind::task_lost:
+      g.lose(e.task, g.attempt(e.task), e.reason, e.time);
+      break;
+    case event_kind::job_canceled:
+      g.cancel();
+      break;
+    case event_kind::job_retried:
+      g.retry();
+      break;
+  }
+}
+
+} // namespace weft::core

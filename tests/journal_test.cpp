@@ -1,0 +1,392 @@
+// The journal: the event codec, recovery after a restart, refusal of
+// unusable data directories, and a multi-process crash test.
+
+#include "weft/actors/journal.hpp"
+#include "weft/core/journal_event.hpp"
+#include "weft/weft.hpp"
+
+#include <catch2/catch.hpp>
+#include <rocksdb/db.h>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <thread>
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+extern char** environ;
+
+namespace {
+
+struct temp_dir {
+  fs::path path;
+  temp_dir() {
+    std::random_device rd;
+    path = fs::temp_directory_path()
+           / ("weft-journal-test-" + std::to_string(rd()) + std::to_string(rd()));
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+weft::core::task_submission spec(std::string name, std::vector<uint32_t> deps = {}) {
+  weft::core::task_submission s;
+  s.identifier = {std::move(name), "v1.2"};
+  s.input = R"({"x":1})";
+  s.cluster = "gpu";
+  s.depends_on = std::move(deps);
+  s.max_retries = 3;
+  s.optional = true;
+  return s;
+}
+
+} // namespace
+
+TEST_CASE("journal: every kind of event survives encoding") {
+  using weft::core::event_kind;
+  weft::core::journal_event e;
+  e.job_id = "018dd029-58ca-74e5-8b58-b4f99d610f9a";
+  e.time = 123456789;
+  e.kind = event_kind::job_submitted;
+  e.name = "job";
+  e.cluster = "c";
+  e.max_retries = 2;
+  e.roots = {spec("a"), spec("b", {0})};
+  auto back = weft::core::decode_event(weft::core::encode_event(e));
+  CHECK(back.kind == event_kind::job_submitted);
+  CHECK(back.job_id == e.job_id);
+  CHECK(back.time == e.time);
+  CHECK(back.name == "job");
+  CHECK(back.max_retries == 2);
+  REQUIRE(back.roots.size() == 2);
+  CHECK(back.roots[1].depends_on == std::vector<uint32_t>{0});
+  CHECK(back.roots[1].identifier == weft::task_identifier{"b", "v1.2"});
+  CHECK(back.roots[1].optional);
+
+  e = {};
+  e.kind = event_kind::task_computed;
+  e.task = 7;
+  e.attempt = 3;
+  e.outcome.subtasks = {spec("c")};
+  e.outcome.progress = {{"p", 4, 2}};
+  e.outcome.display = "shown\nhere";
+  e.outcome.logs = {{5, "info", "hello", R"({"k":1})"}};
+  e.outcome.spans = {{"s", 1, 2, "{}"}};
+  e.outcome.started = 10;
+  e.outcome.stopped = 20;
+  e.outcome.runner = "r1";
+  back = weft::core::decode_event(weft::core::encode_event(e));
+  CHECK(back.kind == event_kind::task_computed);
+  CHECK(back.task == 7);
+  CHECK(back.outcome.subtasks.size() == 1);
+  CHECK(back.outcome.progress
+        == std::vector<weft::progress_indicator>{{"p", 4, 2}});
+  CHECK(back.outcome.display == "shown\nhere");
+  CHECK(back.outcome.logs.at(0).fields == R"({"k":1})");
+  CHECK(back.outcome.spans.at(0).name == "s");
+  CHECK(back.outcome.runner == "r1");
+
+  e.kind = event_kind::task_failed;
+  e.outcome.error = "boom";
+  back = weft::core::decode_event(weft::core::encode_event(e));
+  CHECK(back.kind == event_kind::task_failed);
+  CHECK(back.outcome.error == "boom");
+
+  e.kind = event_kind::task_lost;
+  e.reason = "node down";
+  back = weft::core::decode_event(weft::core::encode_event(e));
+  CHECK(back.kind == event_kind::task_lost);
+  CHECK(back.reason == "node down");
+
+  for (auto k : {event_kind::task_started, event_kind::job_canceled,
+                 event_kind::job_retried}) {
+    e = {};
+    e.kind = k;
+    e.runner = "r";
+    CHECK(weft::core::decode_event(weft::core::encode_event(e)).kind == k);
+  }
+  CHECK_THROWS_AS(weft::core::decode_event("not an event at all!!"),
+                  weft::error);
+}
+
+struct j_leaf {
+  int i = 0;
+  void execute(weft::context& ctx) const {
+    ctx.progress("leaves").done(1);
+    ctx.current_task().display = "leaf " + std::to_string(i);
+    ctx.logger().info("leaf ran", {{"i", i}});
+  }
+};
+BOOST_DESCRIBE_STRUCT(j_leaf, (), (i))
+
+struct j_root {
+  int n = 0;
+  void execute(weft::context& ctx) const {
+    ctx.progress("leaves").add(static_cast<uint64_t>(n));
+    for (int i = 0; i < n; ++i)
+      ctx.submit_subtask(j_leaf{i}, {.cluster = i % 2 == 0 ? "" : "later"});
+  }
+};
+BOOST_DESCRIBE_STRUCT(j_root, (), (n))
+
+TEST_CASE("journal: jobs survive a restart and unfinished ones resume") {
+  temp_dir dir;
+  weft::local_cluster_options opts;
+  opts.data_dir = dir.path;
+  opts.runners[0].slots = 2;
+  std::string finished_id;
+  std::string waiting_id;
+  std::vector<weft::job_info> query_before;
+  weft::job_info finished_before;
+  {
+    weft::local_cluster lc{opts};
+    lc.register_tasks<j_root, j_leaf>();
+    lc.start();
+    finished_id = lc.jobs().submit("finished", j_root{0}).id;
+    finished_before = lc.jobs().wait(finished_id, 30s);
+    // Half of its leaves go to a cluster nobody serves yet.
+    waiting_id = lc.jobs().submit("waiting", j_root{6}).id;
+    lc.run_all();
+    auto w = lc.jobs().find(waiting_id);
+    CHECK(w.state == weft::job_state::started);
+    CHECK(w.progress == std::vector<weft::progress_indicator>{{"leaves", 6, 3}});
+    query_before = lc.jobs().query();
+  }
+  {
+    opts.runners.push_back(weft::runner_options{});
+    opts.runners[1].cluster = "later";
+    opts.runners[1].slots = 1;
+    weft::local_cluster lc{opts};
+    lc.register_tasks<j_root, j_leaf>();
+    // Finished jobs answer as before.
+    auto f = lc.jobs().find(finished_id);
+    CHECK(f.state == weft::job_state::completed);
+    CHECK(f.stats.total_tasks == finished_before.stats.total_tasks);
+    CHECK(f.submitted_at == finished_before.submitted_at);
+    auto q = lc.jobs().query();
+    REQUIRE(q.size() == query_before.size());
+    for (size_t i = 0; i < q.size(); ++i) {
+      CHECK(q[i].id == query_before[i].id);
+      CHECK(q[i].name == query_before[i].name);
+      CHECK(q[i].submitted_at == query_before[i].submitted_at);
+    }
+    // The unfinished one resumes where it was: only the waiting leaves run.
+    lc.start();
+    auto w = lc.jobs().wait(waiting_id, 30s);
+    CHECK(w.state == weft::job_state::completed);
+    CHECK(w.progress == std::vector<weft::progress_indicator>{{"leaves", 6, 6}});
+    auto tasks = lc.jobs().tasks(waiting_id);
+    REQUIRE(tasks.size() == 7);
+    for (const auto& t : tasks)
+      CHECK(t.attempts == 1);  // nothing ran twice
+    CHECK(tasks[1].display == "leaf 0");  // recorded before the restart
+    CHECK(tasks[1].history.at(0).logs.at(0).message == "leaf ran");
+  }
+}
+
+TEST_CASE("journal: canceled and retried jobs replay to the same state") {
+  temp_dir dir;
+  weft::local_cluster_options opts;
+  opts.data_dir = dir.path;
+  opts.runners = {};
+  std::string id;
+  {
+    weft::local_cluster lc{opts};
+    id = lc.jobs().submit("cancel-me", j_root{2}).id;
+    CHECK(lc.jobs().cancel(id) == 1);
+    CHECK(lc.jobs().find(id).state == weft::job_state::canceled);
+  }
+  {
+    weft::local_cluster lc{opts};
+    CHECK(lc.jobs().find(id).state == weft::job_state::canceled);
+    CHECK(lc.jobs().retry(id) == 1);
+  }
+  {
+    opts.runners = {weft::runner_options{}};
+    weft::local_cluster lc{opts};
+    lc.register_tasks<j_root, j_leaf>();
+    CHECK(lc.jobs().find(id).state == weft::job_state::submitted);
+    lc.start();
+    opts.runners.clear();
+    // Its odd leaf waits for "later": the job is STARTED, not CANCELED.
+    lc.run_all();
+    CHECK(lc.jobs().find(id).state == weft::job_state::started);
+  }
+}
+
+TEST_CASE("journal: unusable data directories are refused with a reason") {
+  temp_dir dir;
+  weft::local_cluster_options opts;
+  opts.data_dir = dir.path;
+  opts.runners = {};
+  SECTION("in use by another orchestrator") {
+    weft::local_cluster first{opts};
+    try {
+      weft::local_cluster second{opts};
+      FAIL("opened twice");
+    } catch (const weft::error& e) {
+      CHECK(e.code() == weft::errc::data_in_use);
+      CHECK_THAT(e.what(), Catch::Contains("in use by another"));
+    }
+  }
+  SECTION("corrupt") {
+    { weft::local_cluster lc{opts}; }
+    std::ofstream{dir.path / "CURRENT", std::ios::trunc} << "garbage";
+    try {
+      weft::local_cluster lc{opts};
+      FAIL("opened a corrupt directory");
+    } catch (const weft::error& e) {
+      CHECK(e.code() == weft::errc::bad_data);
+      CHECK_THAT(e.what(), Catch::Contains("corrupt")
+                             && Catch::Contains("does not"));
+    }
+    // Nothing was truncated or rewritten.
+    std::ifstream in{dir.path / "CURRENT"};
+    std::string content;
+    in >> content;
+    CHECK(content == "garbage");
+  }
+  SECTION("not a weft directory") {
+    fs::create_directories(dir.path);
+    std::ofstream{dir.path / "notes.txt"} << "mine";
+    try {
+      weft::local_cluster lc{opts};
+      FAIL("opened a foreign directory");
+    } catch (const weft::error& e) {
+      CHECK(e.code() == weft::errc::bad_data);
+      CHECK_THAT(e.what(), Catch::Contains("holds no weft journal"));
+    }
+  }
+  SECTION("from a newer weft") {
+    { weft::local_cluster lc{opts}; }
+    {
+      rocksdb::DB* raw = nullptr;
+      REQUIRE(rocksdb::DB::Open(rocksdb::Options{}, dir.path.string(), &raw).ok());
+      std::unique_ptr<rocksdb::DB> db{raw};
+      REQUIRE(db->Put(rocksdb::WriteOptions{}, "meta/format", "weft-journal 99").ok());
+    }
+    try {
+      weft::local_cluster lc{opts};
+      FAIL("opened a newer directory");
+    } catch (const weft::error& e) {
+      CHECK(e.code() == weft::errc::bad_data);
+      CHECK_THAT(e.what(), Catch::Contains("newer weft"));
+    }
+  }
+  SECTION("a record that does not decode") {
+    { weft::local_cluster lc{opts}; }
+    {
+      rocksdb::DB* raw = nullptr;
+      REQUIRE(rocksdb::DB::Open(rocksdb::Options{}, dir.path.string(), &raw).ok());
+      std::unique_ptr<rocksdb::DB> db{raw};
+      std::string key(9, '\0');
+      key[0] = 'e';
+      REQUIRE(db->Put(rocksdb::WriteOptions{}, key, "12345678garbage!").ok());
+    }
+    try {
+      weft::local_cluster lc{opts};
+      FAIL("opened a journal with a bad record");
+    } catch (const weft::error& e) {
+      CHECK(e.code() == weft::errc::bad_data);
+      CHECK_THAT(e.what(), Catch::Contains("event 0"));
+    }
+  }
+}
+
+namespace {
+
+/// Starts the crash worker; returns its pid.
+pid_t spawn_worker(const fs::path& data, const fs::path& id_file,
+                   bool submit, const fs::path& out) {
+  std::vector<std::string> args{WEFT_CRASH_WORKER, data.string(),
+                                id_file.string()};
+  if (submit)
+    args.push_back("submit");
+  std::vector<char*> argv;
+  for (auto& a : args)
+    argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, out.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  pid_t pid = 0;
+  auto rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  REQUIRE(rc == 0);
+  return pid;
+}
+
+/// Waits up to `limit` for `pid`; kills it if it overruns. Returns the exit
+/// status, or -1 if it had to be killed.
+int wait_for(pid_t pid, std::chrono::seconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  int status = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (waitpid(pid, &status, WNOHANG) == pid)
+      return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    std::this_thread::sleep_for(10ms);
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, &status, 0);
+  return -1;
+}
+
+} // namespace
+
+TEST_CASE("journal: a job survives its orchestrator being killed repeatedly") {
+  temp_dir dir;
+  fs::create_directories(dir.path);
+  auto data = dir.path / "data";
+  auto id_file = dir.path / "job-id";
+  auto out = dir.path / "out.txt";
+  std::mt19937 rng{std::random_device{}()};
+  std::uniform_int_distribution<int> delay_ms{100, 500};
+  int kills = 0;
+  bool finished_early = false;
+  for (int round = 0; round < 6; ++round) {
+    auto pid = spawn_worker(data, id_file, round == 0, out);
+    // The first round must get its submission acknowledged before dying.
+    if (round == 0)
+      for (int i = 0; i < 500 && !fs::exists(id_file); ++i)
+        std::this_thread::sleep_for(10ms);
+    std::this_thread::sleep_for(std::chrono::milliseconds{delay_ms(rng)});
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      finished_early = true;  // it beat the kill: fine, still checked below
+      continue;
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+      ++kills;
+  }
+  REQUIRE(fs::exists(id_file));
+  std::string id;
+  std::ifstream{id_file} >> id;
+  REQUIRE(id.size() == 36);
+  auto pid = spawn_worker(data, id_file, false, out);
+  REQUIRE(wait_for(pid, 120s) == 0);
+  std::ifstream in{out};
+  std::string line;
+  std::getline(in, line);
+  INFO(line);
+  CHECK_THAT(line, Catch::Contains("job " + id + " COMPLETED tasks 2047 "
+                                   "computed 2047"));
+  auto attempts = std::stoull(line.substr(line.rfind(' ') + 1));
+  CHECK(attempts >= 2047);
+  CHECK(kills >= 5);
+  WARN("killed " << kills << " times; " << (attempts - 2047)
+                 << " attempts re-executed after a kill"
+                 << (finished_early ? " (one run finished before its kill)"
+                                    : ""));
+}

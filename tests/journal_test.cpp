@@ -288,8 +288,8 @@ TEST_CASE("journal: unusable data directories are refused with a reason") {
       rocksdb::DB* raw = nullptr;
       REQUIRE(rocksdb::DB::Open(rocksdb::Options{}, dir.path.string(), &raw).ok());
       std::unique_ptr<rocksdb::DB> db{raw};
-      std::string key(9, '\0');
-      key[0] = 'e';
+      std::string key = "e018dd029-58ca-74e5-8b58-b4f99d610f9a";
+      key.append(8, '\0');
       REQUIRE(db->Put(rocksdb::WriteOptions{}, key, "12345678garbage!").ok());
     }
     try {

@@ -152,11 +152,11 @@ void commit(job_pointer self, std::vector<core::journal_event> events,
     st.pending.push_back(std::move(fx));
     return;
   }
-  std::vector<std::string> records;
+  std::vector<journal_record> records;
   records.reserve(events.size());
   for (auto& e : events) {
     e.job_id = st.id;
-    records.push_back(core::encode_event(e));
+    records.push_back(journal_record{st.id, core::encode_event(e)});
   }
   fx.awaits_journal = true;
   st.pending.push_back(std::move(fx));

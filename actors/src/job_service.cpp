@@ -166,7 +166,8 @@ service_fn(service_pointer self, std::shared_ptr<cluster_directory> dir,
       auto rp = self->make_response_promise<std::string>();
       self
         ->request(st.journal, caf::infinite, atom::append_v,
-                  std::vector<std::string>{core::encode_event(e)})
+                  std::vector<journal_record>{
+                    journal_record{e.job_id, core::encode_event(e)}})
         .then(
           [self, rp, job = std::move(job)](uint64_t) mutable {
             rp.deliver(start_job(self, std::move(job)));

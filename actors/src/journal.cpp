@@ -16,19 +16,33 @@ constexpr const char* meta_key = "meta/format";
 constexpr const char* format_tag = "weft-journal";
 constexpr char event_prefix = 'e';
 
-std::string event_key(uint64_t seq) {
-  std::string key(9, '\0');
-  key[0] = event_prefix;
+// Events are keyed by job, then by a store-wide sequence number: a job's
+// events are one contiguous range (replayed in order, and removable as one
+// range once the job is compacted), and jobs replay in submission order
+// since their ids are time-ordered.
+constexpr size_t job_id_size = 36;
+constexpr size_t event_key_size = 1 + job_id_size + 8;
+
+std::string event_key(const std::string& job_id, uint64_t seq) {
+  std::string key;
+  key.reserve(event_key_size);
+  key += event_prefix;
+  key += job_id;
+  key.resize(1 + job_id_size, ' ');
   for (int i = 0; i < 8; ++i)
-    key[1 + i] = static_cast<char>(seq >> (56 - 8 * i));
+    key += static_cast<char>(seq >> (56 - 8 * i));
   return key;
 }
 
 uint64_t seq_of(const rocksdb::Slice& key) {
   uint64_t seq = 0;
-  for (int i = 0; i < 8; ++i)
-    seq = (seq << 8) | static_cast<unsigned char>(key[1 + i]);
+  for (size_t i = 1 + job_id_size; i < event_key_size; ++i)
+    seq = (seq << 8) | static_cast<unsigned char>(key[i]);
   return seq;
+}
+
+bool is_event_key(const rocksdb::Slice& key) {
+  return key.size() == event_key_size && key[0] == event_prefix;
 }
 
 [[noreturn]] void refuse(const rocksdb::Status& st, const fs::path& dir) {
@@ -110,19 +124,21 @@ std::shared_ptr<journal_store> journal_store::open(const journal_options& opts) 
                     + std::to_string(core::journal_schema_version())
                     + "): run a newer weft on it");
   }
-  // Continue numbering after the last event.
+  // Continue numbering after the highest sequence number of any job.
   std::unique_ptr<rocksdb::Iterator> it{
     store->db_->NewIterator(rocksdb::ReadOptions{})};
-  it->SeekForPrev(event_key(UINT64_MAX));
-  if (it->Valid() && it->key().size() == 9 && it->key()[0] == event_prefix)
-    store->next_seq_ = seq_of(it->key()) + 1;
+  for (it->Seek(std::string(1, event_prefix)); it->Valid(); it->Next()) {
+    if (!is_event_key(it->key()))
+      break;
+    store->next_seq_ = std::max(store->next_seq_, seq_of(it->key()) + 1);
+  }
   return store;
 }
 
-void journal_store::append(const std::vector<std::string>& records) {
+void journal_store::append(const std::vector<journal_record>& records) {
   rocksdb::WriteBatch batch;
   for (const auto& r : records)
-    batch.Put(event_key(next_seq_++), r);
+    batch.Put(event_key(r.job_id, next_seq_++), r.bytes);
   rocksdb::WriteOptions wo;
   wo.sync = opts_.fsync;
   auto st = db_->Write(wo, &batch);
@@ -136,9 +152,9 @@ void journal_store::for_each(
   rocksdb::ReadOptions ro;
   ro.verify_checksums = true;
   std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(ro)};
-  for (it->Seek(event_key(0)); it->Valid(); it->Next()) {
+  for (it->Seek(std::string(1, event_prefix)); it->Valid(); it->Next()) {
     auto key = it->key();
-    if (key.size() != 9 || key[0] != event_prefix)
+    if (!is_event_key(key))
       break;
     fn(seq_of(key), std::string_view{it->value().data(), it->value().size()});
   }
@@ -153,7 +169,7 @@ namespace {
 
 struct journal_data {
   std::shared_ptr<journal_store> store;
-  std::vector<std::string> batch;
+  std::vector<journal_record> batch;
   std::vector<caf::typed_response_promise<uint64_t>> waiting;
   bool flush_scheduled = false;
   static inline const char* name = "weft.journal";
@@ -164,7 +180,7 @@ journal_fn(journal_actor::stateful_pointer<journal_data> self,
            std::shared_ptr<journal_store> store) {
   self->state.store = std::move(store);
   return {
-    [self](atom::append, std::vector<std::string>& records)
+    [self](atom::append, std::vector<journal_record>& records)
       -> caf::result<uint64_t> {
       auto& st = self->state;
       for (auto& r : records)

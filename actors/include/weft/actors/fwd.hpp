@@ -35,6 +35,12 @@ struct task_result {
 
 struct dispatch_spec;
 
+/// One encoded journal event of a job (see core::encode_event).
+struct journal_record {
+  std::string job_id;
+  std::string bytes;
+};
+
 /// What a runner tells its cluster when it joins.
 struct runner_registration {
   std::string name;
@@ -90,6 +96,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(weft, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(weft, (weft::dispatch_spec))
   CAF_ADD_TYPE_ID(weft, (std::vector<weft::dispatch_spec>))
   CAF_ADD_TYPE_ID(weft, (std::vector<uint64_t>))
+  CAF_ADD_TYPE_ID(weft, (weft::journal_record))
+  CAF_ADD_TYPE_ID(weft, (std::vector<weft::journal_record>))
 
 CAF_END_TYPE_ID_BLOCK(weft)
 
@@ -254,6 +262,11 @@ template <class F>
 typename F::result_type inspect(F& f, runner_registration& x) {
   return f(caf::meta::type_name("runner_registration"), x.name, x.slots,
            x.identifiers);
+}
+
+template <class F>
+typename F::result_type inspect(F& f, journal_record& x) {
+  return f(caf::meta::type_name("journal_record"), x.job_id, x.bytes);
 }
 
 template <class F>

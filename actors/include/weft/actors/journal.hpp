@@ -36,7 +36,7 @@ public:
   ~journal_store();
 
   /// Appends encoded events as one write (synced when configured).
-  void append(const std::vector<std::string>& records);
+  void append(const std::vector<journal_record>& records);
 
   /// Calls `fn(seq, record)` for every event in append order.
   void for_each(const std::function<void(uint64_t, std::string_view)>& fn) const;
@@ -59,7 +59,7 @@ private:
 /// batch is being formed joins it; the batch is one (synced) write, and
 /// each append is answered only once it is durable.
 using journal_actor = caf::typed_actor<
-  caf::replies_to<atom::append, std::vector<std::string>>::with<uint64_t>,
+  caf::replies_to<atom::append, std::vector<journal_record>>::with<uint64_t>,
   caf::reacts_to<atom::flush>>;
 
 journal_actor spawn_journal(caf::actor_system& sys,

@@ -35,7 +35,7 @@ namespace weft::json {
 
 namespace detail {
 
-// -- type traits -----------------------------------------------------------------
+// -- type traits --------------------------------------------------------------
 
 template <class T>
 struct is_optional : std::false_type {};
@@ -100,7 +100,7 @@ inline const char* kind_name(const boost::json::value& v) noexcept {
   return "value";
 }
 
-// -- UTF-8 -----------------------------------------------------------------------
+// -- UTF-8 --------------------------------------------------------------------
 
 /// Length of the well-formed UTF-8 sequence starting at `s[i]`, or 0 when the
 /// bytes there are not one (overlong forms, surrogates and code points above
@@ -144,7 +144,7 @@ inline size_t invalid_utf8_offset(std::string_view s) noexcept {
   return std::string_view::npos;
 }
 
-// -- paths -----------------------------------------------------------------------
+// -- paths --------------------------------------------------------------------
 
 /// Where a value sits below the root. Steps live on the stack of the
 /// recursive calls and are only rendered when something fails, so converting
@@ -160,7 +160,7 @@ struct path {
   path member(std::string_view n) const noexcept {
     return {this, step::member, n, 0};
   }
-  path at(size_t i) const noexcept {
+  path element(size_t i) const noexcept {
     return {this, step::index, {}, i};
   }
   path key(std::string_view k) const noexcept {
@@ -293,7 +293,7 @@ inline void check_representable(const boost::json::value& v, const path& at) {
     case boost::json::kind::array: {
       const auto& arr = v.get_array();
       for (size_t i = 0; i < arr.size(); ++i)
-        check_representable(arr[i], at.at(i));
+        check_representable(arr[i], at.element(i));
       break;
     }
     case boost::json::kind::object:
@@ -307,7 +307,7 @@ inline void check_representable(const boost::json::value& v, const path& at) {
   }
 }
 
-// -- encode ----------------------------------------------------------------------
+// -- encode -------------------------------------------------------------------
 
 template <class T>
 boost::json::value encode_at(const T& x, const path& at) {
@@ -344,7 +344,7 @@ boost::json::value encode_at(const T& x, const path& at) {
     boost::json::array arr;
     arr.reserve(x.size());
     for (size_t i = 0; i < x.size(); ++i)
-      arr.push_back(encode_at<typename T::value_type>(x[i], at.at(i)));
+      arr.push_back(encode_at<typename T::value_type>(x[i], at.element(i)));
     return arr;
   } else if constexpr (is_string_map<T>::value) {
     boost::json::object obj;
@@ -371,7 +371,7 @@ boost::json::value encode_at(const T& x, const path& at) {
   }
 }
 
-// -- decode ----------------------------------------------------------------------
+// -- decode -------------------------------------------------------------------
 
 template <class Int>
 Int decode_integer(const boost::json::value& v, const path& at) {
@@ -510,7 +510,7 @@ T decode_at(const boost::json::value& v, const path& at) {
     T out;
     out.reserve(arr.size());
     for (size_t i = 0; i < arr.size(); ++i)
-      out.push_back(decode_at<typename T::value_type>(arr[i], at.at(i)));
+      out.push_back(decode_at<typename T::value_type>(arr[i], at.element(i)));
     return out;
   } else if constexpr (is_string_map<T>::value) {
     if (!v.is_object())

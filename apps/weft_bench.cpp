@@ -6,15 +6,25 @@
 //   weft-bench --scenario chain    --tasks K [--slots S]
 //   weft-bench --scenario many-jobs --jobs J [--slots S]
 //   weft-bench --scenario render   --tasks N [--slots S]
+//   weft-bench --scenario recovery --events N
 //   weft-bench --scenario caf-baseline [--pairs N]
+//
+// Job scenarios take --journal none|fsync|nofsync (default none): run with
+// a journal in a scratch directory, syncing each batch or not.
 
 #include "weft/actors/fwd.hpp"
+#include "weft/actors/journal.hpp"
+#include "weft/core/journal_event.hpp"
+#include "weft/core/uuid.hpp"
 #include "weft/weft.hpp"
 
 #include <caf/io/middleman.hpp>
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <optional>
+#include <random>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -111,6 +121,8 @@ double percentile(std::vector<double> xs, double p) {
 
 struct options {
   std::string scenario = "fanout";
+  std::string journal = "none";
+  uint64_t events = 1000000;
   uint64_t tasks = 100000;
   uint64_t jobs = 1000;
   uint64_t pairs = 200000;
@@ -140,14 +152,47 @@ void report(const result& r, const std::string& summary) {
   std::cout << json.str() << std::endl;
 }
 
-weft::local_cluster_options cluster_options(const options& opt) {
+/// A directory removed when the scenario ends.
+struct scratch_dir {
+  std::filesystem::path path;
+  scratch_dir() {
+    std::random_device rd;
+    path = std::filesystem::temp_directory_path()
+           / ("weft-bench-" + std::to_string(rd()) + std::to_string(rd()));
+  }
+  ~scratch_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
+weft::local_cluster_options cluster_options(const options& opt,
+                                            const scratch_dir& dir) {
   weft::local_cluster_options lco;
   lco.runners[0].slots = opt.slots;
+  if (opt.journal != "none") {
+    lco.data_dir = dir.path;
+    lco.fsync = opt.journal == "fsync";
+  }
   return lco;
 }
 
+std::string journal_fields(const options& opt, const scratch_dir& dir,
+                           double seconds) {
+  if (opt.journal == "none")
+    return ",\"journal\":\"none\"";
+  auto store = weft::journal_store::open({dir.path, false});
+  auto events = store->events();
+  return ",\"journal\":\"" + opt.journal + "\",\"events\":"
+         + std::to_string(events) + ",\"events_per_s\":"
+         + std::to_string(static_cast<double>(events) / seconds);
+}
+
 int run_job_scenario(const options& opt) {
-  weft::local_cluster cluster{cluster_options(opt)};
+  scratch_dir dir;
+  std::optional<weft::local_cluster> owner;
+  owner.emplace(cluster_options(opt, dir));
+  auto& cluster = *owner;
   cluster.register_tasks<bench_noop, bench_tree, bench_fanout, bench_chain>();
   cluster.start();
   auto jobs = cluster.jobs();
@@ -186,7 +231,9 @@ int run_job_scenario(const options& opt) {
     r.p99_us = percentile(hops, 0.99);
     summary << ", per hop p50 " << r.p50_us << " us, p99 " << r.p99_us << " us";
   }
-  r.extra = ",\"slots\":" + std::to_string(opt.slots) + ",\"fsync\":false";
+  owner.reset();  // closes the journal
+  r.extra = ",\"slots\":" + std::to_string(opt.slots)
+            + journal_fields(opt, dir, r.seconds);
   report(r, summary.str());
   return done.state == weft::job_state::completed ? 0 : 1;
 }
@@ -194,7 +241,8 @@ int run_job_scenario(const options& opt) {
 /// Time to draw a finished job of about N tasks (a binary tree of N/2
 /// leaves): fetching its tasks plus laying out and rendering the SVG.
 int run_render(const options& opt) {
-  weft::local_cluster cluster{cluster_options(opt)};
+  scratch_dir dir;
+  weft::local_cluster cluster{cluster_options(opt, dir)};
   cluster.register_tasks<bench_tree>();
   cluster.start();
   auto jobs = cluster.jobs();
@@ -223,7 +271,10 @@ int run_render(const options& opt) {
 }
 
 int run_many_jobs(const options& opt) {
-  weft::local_cluster cluster{cluster_options(opt)};
+  scratch_dir dir;
+  std::optional<weft::local_cluster> owner;
+  owner.emplace(cluster_options(opt, dir));
+  auto& cluster = *owner;
   cluster.register_tasks<bench_noop, bench_small_job>();
   cluster.start();
   auto jobs = cluster.jobs();
@@ -250,9 +301,11 @@ int run_many_jobs(const options& opt) {
   r.p50_us = percentile(submit_us, 0.5);
   r.p99_us = percentile(submit_us, 0.99);
   auto jobs_per_s = static_cast<double>(opt.jobs) / r.seconds;
+  owner.reset();
   r.extra = ",\"jobs\":" + std::to_string(opt.jobs)
             + ",\"jobs_per_s\":" + std::to_string(jobs_per_s)
-            + ",\"slots\":" + std::to_string(opt.slots) + ",\"fsync\":false";
+            + ",\"slots\":" + std::to_string(opt.slots)
+            + journal_fields(opt, dir, r.seconds);
   std::ostringstream summary;
   summary << opt.jobs << " jobs of 10 tasks (" << completed << " completed) in "
           << r.seconds << " s: " << static_cast<uint64_t>(jobs_per_s)
@@ -260,6 +313,97 @@ int run_many_jobs(const options& opt) {
           << " us";
   report(r, summary.str());
   return completed == opt.jobs ? 0 : 1;
+}
+
+/// Writes a journal of about `events` events for jobs of binary-split
+/// tasks (as the tree scenario makes them), then measures how long an
+/// orchestrator takes to open and replay it.
+int run_recovery(const options& opt) {
+  scratch_dir dir;
+  uint64_t written = 0;
+  {
+    auto store = weft::journal_store::open({dir.path, false});
+    std::vector<weft::journal_record> batch;
+    auto flush = [&] {
+      store->append(batch);
+      written += batch.size();
+      batch.clear();
+    };
+    uint64_t leaves_per_job = 50000;  // 99,999 tasks, ~200,000 events
+    while (written + batch.size() < opt.events) {
+      weft::core::journal_event sub;
+      sub.kind = weft::core::event_kind::job_submitted;
+      sub.job_id = weft::core::make_uuid_v7();
+      sub.time = weft::now();
+      sub.name = "recovery";
+      sub.cluster = "default";
+      weft::core::task_submission root;
+      root.identifier = weft::validated_identifier_of<bench_tree>();
+      root.input = weft::json::encode(bench_tree{0, leaves_per_job});
+      sub.roots = {root};
+      batch.push_back({sub.job_id, weft::core::encode_event(sub)});
+      // Drive a graph like the orchestrator would and journal its events.
+      auto graph = weft::core::graph_of(sub);
+      std::vector<weft::core::task_index> ready = graph->take_ready();
+      while (!ready.empty() && written + batch.size() < opt.events) {
+        std::vector<weft::core::task_index> next;
+        for (auto i : ready) {
+          auto t = weft::json::decode<bench_tree>(graph->input(i));
+          weft::core::journal_event started;
+          started.kind = weft::core::event_kind::task_started;
+          started.job_id = sub.job_id;
+          started.task = i;
+          started.attempt = graph->attempt(i);
+          started.time = weft::now();
+          started.runner = "runner-1";
+          graph->start(i, graph->attempt(i), started.time);
+          batch.push_back({sub.job_id, weft::core::encode_event(started)});
+          weft::core::journal_event computed = started;
+          computed.kind = weft::core::event_kind::task_computed;
+          computed.outcome.succeeded = true;
+          computed.outcome.started = started.time;
+          computed.outcome.stopped = started.time + 1000;
+          if (t.end - t.begin > 1) {
+            auto mid = t.begin + (t.end - t.begin) / 2;
+            for (auto part : {bench_tree{t.begin, mid}, bench_tree{mid, t.end}}) {
+              weft::core::task_submission s;
+              s.identifier = root.identifier;
+              s.input = weft::json::encode(part);
+              computed.outcome.subtasks.push_back(std::move(s));
+            }
+          }
+          batch.push_back({sub.job_id, weft::core::encode_event(computed)});
+          auto out = computed.outcome;
+          graph->finish(i, graph->attempt(i), std::move(out));
+          auto more = graph->take_ready();
+          next.insert(next.end(), more.begin(), more.end());
+          if (batch.size() >= 10000)
+            flush();
+        }
+        ready = std::move(next);
+      }
+    }
+    flush();
+  }
+  auto start = clock_type::now();
+  uint64_t tasks = 0;
+  {
+    auto store = weft::journal_store::open({dir.path, true});
+    for (const auto& job : weft::recover_jobs(*store))
+      tasks += job.graph->size();
+  }
+  result r;
+  r.scenario = "recovery";
+  r.seconds = std::chrono::duration<double>(clock_type::now() - start).count();
+  r.tasks = tasks;
+  r.extra = ",\"events\":" + std::to_string(written)
+            + ",\"events_per_s\":"
+            + std::to_string(static_cast<double>(written) / r.seconds);
+  std::ostringstream summary;
+  summary << "replayed " << written << " events (" << tasks << " tasks) in "
+          << r.seconds << " s";
+  report(r, summary.str());
+  return 0;
 }
 
 // -- raw CAF request/reply, the ceiling every weft message pays into --------------
@@ -353,9 +497,10 @@ int run_caf_baseline(const options& opt) {
 void usage() {
   std::cerr
     << "usage: weft-bench --scenario "
-       "fanout|tree|chain|many-jobs|render|caf-baseline\n"
-       "                  [--tasks N] [--jobs N] [--pairs N] [--slots N]\n"
-       "                  [--threshold N]\n";
+       "fanout|tree|chain|many-jobs|render|recovery|caf-baseline\n"
+       "                  [--tasks N] [--jobs N] [--events N] [--pairs N]\n"
+       "                  [--slots N] [--threshold N]\n"
+       "                  [--journal none|fsync|nofsync]\n";
 }
 
 } // namespace
@@ -381,6 +526,10 @@ int main(int argc, char** argv) {
         opt.pairs = std::stoull(value());
       else if (arg == "--slots")
         opt.slots = static_cast<uint32_t>(std::stoul(value()));
+      else if (arg == "--journal")
+        opt.journal = value();
+      else if (arg == "--events")
+        opt.events = std::stoull(value());
       else if (arg == "--threshold")
         opt.threshold = std::stoull(value());
       else
@@ -389,6 +538,11 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::cerr << "weft-bench: " << e.what() << "\n";
     usage();
+    return 2;
+  }
+  if (opt.journal != "none" && opt.journal != "fsync"
+      && opt.journal != "nofsync") {
+    std::cerr << "weft-bench: --journal takes none, fsync or nofsync\n";
     return 2;
   }
   if (opt.scenario == "chain" && !tasks_given)
@@ -400,6 +554,8 @@ int main(int argc, char** argv) {
     return run_many_jobs(opt);
   if (opt.scenario == "render")
     return run_render(opt);
+  if (opt.scenario == "recovery")
+    return run_recovery(opt);
   if (opt.scenario == "caf-baseline")
     return run_caf_baseline(opt);
   std::cerr << "weft-bench: unknown scenario '" << opt.scenario << "'\n";

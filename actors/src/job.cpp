@@ -256,12 +256,12 @@ job_actor::behavior_type job_fn(job_pointer self, job_service_actor service,
         e.runner = runner;
         events.push_back(std::move(e));
       }
-      // The attempt may run once its start is on disk.
-      auto rp = self->make_response_promise<bool>();
-      auto fx = collect(st);
-      fx.replies.push_back([rp]() mutable { rp.deliver(true); });
-      commit(self, std::move(events), std::move(fx));
-      return rp;
+      // The attempt may run before its start is on disk: if this process
+      // dies first, the task is queued again on restart and runs again,
+      // exactly as if the start had been written (at-least-once). Readers
+      // still see RUNNING only once it is durable.
+      commit(self, std::move(events), collect(st));
+      return true;
     },
     [self](atom::done, task_result& result) {
       auto& st = self->state;

@@ -3,6 +3,8 @@
 #include "weft/cache.hpp"
 #include "weft/error.hpp"
 
+#include "temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -14,20 +16,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// A fresh directory removed when the test ends.
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    std::random_device rd;
-    path = fs::temp_directory_path()
-           / ("weft-cache-test-" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using weft::test::temp_dir;
 
 } // namespace
 

@@ -5,6 +5,8 @@
 #include "weft/core/journal_event.hpp"
 #include "weft/weft.hpp"
 
+#include "temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 #include <rocksdb/db.h>
 
@@ -25,18 +27,7 @@ extern char** environ;
 
 namespace {
 
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    std::random_device rd;
-    path = fs::temp_directory_path()
-           / ("weft-journal-test-" + std::to_string(rd()) + std::to_string(rd()));
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using weft::test::temp_dir;
 
 weft::core::task_submission spec(std::string name, std::vector<uint32_t> deps = {}) {
   weft::core::task_submission s;

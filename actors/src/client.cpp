@@ -27,9 +27,7 @@ job_info job_client::submit(std::string name, std::vector<task_input> roots,
     sub.input = std::move(r.input);
     req.roots.push_back(std::move(sub));
   }
-  auto id = impl_->ask<std::string>(impl_->timeout, atom::submit_v,
-                                    std::move(req));
-  return find(id);
+  return impl_->ask<job_info>(impl_->timeout, atom::submit_v, std::move(req));
 }
 
 job_info job_client::find(const std::string& id) {

@@ -112,20 +112,29 @@ bool matches(const job_query& q, const std::string& id, const job_entry& e) {
   return true;
 }
 
-/// Spawns the job actor of a (durable or journal-less) job and indexes it.
-std::string start_job(service_pointer self, recovered_job job) {
+/// Spawns the job actor of a (durable or journal-less) job and indexes it;
+/// returns what `find` would say of it now.
+job_info start_job(service_pointer self, recovered_job job) {
   auto& st = self->state;
+  job_info info;
+  info.id = job.id;
+  info.name = job.name;
+  info.cluster = job.cluster;
+  info.state = job.graph->state();
+  info.submitted_at = job.submitted_at;
+  info.running = job.graph->count(task_state::running);
+  info.progress = job.graph->progress();
+  info.stats = job.graph->stats();
   job_entry entry;
   entry.name = job.name;
   entry.cluster = job.cluster;
   entry.submitted_at = job.submitted_at;
-  entry.state = job.graph->state();
-  auto id = job.id;
+  entry.state = info.state;
   entry.handle = spawn_job(self->system(),
                            caf::actor_cast<job_service_actor>(self), st.dir,
                            st.journal, std::move(job));
-  st.jobs.emplace(id, std::move(entry));
-  return id;
+  st.jobs.emplace(info.id, std::move(entry));
+  return info;
 }
 
 job_service_actor::behavior_type
@@ -144,7 +153,7 @@ service_fn(service_pointer self, std::shared_ptr<cluster_directory> dir,
     self->quit(msg.reason);
   });
   return {
-    [self](atom::submit, submit_request& req) -> caf::result<std::string> {
+    [self](atom::submit, submit_request& req) -> caf::result<job_info> {
       auto& st = self->state;
       if (req.cluster.empty())
         req.cluster = "default";
@@ -163,7 +172,7 @@ service_fn(service_pointer self, std::shared_ptr<cluster_directory> dir,
       if (!st.journal)
         return start_job(self, std::move(job));
       // Acknowledged only once the submission is on disk.
-      auto rp = self->make_response_promise<std::string>();
+      auto rp = self->make_response_promise<job_info>();
       self
         ->request(st.journal, caf::infinite, atom::append_v,
                   std::vector<journal_record>{

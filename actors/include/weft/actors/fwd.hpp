@@ -161,7 +161,8 @@ using cluster_actor = caf::typed_actor<
 
 /// One per orchestrator: the job index and the front door for clients.
 using job_service_actor = caf::typed_actor<
-  caf::replies_to<atom::submit, submit_request>::with<std::string>,
+  // Answers with the new job, once it is durable.
+  caf::replies_to<atom::submit, submit_request>::with<job_info>,
   caf::replies_to<atom::find, std::string>::with<job_info>,
   caf::replies_to<atom::query, job_query>::with<std::vector<job_info>>,
   caf::replies_to<atom::cancel, std::string>::with<uint64_t>,

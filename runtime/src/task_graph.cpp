@@ -88,17 +88,18 @@ void task_graph::add_batch(task_index parent,
     auto& deps = sub.depends_on;
     std::sort(deps.begin(), deps.end());
     deps.erase(std::unique(deps.begin(), deps.end()), deps.end());
-    x.depends_on.reserve(deps.size());
-    for (auto d : deps)
-      x.depends_on.push_back(base + d);
     x.pending_deps = static_cast<uint32_t>(deps.size());
     x.state = initial;
     ++counts_[static_cast<size_t>(initial)];
     nodes_.push_back(std::move(x));
+    if (!deps.empty()) {
+      auto& mine = extra(base + pos).depends_on;
+      for (auto d : deps) {
+        mine.push_back(base + d);
+        extra(base + d).dependents.push_back(base + pos);
+      }
+    }
   }
-  for (uint32_t pos = 0; pos < n; ++pos)
-    for (auto d : nodes_[base + pos].depends_on)
-      nodes_[d].dependents.push_back(base + pos);
   if (parent != no_task) {
     auto& p = nodes_[parent];
     p.first_child = base;
@@ -141,11 +142,12 @@ void task_graph::propagate_settled(task_index start) {
   while (!todo.empty()) {
     auto i = todo.back();
     todo.pop_back();
-    for (auto d : nodes_[i].dependents) {
-      auto& dep = nodes_[d];
-      if (--dep.pending_deps == 0 && dep.state == task_state::queued)
-        make_ready(d);
-    }
+    if (const auto* ex = find_extra(i))
+      for (auto d : ex->dependents) {
+        auto& dep = nodes_[d];
+        if (--dep.pending_deps == 0 && dep.state == task_state::queued)
+          make_ready(d);
+      }
     auto p = nodes_[i].parent;
     if (p != no_task) {
       auto& pn = nodes_[p];
@@ -187,7 +189,7 @@ bool task_graph::start(task_index i, uint32_t attempt, timestamp at) {
   return true;
 }
 
-void task_graph::replace_progress(node& n,
+void task_graph::replace_progress(task_index i,
                                   std::vector<progress_indicator>&& fresh) {
   // Only the last execution of a task counts: take the old one out first.
   auto find = [this](const std::string& label) -> progress_indicator& {
@@ -197,17 +199,23 @@ void task_graph::replace_progress(node& n,
     progress_.push_back(progress_indicator{label, 0, 0});
     return progress_.back();
   };
-  for (auto& old : n.progress) {
-    auto& sum = find(old.label);
-    sum.total -= old.total;
-    sum.done -= old.done;
+  if (auto* ex = const_cast<extras*>(find_extra(i)))
+    for (auto& old : ex->progress) {
+      auto& sum = find(old.label);
+      sum.total -= old.total;
+      sum.done -= old.done;
+    }
+  if (fresh.empty()) {
+    if (auto* ex = const_cast<extras*>(find_extra(i)))
+      ex->progress.clear();
+    return;
   }
   for (auto& p : fresh) {
     auto& sum = find(p.label);
     sum.total += p.total;
     sum.done += p.done;
   }
-  n.progress = std::move(fresh);
+  extra(i).progress = std::move(fresh);
 }
 
 bool task_graph::finish(task_index i, uint32_t attempt,
@@ -224,9 +232,9 @@ bool task_graph::finish(task_index i, uint32_t attempt,
     compute_ns_ += out.stopped - n.started;
   if (out.stopped > last_stopped_)
     last_stopped_ = out.stopped;
-  replace_progress(n, std::move(out.progress));
+  replace_progress(i, std::move(out.progress));
   if (!out.display.empty())
-    n.display = std::move(out.display);
+    extra(i).display = std::move(out.display);
   if (!out.succeeded || !out.logs.empty() || !out.spans.empty()) {
     attempt_record rec;
     rec.attempt = n.attempts_started;
@@ -424,7 +432,9 @@ task_info task_graph::info(task_index i) const {
   r.index = i;
   r.parent = n.parent == no_task ? task_info::no_parent : n.parent;
   r.identifier = identifiers_[n.identifier];
-  r.display = n.display.empty() ? r.identifier.name : n.display;
+  const auto* ex = find_extra(i);
+  r.display = ex == nullptr || ex->display.empty() ? r.identifier.name
+                                                    : ex->display;
   r.state = n.state;
   r.cluster = clusters_[n.cluster];
   r.input = n.input;
@@ -432,10 +442,12 @@ task_info task_graph::info(task_index i) const {
   r.attempts = n.attempts_started;
   r.retries_used = n.retries_used;
   r.runner_losses = n.losses;
-  r.depends_on = n.depends_on;
+  if (ex != nullptr)
+    r.depends_on = ex->depends_on;
   for (uint32_t c = 0; c < n.child_count; ++c)
     r.subtasks.push_back(n.first_child + c);
-  r.progress = n.progress;
+  if (ex != nullptr)
+    r.progress = ex->progress;
   r.started = n.started;
   r.stopped = n.stopped;
   if (auto it = history_.find(i); it != history_.end())

@@ -126,11 +126,22 @@ private:
     timestamp started = 0;
     timestamp stopped = 0;
     std::string input;
-    std::string display;
+  };
+
+  /// What few tasks have lives beside the nodes, so a node stays small.
+  struct extras {
     std::vector<uint32_t> depends_on;
     std::vector<uint32_t> dependents;
     std::vector<progress_indicator> progress;
+    std::string display;
   };
+  extras& extra(task_index i) {
+    return extras_[i];
+  }
+  const extras* find_extra(task_index i) const {
+    auto it = extras_.find(i);
+    return it == extras_.end() ? nullptr : &it->second;
+  }
 
   void add_batch(task_index parent, std::vector<task_submission>&& batch,
                  uint32_t inherited_cluster);
@@ -145,9 +156,10 @@ private:
   void fail_attempt(task_index i, timestamp stopped);
   void skip_branch(task_index root);
   void cancel_queued();
-  void replace_progress(node& n, std::vector<progress_indicator>&& p);
+  void replace_progress(task_index i, std::vector<progress_indicator>&& p);
 
   std::vector<node> nodes_;
+  std::unordered_map<task_index, extras> extras_;
   std::vector<task_identifier> identifiers_;
   std::map<task_identifier, uint32_t> identifier_ids_;
   std::vector<std::string> clusters_;

@@ -47,6 +47,7 @@ struct job_data {
   std::vector<caf::typed_response_promise<job_info>> waiters;
   job_state last_state = job_state::submitted;
   bool was_halted = false;
+  bool compacted = false;  // its summary replaced its events in the journal
 
   static inline const char* name_ = "weft.job";
 };
@@ -134,6 +135,26 @@ void apply(job_pointer self, effects& fx) {
     for (auto& rp : st.waiters)
       rp.deliver(info);
     st.waiters.clear();
+  }
+  // A completed job can change no more (retry and cancel find nothing to
+  // do): its summary replaces its events, so the journal does not grow
+  // with the work of finished jobs. This actor keeps the full graph until
+  // the orchestrator restarts.
+  if (st.journal && !st.compacted && state == job_state::completed
+      && graph.quiescent() && st.pending.empty()) {
+    st.compacted = true;
+    core::journal_event e;
+    e.kind = core::event_kind::job_summary;
+    e.job_id = st.id;
+    e.time = now();
+    e.summary = make_info(st);
+    self->request(st.journal, caf::infinite, atom::append_v,
+                  std::vector<journal_record>{
+                    journal_record{st.id, core::encode_event(e), true}})
+      .then([](uint64_t) {},
+            [](caf::error&) {
+              // Not compacted: the events stay and replay to the same job.
+            });
   }
 }
 
@@ -308,9 +329,10 @@ job_actor::behavior_type job_fn(job_pointer self, job_service_actor service,
     },
     [self](atom::cancel) -> caf::result<uint64_t> {
       auto& st = self->state;
+      auto before = st.graph->state();
       auto n = st.graph->cancel();
       std::vector<core::journal_event> events;
-      if (st.journal)
+      if (st.journal && st.graph->state() != before)
         events.push_back(task_event(core::event_kind::job_canceled, 0, 0));
       auto rp = self->make_response_promise<uint64_t>();
       auto fx = collect(st);

@@ -5,13 +5,15 @@
 #include <boost/json/parse.hpp>
 
 #include <map>
+#include <optional>
 
 namespace weft {
 
 namespace {
 
 struct job_entry {
-  job_actor handle;
+  job_actor handle;  // null once the job is compacted (summary below)
+  std::optional<job_info> summary;
   std::string name;
   std::string cluster;
   timestamp submitted_at = 0;
@@ -81,9 +83,31 @@ caf::result<T> forward(service_pointer self, const std::string& id,
   return rp;
 }
 
+/// What a compacted job answers in place of its actor.
+template <class T, class Atom>
+std::optional<caf::result<T>> ask_summary(const job_entry& e, Atom) {
+  if (e.handle)
+    return std::nullopt;
+  const auto& info = *e.summary;
+  if constexpr (std::is_same_v<T, job_info>)
+    return caf::result<T>{info};  // find, wait: final already
+  else if constexpr (std::is_same_v<T, uint64_t>)
+    return caf::result<T>{uint64_t{0}};  // cancel, retry: nothing left
+  else
+    return caf::result<T>{make_weft_error(
+      errc::invalid_state,
+      "job " + info.id
+        + " completed before the orchestrator last restarted and was "
+          "compacted: find and query still answer, its tasks are no longer "
+          "kept")};
+}
+
 template <class T, class... Ts>
 caf::result<T> ask_job(service_pointer self, const std::string& id,
                        Ts... xs) {
+  if (auto i = self->state.jobs.find(id); i != self->state.jobs.end())
+    if (auto answer = ask_summary<T>(i->second, xs...))
+      return std::move(*answer);
   return forward<T>(self, id,
                     [self, xs...](job_actor& job,
                                   caf::typed_response_promise<T> rp) {
@@ -116,6 +140,16 @@ bool matches(const job_query& q, const std::string& id, const job_entry& e) {
 /// returns what `find` would say of it now.
 job_info start_job(service_pointer self, recovered_job job) {
   auto& st = self->state;
+  if (!job.graph) {
+    job_entry entry;
+    entry.name = job.name;
+    entry.cluster = job.cluster;
+    entry.submitted_at = job.submitted_at;
+    entry.state = job.summary.state;
+    entry.summary = job.summary;
+    st.jobs.emplace(job.id, std::move(entry));
+    return job.summary;
+  }
   job_info info;
   info.id = job.id;
   info.name = job.name;
@@ -149,7 +183,8 @@ service_fn(service_pointer self, std::shared_ptr<cluster_directory> dir,
   // Job actors live and die with their service.
   self->set_exit_handler([self](caf::exit_msg& msg) {
     for (auto& [id, e] : self->state.jobs)
-      self->send_exit(e.handle, msg.reason);
+      if (e.handle)
+        self->send_exit(e.handle, msg.reason);
     self->quit(msg.reason);
   });
   return {
@@ -169,17 +204,29 @@ service_fn(service_pointer self, std::shared_ptr<cluster_directory> dir,
       e.roots = std::move(req.roots);
       auto job = recovered_job{e.job_id, e.name, e.cluster, e.time,
                                core::graph_of(e)};
-      if (!st.journal)
-        return start_job(self, std::move(job));
-      // Acknowledged only once the submission is on disk.
+      // Answer with the job actor's own view: by then it has run its first
+      // step and sent its root tasks to their cluster, so whatever the
+      // submitter does next (such as run_all) sees them queued.
       auto rp = self->make_response_promise<job_info>();
+      auto launch = [self, rp](recovered_job job) mutable {
+        auto id = start_job(self, std::move(job)).id;
+        auto handle = self->state.jobs[id].handle;
+        self->request(handle, caf::infinite, atom::find_v)
+          .then([rp](job_info& info) mutable { rp.deliver(std::move(info)); },
+                [rp](caf::error& err) mutable { rp.deliver(err); });
+      };
+      if (!st.journal) {
+        launch(std::move(job));
+        return rp;
+      }
+      // Acknowledged only once the submission is on disk.
       self
         ->request(st.journal, caf::infinite, atom::append_v,
                   std::vector<journal_record>{
                     journal_record{e.job_id, core::encode_event(e)}})
         .then(
-          [self, rp, job = std::move(job)](uint64_t) mutable {
-            rp.deliver(start_job(self, std::move(job)));
+          [launch, job = std::move(job)](uint64_t) mutable {
+            launch(std::move(job));
           },
           [rp](caf::error& err) mutable { rp.deliver(err); });
       return rp;

@@ -137,8 +137,11 @@ std::shared_ptr<journal_store> journal_store::open(const journal_options& opts) 
 
 void journal_store::append(const std::vector<journal_record>& records) {
   rocksdb::WriteBatch batch;
-  for (const auto& r : records)
+  for (const auto& r : records) {
+    if (r.replaces_job) // the job's range, up to the key written next
+      batch.DeleteRange(event_key(r.job_id, 0), event_key(r.job_id, next_seq_));
     batch.Put(event_key(r.job_id, next_seq_++), r.bytes);
+  }
   rocksdb::WriteOptions wo;
   wo.sync = opts_.fsync;
   auto st = db_->Write(wo, &batch);
@@ -238,6 +241,18 @@ std::vector<recovered_job> recover_jobs(const journal_store& store) {
                     + " (weft refuses to start on a journal it cannot read "
                       "whole)");
     }
+    if (e.kind == core::event_kind::job_summary) {
+      // A completed job, compacted: only its summary is left.
+      recovered_job job;
+      job.id = e.job_id;
+      job.name = e.summary.name;
+      job.cluster = e.summary.cluster;
+      job.submitted_at = e.summary.submitted_at;
+      job.summary = e.summary;
+      index[e.job_id] = jobs.size();
+      jobs.push_back(std::move(job));
+      return;
+    }
     if (e.kind == core::event_kind::job_submitted) {
       index.emplace(e.job_id, jobs.size());
       jobs.push_back(recovered_job{e.job_id, e.name, e.cluster, e.time,
@@ -250,9 +265,16 @@ std::vector<recovered_job> recover_jobs(const journal_store& store) {
                   "data directory " + store.options().dir.string()
                     + ", event " + std::to_string(seq) + ": job " + e.job_id
                     + " has events but was never submitted");
+    if (!jobs[i->second].graph)
+      throw error(errc::bad_data,
+                  "data directory " + store.options().dir.string()
+                    + ", event " + std::to_string(seq) + ": job " + e.job_id
+                    + " has events after its summary");
     core::replay(*jobs[i->second].graph, e);
   });
   for (auto& j : jobs) {
+    if (!j.graph)
+      continue;
     j.graph->requeue_running();
     j.graph->rebuild_ready();
   }

@@ -169,6 +169,25 @@ std::string encode_event(const journal_event& e) {
     case event_kind::job_retried:
       ev.setJobRetried();
       break;
+    case event_kind::job_summary: {
+      const auto& j = e.summary;
+      auto b = ev.initJobSummary();
+      b.setName(j.name);
+      b.setCluster(j.cluster);
+      b.setState(static_cast<uint8_t>(j.state));
+      b.setSubmittedAt(j.submitted_at);
+      put_progress(b, j.progress);
+      b.setFirstStarted(j.stats.first_started);
+      b.setLastStopped(j.stats.last_stopped);
+      b.setComputeNs(j.stats.compute_ns);
+      b.setElapsedNs(j.stats.elapsed_ns);
+      b.setParallelism(j.stats.parallelism);
+      b.setTotalTasks(j.stats.total_tasks);
+      auto counts = b.initTasksByState(task_state_count);
+      for (unsigned i = 0; i < task_state_count; ++i)
+        counts.set(i, j.stats.tasks_by_state[i]);
+      break;
+    }
   }
   auto words = capnp::messageToFlatArray(message);
   auto bytes = words.asBytes();
@@ -245,6 +264,31 @@ journal_event decode_event(std::string_view bytes) {
       case Event::JOB_RETRIED:
         e.kind = event_kind::job_retried;
         break;
+      case Event::JOB_SUMMARY: {
+        auto r = ev.getJobSummary();
+        e.kind = event_kind::job_summary;
+        auto& j = e.summary;
+        j.id = e.job_id;
+        j.name = text(r.getName());
+        j.cluster = text(r.getCluster());
+        if (r.getState() >= job_state_count)
+          throw error(errc::bad_data, "job summary with an unknown state: "
+                                      "written by a newer weft?");
+        j.state = static_cast<job_state>(r.getState());
+        j.submitted_at = r.getSubmittedAt();
+        for (auto p : r.getProgress())
+          j.progress.push_back({text(p.getLabel()), p.getTotal(), p.getDone()});
+        j.stats.first_started = r.getFirstStarted();
+        j.stats.last_stopped = r.getLastStopped();
+        j.stats.compute_ns = r.getComputeNs();
+        j.stats.elapsed_ns = r.getElapsedNs();
+        j.stats.parallelism = r.getParallelism();
+        j.stats.total_tasks = r.getTotalTasks();
+        auto counts = r.getTasksByState();
+        for (unsigned i = 0; i < counts.size() && i < task_state_count; ++i)
+          j.stats.tasks_by_state[i] = counts[i];
+        break;
+      }
       default:
         throw error(errc::bad_data,
                     "journal record of an unknown kind: written by a newer "
@@ -290,6 +334,8 @@ void replay(task_graph& g, const journal_event& e) {
     case event_kind::job_retried:
       g.retry();
       break;
+    case event_kind::job_summary:
+      break;  // handled by recovery: the job has no graph any more
   }
 }
 

@@ -58,6 +58,22 @@ struct Event {
     taskFailed @6 :TaskFailed;
     jobCanceled @7 :Void;
     jobRetried @8 :Void;
+    jobSummary @9 :JobSummary;  # replaces a completed job's events
+  }
+
+  struct JobSummary {
+    name @0 :Text;
+    cluster @1 :Text;
+    state @2 :UInt8;          # weft::job_state
+    submittedAt @3 :Int64;
+    progress @4 :List(ProgressIndicator);
+    firstStarted @5 :Int64;
+    lastStopped @6 :Int64;
+    computeNs @7 :Int64;
+    elapsedNs @8 :Int64;
+    parallelism @9 :Float64;
+    totalTasks @10 :UInt64;
+    tasksByState @11 :List(UInt64);
   }
 
   struct JobSubmitted {

@@ -35,10 +35,12 @@ struct task_result {
 
 struct dispatch_spec;
 
-/// One encoded journal event of a job (see core::encode_event).
+/// One encoded journal event of a job (see core::encode_event). With
+/// `replaces_job`, it replaces every earlier event of the job (compaction).
 struct journal_record {
   std::string job_id;
   std::string bytes;
+  bool replaces_job = false;
 };
 
 /// What a runner tells its cluster when it joins.
@@ -267,7 +269,8 @@ typename F::result_type inspect(F& f, runner_registration& x) {
 
 template <class F>
 typename F::result_type inspect(F& f, journal_record& x) {
-  return f(caf::meta::type_name("journal_record"), x.job_id, x.bytes);
+  return f(caf::meta::type_name("journal_record"), x.job_id, x.bytes,
+           x.replaces_job);
 }
 
 template <class F>

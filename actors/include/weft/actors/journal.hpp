@@ -71,7 +71,8 @@ struct recovered_job {
   std::string name;
   std::string cluster;
   timestamp submitted_at = 0;
-  std::shared_ptr<core::task_graph> graph;
+  std::shared_ptr<core::task_graph> graph;  ///< null for a compacted job
+  job_info summary;                         ///< a compacted job's answer
 };
 
 /// Replays the store into jobs; attempts that were running when the

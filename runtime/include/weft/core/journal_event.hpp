@@ -20,6 +20,7 @@ enum class event_kind : uint8_t {
   task_lost,      ///< a running attempt lost its runner
   job_canceled,
   job_retried,
+  job_summary,  ///< a completed job, compacted: its events are gone
 };
 
 struct journal_event {
@@ -37,6 +38,7 @@ struct journal_event {
   std::string runner;       ///< started: who runs it
   attempt_outcome outcome;  ///< computed, failed
   std::string reason;       ///< lost: why
+  job_info summary;         ///< job_summary (its id is `job_id`)
 };
 
 /// The schema version this build writes and the newest it reads.

@@ -136,39 +136,24 @@ bool matches(const job_query& q, const std::string& id, const job_entry& e) {
   return true;
 }
 
-/// Spawns the job actor of a (durable or journal-less) job and indexes it;
-/// returns what `find` would say of it now.
-job_info start_job(service_pointer self, recovered_job job) {
+/// Indexes a job and, unless it was compacted, spawns its job actor.
+/// Returns its id.
+std::string start_job(service_pointer self, recovered_job job) {
   auto& st = self->state;
-  if (!job.graph) {
-    job_entry entry;
-    entry.name = job.name;
-    entry.cluster = job.cluster;
-    entry.submitted_at = job.submitted_at;
-    entry.state = job.summary.state;
-    entry.summary = job.summary;
-    st.jobs.emplace(job.id, std::move(entry));
-    return job.summary;
-  }
-  job_info info;
-  info.id = job.id;
-  info.name = job.name;
-  info.cluster = job.cluster;
-  info.state = job.graph->state();
-  info.submitted_at = job.submitted_at;
-  info.running = job.graph->count(task_state::running);
-  info.progress = job.graph->progress();
-  info.stats = job.graph->stats();
   job_entry entry;
   entry.name = job.name;
   entry.cluster = job.cluster;
   entry.submitted_at = job.submitted_at;
-  entry.state = info.state;
-  entry.handle = spawn_job(self->system(),
-                           caf::actor_cast<job_service_actor>(self), st.dir,
-                           st.journal, std::move(job));
-  st.jobs.emplace(info.id, std::move(entry));
-  return info;
+  if (!job.graph) {
+    entry.state = job.summary.state;
+    entry.summary = job.summary;
+  } else {
+    entry.state = job.graph->state();
+    entry.handle = spawn_job(self->system(),
+                             caf::actor_cast<job_service_actor>(self), st.dir,
+                             st.journal, job);
+  }
+  return st.jobs.emplace(job.id, std::move(entry)).first->first;
 }
 
 job_service_actor::behavior_type
@@ -209,7 +194,7 @@ service_fn(service_pointer self, std::shared_ptr<cluster_directory> dir,
       // submitter does next (such as run_all) sees them queued.
       auto rp = self->make_response_promise<job_info>();
       auto launch = [self, rp](recovered_job job) mutable {
-        auto id = start_job(self, std::move(job)).id;
+        auto id = start_job(self, std::move(job));
         auto handle = self->state.jobs[id].handle;
         self->request(handle, caf::infinite, atom::find_v)
           .then([rp](job_info& info) mutable { rp.deliver(std::move(info)); },

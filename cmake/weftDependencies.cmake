@@ -6,6 +6,7 @@ find_package(Boost 1.81 REQUIRED COMPONENTS json)
 find_package(CapnProto REQUIRED)
 # The journal's store.
 find_package(RocksDB REQUIRED)
+find_package(OpenSSL REQUIRED)
 # Graphviz lays out job pictures (libgraphviz-dev ships pkg-config files).
 find_package(PkgConfig REQUIRED)
 if(NOT TARGET PkgConfig::graphviz)
@@ -18,7 +19,8 @@ if(NOT TARGET CAF::core)
   find_library(CAF_CORE_LIBRARY caf_core)
   find_library(CAF_IO_LIBRARY caf_io)
   find_library(CAF_OPENSSL_LIBRARY caf_openssl)
-  if(NOT CAF_INCLUDE_DIR OR NOT CAF_CORE_LIBRARY OR NOT CAF_IO_LIBRARY)
+  if(NOT CAF_INCLUDE_DIR OR NOT CAF_CORE_LIBRARY OR NOT CAF_IO_LIBRARY
+     OR NOT CAF_OPENSSL_LIBRARY)
     message(FATAL_ERROR "CAF 0.17 not found: install it with "
                         "'apt-get install libcaf-dev' (see scripts/install-deps.sh)")
   endif()
@@ -31,10 +33,8 @@ if(NOT TARGET CAF::core)
   set_target_properties(CAF::io PROPERTIES
     IMPORTED_LOCATION ${CAF_IO_LIBRARY}
     INTERFACE_LINK_LIBRARIES CAF::core)
-  if(CAF_OPENSSL_LIBRARY)
-    add_library(CAF::openssl UNKNOWN IMPORTED)
-    set_target_properties(CAF::openssl PROPERTIES
-      IMPORTED_LOCATION ${CAF_OPENSSL_LIBRARY}
-      INTERFACE_LINK_LIBRARIES CAF::io)
-  endif()
+  add_library(CAF::openssl UNKNOWN IMPORTED)
+  set_target_properties(CAF::openssl PROPERTIES
+    IMPORTED_LOCATION ${CAF_OPENSSL_LIBRARY}
+    INTERFACE_LINK_LIBRARIES "CAF::io;OpenSSL::SSL")
 endif()

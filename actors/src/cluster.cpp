@@ -218,6 +218,25 @@ cluster_actor::behavior_type cluster_fn(cluster_pointer self,
       forget_runner(caf::actor_cast<caf::actor_addr>(runner));
       return true;
     },
+    [self](atom::info) {
+      auto& st = self->state;
+      cluster_info info;
+      info.name = st.name;
+      for (const auto& r : st.runners)
+        info.runners.push_back(r.reg);
+      info.dispatched = st.inflight.size();
+      for (const auto& [id, q] : st.queues) {
+        info.queued += q.items.size();
+        if (q.items.empty())
+          continue;
+        bool served = false;
+        for (const auto& r : st.runners)
+          served = served || can_run(r, q);
+        if (!served)
+          info.unserved.push_back(id);
+      }
+      return info;
+    },
   };
 }
 

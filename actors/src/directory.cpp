@@ -12,6 +12,26 @@ cluster_actor cluster_directory::get(const std::string& name) {
   return hdl;
 }
 
+cluster_actor cluster_directory::find(const std::string& name) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = clusters_.find(name);
+  return i != clusters_.end() ? i->second : cluster_actor{};
+}
+
+bool cluster_directory::remove(const std::string& name) {
+  cluster_actor hdl;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto i = clusters_.find(name);
+    if (i == clusters_.end())
+      return false;
+    hdl = std::move(i->second);
+    clusters_.erase(i);
+  }
+  caf::anon_send_exit(hdl, caf::exit_reason::user_shutdown);
+  return true;
+}
+
 std::vector<std::string> cluster_directory::names() const {
   std::lock_guard<std::mutex> guard{mtx_};
   std::vector<std::string> result;

@@ -4,6 +4,7 @@
 
 #include <boost/json/parse.hpp>
 
+#include <cctype>
 #include <map>
 #include <optional>
 
@@ -30,6 +31,27 @@ struct service_data {
 };
 
 using service_pointer = job_service_actor::stateful_pointer<service_data>;
+
+caf::error unknown_cluster(const std::string& name) {
+  return make_weft_error(errc::unknown_cluster,
+                         "no cluster named " + name
+                           + ": create it with `weft clusters create " + name
+                           + "` (see `weft clusters list`)");
+}
+
+caf::error validate_cluster_name(const std::string& name) {
+  bool ok = !name.empty() && name.size() <= 64;
+  for (char c : name)
+    ok = ok
+         && (std::isalnum(static_cast<unsigned char>(c)) || c == '-'
+             || c == '_' || c == '.');
+  if (ok)
+    return {};
+  return make_weft_error(errc::invalid_argument,
+                         "cluster name \"" + name
+                           + "\" is not 1 to 64 letters, digits, '-', '_' or "
+                             "'.'");
+}
 
 /// Checks a submission; returns an empty error when it may become a job.
 caf::error validate(const service_data& st, const submit_request& req) {
@@ -179,6 +201,8 @@ service_fn(service_pointer self, std::shared_ptr<cluster_directory> dir,
         req.cluster = "default";
       if (auto err = validate(st, req))
         return err;
+      if (!st.cfg.create_clusters_on_use && !st.dir->find(req.cluster))
+        return unknown_cluster(req.cluster);
       core::journal_event e;
       e.kind = core::event_kind::job_submitted;
       e.job_id = core::make_uuid_v7();
@@ -247,8 +271,145 @@ service_fn(service_pointer self, std::shared_ptr<cluster_directory> dir,
     [self](atom::wait, const std::string& id) -> caf::result<job_info> {
       return ask_job<job_info>(self, id, atom::wait_v);
     },
-    [self](atom::cluster, const std::string& name) -> cluster_actor {
-      return self->state.dir->get(name);
+    [self](atom::cluster,
+           const std::string& name) -> caf::result<cluster_actor> {
+      auto& st = self->state;
+      if (auto hdl = st.dir->find(name))
+        return hdl;
+      if (!st.cfg.create_clusters_on_use)
+        return unknown_cluster(name);
+      return st.dir->get(name);
+    },
+    [self](atom::create,
+           const std::string& name) -> caf::result<cluster_info> {
+      auto& st = self->state;
+      if (auto err = validate_cluster_name(name))
+        return err;
+      if (st.dir->find(name))
+        return make_weft_error(errc::already_exists,
+                               "cluster " + name + " already exists");
+      auto rp = self->make_response_promise<cluster_info>();
+      auto reply = [self, rp, name]() mutable {
+        self->request(self->state.dir->get(name), caf::infinite, atom::info_v)
+          .then([rp](cluster_info& x) mutable { rp.deliver(std::move(x)); },
+                [rp](caf::error& e) mutable { rp.deliver(e); });
+      };
+      if (!st.journal) {
+        reply();
+        return rp;
+      }
+      journal_record rec;
+      rec.kind = journal_record::cluster_created;
+      rec.job_id = name;
+      self
+        ->request(st.journal, caf::infinite, atom::append_v,
+                  std::vector<journal_record>{std::move(rec)})
+        .then([reply](uint64_t) mutable { reply(); },
+              [rp](caf::error& e) mutable { rp.deliver(e); });
+      return rp;
+    },
+    [self](atom::info, const std::string& name) -> caf::result<cluster_info> {
+      auto hdl = self->state.dir->find(name);
+      if (!hdl)
+        return unknown_cluster(name);
+      auto rp = self->make_response_promise<cluster_info>();
+      self->request(hdl, caf::infinite, atom::info_v)
+        .then([rp](cluster_info& x) mutable { rp.deliver(std::move(x)); },
+              [rp](caf::error& e) mutable { rp.deliver(e); });
+      return rp;
+    },
+    [self](atom::list) -> caf::result<std::vector<cluster_info>> {
+      auto names = self->state.dir->names();
+      auto rp = self->make_response_promise<std::vector<cluster_info>>();
+      if (names.empty()) {
+        rp.deliver(std::vector<cluster_info>{});
+        return rp;
+      }
+      struct gather {
+        std::vector<cluster_info> infos;
+        size_t pending = 0;
+      };
+      auto acc = std::make_shared<gather>();
+      acc->infos.resize(names.size());
+      acc->pending = names.size();
+      for (size_t i = 0; i < names.size(); ++i) {
+        auto hdl = self->state.dir->find(names[i]);
+        acc->infos[i].name = names[i];
+        auto step = [rp, acc]() mutable {
+          if (--acc->pending == 0)
+            rp.deliver(std::move(acc->infos));
+        };
+        if (!hdl) {  // removed meanwhile
+          step();
+          continue;
+        }
+        self->request(hdl, caf::infinite, atom::info_v)
+          .then(
+            [acc, i, step](cluster_info& x) mutable {
+              acc->infos[i] = std::move(x);
+              step();
+            },
+            [step](caf::error&) mutable { step(); });
+      }
+      return rp;
+    },
+    [self](atom::remove, const std::string& name) -> caf::result<bool> {
+      auto& st = self->state;
+      if (name == "default")
+        return make_weft_error(errc::refused,
+                               "the default cluster always exists and cannot "
+                               "be deleted");
+      auto hdl = st.dir->find(name);
+      if (!hdl)
+        return unknown_cluster(name);
+      auto rp = self->make_response_promise<bool>();
+      self->request(hdl, caf::infinite, atom::info_v)
+        .then(
+          [self, rp, name](cluster_info& info) mutable {
+            if (!info.runners.empty()) {
+              rp.deliver(make_weft_error(
+                errc::refused,
+                "cluster " + name + " has "
+                  + std::to_string(info.runners.size())
+                  + " live runner(s): stop them before deleting it"));
+              return;
+            }
+            if (info.queued + info.dispatched > 0) {
+              rp.deliver(make_weft_error(
+                errc::refused,
+                "cluster " + name + " still has "
+                  + std::to_string(info.queued + info.dispatched)
+                  + " task(s) to run: cancel their jobs before deleting it"));
+              return;
+            }
+            auto drop = [self, rp, name]() mutable {
+              self->state.dir->remove(name);
+              rp.deliver(true);
+            };
+            if (!self->state.journal) {
+              drop();
+              return;
+            }
+            journal_record rec;
+            rec.kind = journal_record::cluster_deleted;
+            rec.job_id = name;
+            self
+              ->request(self->state.journal, caf::infinite, atom::append_v,
+                        std::vector<journal_record>{std::move(rec)})
+              .then([drop](uint64_t) mutable { drop(); },
+                    [rp](caf::error& e) mutable { rp.deliver(e); });
+          },
+          [rp](caf::error& e) mutable { rp.deliver(e); });
+      return rp;
+    },
+    [](atom::hello, const std::string& version) -> caf::result<std::string> {
+      if (version != protocol_version)
+        return make_weft_error(errc::refused,
+                               std::string{"this node speaks "} + version
+                                 + " and the orchestrator "
+                                 + protocol_version
+                                 + ": run the same weft release on both");
+      return std::string{protocol_version};
     },
     [self](atom::state, const std::string& id, job_state state) {
       if (auto i = self->state.jobs.find(id); i != self->state.jobs.end())

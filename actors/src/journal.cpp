@@ -15,6 +15,7 @@ namespace {
 constexpr const char* meta_key = "meta/format";
 constexpr const char* format_tag = "weft-journal";
 constexpr char event_prefix = 'e';
+constexpr char cluster_prefix = 'c';  // 'c' + name: a created cluster
 
 // Events are keyed by job, then by a store-wide sequence number: a job's
 // events are one contiguous range (replayed in order, and removable as one
@@ -138,6 +139,14 @@ std::shared_ptr<journal_store> journal_store::open(const journal_options& opts) 
 void journal_store::append(const std::vector<journal_record>& records) {
   rocksdb::WriteBatch batch;
   for (const auto& r : records) {
+    if (r.kind == journal_record::cluster_created) {
+      batch.Put(cluster_prefix + r.job_id, "");
+      continue;
+    }
+    if (r.kind == journal_record::cluster_deleted) {
+      batch.Delete(cluster_prefix + r.job_id);
+      continue;
+    }
     if (r.replaces_job) // the job's range, up to the key written next
       batch.DeleteRange(event_key(r.job_id, 0), event_key(r.job_id, next_seq_));
     batch.Put(event_key(r.job_id, next_seq_++), r.bytes);
@@ -148,6 +157,16 @@ void journal_store::append(const std::vector<journal_record>& records) {
   if (!st.ok())
     throw error(errc::io_error, "journal write failed in " + opts_.dir.string()
                                   + ": " + st.ToString());
+}
+
+std::vector<std::string> journal_store::clusters() const {
+  std::vector<std::string> result;
+  std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator({})};
+  for (it->Seek(std::string(1, cluster_prefix));
+       it->Valid() && it->key().size() > 0 && it->key()[0] == cluster_prefix;
+       it->Next())
+    result.emplace_back(it->key().data() + 1, it->key().size() - 1);
+  return result;
 }
 
 void journal_store::for_each(

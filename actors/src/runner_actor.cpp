@@ -4,9 +4,10 @@
 
 namespace weft {
 
-worker_pool::worker_pool(uint32_t threads) {
+worker_pool::worker_pool(uint32_t threads)
+  : st_(std::make_shared<state>()) {
   for (uint32_t i = 0; i < std::max(threads, 1u); ++i)
-    threads_.emplace_back([this] { loop(); });
+    threads_.emplace_back([st = st_] { loop(st); });
 }
 
 worker_pool::~worker_pool() {
@@ -15,39 +16,50 @@ worker_pool::~worker_pool() {
 
 void worker_pool::post(std::function<void()> job) {
   {
-    std::lock_guard<std::mutex> guard{mtx_};
-    if (stopping_)
+    std::lock_guard<std::mutex> guard{st_->mtx};
+    if (st_->stopping)
       return;
-    jobs_.push_back(std::move(job));
+    st_->jobs.push_back(std::move(job));
   }
-  cv_.notify_one();
+  st_->cv.notify_one();
 }
 
 void worker_pool::shutdown() {
   {
-    std::lock_guard<std::mutex> guard{mtx_};
-    if (stopping_ && threads_.empty())
-      return;
-    stopping_ = true;
-    jobs_.clear();
+    std::lock_guard<std::mutex> guard{st_->mtx};
+    st_->stopping = true;
+    st_->jobs.clear();
   }
-  cv_.notify_all();
+  st_->cv.notify_all();
   for (auto& t : threads_)
     if (t.joinable())
       t.join();
   threads_.clear();
 }
 
-void worker_pool::loop() {
+void worker_pool::abandon() {
+  {
+    std::lock_guard<std::mutex> guard{st_->mtx};
+    st_->stopping = true;
+    st_->jobs.clear();
+  }
+  st_->cv.notify_all();
+  for (auto& t : threads_)
+    if (t.joinable())
+      t.detach();
+  threads_.clear();
+}
+
+void worker_pool::loop(std::shared_ptr<state> st) {
   for (;;) {
     std::function<void()> job;
     {
-      std::unique_lock<std::mutex> guard{mtx_};
-      cv_.wait(guard, [this] { return stopping_ || !jobs_.empty(); });
-      if (stopping_)
+      std::unique_lock<std::mutex> guard{st->mtx};
+      st->cv.wait(guard, [&] { return st->stopping || !st->jobs.empty(); });
+      if (st->stopping)
         return;
-      job = std::move(jobs_.front());
-      jobs_.pop_front();
+      job = std::move(st->jobs.front());
+      st->jobs.pop_front();
     }
     job();
   }
@@ -140,6 +152,14 @@ runner_fn(runner_actor::stateful_pointer<runner_data> self,
   reg.slots = slots;
   reg.identifiers = st.shared->registry->identifiers();
   auto me = caf::actor_cast<runner_actor>(self);
+  // Without its cluster (the orchestrator's node is gone) a runner has
+  // nothing to do; whoever started it may connect again.
+  self->monitor(st.cluster);
+  self->set_down_handler([self](caf::down_msg& msg) {
+    if (msg.source == self->state.cluster.address())
+      self->quit(msg.reason ? msg.reason
+                            : caf::error{caf::exit_reason::remote_link_unreachable});
+  });
   self->request(st.cluster, caf::infinite, atom::join_v, me, std::move(reg))
     .then(
       [self, me](bool) {

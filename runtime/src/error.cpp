@@ -20,6 +20,10 @@ const char* to_string(errc code) noexcept {
     case errc::invalid_state: return "invalid_state";
     case errc::bad_data: return "bad_data";
     case errc::data_in_use: return "data_in_use";
+    case errc::unknown_cluster: return "unknown_cluster";
+    case errc::already_exists: return "already_exists";
+    case errc::unreachable: return "unreachable";
+    case errc::refused: return "refused";
   }
   return "unknown";
 }

@@ -4,6 +4,7 @@
 #include "weft/context.hpp"
 #include "weft/registry.hpp"
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -20,6 +21,13 @@ struct runner_options {
   std::shared_ptr<cache_store> cache;
   context_limits limits;
   bool print_logs = false;  ///< echo task log lines to stderr
+  /// On stop (and SIGTERM), how long running attempts may finish; those
+  /// still running then are handed back to their jobs, which requeue them
+  /// without spending a retry.
+  std::chrono::milliseconds grace_period{std::chrono::seconds{30}};
+  /// A remote runner: how long `start()` tries to reach the orchestrator.
+  /// After a loss it keeps trying until stopped.
+  std::chrono::milliseconds connect_patience{std::chrono::seconds{10}};
 };
 
 /// A runner: registers task types, then executes the tasks its cluster
@@ -46,9 +54,11 @@ public:
   /// Starts (if needed) and blocks until no work is left for this runner:
   /// nothing queued that it can run and nothing in flight in its cluster.
   void run_all();
-  /// Starts (if needed) and serves until SIGTERM or SIGINT, or `stop()`.
+  /// Starts (if needed) and serves until SIGTERM or SIGINT, or `stop()`;
+  /// then stops as `stop()` does.
   void run_forever();
-  /// Stops taking tasks; running attempts finish on their threads.
+  /// Stops taking tasks; running attempts finish within the grace period,
+  /// the rest are handed back (requeued, no retry spent).
   void stop();
 
   const std::string& name() const;

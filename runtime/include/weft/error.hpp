@@ -25,6 +25,10 @@ enum class errc : uint8_t {
   invalid_state,        ///< the operation does not apply in this state
   bad_data,             ///< stored data is corrupt, foreign or too new
   data_in_use,          ///< another process holds the data directory
+  unknown_cluster,      ///< no cluster with that name
+  already_exists,       ///< a cluster with that name exists
+  unreachable,          ///< no connection to the orchestrator
+  refused,              ///< the peer refused: protocol, certificate, state
 };
 
 /// Human-readable name of a code, e.g. "invalid_input".

@@ -21,6 +21,12 @@ public:
   /// The cluster named `name`, spawning it if it does not exist yet.
   cluster_actor get(const std::string& name);
 
+  /// The cluster named `name`, or a null handle.
+  cluster_actor find(const std::string& name) const;
+
+  /// Forgets a cluster and stops its actor; false if there was none.
+  bool remove(const std::string& name);
+
   std::vector<std::string> names() const;
 
   /// Stops every cluster actor (orchestrator shutdown).
@@ -35,6 +41,9 @@ private:
 /// Settings of one orchestrator.
 struct orchestrator_config {
   size_t max_input_bytes = 1 << 20;  ///< per root task input
+  /// Create a cluster when a job or runner first names it (the embedded
+  /// default); off, only "default" and clusters created explicitly exist.
+  bool create_clusters_on_use = true;
 };
 
 cluster_actor spawn_cluster(caf::actor_system& sys, std::string name);

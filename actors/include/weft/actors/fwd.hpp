@@ -37,10 +37,14 @@ struct dispatch_spec;
 
 /// One encoded journal event of a job (see core::encode_event). With
 /// `replaces_job`, it replaces every earlier event of the job (compaction).
+/// The cluster kinds record a cluster created or deleted; `job_id` then
+/// holds the cluster's name and `bytes` is empty.
 struct journal_record {
+  enum kind_type : uint8_t { event = 0, cluster_created = 1, cluster_deleted = 2 };
   std::string job_id;
   std::string bytes;
   bool replaces_job = false;
+  uint8_t kind = event;
 };
 
 /// What a runner tells its cluster when it joins.
@@ -48,6 +52,16 @@ struct runner_registration {
   std::string name;
   uint32_t slots = 1;
   std::vector<task_identifier> identifiers;
+};
+
+/// A cluster as `clusters list` shows it.
+struct cluster_info {
+  std::string name;
+  std::vector<runner_registration> runners;
+  uint64_t queued = 0;      ///< attempts waiting for a runner
+  uint64_t dispatched = 0;  ///< sent to a runner, not yet settled
+  /// Identifiers queued here that no runner of the cluster can run.
+  std::vector<task_identifier> unserved;
 };
 
 } // namespace weft
@@ -76,6 +90,11 @@ CAF_BEGIN_TYPE_ID_BLOCK(weft, caf::first_custom_type_id)
   CAF_ADD_ATOM(weft, weft::atom, lost, "wLost")
   CAF_ADD_ATOM(weft, weft::atom, append, "wAppend")
   CAF_ADD_ATOM(weft, weft::atom, flush, "wFlush")
+  CAF_ADD_ATOM(weft, weft::atom, info, "wInfo")
+  CAF_ADD_ATOM(weft, weft::atom, create, "wCreate")
+  CAF_ADD_ATOM(weft, weft::atom, list, "wList")
+  CAF_ADD_ATOM(weft, weft::atom, remove, "wRemove")
+  CAF_ADD_ATOM(weft, weft::atom, hello, "wHello")
 
   CAF_ADD_TYPE_ID(weft, (weft::job_state))
   CAF_ADD_TYPE_ID(weft, (weft::task_state))
@@ -100,6 +119,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(weft, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(weft, (std::vector<uint64_t>))
   CAF_ADD_TYPE_ID(weft, (weft::journal_record))
   CAF_ADD_TYPE_ID(weft, (std::vector<weft::journal_record>))
+  CAF_ADD_TYPE_ID(weft, (weft::cluster_info))
+  CAF_ADD_TYPE_ID(weft, (std::vector<weft::cluster_info>))
 
 CAF_END_TYPE_ID_BLOCK(weft)
 
@@ -159,7 +180,8 @@ using cluster_actor = caf::typed_actor<
   caf::reacts_to<atom::credit, runner_actor, uint32_t>,
   caf::replies_to<atom::idle, runner_actor>::with<bool>,
   // A runner leaves: nothing more is sent to it after the reply.
-  caf::replies_to<atom::stop, runner_actor>::with<bool>>;
+  caf::replies_to<atom::stop, runner_actor>::with<bool>,
+  caf::replies_to<atom::info>::with<cluster_info>>;
 
 /// One per orchestrator: the job index and the front door for clients.
 using job_service_actor = caf::typed_actor<
@@ -171,7 +193,16 @@ using job_service_actor = caf::typed_actor<
   caf::replies_to<atom::retry, std::string>::with<uint64_t>,
   caf::replies_to<atom::tasks, std::string>::with<std::vector<task_info>>,
   caf::replies_to<atom::wait, std::string>::with<job_info>,
+  // The cluster a runner joins; unknown names are refused unless the
+  // orchestrator creates clusters on first use.
   caf::replies_to<atom::cluster, std::string>::with<cluster_actor>,
+  caf::replies_to<atom::create, std::string>::with<cluster_info>,
+  caf::replies_to<atom::info, std::string>::with<cluster_info>,
+  caf::replies_to<atom::list>::with<std::vector<cluster_info>>,
+  // Refused while the cluster has runners or work, and for "default".
+  caf::replies_to<atom::remove, std::string>::with<bool>,
+  // A client's protocol version; answers with the orchestrator's.
+  caf::replies_to<atom::hello, std::string>::with<std::string>,
   // A job actor reports its new state.
   caf::reacts_to<atom::state, std::string, job_state>>;
 
@@ -270,7 +301,13 @@ typename F::result_type inspect(F& f, runner_registration& x) {
 template <class F>
 typename F::result_type inspect(F& f, journal_record& x) {
   return f(caf::meta::type_name("journal_record"), x.job_id, x.bytes,
-           x.replaces_job);
+           x.replaces_job, x.kind);
+}
+
+template <class F>
+typename F::result_type inspect(F& f, cluster_info& x) {
+  return f(caf::meta::type_name("cluster_info"), x.name, x.runners, x.queued,
+           x.dispatched, x.unserved);
 }
 
 template <class F>
@@ -285,6 +322,10 @@ void add_weft_types(caf::actor_system_config& cfg);
 
 /// A `caf::error` of weft's category with a readable message.
 caf::error make_weft_error(errc code, std::string message);
+
+/// The protocol weft nodes speak; nodes with another one refuse each other
+/// (it is also the middleman's app identifier).
+inline constexpr const char* protocol_version = "weft-protocol-1";
 
 /// Turns an error that came back from an actor into a `weft::error`.
 weft::error to_weft_error(const caf::error& err);

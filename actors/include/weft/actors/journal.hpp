@@ -38,6 +38,9 @@ public:
   /// Appends encoded events as one write (synced when configured).
   void append(const std::vector<journal_record>& records);
 
+  /// The clusters created (and not deleted) through the journal.
+  std::vector<std::string> clusters() const;
+
   /// Calls `fn(seq, record)` for every event in append order.
   void for_each(const std::function<void(uint64_t, std::string_view)>& fn) const;
 

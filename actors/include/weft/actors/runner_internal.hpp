@@ -24,14 +24,22 @@ public:
   void post(std::function<void()> job);
   /// Finishes the jobs being executed, drops the rest, joins the threads.
   void shutdown();
+  /// Drops queued jobs and lets the threads finish their current job on
+  /// their own, without waiting for them (a grace period ran out).
+  void abandon();
 
 private:
-  void loop();
-  std::mutex mtx_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> jobs_;
+  struct state {
+    std::mutex mtx;
+    std::condition_variable cv;
+    std::deque<std::function<void()>> jobs;
+    bool stopping = false;
+  };
+  static void loop(std::shared_ptr<state> st);
+  // Shared with the threads, so an abandoned thread never touches a
+  // destroyed pool.
+  std::shared_ptr<state> st_;
   std::vector<std::thread> threads_;
-  bool stopping_ = false;
 };
 
 /// What a runner's actors and worker threads share.
@@ -60,5 +68,17 @@ runner_actor actor_of(const runner& r);
 runner make_runner(caf::actor_system& sys, job_service_actor service,
                    runner_options opts, std::shared_ptr<cache_store> cache,
                    std::shared_ptr<void> owner = nullptr);
+
+/// Finds a remote job service, trying for at most the given time; throws
+/// `weft::error`.
+using gateway_connector =
+  std::function<job_service_actor(std::chrono::milliseconds patience)>;
+
+/// A runner on a remote orchestrator: when the connection drops it
+/// reconnects with backoff and joins its cluster again.
+runner make_remote_runner(caf::actor_system& sys, gateway_connector connect,
+                          runner_options opts,
+                          std::shared_ptr<cache_store> cache,
+                          std::shared_ptr<void> owner);
 
 } // namespace weft

@@ -1,0 +1,55 @@
+#pragma once
+
+// What the embedded cluster, the server and remote nodes share: an actor
+// system weft owns, an orchestrator's actors, and connecting to a gateway.
+
+#include "weft/actors/directory.hpp"
+#include "weft/actors/journal.hpp"
+#include "weft/network.hpp"
+
+#include <filesystem>
+#include <memory>
+
+namespace weft {
+
+/// An actor system weft created, with the configuration it must not outlive.
+struct owned_system {
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  bool networked = false;
+  bool tls = false;
+  ~owned_system() {
+    sys.reset();  // waits for every actor to finish, then the config goes
+  }
+};
+
+/// An actor system with weft's types; with `net`, also the middleman
+/// (heartbeats, timeouts, the protocol as app identifier) and, when it
+/// names certificates, TLS. Throws `weft::error` for unreadable certificates.
+std::shared_ptr<owned_system> make_system(size_t scheduler_threads,
+                                          const network_options* net);
+
+/// One orchestrator's actors: cluster directory, journal, job service.
+struct orchestrator {
+  caf::actor_system* sys = nullptr;
+  std::shared_ptr<cluster_directory> dir;
+  journal_actor journal;
+  job_service_actor service;
+
+  /// Opens the journal (refusing unusable data before anything runs),
+  /// replays it, and spawns the actors. Throws `weft::error`.
+  void boot(caf::actor_system& sys, const std::filesystem::path& data_dir,
+            bool fsync, orchestrator_config cfg);
+  /// Stops the service, its jobs and clusters, then the journal (which
+  /// releases the data directory).
+  void shutdown();
+};
+
+/// Connects to the gateway at `addr`, retrying with backoff for up to
+/// `patience`, and checks that it speaks weft's protocol. Throws
+/// `weft::error` (unreachable, refused) with the last reason.
+job_service_actor connect_gateway(owned_system& node,
+                                  const network_address& addr,
+                                  std::chrono::milliseconds patience);
+
+} // namespace weft

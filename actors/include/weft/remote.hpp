@@ -1,0 +1,54 @@
+#pragma once
+
+#include "weft/client.hpp"
+#include "weft/network.hpp"
+#include "weft/runner.hpp"
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+namespace weft::client {
+
+/// How to reach an orchestrator (`weft server`) over the network.
+struct connect_options : network_options {
+  /// How long `connect` keeps trying before it gives up.
+  std::chrono::milliseconds patience{std::chrono::seconds{10}};
+};
+
+/// A node's connection to a remote orchestrator: runners that execute its
+/// tasks and a client for its jobs. Runners and clients reconnect with
+/// backoff when the orchestrator restarts and carry on.
+class connection {
+public:
+  struct impl;
+  explicit connection(std::shared_ptr<impl> ptr);
+
+  /// A client for the orchestrator's jobs.
+  job_client jobs();
+
+  /// A runner on this orchestrator (register its tasks, then `start()` or
+  /// `run_forever()`). Its cluster must exist there (`weft clusters create`).
+  weft::runner make_runner(runner_options opts = {});
+
+  /// The clusters as the orchestrator sees them.
+  std::vector<std::string> cluster_names();
+
+  /// "host:port" of the orchestrator.
+  const std::string& address() const;
+
+  impl* internals() const noexcept {
+    return impl_.get();
+  }
+
+private:
+  std::shared_ptr<impl> impl_;
+};
+
+/// Connects to the orchestrator at "host:port". Throws `weft::error`:
+/// unreachable (nothing answered within `opts.patience`), refused (another
+/// protocol version, or a certificate the server does not trust),
+/// invalid_argument (a malformed address or unreadable certificates).
+connection connect(const std::string& address, connect_options opts = {});
+
+} // namespace weft::client

@@ -1,0 +1,56 @@
+#pragma once
+
+#include "weft/client.hpp"
+#include "weft/network.hpp"
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+namespace weft {
+
+/// An orchestrator as a network service (what `weft server` runs).
+struct server_options {
+  /// Where to listen; port 0 picks a free port (see `server::port()`).
+  network_address listen{"127.0.0.1", 0};
+  /// The journal (RocksDB); empty: jobs live in memory only.
+  std::filesystem::path data_dir;
+  bool fsync = true;
+  size_t max_input_bytes = 1 << 20;
+  /// Without TLS certificates the server listens only on loopback
+  /// addresses: plain TCP is for development on one machine.
+  network_options network;
+};
+
+/// Boots an orchestrator (replaying its journal) and publishes its gateway.
+/// Clusters other than "default" must be created before jobs or runners
+/// use them.
+class server {
+public:
+  /// Throws `weft::error`: unusable data directory, plain TCP on a
+  /// non-loopback address, unreadable certificates, port in use.
+  explicit server(server_options opts);
+  ~server();
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  /// The port it listens on.
+  uint16_t port() const noexcept;
+  const std::string& host() const noexcept;
+  bool tls() const noexcept;
+
+  /// A client in this process.
+  job_client jobs();
+
+  /// Blocks until SIGTERM or SIGINT (or `stop()` from another thread).
+  void run_until_signal();
+  /// Stops listening, then stops the orchestrator; its journal is closed.
+  void stop();
+
+  struct impl;
+
+private:
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace weft

@@ -1,0 +1,72 @@
+#include "weft/remote.hpp"
+
+#include "weft/actors/client_internal.hpp"
+#include "weft/actors/node.hpp"
+#include "weft/actors/runner_internal.hpp"
+
+namespace weft::client {
+
+struct connection::impl {
+  std::shared_ptr<owned_system> node;
+  network_address addr;
+  std::string address;
+  connect_options opts;
+  job_service_actor service;
+
+  gateway_connector connector() {
+    auto node_ptr = node.get();
+    auto where = addr;
+    return [node_ptr, where](std::chrono::milliseconds patience) {
+      return connect_gateway(*node_ptr, where, patience);
+    };
+  }
+};
+
+connection::connection(std::shared_ptr<impl> ptr) : impl_(std::move(ptr)) {
+}
+
+job_client connection::jobs() {
+  auto ptr = std::make_shared<job_client::impl>(*impl_->node->sys,
+                                                impl_->service, impl_);
+  auto connect = impl_->connector();
+  auto patience = impl_->opts.patience;
+  ptr->reconnect = [connect, patience] { return connect(patience); };
+  return job_client{std::move(ptr)};
+}
+
+weft::runner connection::make_runner(runner_options opts) {
+  return make_remote_runner(*impl_->node->sys, impl_->connector(),
+                            std::move(opts), nullptr, impl_);
+}
+
+std::vector<std::string> connection::cluster_names() {
+  caf::scoped_actor self{*impl_->node->sys};
+  std::vector<std::string> names;
+  caf::error err;
+  self->request(impl_->service, std::chrono::seconds{30}, atom::list_v)
+    .receive(
+      [&](std::vector<cluster_info>& xs) {
+        for (auto& x : xs)
+          names.push_back(std::move(x.name));
+      },
+      [&](caf::error& e) { err = std::move(e); });
+  if (err)
+    throw to_weft_error(err);
+  return names;
+}
+
+const std::string& connection::address() const {
+  return impl_->address;
+}
+
+connection connect(const std::string& address, connect_options opts) {
+  auto ptr = std::make_shared<connection::impl>();
+  ptr->addr = parse_address(address);
+  ptr->address = address;
+  ptr->opts = opts;
+  ptr->node = make_system(opts.scheduler_threads, &ptr->opts);
+  ptr->service = connect_gateway(*ptr->node, ptr->addr, opts.patience);
+  return connection{std::move(ptr)};
+}
+
+} // namespace weft::client

@@ -1,0 +1,126 @@
+#include "weft/server.hpp"
+
+#include "weft/actors/client_internal.hpp"
+#include "weft/actors/node.hpp"
+
+#include <caf/io/all.hpp>
+#include <caf/openssl/all.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <csignal>
+#include <thread>
+
+namespace weft {
+
+namespace {
+
+std::atomic<bool> stop_requested{false};
+
+extern "C" void on_server_signal(int) {
+  stop_requested = true;
+}
+
+} // namespace
+
+struct server::impl {
+  server_options opts;
+  std::shared_ptr<owned_system> node;
+  orchestrator orch;
+  uint16_t port = 0;
+  std::mutex mtx;
+  std::condition_variable cv;
+  bool stopped = false;
+};
+
+server::server(server_options opts) : impl_(std::make_unique<impl>()) {
+  auto& st = *impl_;
+  st.opts = std::move(opts);
+  const auto& host = st.opts.listen.host;
+  bool tls = st.opts.network.tls.enabled();
+  if (!tls && !is_loopback(host))
+    throw error(errc::invalid_argument,
+                "refusing to listen on " + host
+                  + " without TLS: plain TCP is for loopback only; give "
+                    "--cert, --key and --ca (see `weft certs`) or listen on "
+                    "127.0.0.1");
+  st.node = make_system(st.opts.network.scheduler_threads, &st.opts.network);
+  orchestrator_config cfg;
+  cfg.max_input_bytes = st.opts.max_input_bytes;
+  cfg.create_clusters_on_use = false;
+  st.orch.boot(*st.node->sys, st.opts.data_dir, st.opts.fsync, cfg);
+  auto port = tls ? caf::openssl::publish(st.orch.service, st.opts.listen.port,
+                                          host.c_str(), true)
+                  : st.node->sys->middleman().publish(
+                    st.orch.service, st.opts.listen.port, host.c_str(), true);
+  if (!port) {
+    auto why = st.node->sys->render(port.error());
+    st.orch.shutdown();
+    throw error(errc::io_error, "cannot listen on " + host + ":"
+                                  + std::to_string(st.opts.listen.port) + " ("
+                                  + why
+                                  + "): is the port in use? pick another one");
+  }
+  st.port = *port;
+}
+
+server::~server() {
+  stop();
+}
+
+uint16_t server::port() const noexcept {
+  return impl_->port;
+}
+
+const std::string& server::host() const noexcept {
+  return impl_->opts.listen.host;
+}
+
+bool server::tls() const noexcept {
+  return impl_->node->tls;
+}
+
+job_client server::jobs() {
+  auto ptr = std::make_shared<job_client::impl>(*impl_->node->sys,
+                                                impl_->orch.service,
+                                                impl_->node);
+  job_client client{std::move(ptr)};
+  client.set_max_input_bytes(impl_->opts.max_input_bytes);
+  return client;
+}
+
+void server::run_until_signal() {
+  stop_requested = false;
+  auto old_term = std::signal(SIGTERM, on_server_signal);
+  auto old_int = std::signal(SIGINT, on_server_signal);
+  for (;;) {
+    std::unique_lock<std::mutex> guard{impl_->mtx};
+    if (impl_->stopped || stop_requested)
+      break;
+    impl_->cv.wait_for(guard, std::chrono::milliseconds{50});
+  }
+  std::signal(SIGTERM, old_term);
+  std::signal(SIGINT, old_int);
+}
+
+void server::stop() {
+  {
+    std::lock_guard<std::mutex> guard{impl_->mtx};
+    if (impl_->stopped)
+      return;
+    impl_->stopped = true;
+  }
+  impl_->cv.notify_all();
+  auto& sys = *impl_->node->sys;
+  if (impl_->node->tls) {
+    caf::anon_send(sys.openssl_manager().actor_handle(),
+                   caf::unpublish_atom::value,
+                   caf::actor_cast<caf::actor_addr>(impl_->orch.service),
+                   impl_->port);
+  } else {
+    sys.middleman().unpublish(impl_->orch.service, impl_->port);
+  }
+  impl_->orch.shutdown();
+}
+
+} // namespace weft

@@ -8,7 +8,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev
   catch2
   libgraphviz-dev pkg-config
-  librocksdb-dev
+  librocksdb-dev libssl-dev
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -56,6 +56,22 @@ std::string job_client::visualize(const std::string& id,
   return render_svg(info, tasks(id), options);
 }
 
+cluster_info job_client::create_cluster(const std::string& name) {
+  return impl_->ask<cluster_info>(impl_->timeout, atom::create_v, name);
+}
+
+cluster_info job_client::find_cluster(const std::string& name) {
+  return impl_->ask<cluster_info>(impl_->timeout, atom::info_v, name);
+}
+
+std::vector<cluster_info> job_client::clusters() {
+  return impl_->ask<std::vector<cluster_info>>(impl_->timeout, atom::list_v);
+}
+
+void job_client::delete_cluster(const std::string& name) {
+  impl_->ask<bool>(impl_->timeout, atom::remove_v, name);
+}
+
 job_info job_client::wait(const std::string& id,
                           std::chrono::milliseconds timeout) {
   try {

@@ -3,8 +3,30 @@
 #include <caf/io/all.hpp>
 #include <caf/openssl/all.hpp>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <dlfcn.h>
+
 #include <fstream>
 #include <thread>
+
+// CAF 0.17.6's TLS sessions never drain OpenSSL's per-thread error queue
+// after a failed call (the draining code sits in log statements that
+// Debian's build compiles out). One failed handshake, say from a node with
+// a foreign certificate, then leaves an error that the next SSL_get_error
+// on the same I/O thread reports for a healthy connection, which CAF then
+// closes. Wrapping SSL_get_error to clear the queue once a failure has been
+// reported keeps one bad peer from disconnecting the others.
+extern "C" int SSL_get_error(const SSL* ssl, int ret) {
+  using real_fn = int (*)(const SSL*, int);
+  static const auto real =
+    reinterpret_cast<real_fn>(dlsym(RTLD_NEXT, "SSL_get_error"));
+  auto code = real(ssl, ret);
+  if (code == SSL_ERROR_SSL || code == SSL_ERROR_SYSCALL)
+    ERR_clear_error();
+  return code;
+}
 
 namespace weft {
 

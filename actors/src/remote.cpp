@@ -39,22 +39,6 @@ weft::runner connection::make_runner(runner_options opts) {
                             std::move(opts), nullptr, impl_);
 }
 
-std::vector<std::string> connection::cluster_names() {
-  caf::scoped_actor self{*impl_->node->sys};
-  std::vector<std::string> names;
-  caf::error err;
-  self->request(impl_->service, std::chrono::seconds{30}, atom::list_v)
-    .receive(
-      [&](std::vector<cluster_info>& xs) {
-        for (auto& x : xs)
-          names.push_back(std::move(x.name));
-      },
-      [&](caf::error& e) { err = std::move(e); });
-  if (err)
-    throw to_weft_error(err);
-  return names;
-}
-
 const std::string& connection::address() const {
   return impl_->address;
 }

@@ -4,6 +4,7 @@ namespace weft {
 
 void add_weft_types(caf::actor_system_config& cfg) {
   cfg.add_message_types<caf::id_block::weft>();
+  cfg.add_message_types<caf::id_block::weft_actors>();
   cfg.add_error_category(
     caf::atom("weft"),
     [](uint8_t code, caf::atom_value, const caf::message& context) {

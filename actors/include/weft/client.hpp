@@ -75,6 +75,16 @@ public:
   std::string visualize(const std::string& id,
                         const render_options& options = {});
 
+  /// Creates a cluster (a server only knows "default" and the clusters
+  /// created this way); throws already_exists.
+  cluster_info create_cluster(const std::string& name);
+  /// A cluster with its runners and waiting work; throws unknown_cluster.
+  cluster_info find_cluster(const std::string& name);
+  std::vector<cluster_info> clusters();
+  /// Deletes a cluster; refused for "default" and while it has runners or
+  /// work.
+  void delete_cluster(const std::string& name);
+
   /// Blocks until the job is COMPLETED, FAILED or CANCELED and no task of it
   /// runs any more; throws errc::timeout after `timeout`.
   job_info wait(const std::string& id,

@@ -31,9 +31,6 @@ public:
   /// `run_forever()`). Its cluster must exist there (`weft clusters create`).
   weft::runner make_runner(runner_options opts = {});
 
-  /// The clusters as the orchestrator sees them.
-  std::vector<std::string> cluster_names();
-
   /// "host:port" of the orchestrator.
   const std::string& address() const;
 

@@ -4,6 +4,7 @@
 // needs. No CAF header is pulled in.
 
 #include "weft/cache.hpp"
+#include "weft/certs.hpp"
 #include "weft/client.hpp"
 #include "weft/context.hpp"
 #include "weft/error.hpp"
@@ -11,6 +12,9 @@
 #include "weft/job.hpp"
 #include "weft/json.hpp"
 #include "weft/local_cluster.hpp"
+#include "weft/network.hpp"
 #include "weft/registry.hpp"
+#include "weft/remote.hpp"
 #include "weft/runner.hpp"
+#include "weft/server.hpp"
 #include "weft/task.hpp"

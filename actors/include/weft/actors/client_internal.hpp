@@ -4,6 +4,7 @@
 #include "weft/client.hpp"
 
 #include <functional>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <tuple>
@@ -60,6 +61,8 @@ struct job_client::impl {
   }
 
 private:
+  /// One request; it fails at once (instead of at its timeout) when the
+  /// service's node goes away while it is pending.
   template <class T, class... Ts>
   std::variant<T, caf::error> try_ask(std::chrono::milliseconds wait_for,
                                       const Ts&... xs) {
@@ -68,15 +71,33 @@ private:
       std::lock_guard<std::mutex> guard{mtx_};
       svc = service_;
     }
-    caf::scoped_actor self{sys};
-    std::optional<T> result;
-    caf::error err;
-    self->request(svc, caf::duration{wait_for}, xs...)
-      .receive([&](T& x) { result = std::move(x); },
-               [&](caf::error& e) { err = std::move(e); });
-    if (err)
-      return err;
-    return std::move(*result);
+    using outcome = std::variant<T, caf::error>;
+    auto result = std::make_shared<std::promise<outcome>>();
+    auto future = result->get_future();
+    auto args = std::make_tuple(xs...);
+    sys.spawn([svc, wait_for, result, args](caf::event_based_actor* self) {
+      auto done = std::make_shared<bool>(false);
+      auto deliver = [self, result, done](outcome x) {
+        if (*done)
+          return;
+        *done = true;
+        result->set_value(std::move(x));
+        self->quit();
+      };
+      self->monitor(svc);
+      self->set_down_handler([deliver](caf::down_msg& msg) {
+        deliver(msg.reason ? msg.reason
+                           : caf::error{caf::sec::request_receiver_down});
+      });
+      std::apply(
+        [&](const auto&... ys) {
+          self->request(svc, caf::duration{wait_for}, ys...)
+            .then([deliver](T& x) { deliver(std::move(x)); },
+                  [deliver](caf::error& e) { deliver(std::move(e)); });
+        },
+        args);
+    });
+    return future.get();
   }
 
   std::mutex mtx_;

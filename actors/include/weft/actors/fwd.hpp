@@ -48,21 +48,7 @@ struct journal_record {
 };
 
 /// What a runner tells its cluster when it joins.
-struct runner_registration {
-  std::string name;
-  uint32_t slots = 1;
-  std::vector<task_identifier> identifiers;
-};
-
-/// A cluster as `clusters list` shows it.
-struct cluster_info {
-  std::string name;
-  std::vector<runner_registration> runners;
-  uint64_t queued = 0;      ///< attempts waiting for a runner
-  uint64_t dispatched = 0;  ///< sent to a runner, not yet settled
-  /// Identifiers queued here that no runner of the cluster can run.
-  std::vector<task_identifier> unserved;
-};
+using runner_registration = runner_info;
 
 } // namespace weft
 
@@ -113,7 +99,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(weft, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(weft, (weft::core::attempt_outcome))
   CAF_ADD_TYPE_ID(weft, (weft::submit_request))
   CAF_ADD_TYPE_ID(weft, (weft::task_result))
-  CAF_ADD_TYPE_ID(weft, (weft::runner_registration))
+  CAF_ADD_TYPE_ID(weft, (weft::runner_info))
   CAF_ADD_TYPE_ID(weft, (weft::dispatch_spec))
   CAF_ADD_TYPE_ID(weft, (std::vector<weft::dispatch_spec>))
   CAF_ADD_TYPE_ID(weft, (std::vector<uint64_t>))
@@ -206,6 +192,22 @@ using job_service_actor = caf::typed_actor<
   // A job actor reports its new state.
   caf::reacts_to<atom::state, std::string, job_state>>;
 
+} // namespace weft
+
+// Actor handles travel in messages between nodes (a cluster handed to a
+// runner, a runner joining its cluster), so they need type IDs too.
+CAF_BEGIN_TYPE_ID_BLOCK(weft_actors, caf::id_block::weft::end)
+
+  CAF_ADD_TYPE_ID(weft_actors, (weft::job_actor))
+  CAF_ADD_TYPE_ID(weft_actors, (weft::task_actor))
+  CAF_ADD_TYPE_ID(weft_actors, (weft::runner_actor))
+  CAF_ADD_TYPE_ID(weft_actors, (weft::cluster_actor))
+  CAF_ADD_TYPE_ID(weft_actors, (weft::job_service_actor))
+
+CAF_END_TYPE_ID_BLOCK(weft_actors)
+
+namespace weft {
+
 // -- inspection ---------------------------------------------------------------
 
 template <class F>
@@ -293,8 +295,8 @@ typename F::result_type inspect(F& f, task_result& x) {
 }
 
 template <class F>
-typename F::result_type inspect(F& f, runner_registration& x) {
-  return f(caf::meta::type_name("runner_registration"), x.name, x.slots,
+typename F::result_type inspect(F& f, runner_info& x) {
+  return f(caf::meta::type_name("runner_info"), x.name, x.slots,
            x.identifiers);
 }
 

@@ -1,0 +1,529 @@
+// The `weft` command: the orchestrator as a server, and a client of a
+// remote one (jobs, clusters, certificates, pictures).
+
+#include "weft/certs.hpp"
+#include "weft/remote.hpp"
+#include "weft/server.hpp"
+
+#include <boost/json.hpp>
+
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr const char* usage = R"(usage: weft COMMAND [ARGS] [OPTIONS]
+
+The orchestrator:
+  server --listen HOST:PORT [--data DIR] [--fsync always|never]
+         [--cert F --key F --ca F] [--max-input-bytes N]
+
+Jobs on a server (--server HOST:PORT, default $WEFT_SERVER or 127.0.0.1:7100):
+  submit --task NAME@vX.Y --input JSON [--cluster C] [--max-retries N]
+         [--name N]
+  jobs [--from TIME] [--to TIME] [--state STATE] [--name N] [--cluster C]
+  job ID
+  cancel ID
+  retry ID
+  visualize ID -o FILE.svg
+  clusters create NAME | clusters list | clusters delete NAME
+
+Certificates for TLS (files in --dir, default ./weft-certs):
+  certs init
+  certs issue NAME
+
+Client options: --server HOST:PORT, --cert F --key F --ca F (TLS),
+  --connect-timeout SECONDS (default 5), --json (machine-readable output).
+TIME is 2026-11-22 or 2026-11-22T10:30:00Z (UTC).
+)";
+
+/// A command line: positional words and --flags with values.
+struct command_line {
+  std::vector<std::string> words;
+  std::map<std::string, std::string> flags;
+  std::set<std::string> switches;
+
+  std::optional<std::string> flag(const std::string& name) const {
+    auto i = flags.find(name);
+    if (i == flags.end())
+      return std::nullopt;
+    return i->second;
+  }
+
+  bool has(const std::string& name) const {
+    return switches.count(name) > 0;
+  }
+};
+
+/// Thrown for a command line that cannot be run: exit status 2.
+struct usage_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+command_line parse(int argc, char** argv) {
+  static const std::set<std::string> known_switches{"--json", "--help"};
+  static const std::set<std::string> known_flags{
+    "--listen",  "--data",         "--fsync",       "--cert",
+    "--key",     "--ca",           "--server",      "--task",
+    "--input",   "--cluster",      "--max-retries", "--name",
+    "--from",    "--to",           "--state",       "--dir",
+    "-o",        "--max-input-bytes", "--connect-timeout"};
+  command_line cl;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "-h")
+      arg = "--help";
+    if (known_switches.count(arg)) {
+      cl.switches.insert(arg);
+    } else if (known_flags.count(arg)) {
+      if (i + 1 >= argc)
+        throw usage_error(arg + " needs a value");
+      cl.flags[arg] = argv[++i];
+    } else if (arg.size() > 1 && arg[0] == '-') {
+      throw usage_error("unknown option " + arg + " (see weft --help)");
+    } else {
+      cl.words.push_back(arg);
+    }
+  }
+  return cl;
+}
+
+uint64_t parse_count(const std::string& flag, const std::string& text) {
+  if (text.empty() || text.size() > 9
+      || text.find_first_not_of("0123456789") != std::string::npos)
+    throw usage_error(flag + " wants a whole number, not \"" + text + "\"");
+  return std::stoull(text);
+}
+
+weft::timestamp parse_time(const std::string& flag, const std::string& text) {
+  std::tm tm{};
+  const char* end = nullptr;
+  for (const char* fmt : {"%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S",
+                          "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"}) {
+    tm = std::tm{};
+    end = strptime(text.c_str(), fmt, &tm);
+    if (end != nullptr && *end == '\0')
+      return static_cast<weft::timestamp>(timegm(&tm)) * 1'000'000'000;
+  }
+  throw usage_error(flag + " wants a UTC time such as 2026-11-22 or "
+                           "2026-11-22T10:30:00Z, not \""
+                    + text + "\"");
+}
+
+weft::task_identifier parse_task(const std::string& text) {
+  auto at = text.rfind('@');
+  if (at == std::string::npos || at == 0)
+    throw usage_error("--task wants NAME@vX.Y (such as ResizeImage@v1.0), "
+                      "not \""
+                      + text + "\"");
+  weft::task_identifier id{text.substr(0, at), text.substr(at + 1)};
+  weft::validate_identifier(id);
+  return id;
+}
+
+weft::tls_options tls_of(const command_line& cl) {
+  weft::tls_options tls;
+  if (auto x = cl.flag("--cert"))
+    tls.certificate = *x;
+  if (auto x = cl.flag("--key"))
+    tls.key = *x;
+  if (auto x = cl.flag("--ca"))
+    tls.ca = *x;
+  if (tls.enabled()
+      && (tls.certificate.empty() || tls.key.empty() || tls.ca.empty()))
+    throw usage_error("TLS needs --cert, --key and --ca together");
+  return tls;
+}
+
+// -- output -------------------------------------------------------------------
+
+json::object to_json(const weft::job_info& job) {
+  json::object o;
+  o["id"] = job.id;
+  o["name"] = job.name;
+  o["cluster"] = job.cluster;
+  o["state"] = weft::to_string(job.state);
+  o["submitted_at"] = weft::format_time(job.submitted_at);
+  o["running"] = job.running;
+  json::array progress;
+  for (const auto& p : job.progress)
+    progress.push_back(
+      json::object{{"label", p.label}, {"done", p.done}, {"total", p.total}});
+  o["progress"] = std::move(progress);
+  json::object counts;
+  for (size_t i = 0; i < weft::task_state_count; ++i)
+    if (job.stats.tasks_by_state[i] > 0)
+      counts[weft::to_string(static_cast<weft::task_state>(i))] =
+        job.stats.tasks_by_state[i];
+  json::object stats;
+  stats["total_tasks"] = job.stats.total_tasks;
+  stats["tasks_by_state"] = std::move(counts);
+  stats["compute_seconds"] = job.stats.compute_ns / 1e9;
+  stats["elapsed_seconds"] = job.stats.elapsed_ns / 1e9;
+  stats["parallelism"] = job.stats.parallelism;
+  o["stats"] = std::move(stats);
+  return o;
+}
+
+json::object to_json(const weft::cluster_info& c) {
+  json::object o;
+  o["name"] = c.name;
+  json::array runners;
+  for (const auto& r : c.runners) {
+    json::array ids;
+    for (const auto& id : r.identifiers)
+      ids.push_back(json::string{weft::to_string(id)});
+    runners.push_back(json::object{
+      {"name", r.name}, {"slots", r.slots}, {"tasks", std::move(ids)}});
+  }
+  o["runners"] = std::move(runners);
+  o["queued"] = c.queued;
+  o["dispatched"] = c.dispatched;
+  json::array unserved;
+  for (const auto& id : c.unserved)
+    unserved.push_back(json::string{weft::to_string(id)});
+  o["unserved"] = std::move(unserved);
+  return o;
+}
+
+void print_json(const json::value& v) {
+  std::cout << json::serialize(v) << "\n";
+}
+
+// -- commands -----------------------------------------------------------------
+
+int run_server(const command_line& cl) {
+  weft::server_options opts;
+  auto listen = cl.flag("--listen");
+  if (!listen)
+    throw usage_error("server needs --listen HOST:PORT (port 0 picks one)");
+  opts.listen = weft::parse_address(*listen, true);
+  if (auto dir = cl.flag("--data"))
+    opts.data_dir = *dir;
+  if (auto fsync = cl.flag("--fsync")) {
+    if (*fsync != "always" && *fsync != "never")
+      throw usage_error("--fsync is always or never, not \"" + *fsync + "\"");
+    opts.fsync = *fsync == "always";
+  }
+  if (auto n = cl.flag("--max-input-bytes"))
+    opts.max_input_bytes = parse_count("--max-input-bytes", *n);
+  opts.network.tls = tls_of(cl);
+  weft::server srv{opts};
+  std::cout << "weft server listening on " << srv.host() << ":" << srv.port()
+            << (srv.tls() ? " (TLS: only nodes with a certificate signed by "
+                            "its CA may connect)"
+                          : " (plain TCP on loopback: for development only; "
+                            "give --cert, --key and --ca for TLS)")
+            << "\n";
+  if (opts.data_dir.empty())
+    std::cout << "no --data: jobs live in memory and are lost when the "
+                 "server stops\n";
+  else
+    std::cout << "journal in " << opts.data_dir.string() << " (fsync "
+              << (opts.fsync ? "always" : "never") << ")\n";
+  std::cout.flush();
+  srv.run_until_signal();
+  std::cout << "weft server stopping\n";
+  std::cout.flush();
+  srv.stop();
+  std::cout << "weft server stopped\n";
+  return 0;
+}
+
+int run_certs(const command_line& cl) {
+  std::filesystem::path dir = cl.flag("--dir").value_or("weft-certs");
+  if (cl.words.size() == 2 && cl.words[1] == "init") {
+    auto files = weft::make_certificate_authority(dir);
+    std::cout << "created certificate authority " << files.certificate.string()
+              << " (key " << files.key.string()
+              << ": keep it secret; it signs every node)\n";
+    return 0;
+  }
+  if (cl.words.size() == 3 && cl.words[1] == "issue") {
+    auto files = weft::issue_certificate(dir, cl.words[2]);
+    std::cout << "issued " << files.certificate.string() << " and "
+              << files.key.string() << "; use them with --cert "
+              << files.certificate.string() << " --key " << files.key.string()
+              << " --ca " << (dir / "ca.pem").string() << "\n";
+    return 0;
+  }
+  throw usage_error("certs init | certs issue NAME");
+}
+
+weft::job_client connect(const command_line& cl) {
+  std::string address = "127.0.0.1:7100";
+  if (const char* env = std::getenv("WEFT_SERVER"); env && *env)
+    address = env;
+  if (auto x = cl.flag("--server"))
+    address = *x;
+  weft::client::connect_options opts;
+  opts.tls = tls_of(cl);
+  opts.patience = std::chrono::seconds{5};
+  if (auto t = cl.flag("--connect-timeout"))
+    opts.patience = std::chrono::seconds{parse_count("--connect-timeout", *t)};
+  opts.scheduler_threads = 2;
+  return weft::client::connect(address, opts).jobs();
+}
+
+std::string one_word(const command_line& cl, const char* what) {
+  if (cl.words.size() != 2)
+    throw usage_error(cl.words[0] + " needs exactly one " + what);
+  return cl.words[1];
+}
+
+int run_submit(const command_line& cl) {
+  auto task = cl.flag("--task");
+  auto input = cl.flag("--input");
+  if (!task || !input)
+    throw usage_error("submit needs --task NAME@vX.Y and --input JSON");
+  auto id = parse_task(*task);
+  boost::system::error_code ec;
+  auto parsed = json::parse(*input, ec);
+  if (ec || !parsed.is_object())
+    throw usage_error("--input is not a JSON object"
+                      + (ec ? " (" + ec.message() + ")" : std::string{})
+                      + ": write it like '{\"size\": 3}'");
+  weft::submit_options opts;
+  opts.cluster = cl.flag("--cluster").value_or("");
+  if (auto n = cl.flag("--max-retries"))
+    opts.max_retries =
+      static_cast<uint32_t>(parse_count("--max-retries", *n));
+  auto name = cl.flag("--name").value_or(id.name);
+  auto jobs = connect(cl);
+  auto info = jobs.submit(name, {weft::task_input{id, *input}}, opts);
+  if (cl.has("--json"))
+    print_json(to_json(info));
+  else
+    std::cout << "submitted job " << info.id << " (" << info.name
+              << ") on cluster " << info.cluster << "\n";
+  return 0;
+}
+
+int run_jobs(const command_line& cl) {
+  weft::job_query q;
+  if (auto x = cl.flag("--from"))
+    q.from = parse_time("--from", *x);
+  if (auto x = cl.flag("--to"))
+    q.to = parse_time("--to", *x);
+  if (auto x = cl.flag("--state")) {
+    auto s = weft::parse_job_state(*x);
+    if (!s)
+      throw usage_error("--state is one of SUBMITTED, RUNNING, STARTED, "
+                        "COMPLETED, FAILED, CANCELED, not \""
+                        + *x + "\"");
+    q.states.push_back(*s);
+  }
+  q.name = cl.flag("--name").value_or("");
+  q.cluster = cl.flag("--cluster").value_or("");
+  auto jobs = connect(cl).query(q);
+  if (cl.has("--json")) {
+    json::array all;
+    for (const auto& j : jobs)
+      all.push_back(to_json(j));
+    print_json(all);
+    return 0;
+  }
+  if (jobs.empty()) {
+    std::cout << "no jobs match\n";
+    return 0;
+  }
+  std::cout << std::left << std::setw(38) << "ID" << std::setw(11) << "STATE"
+            << std::setw(26) << "SUBMITTED" << std::setw(14) << "CLUSTER"
+            << "NAME\n";
+  for (const auto& j : jobs)
+    std::cout << std::setw(38) << j.id << std::setw(11)
+              << weft::to_string(j.state) << std::setw(26)
+              << weft::format_time(j.submitted_at) << std::setw(14)
+              << j.cluster << j.name << "\n";
+  return 0;
+}
+
+int run_job(const command_line& cl) {
+  auto id = one_word(cl, "job id");
+  auto client = connect(cl);
+  auto info = client.find(id);
+  // Work that waits for a runner: queued tasks whose identifier no runner
+  // of their cluster can run.
+  std::vector<std::string> waiting;
+  if (!weft::is_final(info.state)) {
+    std::map<std::string, std::set<weft::task_identifier>> queued;
+    for (const auto& t : client.tasks(id))
+      if (t.state == weft::task_state::queued)
+        queued[t.cluster].insert(t.identifier);
+    for (const auto& [cluster, ids] : queued) {
+      weft::cluster_info c;
+      try {
+        c = client.find_cluster(cluster);
+      } catch (const weft::error&) {
+        waiting.push_back("cluster " + cluster + " does not exist");
+        continue;
+      }
+      for (const auto& u : c.unserved)
+        if (ids.count(u))
+          waiting.push_back("no runner in cluster " + cluster + " can run "
+                            + weft::to_string(u));
+    }
+  }
+  if (cl.has("--json")) {
+    auto o = to_json(info);
+    json::array w;
+    for (const auto& x : waiting)
+      w.push_back(json::string{x});
+    o["waiting"] = std::move(w);
+    print_json(o);
+    return 0;
+  }
+  std::cout << "job " << info.id << "\n"
+            << "  name:      " << info.name << "\n"
+            << "  state:     " << weft::to_string(info.state) << "\n"
+            << "  cluster:   " << info.cluster << "\n"
+            << "  submitted: " << weft::format_time(info.submitted_at) << "\n"
+            << "  tasks:     " << info.stats.total_tasks;
+  const char* sep = " (";
+  for (size_t i = 0; i < weft::task_state_count; ++i)
+    if (info.stats.tasks_by_state[i] > 0) {
+      std::cout << sep << info.stats.tasks_by_state[i] << ' '
+                << weft::to_string(static_cast<weft::task_state>(i));
+      sep = ", ";
+    }
+  std::cout << (std::string{sep} == ", " ? ")" : "") << "\n";
+  for (const auto& p : info.progress)
+    std::cout << "  progress:  " << (p.label.empty() ? "(default)" : p.label)
+              << " " << p.done << "/" << p.total << "\n";
+  for (const auto& w : waiting)
+    std::cout << "  waiting:   " << w << "\n";
+  return 0;
+}
+
+int run_cancel_retry(const command_line& cl, bool cancel) {
+  auto id = one_word(cl, "job id");
+  auto client = connect(cl);
+  auto n = cancel ? client.cancel(id) : client.retry(id);
+  if (cl.has("--json"))
+    print_json(json::object{{"id", id}, {cancel ? "canceled" : "requeued", n}});
+  else
+    std::cout << (cancel ? "canceled " : "requeued ") << n << " task(s) of job "
+              << id << "\n";
+  return 0;
+}
+
+int run_visualize(const command_line& cl) {
+  auto id = one_word(cl, "job id");
+  auto out = cl.flag("-o");
+  if (!out)
+    throw usage_error("visualize needs -o FILE.svg");
+  auto svg = connect(cl).visualize(id);
+  std::ofstream file{*out, std::ios::binary};
+  file << svg;
+  if (!file)
+    throw weft::error(weft::errc::io_error, "cannot write " + *out);
+  if (!cl.has("--json"))
+    std::cout << "wrote " << *out << "\n";
+  else
+    print_json(json::object{{"id", id}, {"file", *out}});
+  return 0;
+}
+
+int run_clusters(const command_line& cl) {
+  auto sub = cl.words.size() >= 2 ? cl.words[1] : std::string{};
+  if (sub == "list" && cl.words.size() == 2) {
+    auto all = connect(cl).clusters();
+    if (cl.has("--json")) {
+      json::array a;
+      for (const auto& c : all)
+        a.push_back(to_json(c));
+      print_json(a);
+      return 0;
+    }
+    std::cout << std::left << std::setw(20) << "NAME" << std::setw(9)
+              << "RUNNERS" << std::setw(7) << "SLOTS" << std::setw(8)
+              << "QUEUED" << "WAITING FOR A RUNNER\n";
+    for (const auto& c : all) {
+      uint64_t slots = 0;
+      for (const auto& r : c.runners)
+        slots += r.slots;
+      std::string unserved;
+      for (const auto& u : c.unserved)
+        unserved += (unserved.empty() ? "" : ", ") + weft::to_string(u);
+      std::cout << std::setw(20) << c.name << std::setw(9) << c.runners.size()
+                << std::setw(7) << slots << std::setw(8) << c.queued
+                << unserved << "\n";
+    }
+    return 0;
+  }
+  if ((sub == "create" || sub == "delete") && cl.words.size() == 3) {
+    auto client = connect(cl);
+    const auto& name = cl.words[2];
+    if (sub == "create") {
+      auto info = client.create_cluster(name);
+      if (cl.has("--json"))
+        print_json(to_json(info));
+      else
+        std::cout << "created cluster " << name << "\n";
+    } else {
+      client.delete_cluster(name);
+      if (cl.has("--json"))
+        print_json(json::object{{"deleted", name}});
+      else
+        std::cout << "deleted cluster " << name << "\n";
+    }
+    return 0;
+  }
+  throw usage_error("clusters create NAME | clusters list | clusters delete "
+                    "NAME");
+}
+
+int dispatch(const command_line& cl) {
+  if (cl.has("--help") || cl.words.empty()) {
+    std::cout << usage;
+    return cl.words.empty() && !cl.has("--help") ? 2 : 0;
+  }
+  const auto& cmd = cl.words[0];
+  if (cmd == "server")
+    return run_server(cl);
+  if (cmd == "certs")
+    return run_certs(cl);
+  if (cmd == "submit")
+    return run_submit(cl);
+  if (cmd == "jobs")
+    return run_jobs(cl);
+  if (cmd == "job")
+    return run_job(cl);
+  if (cmd == "cancel")
+    return run_cancel_retry(cl, true);
+  if (cmd == "retry")
+    return run_cancel_retry(cl, false);
+  if (cmd == "visualize")
+    return run_visualize(cl);
+  if (cmd == "clusters")
+    return run_clusters(cl);
+  throw usage_error("unknown command " + cmd + " (see weft --help)");
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return dispatch(parse(argc, argv));
+  } catch (const usage_error& e) {
+    std::cerr << "weft: " << e.what() << "\n";
+    return 2;
+  } catch (const weft::error& e) {
+    std::cerr << "weft: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "weft: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,137 @@
+// A runner process for the multi-process tests: connects to a server and
+// serves the tasks below until SIGTERM.
+//
+//   weft-remote-worker HOST:PORT --cluster C --name N [--slots N]
+//       [--leaf-version vX.Y] [--grace-ms N] [--cert F --key F --ca F]
+
+#include <weft/remote.hpp>
+
+#include <chrono>
+#include <iostream>
+#include <thread>
+
+/// Marks each leaf with the runner that computed it (its display name).
+struct leaf_body {
+  static void run(weft::context& ctx, uint32_t sleep_ms) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{sleep_ms});
+    ctx.current_task().display = ctx.current_task().runner;
+    ctx.progress("leaves").add(1).done(1);
+  }
+};
+
+struct Leaf {
+  uint32_t index = 0;
+  uint32_t sleep_ms = 0;
+  static weft::task_identifier identifier() {
+    return {"Leaf", "v1.0"};
+  }
+  void execute(weft::context& ctx) const {
+    leaf_body::run(ctx, sleep_ms);
+  }
+};
+BOOST_DESCRIBE_STRUCT(Leaf, (), (index, sleep_ms))
+
+/// The same task at another major version: never compatible with v1.
+struct LeafV2 {
+  uint32_t index = 0;
+  uint32_t sleep_ms = 0;
+  static weft::task_identifier identifier() {
+    return {"Leaf", "v2.0"};
+  }
+  void execute(weft::context& ctx) const {
+    leaf_body::run(ctx, sleep_ms);
+  }
+};
+BOOST_DESCRIBE_STRUCT(LeafV2, (), (index, sleep_ms))
+
+/// Submits `leaves` leaves to each of `clusters`.
+struct Spread {
+  uint32_t leaves = 0;
+  uint32_t sleep_ms = 0;
+  std::vector<std::string> clusters;
+  static weft::task_identifier identifier() {
+    return {"Spread", "v1.0"};
+  }
+  void execute(weft::context& ctx) const {
+    for (const auto& c : clusters)
+      for (uint32_t i = 0; i < leaves; ++i) {
+        weft::subtask_options opts;
+        opts.cluster = c;
+        ctx.submit_subtask(Leaf{i, sleep_ms}, opts);
+      }
+  }
+};
+BOOST_DESCRIBE_STRUCT(Spread, (), (leaves, sleep_ms, clusters))
+
+/// Binary decomposition of [begin, end): 2 * (end - begin) - 1 tasks.
+struct Tree {
+  uint32_t begin = 0;
+  uint32_t end = 0;
+  uint32_t sleep_ms = 0;
+  static weft::task_identifier identifier() {
+    return {"Tree", "v1.0"};
+  }
+  void execute(weft::context& ctx) const {
+    if (end - begin <= 1) {
+      std::this_thread::sleep_for(std::chrono::milliseconds{sleep_ms});
+      ctx.progress("leaves").add(1).done(1);
+      return;
+    }
+    auto mid = begin + (end - begin) / 2;
+    ctx.submit_subtask(Tree{begin, mid, sleep_ms});
+    ctx.submit_subtask(Tree{mid, end, sleep_ms});
+  }
+};
+BOOST_DESCRIBE_STRUCT(Tree, (), (begin, end, sleep_ms))
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << "usage: weft-remote-worker HOST:PORT [options]\n";
+    return 2;
+  }
+  weft::client::connect_options copts;
+  weft::runner_options ropts;
+  ropts.slots = 2;
+  std::string leaf_version = "v1.0";
+  for (int i = 2; i + 1 < argc; i += 2) {
+    std::string flag = argv[i];
+    std::string value = argv[i + 1];
+    if (flag == "--cluster")
+      ropts.cluster = value;
+    else if (flag == "--name")
+      ropts.name = value;
+    else if (flag == "--slots")
+      ropts.slots = static_cast<uint32_t>(std::stoul(value));
+    else if (flag == "--leaf-version")
+      leaf_version = value;
+    else if (flag == "--grace-ms")
+      ropts.grace_period = std::chrono::milliseconds{std::stoul(value)};
+    else if (flag == "--cert")
+      copts.tls.certificate = value;
+    else if (flag == "--key")
+      copts.tls.key = value;
+    else if (flag == "--ca")
+      copts.tls.ca = value;
+    else {
+      std::cerr << "weft-remote-worker: unknown option " << flag << "\n";
+      return 2;
+    }
+  }
+  try {
+    copts.scheduler_threads = 2;
+    auto conn = weft::client::connect(argv[1], copts);
+    auto runner = conn.make_runner(ropts);
+    if (leaf_version == "v2.0")
+      runner.register_tasks<LeafV2>();
+    else
+      runner.register_tasks<Leaf, Spread, Tree>();
+    runner.start();
+    std::cout << "ready " << runner.name() << std::endl;
+    runner.run_forever();
+    std::cout << "stopped " << runner.name() << std::endl;
+    return 0;
+  } catch (const weft::error& e) {
+    std::cerr << "weft-remote-worker: " << e.what() << std::endl;
+    return 1;
+  }
+}

@@ -89,6 +89,24 @@ struct job_info {
   execution_stats stats;
 };
 
+/// A runner as its cluster knows it.
+struct runner_info {
+  std::string name;
+  uint32_t slots = 1;
+  std::vector<task_identifier> identifiers;  ///< the tasks it can run
+};
+
+/// A cluster: its runners and the work waiting in it.
+struct cluster_info {
+  std::string name;
+  std::vector<runner_info> runners;
+  uint64_t queued = 0;      ///< attempts waiting for a runner
+  uint64_t dispatched = 0;  ///< sent to a runner, not yet settled
+  /// Identifiers queued here that no runner of the cluster can run: their
+  /// tasks wait until such a runner joins.
+  std::vector<task_identifier> unserved;
+};
+
 /// Selection for `query`; every criterion left empty matches all jobs.
 struct job_query {
   timestamp from = 0;            ///< submitted at or after (0: no bound)

@@ -131,7 +131,8 @@ black_hole(weft::runner_actor::pointer self, weft::cluster_actor cluster,
     [self](weft::atom::run, std::vector<weft::dispatch_spec>&) {
       self->quit(caf::exit_reason::kill);
     },
-    [](weft::atom::freed, uint32_t) {},
+    [](weft::atom::done, weft::job_actor&, weft::task_result&) {},
+    [](weft::atom::flush) {},
     [](weft::atom::idle) { return true; },
     [](weft::atom::stop) {},
   };

@@ -31,14 +31,13 @@ struct job_data {
   job_service_actor service;
   std::shared_ptr<cluster_directory> dir;
   journal_actor journal;  // null: no journal
-  // Task actors of running attempts: which attempt and dispatch each one
-  // executes.
+  // Running attempts by the runner executing them (monitored while it
+  // runs any), then by task.
   struct attempt_ref {
-    uint32_t task;
     uint32_t attempt;
     uint64_t seq;
   };
-  std::map<caf::actor_addr, attempt_ref> running;
+  std::map<caf::actor_addr, std::map<uint32_t, attempt_ref>> running;
   std::map<std::string, cluster_actor> clusters;
   // Settled dispatches not yet reported to their cluster.
   std::map<std::string, std::vector<uint64_t>> settled;
@@ -239,75 +238,89 @@ job_actor::behavior_type job_fn(job_pointer self, job_service_actor service,
     auto i = st.running.find(msg.source);
     if (i == st.running.end())
       return;
-    auto ref = i->second;
+    auto attempts = std::move(i->second);
     st.running.erase(i);
-    // A task actor gone without a result: its runner vanished.
+    // A runner gone with attempts unreported: they are lost, not failed.
     auto reason = caf::to_string(msg.reason);
     std::vector<core::journal_event> events;
-    if (st.graph->lose(ref.task, ref.attempt, reason, now()) && st.journal) {
-      auto e = task_event(core::event_kind::task_lost, ref.task, ref.attempt);
-      e.reason = reason;
-      events.push_back(std::move(e));
+    for (const auto& [task, ref] : attempts) {
+      if (st.graph->lose(task, ref.attempt, reason, now()) && st.journal) {
+        auto e = task_event(core::event_kind::task_lost, task, ref.attempt);
+        e.reason = reason;
+        events.push_back(std::move(e));
+      }
+      settle(st, task, ref.seq);
     }
-    settle(st, ref.task, ref.seq);
     commit(self, std::move(events), collect(st));
   });
   // The job service already has the submission on disk: dispatch now.
   self->send(st.service, atom::state_v, st.id, st.last_state);
   commit(self, {}, collect(st));
   return {
-    [self](atom::start, uint32_t task, uint32_t attempt, uint64_t seq,
-           const std::string& runner) -> caf::result<bool> {
+    [self](atom::start, std::vector<attempt_id>& ids,
+           const std::string& runner) -> std::vector<uint64_t> {
       auto& st = self->state;
       auto sender = self->current_sender();
+      auto addr = caf::actor_cast<caf::actor_addr>(sender);
       auto at = now();
-      if (sender == nullptr || !st.graph->start(task, attempt, at)) {
-        if (task < st.graph->size())
-          settle(st, task, seq);
-        commit(self, {}, collect(st));
-        return false;
-      }
-      self->monitor(sender);
-      st.running.emplace(caf::actor_cast<caf::actor_addr>(sender),
-                         job_data::attempt_ref{task, attempt, seq});
+      std::vector<uint64_t> allowed;
       std::vector<core::journal_event> events;
-      if (st.journal) {
-        auto e = task_event(core::event_kind::task_started, task, attempt);
-        e.time = at;
-        e.runner = runner;
-        events.push_back(std::move(e));
+      bool watched = st.running.count(addr) > 0;
+      for (const auto& id : ids) {
+        if (sender == nullptr || !st.graph->start(id.task, id.attempt, at)) {
+          if (id.task < st.graph->size())
+            settle(st, id.task, id.seq);
+          continue;
+        }
+        st.running[addr][id.task] = job_data::attempt_ref{id.attempt, id.seq};
+        allowed.push_back(id.seq);
+        if (st.journal) {
+          auto e = task_event(core::event_kind::task_started, id.task,
+                              id.attempt);
+          e.time = at;
+          e.runner = runner;
+          events.push_back(std::move(e));
+        }
       }
-      // The attempt may run before its start is on disk: if this process
-      // dies first, the task is queued again on restart and runs again,
+      if (!allowed.empty() && !watched)
+        self->monitor(sender);
+      // The attempts may run before their start is on disk: if this process
+      // dies first, the tasks are queued again on restart and run again,
       // exactly as if the start had been written (at-least-once). Readers
       // still see RUNNING only once it is durable.
       commit(self, std::move(events), collect(st));
-      return true;
+      return allowed;
     },
-    [self](atom::done, task_result& result) {
+    [self](atom::done, std::vector<task_result>& results) {
       auto& st = self->state;
-      auto sender = self->current_sender();
-      if (sender == nullptr)
-        return;
-      auto addr = caf::actor_cast<caf::actor_addr>(sender);
-      auto i = st.running.find(addr);
-      if (i == st.running.end())
-        return;  // not an attempt this job started
-      auto ref = i->second;
-      st.running.erase(i);
-      self->demonitor(addr);
+      auto addr = caf::actor_cast<caf::actor_addr>(self->current_sender());
+      auto r = st.running.find(addr);
+      if (r == st.running.end())
+        return;  // not a runner this job started attempts on
       std::vector<core::journal_event> events;
-      if (st.journal) {
-        auto e = task_event(result.outcome.succeeded
-                              ? core::event_kind::task_computed
-                              : core::event_kind::task_failed,
-                            ref.task, ref.attempt);
-        e.outcome = result.outcome;
-        events.push_back(std::move(e));
+      for (auto& result : results) {
+        auto i = r->second.find(result.task);
+        if (i == r->second.end() || i->second.attempt != result.attempt)
+          continue;  // not an attempt this job started there
+        auto ref = i->second;
+        r->second.erase(i);
+        if (st.journal) {
+          auto e = task_event(result.outcome.succeeded
+                                ? core::event_kind::task_computed
+                                : core::event_kind::task_failed,
+                              result.task, ref.attempt);
+          e.outcome = result.outcome;
+          events.push_back(std::move(e));
+        }
+        st.graph->finish(result.task, ref.attempt, std::move(result.outcome));
+        settle(st, result.task, ref.seq);
       }
-      st.graph->finish(ref.task, ref.attempt, std::move(result.outcome));
-      settle(st, ref.task, ref.seq);
-      // Its subtasks are dispatched only once its completion is on disk.
+      if (r->second.empty()) {
+        st.running.erase(r);
+        self->demonitor(addr);
+      }
+      // Subtasks are dispatched only once their parent's completion is on
+      // disk.
       commit(self, std::move(events), collect(st));
     },
     [self](atom::lost, uint32_t task, uint32_t attempt, uint64_t seq) {

@@ -1,6 +1,8 @@
 #include "weft/actors/runner_internal.hpp"
 
+#include <algorithm>
 #include <iostream>
+#include <map>
 
 namespace weft {
 
@@ -77,58 +79,6 @@ void print_logs(const std::string& task_id, const core::attempt_outcome& out) {
     std::cerr << "ERROR [" << task_id << "] " << out.error << '\n';
 }
 
-struct task_data {
-  dispatch_spec spec;
-  static inline const char* name = "weft.task";
-};
-
-/// One attempt on the runner: asks its job for permission (the job may
-/// have been canceled meanwhile), runs on a worker thread, reports back.
-task_actor::behavior_type task_fn(task_actor::stateful_pointer<task_data> self,
-                                  dispatch_spec spec,
-                                  std::shared_ptr<runner_shared> shared,
-                                  runner_actor runner) {
-  self->state.spec = std::move(spec);
-  auto& s = self->state.spec;
-  auto give_up = [self, runner] {
-    self->send(runner, atom::freed_v, uint32_t{1});
-    self->quit();
-  };
-  self->request(s.job, caf::infinite, atom::start_v, s.task, s.attempt, s.seq,
-                shared->name)
-    .then(
-      [self, shared, give_up](bool go) {
-        if (!go) {
-          give_up();
-          return;
-        }
-        auto me = caf::actor_cast<task_actor>(self);
-        attempt_request req;
-        auto& s = self->state.spec;
-        req.job_id = s.job_id;
-        req.task = s.task;
-        req.attempt = s.attempt;
-        req.identifier = s.identifier;
-        req.input = std::move(s.input);
-        shared->pool.post([me, shared, req = std::move(req)] {
-          auto out = execute_attempt(*shared->registry, req, shared->cache,
-                                     shared->limits, shared->name);
-          if (shared->print_logs)
-            print_logs(req.job_id + "/" + std::to_string(req.task), out);
-          caf::anon_send(me, atom::done_v,
-                         task_result{req.task, req.attempt, std::move(out)});
-        });
-      },
-      [give_up](caf::error&) { give_up(); });
-  return {
-    [self, runner](atom::done, task_result& result) {
-      self->send(self->state.spec.job, atom::done_v, std::move(result));
-      self->send(runner, atom::freed_v, uint32_t{1});
-      self->quit();
-    },
-  };
-}
-
 struct runner_data {
   std::shared_ptr<runner_shared> shared;
   cluster_actor cluster;
@@ -136,13 +86,109 @@ struct runner_data {
   uint32_t busy = 0;
   bool stopping = false;
   bool left = false;  // the cluster confirmed it sends nothing more
+  // Gathered since the last flush: results per job, and freed slots.
+  std::map<caf::actor_addr, std::pair<job_actor, std::vector<task_result>>>
+    results;
+  uint32_t credit = 0;
+  bool flush_scheduled = false;
   static inline const char* name = "weft.runner";
 };
 
-runner_actor::behavior_type
-runner_fn(runner_actor::stateful_pointer<runner_data> self,
-          cluster_actor cluster, std::shared_ptr<runner_shared> shared,
-          uint32_t slots) {
+using runner_pointer = runner_actor::stateful_pointer<runner_data>;
+
+/// Results and credit go out in one message per job and one per cluster
+/// for everything that arrived before the flush message: under load the
+/// batches grow by themselves, idle the delay is one mailbox round.
+void schedule_flush(runner_pointer self) {
+  auto& st = self->state;
+  if (st.flush_scheduled)
+    return;
+  st.flush_scheduled = true;
+  self->send(self, atom::flush_v);
+}
+
+void release(runner_pointer self, uint32_t n) {
+  auto& st = self->state;
+  st.busy -= std::min(st.busy, n);
+  st.credit += n;
+  schedule_flush(self);
+}
+
+void flush(runner_pointer self) {
+  auto& st = self->state;
+  st.flush_scheduled = false;
+  for (auto& [addr, entry] : st.results)
+    if (!entry.second.empty())
+      self->send(entry.first, atom::done_v, std::move(entry.second));
+  st.results.clear();
+  if (!st.stopping && st.credit > 0)
+    self->send(st.cluster, atom::credit_v,
+               caf::actor_cast<runner_actor>(self), st.credit);
+  st.credit = 0;
+  if (st.stopping && st.left && st.busy == 0)
+    self->quit();
+}
+
+/// Asks each job of a dispatch batch once to start its attempts, then runs
+/// those it allows on the worker threads.
+void run_batch(runner_pointer self, std::vector<dispatch_spec>& batch) {
+  auto& st = self->state;
+  std::map<caf::actor_addr, std::vector<dispatch_spec>> by_job;
+  for (auto& spec : batch) {
+    ++st.busy;
+    by_job[caf::actor_cast<caf::actor_addr>(spec.job)].push_back(
+      std::move(spec));
+  }
+  for (auto& [addr, specs] : by_job) {
+    std::vector<attempt_id> ids;
+    ids.reserve(specs.size());
+    for (const auto& s : specs)
+      ids.push_back(attempt_id{s.task, s.attempt, s.seq});
+    auto job = specs.front().job;
+    auto n = static_cast<uint32_t>(specs.size());
+    auto pending = std::make_shared<std::vector<dispatch_spec>>(
+      std::move(specs));
+    self->request(job, caf::infinite, atom::start_v, std::move(ids),
+                  st.shared->name)
+      .then(
+        [self, pending](const std::vector<uint64_t>& allowed) {
+          auto& st = self->state;
+          auto me = caf::actor_cast<runner_actor>(self);
+          uint32_t refused = 0;
+          for (auto& spec : *pending) {
+            if (std::find(allowed.begin(), allowed.end(), spec.seq)
+                == allowed.end()) {
+              ++refused;
+              continue;
+            }
+            attempt_request req;
+            req.job_id = spec.job_id;
+            req.task = spec.task;
+            req.attempt = spec.attempt;
+            req.identifier = std::move(spec.identifier);
+            req.input = std::move(spec.input);
+            st.shared->pool.post([me, job = spec.job, shared = st.shared,
+                                  req = std::move(req)] {
+              auto out = execute_attempt(*shared->registry, req, shared->cache,
+                                         shared->limits, shared->name);
+              if (shared->print_logs)
+                print_logs(req.job_id + "/" + std::to_string(req.task), out);
+              caf::anon_send(me, atom::done_v, job,
+                             task_result{req.task, req.attempt,
+                                         std::move(out)});
+            });
+          }
+          if (refused > 0)
+            release(self, refused);
+        },
+        [self, n](caf::error&) { release(self, n); });
+  }
+}
+
+runner_actor::behavior_type runner_fn(runner_pointer self,
+                                      cluster_actor cluster,
+                                      std::shared_ptr<runner_shared> shared,
+                                      uint32_t slots) {
   auto& st = self->state;
   st.shared = std::move(shared);
   st.cluster = std::move(cluster);
@@ -167,24 +213,21 @@ runner_fn(runner_actor::stateful_pointer<runner_data> self,
                    self->state.slots);
       },
       [self](caf::error& err) { self->quit(err); });
+  auto left = [self] {
+    self->state.left = true;
+    schedule_flush(self);  // quits once the last results are out
+  };
   return {
     [self](atom::run, std::vector<dispatch_spec>& batch) {
-      auto& st = self->state;
-      auto me = caf::actor_cast<runner_actor>(self);
-      for (auto& spec : batch) {
-        ++st.busy;
-        self->spawn<caf::linked>(task_fn, std::move(spec), st.shared, me);
-      }
+      run_batch(self, batch);
     },
-    [self](atom::freed, uint32_t n) {
-      auto& st = self->state;
-      st.busy -= std::min(st.busy, n);
-      if (!st.stopping)
-        self->send(st.cluster, atom::credit_v,
-                   caf::actor_cast<runner_actor>(self), n);
-      else if (st.left && st.busy == 0)
-        self->quit();
+    [self](atom::done, job_actor& job, task_result& result) {
+      auto& entry = self->state.results[job.address()];
+      entry.first = std::move(job);
+      entry.second.push_back(std::move(result));
+      release(self, 1);
     },
+    [self](atom::flush) { flush(self); },
     [self](atom::idle) -> caf::result<bool> {
       auto rp = self->make_response_promise<bool>();
       self->request(self->state.cluster, caf::infinite, atom::idle_v,
@@ -193,9 +236,9 @@ runner_fn(runner_actor::stateful_pointer<runner_data> self,
               [rp](caf::error& e) mutable { rp.deliver(e); });
       return rp;
     },
-    [self](atom::stop) {
+    [self, left](atom::stop) {
       // Leave the cluster first: batches it sent before its reply still
-      // arrive and run; then quit once they are done.
+      // arrive and run; then quit once they are done and reported.
       auto& st = self->state;
       if (st.stopping)
         return;
@@ -203,17 +246,7 @@ runner_fn(runner_actor::stateful_pointer<runner_data> self,
       self
         ->request(st.cluster, caf::infinite, atom::stop_v,
                   caf::actor_cast<runner_actor>(self))
-        .then(
-          [self](bool) {
-            self->state.left = true;
-            if (self->state.busy == 0)
-              self->quit();
-          },
-          [self](caf::error&) {
-            self->state.left = true;
-            if (self->state.busy == 0)
-              self->quit();
-          });
+        .then([left](bool) { left(); }, [left](caf::error&) { left(); });
     },
   };
 }

@@ -35,6 +35,13 @@ struct task_result {
 
 struct dispatch_spec;
 
+/// A dispatched attempt, as a runner asks its job to start it.
+struct attempt_id {
+  uint32_t task = 0;
+  uint32_t attempt = 0;
+  uint64_t seq = 0;  // the cluster's dispatch id
+};
+
 /// One encoded journal event of a job (see core::encode_event). With
 /// `replaces_job`, it replaces every earlier event of the job (compaction).
 /// The cluster kinds record a cluster created or deleted; `job_id` then
@@ -99,6 +106,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(weft, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(weft, (weft::core::attempt_outcome))
   CAF_ADD_TYPE_ID(weft, (weft::submit_request))
   CAF_ADD_TYPE_ID(weft, (weft::task_result))
+  CAF_ADD_TYPE_ID(weft, (std::vector<weft::task_result>))
+  CAF_ADD_TYPE_ID(weft, (weft::attempt_id))
+  CAF_ADD_TYPE_ID(weft, (std::vector<weft::attempt_id>))
   CAF_ADD_TYPE_ID(weft, (weft::runner_info))
   CAF_ADD_TYPE_ID(weft, (weft::dispatch_spec))
   CAF_ADD_TYPE_ID(weft, (std::vector<weft::dispatch_spec>))
@@ -117,12 +127,16 @@ namespace weft {
 // -- actor interfaces ---------------------------------------------------------
 
 /// One per active job: owns the task graph and supervises its attempts.
+/// Runners talk to it in batches: one start request for the attempts of a
+/// dispatch batch, one done message for the results gathered meanwhile.
 using job_actor = caf::typed_actor<
-  // A task actor asks to run (task, attempt) of dispatch `seq`; false: do
-  // not run it.
-  caf::replies_to<atom::start, uint32_t, uint32_t, uint64_t,
-                  std::string>::with<bool>,
-  caf::reacts_to<atom::done, task_result>,
+  // A runner asks to start attempts it was dispatched; answers with the
+  // dispatch seqs that may run (the others were canceled meanwhile). The
+  // job then monitors the runner: if it goes away, so do these attempts.
+  caf::replies_to<atom::start, std::vector<attempt_id>,
+                  std::string>::with<std::vector<uint64_t>>,
+  // Outcomes of attempts, from the runner that started them.
+  caf::reacts_to<atom::done, std::vector<task_result>>,
   // The cluster's dispatch (task, attempt, seq) went to a runner that died
   // before it could start it.
   caf::reacts_to<atom::lost, uint32_t, uint32_t, uint64_t>,
@@ -144,13 +158,13 @@ struct dispatch_spec {
   uint64_t seq = 0;  // dispatch id, unique in its cluster, in arrival order
 };
 
-/// One per attempt, on the runner: receives the outcome from its worker.
-using task_actor = caf::typed_actor<caf::reacts_to<atom::done, task_result>>;
-
 /// One per runner: executes what its cluster sends within its slots.
 using runner_actor = caf::typed_actor<
   caf::reacts_to<atom::run, std::vector<dispatch_spec>>,
-  caf::reacts_to<atom::freed, uint32_t>,
+  // A worker thread finished an attempt of a job.
+  caf::reacts_to<atom::done, job_actor, task_result>,
+  // Sends the results and credit gathered since the last flush.
+  caf::reacts_to<atom::flush>,
   // Answers true once neither its cluster nor it has work left.
   caf::replies_to<atom::idle>::with<bool>,
   caf::reacts_to<atom::stop>>;
@@ -199,7 +213,6 @@ using job_service_actor = caf::typed_actor<
 CAF_BEGIN_TYPE_ID_BLOCK(weft_actors, caf::id_block::weft::end)
 
   CAF_ADD_TYPE_ID(weft_actors, (weft::job_actor))
-  CAF_ADD_TYPE_ID(weft_actors, (weft::task_actor))
   CAF_ADD_TYPE_ID(weft_actors, (weft::runner_actor))
   CAF_ADD_TYPE_ID(weft_actors, (weft::cluster_actor))
   CAF_ADD_TYPE_ID(weft_actors, (weft::job_service_actor))
@@ -287,6 +300,11 @@ template <class F>
 typename F::result_type inspect(F& f, submit_request& x) {
   return f(caf::meta::type_name("submit_request"), x.name, x.cluster,
            x.max_retries, x.roots);
+}
+
+template <class F>
+typename F::result_type inspect(F& f, attempt_id& x) {
+  return f(caf::meta::type_name("attempt_id"), x.task, x.attempt, x.seq);
 }
 
 template <class F>

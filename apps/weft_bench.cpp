@@ -10,7 +10,11 @@
 //   weft-bench --scenario caf-baseline [--pairs N]
 //
 // Job scenarios take --journal none|fsync|nofsync (default none): run with
-// a journal in a scratch directory, syncing each batch or not.
+// a journal in a scratch directory, syncing each batch or not; and
+// --runner-processes N: run the orchestrator as a server in this process
+// and N runner processes (this program with --serve) over loopback, each
+// with --slots slots. Runners prefetch up to --prefetch attempts (default
+// 256; see runner_options::prefetch).
 
 #include "weft/actors/fwd.hpp"
 #include "weft/actors/journal.hpp"
@@ -20,8 +24,13 @@
 
 #include <caf/io/middleman.hpp>
 
+#include <spawn.h>
+#include <sys/wait.h>
+
 #include <algorithm>
 #include <chrono>
+#include <csignal>
+#include <thread>
 #include <filesystem>
 #include <optional>
 #include <random>
@@ -128,6 +137,10 @@ struct options {
   uint64_t pairs = 200000;
   uint32_t slots = 2;
   uint64_t threshold = 64;
+  uint32_t runner_processes = 0;  // 0: embedded runners
+  uint32_t prefetch = 256;
+  std::string serve;              // runner process mode: the server address
+  std::string self_path;
 };
 
 struct result {
@@ -170,6 +183,7 @@ weft::local_cluster_options cluster_options(const options& opt,
                                             const scratch_dir& dir) {
   weft::local_cluster_options lco;
   lco.runners[0].slots = opt.slots;
+  lco.runners[0].prefetch = opt.prefetch;
   if (opt.journal != "none") {
     lco.data_dir = dir.path;
     lco.fsync = opt.journal == "fsync";
@@ -188,14 +202,89 @@ std::string journal_fields(const options& opt, const scratch_dir& dir,
          + std::to_string(static_cast<double>(events) / seconds);
 }
 
+/// Where a job scenario runs: an embedded cluster, or a server in this
+/// process with runner processes over loopback.
+struct bench_setup {
+  std::optional<weft::local_cluster> cluster;
+  std::optional<weft::server> server;
+  std::vector<pid_t> runners;
+
+  bench_setup(const options& opt, const scratch_dir& dir) {
+    if (opt.runner_processes == 0) {
+      cluster.emplace(cluster_options(opt, dir));
+      cluster->register_tasks<bench_noop, bench_tree, bench_fanout,
+                              bench_chain>();
+      cluster->start();
+      return;
+    }
+    weft::server_options so;
+    if (opt.journal != "none") {
+      so.data_dir = dir.path;
+      so.fsync = opt.journal == "fsync";
+    }
+    server.emplace(so);
+    auto address = "127.0.0.1:" + std::to_string(server->port());
+    for (uint32_t i = 0; i < opt.runner_processes; ++i) {
+      std::vector<std::string> args{opt.self_path, "--serve", address,
+                                    "--slots", std::to_string(opt.slots),
+                                    "--prefetch",
+                                    std::to_string(opt.prefetch)};
+      std::vector<char*> argv;
+      for (auto& a : args)
+        argv.push_back(a.data());
+      argv.push_back(nullptr);
+      pid_t pid = 0;
+      if (posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ)
+          != 0)
+        throw std::runtime_error("cannot start a runner process");
+      runners.push_back(pid);
+    }
+    auto jobs = server->jobs();
+    auto deadline = clock_type::now() + std::chrono::seconds{30};
+    while (jobs.find_cluster("default").runners.size() < runners.size()) {
+      if (clock_type::now() > deadline)
+        throw std::runtime_error("runner processes did not join in 30 s");
+      std::this_thread::sleep_for(std::chrono::milliseconds{20});
+    }
+  }
+
+  ~bench_setup() {
+    for (auto pid : runners)
+      kill(pid, SIGTERM);
+    for (auto pid : runners) {
+      int status = 0;
+      waitpid(pid, &status, 0);
+    }
+  }
+
+  weft::job_client jobs() {
+    return cluster ? cluster->jobs() : server->jobs();
+  }
+
+  /// Stops the orchestrator (closing its journal).
+  void stop() {
+    if (server)
+      server->stop();
+    cluster.reset();
+  }
+};
+
+/// Runner process mode: serve the bench tasks of a server until SIGTERM.
+int serve(const options& opt) {
+  weft::client::connect_options co;
+  co.scheduler_threads = 2;
+  auto conn = weft::client::connect(opt.serve, co);
+  auto runner = conn.make_runner({.slots = opt.slots, .prefetch = opt.prefetch});
+  runner.register_tasks<bench_noop, bench_tree, bench_fanout, bench_chain>();
+  runner.run_forever();
+  return 0;
+}
+
 int run_job_scenario(const options& opt) {
   scratch_dir dir;
-  std::optional<weft::local_cluster> owner;
-  owner.emplace(cluster_options(opt, dir));
-  auto& cluster = *owner;
-  cluster.register_tasks<bench_noop, bench_tree, bench_fanout, bench_chain>();
-  cluster.start();
-  auto jobs = cluster.jobs();
+  std::optional<bench_setup> owner;
+  owner.emplace(opt, dir);
+  auto jobs = owner->jobs();
   auto rss_before = status_mb("VmRSS:");
   auto start = clock_type::now();
   weft::job_info job;
@@ -231,9 +320,12 @@ int run_job_scenario(const options& opt) {
     r.p99_us = percentile(hops, 0.99);
     summary << ", per hop p50 " << r.p50_us << " us, p99 " << r.p99_us << " us";
   }
-  owner.reset();  // closes the journal
+  owner->stop();  // closes the journal
   r.extra = ",\"slots\":" + std::to_string(opt.slots)
+            + ",\"runner_processes\":" + std::to_string(opt.runner_processes)
+            + ",\"prefetch\":" + std::to_string(opt.prefetch)
             + journal_fields(opt, dir, r.seconds);
+  owner.reset();
   report(r, summary.str());
   return done.state == weft::job_state::completed ? 0 : 1;
 }
@@ -500,7 +592,8 @@ void usage() {
        "fanout|tree|chain|many-jobs|render|recovery|caf-baseline\n"
        "                  [--tasks N] [--jobs N] [--events N] [--pairs N]\n"
        "                  [--slots N] [--threshold N]\n"
-       "                  [--journal none|fsync|nofsync]\n";
+       "                  [--journal none|fsync|nofsync] [--runner-processes N]\n"
+       "                  [--prefetch N (default 256; 0: no prefetch)]\n";
 }
 
 } // namespace
@@ -532,6 +625,12 @@ int main(int argc, char** argv) {
         opt.events = std::stoull(value());
       else if (arg == "--threshold")
         opt.threshold = std::stoull(value());
+      else if (arg == "--runner-processes")
+        opt.runner_processes = static_cast<uint32_t>(std::stoul(value()));
+      else if (arg == "--prefetch")
+        opt.prefetch = static_cast<uint32_t>(std::stoul(value()));
+      else if (arg == "--serve")
+        opt.serve = value();
       else
         throw std::invalid_argument("unknown option " + arg);
     }
@@ -545,6 +644,9 @@ int main(int argc, char** argv) {
     std::cerr << "weft-bench: --journal takes none, fsync or nofsync\n";
     return 2;
   }
+  opt.self_path = std::filesystem::canonical("/proc/self/exe").string();
+  if (!opt.serve.empty())
+    return serve(opt);
   if (opt.scenario == "chain" && !tasks_given)
     opt.tasks = 2000;
   if (opt.scenario == "fanout" || opt.scenario == "tree"

@@ -400,6 +400,9 @@ struct cancel_root {
 BOOST_DESCRIBE_STRUCT(cancel_root, (), ())
 
 TEST_CASE("engine: cancel stops queued tasks lets running ones finish") {
+  // Without prefetch (the default) a task is RUNNING only while it holds a
+  // slot, so the siblings behind the gated task are still QUEUED when the
+  // job is canceled.
   weft::local_cluster lc{slots(1)};
   lc.register_tasks<cancel_root, gated, noop>();
   std::promise<void> gate;
@@ -427,6 +430,32 @@ TEST_CASE("engine: cancel stops queued tasks lets running ones finish") {
   CHECK(lc.jobs().retry(job.id) == 5);
   CHECK(lc.jobs().wait(job.id, 30s).state == weft::job_state::completed);
   CHECK(take_log().size() == 5);
+}
+
+TEST_CASE("engine: with prefetch a runner accepts short tasks ahead of its slots") {
+  // One slot, a fast root: once the runner has measured it, it takes the
+  // siblings before the gated one finishes; they count as RUNNING and
+  // finish even though the job is canceled meanwhile.
+  auto opts = slots(1);
+  opts.runners[0].prefetch = 256;
+  weft::local_cluster lc{opts};
+  lc.register_tasks<cancel_root, gated, noop>();
+  std::promise<void> gate;
+  cancel_gate = &gate;
+  gate_reached = false;
+  lc.start();
+  take_log();
+  auto job = lc.jobs().submit("prefetch", cancel_root{});
+  while (!gate_reached)
+    std::this_thread::sleep_for(1ms);
+  // The three subtasks came in one batch and were all accepted.
+  CHECK(lc.jobs().find(job.id).running == 3);
+  CHECK(lc.jobs().cancel(job.id) == 0);  // nothing left queued
+  gate.set_value();
+  auto canceled = lc.jobs().wait(job.id, 30s);
+  CHECK(canceled.state == weft::job_state::canceled);
+  CHECK(canceled.running == 0);
+  CHECK(canceled.stats.count(weft::task_state::computed) == 4);
 }
 
 // -- versions -------------------------------------------------------------------

@@ -73,7 +73,8 @@ struct runner::impl {
                [&](caf::error& e) { err = std::move(e); });
     if (err)
       throw to_weft_error(err);
-    return spawn_runner(sys, std::move(cluster), shared, opts.slots);
+    return spawn_runner(sys, std::move(cluster), shared, opts.slots,
+                        opts.prefetch);
   }
 
   void start() {

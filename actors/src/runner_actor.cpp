@@ -83,7 +83,7 @@ struct runner_data {
   std::shared_ptr<runner_shared> shared;
   cluster_actor cluster;
   uint32_t slots = 1;
-  uint32_t busy = 0;
+  uint32_t busy = 0;  // dispatched here and not yet finished
   bool stopping = false;
   bool left = false;  // the cluster confirmed it sends nothing more
   // Gathered since the last flush: results per job, and freed slots.
@@ -91,6 +91,12 @@ struct runner_data {
     results;
   uint32_t credit = 0;
   bool flush_scheduled = false;
+  // Prefetch: attempts granted beyond the slots, as many as the runner
+  // expects to finish in `refill_ns` at its mean attempt duration.
+  uint32_t prefetch_max = 0;
+  uint32_t prefetch = 0;
+  double mean_ns = 0;
+  static constexpr double refill_ns = 2e6;
   static inline const char* name = "weft.runner";
 };
 
@@ -111,6 +117,19 @@ void release(runner_pointer self, uint32_t n) {
   auto& st = self->state;
   st.busy -= std::min(st.busy, n);
   st.credit += n;
+  if (st.mean_ns > 0) {
+    auto want = std::min<double>(st.prefetch_max,
+                                 st.slots * st.refill_ns / st.mean_ns);
+    auto target = static_cast<uint32_t>(want);
+    if (target > st.prefetch) {
+      st.credit += target - st.prefetch;
+      st.prefetch = target;
+    } else if (target < st.prefetch) {
+      auto withheld = std::min(st.credit, st.prefetch - target);
+      st.credit -= withheld;
+      st.prefetch -= withheld;
+    }
+  }
   schedule_flush(self);
 }
 
@@ -130,7 +149,9 @@ void flush(runner_pointer self) {
 }
 
 /// Asks each job of a dispatch batch once to start its attempts, then runs
-/// those it allows on the worker threads.
+/// those it allows on the worker threads. Attempts beyond the free slots
+/// (prefetched) wait in the pool's queue and count as RUNNING at their job
+/// from here on.
 void run_batch(runner_pointer self, std::vector<dispatch_spec>& batch) {
   auto& st = self->state;
   std::map<caf::actor_addr, std::vector<dispatch_spec>> by_job;
@@ -188,11 +209,12 @@ void run_batch(runner_pointer self, std::vector<dispatch_spec>& batch) {
 runner_actor::behavior_type runner_fn(runner_pointer self,
                                       cluster_actor cluster,
                                       std::shared_ptr<runner_shared> shared,
-                                      uint32_t slots) {
+                                      uint32_t slots, uint32_t prefetch) {
   auto& st = self->state;
   st.shared = std::move(shared);
   st.cluster = std::move(cluster);
   st.slots = slots;
+  st.prefetch_max = prefetch;
   runner_registration reg;
   reg.name = st.shared->name;
   reg.slots = slots;
@@ -222,6 +244,11 @@ runner_actor::behavior_type runner_fn(runner_pointer self,
       run_batch(self, batch);
     },
     [self](atom::done, job_actor& job, task_result& result) {
+      auto& st = self->state;
+      auto d = std::max<double>(
+        1.0, static_cast<double>(result.outcome.stopped
+                                 - result.outcome.started));
+      st.mean_ns = st.mean_ns == 0 ? d : 0.8 * st.mean_ns + 0.2 * d;
       auto& entry = self->state.results[job.address()];
       entry.first = std::move(job);
       entry.second.push_back(std::move(result));
@@ -255,8 +282,9 @@ runner_actor::behavior_type runner_fn(runner_pointer self,
 
 runner_actor spawn_runner(caf::actor_system& sys, cluster_actor cluster,
                           std::shared_ptr<runner_shared> shared,
-                          uint32_t slots) {
-  return sys.spawn(runner_fn, std::move(cluster), std::move(shared), slots);
+                          uint32_t slots, uint32_t prefetch) {
+  return sys.spawn(runner_fn, std::move(cluster), std::move(shared), slots,
+                   prefetch);
 }
 
 } // namespace weft

@@ -19,6 +19,16 @@ struct runner_options {
   std::string name;    ///< empty: "runner-<n>"
   /// Storage behind `context::job_cache()`; empty: the local cluster's.
   std::shared_ptr<cache_store> cache;
+  /// Throughput mode for many short tasks: at most this many attempts
+  /// accepted beyond the slots, queued on the runner until a slot frees, so
+  /// the slots stay busy while results travel and work arrives in batches.
+  /// The runner takes as many as it expects to finish within about 2 ms at
+  /// its mean attempt duration (short tasks in large batches, long ones one
+  /// per free slot; it starts at none). An accepted attempt is RUNNING at
+  /// its job from then on: a cancel, or a failure that cancels the rest,
+  /// no longer stops it. 0 (the default): a task is RUNNING only while it
+  /// holds a slot. An attempt's start time is when a slot takes it.
+  uint32_t prefetch = 0;
   context_limits limits;
   bool print_logs = false;  ///< echo task log lines to stderr
   /// On stop (and SIGTERM), how long running attempts may finish; those

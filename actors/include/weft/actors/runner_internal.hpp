@@ -58,7 +58,7 @@ struct runner_shared {
 /// Spawns a runner actor serving `cluster`.
 runner_actor spawn_runner(caf::actor_system& sys, cluster_actor cluster,
                           std::shared_ptr<runner_shared> shared,
-                          uint32_t slots);
+                          uint32_t slots, uint32_t prefetch = 0);
 
 /// The actor behind a started runner (tests use it to kill a runner).
 runner_actor actor_of(const runner& r);

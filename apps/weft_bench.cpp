@@ -261,8 +261,15 @@ struct bench_setup {
     return cluster ? cluster->jobs() : server->jobs();
   }
 
-  /// Stops the orchestrator (closing its journal).
+  /// Stops the runner processes, then the orchestrator (closing its
+  /// journal).
   void stop() {
+    for (auto pid : runners) {
+      kill(pid, SIGTERM);
+      int status = 0;
+      waitpid(pid, &status, 0);
+    }
+    runners.clear();
     if (server)
       server->stop();
     cluster.reset();

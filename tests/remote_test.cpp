@@ -180,6 +180,32 @@ TEST_CASE("remote: a runner killed mid-task loses nothing and the job "
   CHECK(losses >= 1);
 }
 
+TEST_CASE("remote: a hung runner is noticed by heartbeats and its tasks move "
+          "on") {
+  temp_dir dir;
+  auto srv = start_server(dir.path, "127.0.0.1:0");
+  auto frozen = start_runner(dir.path, srv.address(), "default", "frozen");
+  auto awake = start_runner(dir.path, srv.address(), "default", "awake");
+  auto conn = connect(srv.address());
+  auto jobs = conn.jobs();
+  auto job = jobs.submit("hang a runner", {spread(30, 200, {"default"})});
+  REQUIRE(await_job(
+    jobs, job.id, [](const weft::job_info& j) { return j.running >= 4; },
+    30s));
+  // Stopped, not killed: its connection stays open but it falls silent.
+  frozen->signal(SIGSTOP);
+  auto done = jobs.wait(job.id, 90s);
+  REQUIRE(done.state == weft::job_state::completed);
+  uint64_t losses = 0;
+  for (const auto& t : jobs.tasks(job.id)) {
+    CHECK(t.state == weft::task_state::computed);
+    CHECK(t.retries_used == 0);
+    losses += t.runner_losses;
+  }
+  CHECK(losses >= 1);
+  frozen->signal(SIGCONT);
+}
+
 TEST_CASE("remote: runners reconnect to a restarted server and finish the "
           "job") {
   temp_dir dir;

@@ -2,6 +2,8 @@
 
 #include "weft/actors/client_internal.hpp"
 
+#include <optional>
+
 namespace weft {
 
 job_client::job_client(std::shared_ptr<impl> ptr) : impl_(std::move(ptr)) {
@@ -70,6 +72,53 @@ std::vector<cluster_info> job_client::clusters() {
 
 void job_client::delete_cluster(const std::string& name) {
   impl_->ask<bool>(impl_->timeout, atom::remove_v, name);
+}
+
+progress_update job_client::watch(
+  const std::string& id,
+  const std::function<void(const progress_update&)>& on_update,
+  std::chrono::milliseconds timeout) {
+  using clock = std::chrono::steady_clock;
+  auto deadline = clock::now() + timeout;
+  caf::scoped_actor self{impl_->sys};
+  auto me = caf::actor_cast<progress_watcher>(self);
+  auto subscribe = [&] {
+    auto svc = impl_->service();
+    self->monitor(svc);
+    caf::error err;
+    self->request(svc, impl_->timeout, atom::watch_v, id, me)
+      .receive([](bool) {}, [&](caf::error& e) { err = std::move(e); });
+    if (err)
+      throw to_weft_error(err);
+  };
+  subscribe();
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - clock::now());
+    if (left.count() <= 0)
+      throw error(errc::timeout, "job " + id + " did not finish within "
+                                   + std::to_string(timeout.count())
+                                   + " ms; it keeps running");
+    std::optional<progress_update> got;
+    bool lost = false;
+    self->receive(
+      [&](atom::progress, progress_update& u) { got = std::move(u); },
+      [&](caf::down_msg&) { lost = true; },
+      caf::after(left) >> [] {});
+    if (lost) {
+      if (!impl_->reconnect)
+        throw error(errc::not_running,
+                    "the orchestrator stopped while watching job " + id);
+      impl_->reconnect_now();
+      subscribe();  // the current state comes first again
+      continue;
+    }
+    if (!got)
+      continue;
+    on_update(*got);
+    if (got->final)
+      return std::move(*got);
+  }
 }
 
 job_info job_client::wait(const std::string& id,

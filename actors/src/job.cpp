@@ -3,6 +3,7 @@
 #include "weft/core/journal_event.hpp"
 #include "weft/core/task_graph.hpp"
 
+#include <algorithm>
 #include <deque>
 #include <functional>
 #include <map>
@@ -47,6 +48,12 @@ struct job_data {
   job_state last_state = job_state::submitted;
   bool was_halted = false;
   bool compacted = false;  // its summary replaced its events in the journal
+  // Watchers, and whether they have seen everything so far.
+  std::vector<progress_watcher> watchers;
+  std::chrono::milliseconds progress_interval{std::chrono::seconds{2}};
+  bool progress_dirty = false;
+  bool tick_scheduled = false;
+  bool final_sent = false;
 
   static inline const char* name_ = "weft.job";
 };
@@ -64,6 +71,52 @@ job_info make_info(const job_data& st) {
   info.progress = st.graph->progress();
   info.stats = st.graph->stats();
   return info;
+}
+
+bool finished(const job_data& st) {
+  return is_final(st.graph->state()) && st.graph->quiescent()
+         && st.pending.empty();
+}
+
+progress_update make_update(const job_data& st) {
+  progress_update u;
+  u.job_id = st.id;
+  u.name = st.name;
+  u.state = st.graph->state();
+  u.progress = st.graph->progress();
+  u.stats = st.graph->stats();
+  u.items = st.graph->items();
+  u.at = now();
+  u.final = finished(st);
+  uint64_t done = 0;
+  uint64_t total = 0;
+  for (const auto& p : u.progress) {
+    done += std::min(p.done, p.total);
+    total += p.total;
+  }
+  if (u.state == job_state::completed)
+    u.percent = 100;
+  else if (total > 0)
+    u.percent = 100.0 * static_cast<double>(done) / static_cast<double>(total);
+  if (u.state == job_state::completed) {
+    u.eta_ns = 0;
+  } else if (u.percent > 0 && u.percent < 100 && u.stats.first_started > 0
+             && !is_final(u.state)) {
+    auto elapsed = static_cast<double>(u.at - u.stats.first_started);
+    u.eta_ns = static_cast<int64_t>(elapsed * (100 - u.percent) / u.percent);
+  }
+  return u;
+}
+
+void notify(job_pointer self) {
+  auto& st = self->state;
+  st.progress_dirty = false;
+  if (st.watchers.empty())
+    return;
+  auto u = make_update(st);
+  st.final_sent = u.final;
+  for (auto& w : st.watchers)
+    self->send(w, atom::progress_v, u);
 }
 
 cluster_actor& cluster_of(job_data& st, const std::string& name) {
@@ -124,9 +177,15 @@ void apply(job_pointer self, effects& fx) {
   for (auto& reply : fx.replies)
     reply();
   auto state = graph.state();
+  st.progress_dirty = true;
+  if (!finished(st))
+    st.final_sent = false;  // running again (a retry)
   if (state != st.last_state) {
     st.last_state = state;
     self->send(st.service, atom::state_v, st.id, state);
+    notify(self);
+  } else if (finished(st) && !st.final_sent) {
+    notify(self);
   }
   if (is_final(state) && graph.quiescent() && !st.waiters.empty()
       && st.pending.empty()) {
@@ -222,8 +281,10 @@ core::journal_event task_event(core::event_kind kind, uint32_t task,
 
 job_actor::behavior_type job_fn(job_pointer self, job_service_actor service,
                                 std::shared_ptr<cluster_directory> dir,
-                                journal_actor journal, recovered_job job) {
+                                journal_actor journal, recovered_job job,
+                                std::chrono::milliseconds progress_interval) {
   auto& st = self->state;
+  st.progress_interval = progress_interval;
   st.id = std::move(job.id);
   st.name = std::move(job.name);
   st.cluster = std::move(job.cluster);
@@ -235,6 +296,14 @@ job_actor::behavior_type job_fn(job_pointer self, job_service_actor service,
   st.last_state = st.graph->state();
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& st = self->state;
+    auto& ws = st.watchers;
+    auto w = std::find_if(ws.begin(), ws.end(), [&](const progress_watcher& x) {
+      return x.address() == msg.source;
+    });
+    if (w != ws.end()) {
+      ws.erase(w);  // a watcher left: nothing else changes
+      return;
+    }
     auto i = st.running.find(msg.source);
     if (i == st.running.end())
       return;
@@ -377,6 +446,32 @@ job_actor::behavior_type job_fn(job_pointer self, job_service_actor service,
       });
       return rp;
     },
+    [self](atom::watch, progress_watcher& watcher) {
+      after_pending(self, [self, watcher]() mutable {
+        auto& st = self->state;
+        self->monitor(watcher);
+        st.watchers.push_back(watcher);
+        // The current state first, however late it joins.
+        auto u = make_update(st);
+        if (u.final)
+          st.final_sent = true;
+        self->send(watcher, atom::progress_v, std::move(u));
+        if (!st.tick_scheduled) {
+          st.tick_scheduled = true;
+          self->delayed_send(self, st.progress_interval, atom::tick_v);
+        }
+      });
+    },
+    [self](atom::tick) {
+      auto& st = self->state;
+      st.tick_scheduled = false;
+      if (st.watchers.empty())
+        return;
+      if (st.progress_dirty && st.pending.empty())
+        notify(self);
+      st.tick_scheduled = true;
+      self->delayed_send(self, st.progress_interval, atom::tick_v);
+    },
     [self](atom::wait) -> caf::result<job_info> {
       auto rp = self->make_response_promise<job_info>();
       after_pending(self, [self, rp]() mutable {
@@ -395,9 +490,10 @@ job_actor::behavior_type job_fn(job_pointer self, job_service_actor service,
 
 job_actor spawn_job(caf::actor_system& sys, job_service_actor service,
                     std::shared_ptr<cluster_directory> dir,
-                    journal_actor journal, recovered_job job) {
+                    journal_actor journal, recovered_job job,
+                    std::chrono::milliseconds progress_interval) {
   return sys.spawn(job_fn, std::move(service), std::move(dir),
-                   std::move(journal), std::move(job));
+                   std::move(journal), std::move(job), progress_interval);
 }
 
 } // namespace weft

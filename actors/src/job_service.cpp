@@ -173,7 +173,7 @@ std::string start_job(service_pointer self, recovered_job job) {
     entry.state = job.graph->state();
     entry.handle = spawn_job(self->system(),
                              caf::actor_cast<job_service_actor>(self), st.dir,
-                             st.journal, job);
+                             st.journal, job, st.cfg.progress_interval);
   }
   return st.jobs.emplace(job.id, std::move(entry)).first->first;
 }
@@ -270,6 +270,33 @@ service_fn(service_pointer self, std::shared_ptr<cluster_directory> dir,
     },
     [self](atom::wait, const std::string& id) -> caf::result<job_info> {
       return ask_job<job_info>(self, id, atom::wait_v);
+    },
+    [self](atom::watch, const std::string& id,
+           progress_watcher& watcher) -> caf::result<bool> {
+      auto i = self->state.jobs.find(id);
+      if (i != self->state.jobs.end() && !i->second.handle) {
+        // Compacted: its summary is the first and final update.
+        const auto& info = *i->second.summary;
+        progress_update u;
+        u.job_id = info.id;
+        u.name = info.name;
+        u.state = info.state;
+        u.progress = info.progress;
+        u.stats = info.stats;
+        u.percent = 100;
+        u.eta_ns = 0;
+        u.at = now();
+        u.final = true;
+        self->send(watcher, atom::progress_v, std::move(u));
+        return true;
+      }
+      return forward<bool>(self, id,
+                           [self, watcher](job_actor& job,
+                                           caf::typed_response_promise<bool>
+                                             rp) mutable {
+                             self->send(job, atom::watch_v, watcher);
+                             rp.deliver(true);
+                           });
     },
     [self](atom::cluster,
            const std::string& name) -> caf::result<cluster_actor> {

@@ -19,6 +19,7 @@ struct local_cluster::impl {
   void boot() {
     orchestrator_config ocfg;
     ocfg.max_input_bytes = opts.max_input_bytes;
+    ocfg.progress_interval = opts.progress_interval;
     orch.boot(*sys, opts.data_dir, opts.fsync, ocfg);
     cache = opts.cache ? opts.cache : make_in_memory_cache();
   }

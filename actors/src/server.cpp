@@ -47,6 +47,7 @@ server::server(server_options opts) : impl_(std::make_unique<impl>()) {
   st.node = make_system(st.opts.network.scheduler_threads, &st.opts.network);
   orchestrator_config cfg;
   cfg.max_input_bytes = st.opts.max_input_bytes;
+  cfg.progress_interval = st.opts.progress_interval;
   cfg.create_clusters_on_use = false;
   st.orch.boot(*st.node->sys, st.opts.data_dir, st.opts.fsync, cfg);
   auto port = tls ? caf::openssl::publish(st.orch.service, st.opts.listen.port,

@@ -470,6 +470,53 @@ execution_stats task_graph::stats() const {
   return s;
 }
 
+std::vector<item_progress> task_graph::items() const {
+  std::vector<item_progress> result;
+  auto describe = [&](task_index i) {
+    item_progress item;
+    item.task = i;
+    const auto* x = find_extra(i);
+    item.label = x != nullptr && !x->display.empty()
+                   ? x->display
+                   : identifiers_[nodes_[i].identifier].name;
+    item.state = nodes_[i].state;
+    uint64_t done = 0;
+    uint64_t total = 0;
+    std::vector<task_index> todo{i};
+    while (!todo.empty()) {
+      auto k = todo.back();
+      todo.pop_back();
+      const auto& n = nodes_[k];
+      if (const auto* e = find_extra(k))
+        for (const auto& p : e->progress) {
+          done += p.done;
+          total += p.total;
+        }
+      for (uint32_t c = 0; c < n.child_count; ++c)
+        todo.push_back(n.first_child + c);
+    }
+    if (settled(nodes_[i]))
+      item.percent = 100;
+    else if (total > 0)
+      item.percent = 100.0 * static_cast<double>(std::min(done, total))
+                     / static_cast<double>(total);
+    result.push_back(std::move(item));
+  };
+  for (task_index i = 0; i < nodes_.size(); ++i) {
+    if (nodes_[i].parent != no_task)
+      break;  // the roots come first
+    describe(i);
+    const auto& root = nodes_[i];
+    for (uint32_t c = 0; c < root.child_count; ++c) {
+      auto k = root.first_child + c;
+      const auto* x = find_extra(k);
+      if (x != nullptr && !x->display.empty())
+        describe(k);
+    }
+  }
+  return result;
+}
+
 std::vector<progress_indicator> task_graph::progress() const {
   return progress_;
 }

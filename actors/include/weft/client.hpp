@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -84,6 +85,17 @@ public:
   /// Deletes a cluster; refused for "default" and while it has runners or
   /// work.
   void delete_cluster(const std::string& name);
+
+  /// Watches a job: calls `on_update` with its current state at once, then
+  /// at every state change and, while it runs, at most once per progress
+  /// interval when something changed, until the final update (the job is
+  /// COMPLETED, FAILED or CANCELED and nothing of it runs), which it
+  /// returns. Reconnects to a remote orchestrator that restarts. Throws
+  /// errc::timeout after `timeout`, or what `on_update` throws.
+  progress_update watch(
+    const std::string& id,
+    const std::function<void(const progress_update&)>& on_update,
+    std::chrono::milliseconds timeout = std::chrono::hours{24});
 
   /// Blocks until the job is COMPLETED, FAILED or CANCELED and no task of it
   /// runs any more; throws errc::timeout after `timeout`.

@@ -3,6 +3,7 @@
 #include "weft/client.hpp"
 #include "weft/runner.hpp"
 
+#include <chrono>
 #include <deque>
 #include <filesystem>
 #include <memory>
@@ -32,6 +33,8 @@ struct local_cluster_options {
   /// Sync each journal batch to disk before acknowledging it; off, a
   /// machine crash (not a process crash) may lose acknowledged events.
   bool fsync = true;
+  /// How often a running job sends its watchers what changed.
+  std::chrono::milliseconds progress_interval{std::chrono::seconds{2}};
 };
 
 /// An orchestrator plus runners in one process. Register the task types,

@@ -3,6 +3,7 @@
 #include "weft/client.hpp"
 #include "weft/network.hpp"
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -17,6 +18,8 @@ struct server_options {
   std::filesystem::path data_dir;
   bool fsync = true;
   size_t max_input_bytes = 1 << 20;
+  /// How often a running job sends its watchers what changed.
+  std::chrono::milliseconds progress_interval{std::chrono::seconds{2}};
   /// Without TLS certificates the server listens only on loopback
   /// addresses: plain TCP is for development on one machine.
   network_options network;

@@ -89,6 +89,34 @@ struct job_info {
   execution_stats stats;
 };
 
+/// How far one item of a job is: a root task, or a direct subtask of a root
+/// that has a display name (like one file of an upload).
+struct item_progress {
+  uint32_t task = 0;   ///< task index
+  std::string label;   ///< display name, else the identifier's name
+  task_state state = task_state::queued;
+  double percent = -1; ///< 0-100; negative: no estimate
+};
+
+/// What a job's watchers receive: at every state change of the job, and
+/// while it runs at most once per interval when something changed.
+struct progress_update {
+  std::string job_id;
+  std::string name;
+  job_state state = job_state::submitted;
+  std::vector<progress_indicator> progress;
+  execution_stats stats;  ///< includes task counts by state
+  /// Done over total of the job's progress indicators (0-100); negative:
+  /// no estimate (no indicator has a total yet).
+  double percent = -1;
+  std::vector<item_progress> items;
+  /// Time left at the rate so far, from the percentage; negative: none.
+  int64_t eta_ns = -1;
+  timestamp at = 0;
+  /// The last update: the job is final and nothing of it runs any more.
+  bool final = false;
+};
+
 /// A runner as its cluster knows it.
 struct runner_info {
   std::string name;

@@ -60,6 +60,19 @@ struct job_client::impl {
     }
   }
 
+  /// The job service as of now.
+  job_service_actor service() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return service_;
+  }
+
+  /// After a lost connection: connects again (throws if it cannot).
+  void reconnect_now() {
+    auto svc = reconnect();
+    std::lock_guard<std::mutex> guard{mtx_};
+    service_ = std::move(svc);
+  }
+
 private:
   /// One request; it fails at once (instead of at its timeout) when the
   /// service's node goes away while it is pending.

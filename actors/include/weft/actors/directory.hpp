@@ -44,6 +44,8 @@ struct orchestrator_config {
   /// Create a cluster when a job or runner first names it (the embedded
   /// default); off, only "default" and clusters created explicitly exist.
   bool create_clusters_on_use = true;
+  /// How often a running job sends its watchers what changed.
+  std::chrono::milliseconds progress_interval{std::chrono::seconds{2}};
 };
 
 cluster_actor spawn_cluster(caf::actor_system& sys, std::string name);
@@ -58,6 +60,8 @@ job_service_actor spawn_job_service(caf::actor_system& sys,
 
 job_actor spawn_job(caf::actor_system& sys, job_service_actor service,
                     std::shared_ptr<cluster_directory> dir,
-                    journal_actor journal, recovered_job job);
+                    journal_actor journal, recovered_job job,
+                    std::chrono::milliseconds progress_interval
+                    = std::chrono::seconds{2});
 
 } // namespace weft

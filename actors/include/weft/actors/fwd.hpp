@@ -88,6 +88,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(weft, caf::first_custom_type_id)
   CAF_ADD_ATOM(weft, weft::atom, list, "wList")
   CAF_ADD_ATOM(weft, weft::atom, remove, "wRemove")
   CAF_ADD_ATOM(weft, weft::atom, hello, "wHello")
+  CAF_ADD_ATOM(weft, weft::atom, watch, "wWatch")
+  CAF_ADD_ATOM(weft, weft::atom, progress, "wProgress")
+  CAF_ADD_ATOM(weft, weft::atom, tick, "wTick")
 
   CAF_ADD_TYPE_ID(weft, (weft::job_state))
   CAF_ADD_TYPE_ID(weft, (weft::task_state))
@@ -115,6 +118,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(weft, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(weft, (std::vector<uint64_t>))
   CAF_ADD_TYPE_ID(weft, (weft::journal_record))
   CAF_ADD_TYPE_ID(weft, (std::vector<weft::journal_record>))
+  CAF_ADD_TYPE_ID(weft, (weft::item_progress))
+  CAF_ADD_TYPE_ID(weft, (std::vector<weft::item_progress>))
+  CAF_ADD_TYPE_ID(weft, (weft::progress_update))
   CAF_ADD_TYPE_ID(weft, (weft::cluster_info))
   CAF_ADD_TYPE_ID(weft, (std::vector<weft::cluster_info>))
 
@@ -125,6 +131,10 @@ CAF_ERROR_CODE_ENUM(weft::errc, "weft")
 namespace weft {
 
 // -- actor interfaces ---------------------------------------------------------
+
+/// Whoever watches a job: receives its progress updates.
+using progress_watcher =
+  caf::typed_actor<caf::reacts_to<atom::progress, progress_update>>;
 
 /// One per active job: owns the task graph and supervises its attempts.
 /// Runners talk to it in batches: one start request for the attempts of a
@@ -145,7 +155,12 @@ using job_actor = caf::typed_actor<
   caf::replies_to<atom::retry>::with<uint64_t>,
   caf::replies_to<atom::tasks>::with<std::vector<task_info>>,
   // Answers once the job is final and nothing runs any more.
-  caf::replies_to<atom::wait>::with<job_info>>;
+  caf::replies_to<atom::wait>::with<job_info>,
+  // Subscribes a watcher: it gets the current state at once, then updates
+  // (see progress_update) until the final one.
+  caf::reacts_to<atom::watch, progress_watcher>,
+  // Its own timer: sends watchers what changed since the last update.
+  caf::reacts_to<atom::tick>>;
 
 /// One attempt to run: job -> cluster -> runner.
 struct dispatch_spec {
@@ -193,6 +208,8 @@ using job_service_actor = caf::typed_actor<
   caf::replies_to<atom::retry, std::string>::with<uint64_t>,
   caf::replies_to<atom::tasks, std::string>::with<std::vector<task_info>>,
   caf::replies_to<atom::wait, std::string>::with<job_info>,
+  // Subscribes a watcher to a job; answers once it is subscribed.
+  caf::replies_to<atom::watch, std::string, progress_watcher>::with<bool>,
   // The cluster a runner joins; unknown names are refused unless the
   // orchestrator creates clusters on first use.
   caf::replies_to<atom::cluster, std::string>::with<cluster_actor>,
@@ -212,6 +229,7 @@ using job_service_actor = caf::typed_actor<
 // runner, a runner joining its cluster), so they need type IDs too.
 CAF_BEGIN_TYPE_ID_BLOCK(weft_actors, caf::id_block::weft::end)
 
+  CAF_ADD_TYPE_ID(weft_actors, (weft::progress_watcher))
   CAF_ADD_TYPE_ID(weft_actors, (weft::job_actor))
   CAF_ADD_TYPE_ID(weft_actors, (weft::runner_actor))
   CAF_ADD_TYPE_ID(weft_actors, (weft::cluster_actor))
@@ -322,6 +340,19 @@ template <class F>
 typename F::result_type inspect(F& f, journal_record& x) {
   return f(caf::meta::type_name("journal_record"), x.job_id, x.bytes,
            x.replaces_job, x.kind);
+}
+
+template <class F>
+typename F::result_type inspect(F& f, item_progress& x) {
+  return f(caf::meta::type_name("item_progress"), x.task, x.label, x.state,
+           x.percent);
+}
+
+template <class F>
+typename F::result_type inspect(F& f, progress_update& x) {
+  return f(caf::meta::type_name("progress_update"), x.job_id, x.name,
+           x.state, x.progress, x.stats, x.percent, x.items, x.eta_ns, x.at,
+           x.final);
 }
 
 template <class F>

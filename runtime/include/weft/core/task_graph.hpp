@@ -104,6 +104,11 @@ public:
 
   task_info info(task_index i) const;
   execution_stats stats() const;
+  /// The job's items (root tasks, and the named direct subtasks of roots)
+  /// with a percentage from the progress indicators of their subtree: done
+  /// over total where totals exist, 100 once the subtree is settled, else
+  /// no estimate.
+  std::vector<item_progress> items() const;
   std::vector<progress_indicator> progress() const;
 
 private:

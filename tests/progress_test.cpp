@@ -1,0 +1,184 @@
+// Watching jobs: progress updates, their order, late watchers, indicators
+// after retries, and the percentage.
+
+#include <weft/weft.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <future>
+#include <mutex>
+#include <thread>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+std::shared_future<void> watch_gate;  // leaves wait on it
+std::atomic<int> flaky_calls{0};
+
+struct w_leaf {
+  uint32_t index = 0;
+  void execute(weft::context& ctx) const {
+    watch_gate.wait();
+    ctx.progress("files").done(1);
+  }
+};
+BOOST_DESCRIBE_STRUCT(w_leaf, (), (index))
+
+struct w_root {
+  uint32_t leaves = 0;
+  void execute(weft::context& ctx) const {
+    ctx.progress("files").add(leaves);
+    for (uint32_t i = 0; i < leaves; ++i) {
+      auto h = ctx.submit_subtask(w_leaf{i});
+      (void) h;
+    }
+  }
+};
+BOOST_DESCRIBE_STRUCT(w_root, (), (leaves))
+
+/// Reports progress, then fails on its first attempt.
+struct w_flaky {
+  void execute(weft::context& ctx) const {
+    ctx.progress("steps").add(1).done(1);
+    if (flaky_calls++ == 0)
+      throw std::runtime_error("first attempt fails");
+  }
+};
+BOOST_DESCRIBE_STRUCT(w_flaky, (), ())
+
+/// No indicator: nothing to base a percentage on.
+struct w_silent {
+  void execute(weft::context&) const {
+    watch_gate.wait();
+  }
+};
+BOOST_DESCRIBE_STRUCT(w_silent, (), ())
+
+weft::local_cluster_options options() {
+  weft::local_cluster_options opts;
+  opts.runners[0].slots = 2;
+  opts.scheduler_threads = 2;
+  opts.progress_interval = 50ms;
+  return opts;
+}
+
+} // namespace
+
+TEST_CASE("progress: a watcher sees every state change in order and a final "
+          "update") {
+  std::promise<void> open;
+  watch_gate = open.get_future().share();
+  weft::local_cluster lc{options()};
+  lc.register_tasks<w_root, w_leaf>();
+  lc.start();
+  auto jobs = lc.jobs();
+  auto job = jobs.submit("watched", w_root{4});
+  std::vector<weft::progress_update> seen;
+  std::mutex mtx;
+  auto watcher = std::async(std::launch::async, [&] {
+    return jobs.watch(job.id, [&](const weft::progress_update& u) {
+      std::lock_guard<std::mutex> guard{mtx};
+      seen.push_back(u);
+    });
+  });
+  // Let a few intervals pass while the leaves wait: running, 0 of 4.
+  std::this_thread::sleep_for(300ms);
+  open.set_value();
+  auto last = watcher.get();
+  REQUIRE(last.final);
+  CHECK(last.state == weft::job_state::completed);
+  CHECK(last.percent == 100);
+  CHECK(last.eta_ns == 0);
+  CHECK(last.progress
+        == std::vector<weft::progress_indicator>{{"files", 4, 4}});
+  REQUIRE(seen.size() >= 2);
+  CHECK(seen.front().job_id == job.id);
+  // Never back to SUBMITTED, nothing final before the end (RUNNING and
+  // STARTED may alternate), percentages never fall, and exactly one update
+  // is final: the last.
+  for (size_t i = 1; i < seen.size(); ++i) {
+    CHECK(seen[i].state != weft::job_state::submitted);
+    CHECK_FALSE(weft::is_final(seen[i - 1].state));
+    CHECK(seen[i - 1].percent <= seen[i].percent);
+    CHECK_FALSE(seen[i - 1].final);
+  }
+  bool saw_running = false;
+  for (const auto& u : seen)
+    saw_running = saw_running || u.state == weft::job_state::running;
+  CHECK(saw_running);
+  CHECK(seen.back().final);
+  // The root is the job's one item; it is done.
+  REQUIRE(last.items.size() == 1);
+  CHECK(last.items[0].label == "w_root");
+  CHECK(last.items[0].percent == 100);
+  // While the leaves waited, the percentage came from the indicator: 0 %.
+  CHECK(seen.front().percent == 0);
+}
+
+TEST_CASE("progress: a late watcher gets the current state at once") {
+  std::promise<void> open;
+  open.set_value();
+  watch_gate = open.get_future().share();
+  weft::local_cluster lc{options()};
+  lc.register_tasks<w_root, w_leaf>();
+  lc.start();
+  auto jobs = lc.jobs();
+  auto job = jobs.submit("late", w_root{3});
+  jobs.wait(job.id, 30s);
+  int calls = 0;
+  auto last = jobs.watch(
+    job.id, [&](const weft::progress_update&) { ++calls; }, 10s);
+  CHECK(calls == 1);
+  CHECK(last.final);
+  CHECK(last.state == weft::job_state::completed);
+  CHECK(last.stats.count(weft::task_state::computed) == 4);
+}
+
+TEST_CASE("progress: indicators after a retry count the last execution "
+          "only") {
+  flaky_calls = 0;
+  weft::local_cluster lc{options()};
+  lc.register_tasks<w_flaky>();
+  lc.start();
+  auto jobs = lc.jobs();
+  auto job = jobs.submit("flaky", w_flaky{}, {.max_retries = 1});
+  auto last = jobs.watch(job.id, [](const weft::progress_update&) {}, 30s);
+  CHECK(last.state == weft::job_state::completed);
+  CHECK(last.progress
+        == std::vector<weft::progress_indicator>{{"steps", 1, 1}});
+}
+
+TEST_CASE("progress: no estimate without indicator totals") {
+  std::promise<void> open;
+  watch_gate = open.get_future().share();
+  weft::local_cluster lc{options()};
+  lc.register_tasks<w_silent>();
+  lc.start();
+  auto jobs = lc.jobs();
+  auto job = jobs.submit("silent", w_silent{});
+  std::vector<weft::progress_update> seen;
+  auto watcher = std::async(std::launch::async, [&] {
+    return jobs.watch(job.id,
+                      [&](const weft::progress_update& u) {
+                        seen.push_back(u);
+                      });
+  });
+  std::this_thread::sleep_for(200ms);
+  open.set_value();
+  auto last = watcher.get();
+  REQUIRE(seen.size() >= 2);
+  CHECK(seen.front().percent < 0);  // "no estimate"
+  CHECK(seen.front().eta_ns < 0);
+  CHECK(last.percent == 100);
+}
+
+TEST_CASE("progress: watching an unknown job fails clearly") {
+  weft::local_cluster lc{options()};
+  auto jobs = lc.jobs();
+  CHECK_THROWS_WITH(
+    jobs.watch("01a2037f-caef-70b2-8438-12d1f925d3cc",
+               [](const weft::progress_update&) {}, 5s),
+    Catch::Contains("no job with id"));
+}

@@ -113,8 +113,12 @@ TEST_CASE("progress: a watcher sees every state change in order and a final "
   REQUIRE(last.items.size() == 1);
   CHECK(last.items[0].label == "w_root");
   CHECK(last.items[0].percent == 100);
-  // While the leaves waited, the percentage came from the indicator: 0 %.
-  CHECK(seen.front().percent == 0);
+  // While the leaves waited, the percentage came from the indicator: 0 %
+  // (before the root ran there was no total yet: no estimate).
+  bool saw_zero = false;
+  for (const auto& u : seen)
+    saw_zero = saw_zero || (u.percent == 0 && !u.final);
+  CHECK(saw_zero);
 }
 
 TEST_CASE("progress: a late watcher gets the current state at once") {

@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 namespace json = boost::json;
 
 namespace {
@@ -28,12 +30,15 @@ constexpr const char* usage = R"(usage: weft COMMAND [ARGS] [OPTIONS]
 The orchestrator:
   server --listen HOST:PORT [--data DIR] [--fsync always|never]
          [--cert F --key F --ca F] [--max-input-bytes N]
+         [--progress-interval MS]
 
 Jobs on a server (--server HOST:PORT, default $WEFT_SERVER or 127.0.0.1:7100):
   submit --task NAME@vX.Y --input JSON [--cluster C] [--max-retries N]
          [--name N]
   jobs [--from TIME] [--to TIME] [--state STATE] [--name N] [--cluster C]
   job ID
+  watch ID                live progress until the job ends (exit status 0
+                          COMPLETED, 3 FAILED, 4 CANCELED)
   cancel ID
   retry ID
   visualize ID -o FILE.svg
@@ -78,7 +83,8 @@ command_line parse(int argc, char** argv) {
     "--key",     "--ca",           "--server",      "--task",
     "--input",   "--cluster",      "--max-retries", "--name",
     "--from",    "--to",           "--state",       "--dir",
-    "-o",        "--max-input-bytes", "--connect-timeout"};
+    "-o",        "--max-input-bytes", "--connect-timeout",
+    "--progress-interval"};
   command_line cl;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -218,6 +224,9 @@ int run_server(const command_line& cl) {
   }
   if (auto n = cl.flag("--max-input-bytes"))
     opts.max_input_bytes = parse_count("--max-input-bytes", *n);
+  if (auto n = cl.flag("--progress-interval"))
+    opts.progress_interval =
+      std::chrono::milliseconds{parse_count("--progress-interval", *n)};
   opts.network.tls = tls_of(cl);
   weft::server srv{opts};
   std::cout << "weft server listening on " << srv.host() << ":" << srv.port()
@@ -406,6 +415,151 @@ int run_job(const command_line& cl) {
   return 0;
 }
 
+std::string bar(double percent, size_t width = 30) {
+  if (percent < 0)
+    return "[" + std::string(width, '?') + "]";
+  auto filled = static_cast<size_t>(percent / 100.0 * width + 0.5);
+  filled = std::min(filled, width);
+  return "[" + std::string(filled, '#') + std::string(width - filled, '.')
+         + "]";
+}
+
+std::string format_percent(double percent) {
+  if (percent < 0)
+    return "no estimate";
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(1) << percent << "%";
+  return out.str();
+}
+
+std::string format_eta(int64_t ns) {
+  if (ns < 0)
+    return "ETA unknown";
+  auto secs = ns / 1'000'000'000;
+  std::ostringstream out;
+  out << "ETA ";
+  if (secs >= 3600)
+    out << secs / 3600 << "h" << std::setw(2) << std::setfill('0')
+        << (secs % 3600) / 60 << "m";
+  else if (secs >= 60)
+    out << secs / 60 << "m" << std::setw(2) << std::setfill('0') << secs % 60
+        << "s";
+  else
+    out << secs << "s";
+  return out.str();
+}
+
+json::object to_json(const weft::progress_update& u) {
+  json::object o;
+  o["id"] = u.job_id;
+  o["state"] = weft::to_string(u.state);
+  json::array progress;
+  for (const auto& p : u.progress)
+    progress.push_back(
+      json::object{{"label", p.label}, {"done", p.done}, {"total", p.total}});
+  o["progress"] = std::move(progress);
+  if (u.percent >= 0)
+    o["percent"] = u.percent;
+  else
+    o["percent"] = nullptr;
+  if (u.eta_ns >= 0)
+    o["eta_seconds"] = static_cast<double>(u.eta_ns) / 1e9;
+  else
+    o["eta_seconds"] = nullptr;
+  json::array items;
+  for (const auto& i : u.items)
+    items.push_back(json::object{
+      {"task", i.task},
+      {"label", i.label},
+      {"state", weft::to_string(i.state)},
+      {"percent", i.percent >= 0 ? json::value(i.percent) : json::value()}});
+  o["items"] = std::move(items);
+  o["final"] = u.final;
+  return o;
+}
+
+/// The lines of one frame of `weft watch`.
+std::vector<std::string> frame(const weft::progress_update& u) {
+  std::vector<std::string> lines;
+  std::ostringstream head;
+  head << "job " << u.job_id << " (" << u.name << ") "
+       << weft::to_string(u.state) << ", " << u.stats.total_tasks
+       << " tasks";
+  const char* sep = ": ";
+  for (size_t i = 0; i < weft::task_state_count; ++i)
+    if (u.stats.tasks_by_state[i] > 0) {
+      head << sep << u.stats.tasks_by_state[i] << ' '
+           << weft::to_string(static_cast<weft::task_state>(i));
+      sep = ", ";
+    }
+  lines.push_back(head.str());
+  for (const auto& p : u.progress) {
+    double pct = p.total > 0 ? 100.0 * static_cast<double>(std::min(p.done, p.total))
+                                 / static_cast<double>(p.total)
+                             : -1;
+    std::ostringstream line;
+    line << std::left << std::setw(16)
+         << (p.label.empty() ? std::string{"progress"} : p.label) << bar(pct)
+         << " " << p.done << "/" << p.total;
+    lines.push_back(line.str());
+  }
+  size_t shown = 0;
+  for (const auto& item : u.items) {
+    if (u.items.size() <= 1 || ++shown > 10)
+      break;
+    std::ostringstream line;
+    auto label = item.label.substr(0, item.label.find('\n'));
+    line << "  " << std::left << std::setw(14) << label.substr(0, 14)
+         << bar(item.percent, 20) << " " << format_percent(item.percent);
+    lines.push_back(line.str());
+  }
+  std::ostringstream overall;
+  overall << std::left << std::setw(16) << "overall" << bar(u.percent) << " "
+          << format_percent(u.percent) << "  " << format_eta(u.eta_ns);
+  lines.push_back(overall.str());
+  return lines;
+}
+
+int run_watch(const command_line& cl) {
+  auto id = one_word(cl, "job id");
+  auto client = connect(cl);
+  bool tty = ::isatty(STDOUT_FILENO) == 1 && !cl.has("--json");
+  size_t drawn = 0;
+  auto last = client.watch(id, [&](const weft::progress_update& u) {
+    if (cl.has("--json")) {
+      print_json(to_json(u));
+      return;
+    }
+    auto lines = frame(u);
+    if (!tty) {
+      // One line per update when the output is not a terminal.
+      std::string joined = lines.front();
+      for (size_t i = 1; i < lines.size(); ++i)
+        joined += " | " + lines[i];
+      std::cout << joined << std::endl;
+      return;
+    }
+    if (drawn > 0)
+      std::cout << "\x1b[" << drawn << "F";  // back to the frame's start
+    for (const auto& line : lines)
+      std::cout << "\x1b[2K" << line << "\n";
+    for (size_t i = lines.size(); i < drawn; ++i)
+      std::cout << "\x1b[2K\n";
+    drawn = std::max(drawn, lines.size());
+    std::cout.flush();
+  });
+  switch (last.state) {
+    case weft::job_state::completed:
+      return 0;
+    case weft::job_state::failed:
+      return 3;
+    case weft::job_state::canceled:
+      return 4;
+    default:
+      return 1;
+  }
+}
+
 int run_cancel_retry(const command_line& cl, bool cancel) {
   auto id = one_word(cl, "job id");
   auto client = connect(cl);
@@ -500,6 +654,8 @@ int dispatch(const command_line& cl) {
     return run_jobs(cl);
   if (cmd == "job")
     return run_job(cl);
+  if (cmd == "watch")
+    return run_watch(cl);
   if (cmd == "cancel")
     return run_cancel_retry(cl, true);
   if (cmd == "retry")

@@ -11,6 +11,8 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pty.h>
 #include <sys/socket.h>
 
 #include <map>
@@ -531,4 +533,73 @@ TEST_CASE("remote: the server stops cleanly on SIGTERM and refuses a data "
                      dir.path / "open.out"};
   CHECK(open.wait(30s) == 1);
   CHECK_THAT(open.errors(), Catch::Contains("without TLS"));
+}
+
+namespace {
+
+/// Runs a command in a pseudo-terminal; returns its exit status and what
+/// it wrote there.
+std::pair<int, std::string> run_in_pty(std::vector<std::string> args,
+                                       std::chrono::seconds limit) {
+  int master = -1;
+  pid_t pid = forkpty(&master, nullptr, nullptr, nullptr);
+  if (pid == 0) {
+    std::vector<char*> argv;
+    for (auto& a : args)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  std::string out;
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  char buf[4096];
+  for (;;) {
+    pollfd pfd{master, POLLIN, 0};
+    if (::poll(&pfd, 1, 100) > 0) {
+      auto n = ::read(master, buf, sizeof(buf));
+      if (n <= 0)
+        break;  // the child closed the terminal
+      out.append(buf, static_cast<size_t>(n));
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid, SIGKILL);
+      break;
+    }
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ::close(master);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+} // namespace
+
+TEST_CASE("remote: weft watch draws live bars in a terminal and lines in a "
+          "pipe") {
+  temp_dir dir;
+  auto srv = start_server(dir.path, "127.0.0.1:0",
+                          {"--progress-interval", "100"});
+  auto runner = start_runner(dir.path, srv.address(), "default", "drawer");
+  auto conn = connect(srv.address());
+  auto jobs = conn.jobs();
+  auto job = jobs.submit("watched", {spread(12, 150, {"default"})});
+  // Through a pseudo-terminal: redrawn in place, ends with the job.
+  auto [status, screen] =
+    run_in_pty({WEFT_CLI, "watch", job.id, "--server", srv.address()}, 60s);
+  CHECK(status == 0);
+  CHECK_THAT(screen, Catch::Contains("\x1b[2K"));  // lines cleared, redrawn
+  CHECK_THAT(screen, Catch::Contains("\x1b["));
+  CHECK_THAT(screen, Catch::Contains("leaves"));
+  CHECK_THAT(screen, Catch::Contains("overall"));
+  CHECK_THAT(screen, Catch::Contains("[##############################] 12/12"));
+  CHECK_THAT(screen, Catch::Contains("100.0%"));
+  CHECK_THAT(screen, Catch::Contains("COMPLETED"));
+  // Not a terminal: one plain line per update, the last one final.
+  child_process piped{{WEFT_CLI, "watch", job.id, "--server", srv.address()},
+                      dir.path / "watch.out"};
+  CHECK(piped.wait(30s) == 0);
+  auto text = piped.output();
+  CHECK(text.find("\x1b[") == std::string::npos);
+  CHECK_THAT(text, Catch::Contains("COMPLETED") && Catch::Contains("overall"));
 }

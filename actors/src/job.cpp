@@ -96,8 +96,9 @@ progress_update make_update(const job_data& st) {
   }
   if (u.state == job_state::completed)
     u.percent = 100;
-  else if (total > 0)
-    u.percent = 100.0 * static_cast<double>(done) / static_cast<double>(total);
+  else if (total > 0)  // not done until it is COMPLETED
+    u.percent = std::min(99.9, 100.0 * static_cast<double>(done)
+                                 / static_cast<double>(total));
   if (u.state == job_state::completed) {
     u.eta_ns = 0;
   } else if (u.percent > 0 && u.percent < 100 && u.stats.first_started > 0

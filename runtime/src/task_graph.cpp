@@ -498,8 +498,9 @@ std::vector<item_progress> task_graph::items() const {
     if (settled(nodes_[i]))
       item.percent = 100;
     else if (total > 0)
-      item.percent = 100.0 * static_cast<double>(std::min(done, total))
-                     / static_cast<double>(total);
+      item.percent = std::min(99.9, 100.0 * static_cast<double>(
+                                      std::min(done, total))
+                                      / static_cast<double>(total));
     result.push_back(std::move(item));
   };
   for (task_index i = 0; i < nodes_.size(); ++i) {

@@ -4,7 +4,7 @@
 //   weft-bench --scenario fanout   --tasks N [--slots S] [--threshold T]
 //   weft-bench --scenario tree     --tasks N [--slots S]
 //   weft-bench --scenario chain    --tasks K [--slots S]
-//   weft-bench --scenario many-jobs --jobs J [--slots S]
+//   weft-bench --scenario many-jobs --jobs J [--slots S] [--submitters N]
 //   weft-bench --scenario render   --tasks N [--slots S]
 //   weft-bench --scenario recovery --events N
 //   weft-bench --scenario caf-baseline [--pairs N]
@@ -139,6 +139,7 @@ struct options {
   uint64_t threshold = 64;
   uint32_t runner_processes = 0;  // 0: embedded runners
   uint32_t prefetch = 256;
+  uint32_t submitters = 16;  // many-jobs: client threads submitting
   std::string serve;              // runner process mode: the server address
   std::string self_path;
 };
@@ -377,14 +378,25 @@ int run_many_jobs(const options& opt) {
   cluster.register_tasks<bench_noop, bench_small_job>();
   cluster.start();
   auto jobs = cluster.jobs();
-  std::vector<double> submit_us;
-  std::vector<std::string> ids;
+  // Jobs are submitted concurrently from several client threads, as
+  // independent users would: group commit then shares synced writes.
+  std::vector<double> submit_us(opt.jobs);
+  std::vector<std::string> ids(opt.jobs);
   auto start = clock_type::now();
-  for (uint64_t i = 0; i < opt.jobs; ++i) {
-    auto t0 = clock_type::now();
-    ids.push_back(jobs.submit("bench-small", bench_small_job{9}).id);
-    submit_us.push_back(
-      std::chrono::duration<double, std::micro>(clock_type::now() - t0).count());
+  {
+    std::vector<std::thread> submitters;
+    for (uint32_t t = 0; t < opt.submitters; ++t)
+      submitters.emplace_back([&, t] {
+        for (uint64_t i = t; i < opt.jobs; i += opt.submitters) {
+          auto t0 = clock_type::now();
+          ids[i] = jobs.submit("bench-small", bench_small_job{9}).id;
+          submit_us[i] = std::chrono::duration<double, std::micro>(
+                           clock_type::now() - t0)
+                           .count();
+        }
+      });
+    for (auto& th : submitters)
+      th.join();
   }
   uint64_t completed = 0;
   uint64_t tasks = 0;
@@ -403,6 +415,7 @@ int run_many_jobs(const options& opt) {
   owner.reset();
   r.extra = ",\"jobs\":" + std::to_string(opt.jobs)
             + ",\"jobs_per_s\":" + std::to_string(jobs_per_s)
+            + ",\"submitters\":" + std::to_string(opt.submitters)
             + ",\"slots\":" + std::to_string(opt.slots)
             + journal_fields(opt, dir, r.seconds);
   std::ostringstream summary;
@@ -600,7 +613,8 @@ void usage() {
        "                  [--tasks N] [--jobs N] [--events N] [--pairs N]\n"
        "                  [--slots N] [--threshold N]\n"
        "                  [--journal none|fsync|nofsync] [--runner-processes N]\n"
-       "                  [--prefetch N (default 256; 0: no prefetch)]\n";
+       "                  [--prefetch N (default 256; 0: no prefetch)]\n"
+       "                  [--submitters N (many-jobs; default 16)]\n";
 }
 
 } // namespace
@@ -634,6 +648,8 @@ int main(int argc, char** argv) {
         opt.threshold = std::stoull(value());
       else if (arg == "--runner-processes")
         opt.runner_processes = static_cast<uint32_t>(std::stoul(value()));
+      else if (arg == "--submitters")
+        opt.submitters = std::max(1u, static_cast<uint32_t>(std::stoul(value())));
       else if (arg == "--prefetch")
         opt.prefetch = static_cast<uint32_t>(std::stoul(value()));
       else if (arg == "--serve")

@@ -20,6 +20,7 @@ run3 tasks_per_s --scenario tree --tasks 100000 --slots 2
 run3 p50_us --scenario chain --tasks 2000 --slots 2
 run3 p50_us --scenario chain --tasks 2000 --slots 2 --journal fsync
 run3 jobs_per_s --scenario many-jobs --jobs 1000 --slots 2 --journal fsync
+run3 jobs_per_s --scenario many-jobs --jobs 1000 --slots 2 --journal fsync --submitters 1
 run3 seconds --scenario recovery --events 1000000
 run3 render_seconds --scenario render --tasks 100000 --slots 2
 run3 pairs_per_s_in_process --scenario caf-baseline

@@ -27,19 +27,14 @@ void worker_pool::post(std::function<void()> job) {
 }
 
 void worker_pool::shutdown() {
-  {
-    std::lock_guard<std::mutex> guard{st_->mtx};
-    st_->stopping = true;
-    st_->jobs.clear();
-  }
-  st_->cv.notify_all();
-  for (auto& t : threads_)
-    if (t.joinable())
-      t.join();
-  threads_.clear();
+  stop(true);
 }
 
 void worker_pool::abandon() {
+  stop(false);
+}
+
+void worker_pool::stop(bool join) {
   {
     std::lock_guard<std::mutex> guard{st_->mtx};
     st_->stopping = true;
@@ -47,8 +42,12 @@ void worker_pool::abandon() {
   }
   st_->cv.notify_all();
   for (auto& t : threads_)
-    if (t.joinable())
-      t.detach();
+    if (t.joinable()) {
+      if (join)
+        t.join();
+      else
+        t.detach();
+    }
   threads_.clear();
 }
 

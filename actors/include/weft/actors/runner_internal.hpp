@@ -36,6 +36,8 @@ private:
     bool stopping = false;
   };
   static void loop(std::shared_ptr<state> st);
+  /// Drops queued jobs; joins or detaches the threads.
+  void stop(bool join);
   // Shared with the threads, so an abandoned thread never touches a
   // destroyed pool.
   std::shared_ptr<state> st_;

@@ -5,6 +5,7 @@
 #include "weft/core/journal_event.hpp"
 #include "weft/weft.hpp"
 
+#include "process.hpp"
 #include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
@@ -14,16 +15,12 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <random>
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <thread>
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-
-extern char** environ;
 
 namespace {
 
@@ -295,41 +292,18 @@ TEST_CASE("journal: unusable data directories are refused with a reason") {
 
 namespace {
 
-/// Starts the crash worker; returns its pid.
-pid_t spawn_worker(const fs::path& data, const fs::path& id_file,
-                   bool submit, const fs::path& out) {
+/// The crash worker: an orchestrator with its journal in `data` and a
+/// runner, in one process; the first one submits the job.
+std::unique_ptr<weft::test::child_process>
+start_worker(const fs::path& data, const fs::path& id_file, bool submit,
+             const fs::path& out) {
   std::vector<std::string> args{WEFT_CRASH_WORKER, data.string(),
                                 id_file.string()};
   if (submit)
     args.push_back("submit");
-  std::vector<char*> argv;
-  for (auto& a : args)
-    argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, out.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  pid_t pid = 0;
-  auto rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  REQUIRE(rc == 0);
-  return pid;
-}
-
-/// Waits up to `limit` for `pid`; kills it if it overruns. Returns the exit
-/// status, or -1 if it had to be killed.
-int wait_for(pid_t pid, std::chrono::seconds limit) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  int status = 0;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (waitpid(pid, &status, WNOHANG) == pid)
-      return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    std::this_thread::sleep_for(10ms);
-  }
-  kill(pid, SIGKILL);
-  waitpid(pid, &status, 0);
-  return -1;
+  auto worker = std::make_unique<weft::test::child_process>(args, out);
+  REQUIRE(worker->started());
+  return worker;
 }
 
 } // namespace
@@ -345,28 +319,26 @@ TEST_CASE("journal: a job survives its orchestrator being killed repeatedly") {
   int kills = 0;
   bool finished_early = false;
   for (int round = 0; round < 6; ++round) {
-    auto pid = spawn_worker(data, id_file, round == 0, out);
+    auto worker = start_worker(data, id_file, round == 0, out);
     // The first round must get its submission acknowledged before dying.
     if (round == 0)
       for (int i = 0; i < 500 && !fs::exists(id_file); ++i)
         std::this_thread::sleep_for(10ms);
     std::this_thread::sleep_for(std::chrono::milliseconds{delay_ms(rng)});
-    int status = 0;
-    if (waitpid(pid, &status, WNOHANG) == pid) {
+    if (!worker->running()) {
       finished_early = true;  // it beat the kill: fine, still checked below
       continue;
     }
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+    worker->kill();
+    if (worker->wait(0ms) == 128 + SIGKILL)
       ++kills;
   }
   REQUIRE(fs::exists(id_file));
   std::string id;
   std::ifstream{id_file} >> id;
   REQUIRE(id.size() == 36);
-  auto pid = spawn_worker(data, id_file, false, out);
-  REQUIRE(wait_for(pid, 120s) == 0);
+  auto last_run = start_worker(data, id_file, false, out);
+  REQUIRE(last_run->wait(120s) == 0);
   std::ifstream in{out};
   std::string line;
   std::getline(in, line);

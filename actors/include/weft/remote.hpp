@@ -34,10 +34,6 @@ public:
   /// "host:port" of the orchestrator.
   const std::string& address() const;
 
-  impl* internals() const noexcept {
-    return impl_.get();
-  }
-
 private:
   std::shared_ptr<impl> impl_;
 };

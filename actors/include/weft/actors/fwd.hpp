@@ -77,7 +77,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(weft, caf::first_custom_type_id)
   CAF_ADD_ATOM(weft, weft::atom, credit, "wCredit")
   CAF_ADD_ATOM(weft, weft::atom, idle, "wIdle")
   CAF_ADD_ATOM(weft, weft::atom, run, "wRun")
-  CAF_ADD_ATOM(weft, weft::atom, freed, "wFreed")
   CAF_ADD_ATOM(weft, weft::atom, cluster, "wCluster")
   CAF_ADD_ATOM(weft, weft::atom, stop, "wStop")
   CAF_ADD_ATOM(weft, weft::atom, lost, "wLost")
@@ -376,7 +375,7 @@ caf::error make_weft_error(errc code, std::string message);
 
 /// The protocol weft nodes speak; nodes with another one refuse each other
 /// (it is also the middleman's app identifier).
-inline constexpr const char* protocol_version = "weft-protocol-1";
+inline constexpr const char* protocol_version = "weft-protocol-2";
 
 /// Turns an error that came back from an actor into a `weft::error`.
 weft::error to_weft_error(const caf::error& err);

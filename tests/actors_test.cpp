@@ -133,6 +133,7 @@ black_hole(weft::runner_actor::pointer self, weft::cluster_actor cluster,
     },
     [](weft::atom::done, weft::job_actor&, weft::task_result&) {},
     [](weft::atom::flush) {},
+    [](weft::atom::tick) {},
     [](weft::atom::idle) { return true; },
     [](weft::atom::stop) {},
   };

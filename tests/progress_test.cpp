@@ -1,6 +1,8 @@
 // Watching jobs: progress updates, their order, late watchers, indicators
 // after retries, and the percentage.
 
+#include "temp_dir.hpp"
+
 #include <weft/weft.hpp>
 
 #include <catch2/catch.hpp>
@@ -56,12 +58,81 @@ struct w_silent {
 };
 BOOST_DESCRIBE_STRUCT(w_silent, (), ())
 
+/// Fans out to leaves that wait for the gate and declare no totals: the
+/// percentage can only come from what was learned.
+struct w_fan {
+  uint32_t leaves = 0;
+  void execute(weft::context& ctx) const {
+    for (uint32_t i = 0; i < leaves; ++i)
+      ctx.submit_subtask(w_silent{});
+  }
+};
+BOOST_DESCRIBE_STRUCT(w_fan, (), (leaves))
+
+/// Reports 3 of 4 rows done, then waits for the gate.
+struct w_rows {
+  void execute(weft::context& ctx) const {
+    ctx.progress("rows").add(4).done(3);
+    watch_gate.wait();
+    ctx.progress("rows").done(1);
+  }
+};
+BOOST_DESCRIBE_STRUCT(w_rows, (), ())
+
 weft::local_cluster_options options() {
   weft::local_cluster_options opts;
   opts.runners[0].slots = 2;
+  opts.runners[0].progress_interval = 20ms;
   opts.scheduler_threads = 2;
   opts.progress_interval = 50ms;
   return opts;
+}
+
+/// Runs a w_fan job whose leaves wait for the gate, and returns what its
+/// watcher saw while they waited and the final update.
+std::pair<std::vector<weft::progress_update>, weft::progress_update>
+watch_fan(weft::job_client& jobs, uint32_t leaves) {
+  std::promise<void> open;
+  watch_gate = open.get_future().share();
+  auto job = jobs.submit("fan", w_fan{leaves});
+  std::vector<weft::progress_update> waiting;
+  std::mutex mtx;
+  std::atomic<bool> opened{false};
+  auto watcher = std::async(std::launch::async, [&] {
+    return jobs.watch(job.id, [&](const weft::progress_update& u) {
+      std::lock_guard<std::mutex> guard{mtx};
+      if (!opened)
+        waiting.push_back(u);
+    });
+  });
+  // Until the leaves run and the watcher has seen a few intervals.
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(50ms);
+    std::lock_guard<std::mutex> guard{mtx};
+    if (!waiting.empty()
+        && waiting.back().stats.count(weft::task_state::running) == leaves)
+      break;
+  }
+  std::this_thread::sleep_for(200ms);
+  {
+    std::lock_guard<std::mutex> guard{mtx};
+    opened = true;
+  }
+  open.set_value();
+  auto last = watcher.get();
+  return {waiting, last};
+}
+
+/// The updates of `seen` taken while all `leaves` ran.
+std::vector<weft::progress_update>
+while_running(const std::vector<weft::progress_update>& seen,
+              uint32_t leaves) {
+  std::vector<weft::progress_update> result;
+  for (const auto& u : seen)
+    if (u.stats.count(weft::task_state::running) == leaves)
+      result.push_back(u);
+  return result;
 }
 
 } // namespace
@@ -185,4 +256,93 @@ TEST_CASE("progress: watching an unknown job fails clearly") {
     jobs.watch("01a2037f-caef-70b2-8438-12d1f925d3cc",
                [](const weft::progress_update&) {}, 5s),
     Catch::Contains("no job with id"));
+}
+
+TEST_CASE("progress: no estimate for a fan-out never seen, a number once "
+          "history exists") {
+  weft::local_cluster lc{options()};
+  lc.register_tasks<w_fan, w_silent>();
+  lc.start();
+  auto jobs = lc.jobs();
+  // First run: the leaves' identifier has no history, and nothing has a
+  // total. weft says so rather than guessing.
+  auto [first, first_last] = watch_fan(jobs, 2);
+  auto first_running = while_running(first, 2);
+  REQUIRE_FALSE(first_running.empty());
+  for (const auto& u : first_running) {
+    CHECK(u.percent < 0);
+    CHECK(u.eta_ns < 0);
+    CHECK_FALSE(u.learned);
+  }
+  CHECK(first_last.state == weft::job_state::completed);
+  CHECK(first_last.percent == 100);
+  // Second run of the same shape: the orchestrator learned how long the
+  // root and the leaves take and how many leaves the root submits.
+  auto [second, second_last] = watch_fan(jobs, 2);
+  auto second_running = while_running(second, 2);
+  REQUIRE_FALSE(second_running.empty());
+  for (const auto& u : second_running) {
+    CHECK(u.learned);
+    CHECK(u.percent >= 0);
+    CHECK(u.percent < 100);
+  }
+  CHECK(second_last.percent == 100);
+  CHECK(second_last.learned);
+}
+
+TEST_CASE("progress: running tasks report their indicators before they "
+          "finish") {
+  std::promise<void> open;
+  watch_gate = open.get_future().share();
+  weft::local_cluster lc{options()};
+  lc.register_tasks<w_rows>();
+  lc.start();
+  auto jobs = lc.jobs();
+  auto job = jobs.submit("rows", w_rows{});
+  std::atomic<bool> saw_live{false};
+  auto watcher = std::async(std::launch::async, [&] {
+    return jobs.watch(job.id, [&](const weft::progress_update& u) {
+      if (u.state != weft::job_state::completed
+          && u.progress
+               == std::vector<weft::progress_indicator>{{"rows", 4, 3}})
+        saw_live = true;
+    });
+  });
+  for (int i = 0; i < 200 && !saw_live; ++i)
+    std::this_thread::sleep_for(50ms);
+  CHECK(saw_live);
+  open.set_value();
+  auto last = watcher.get();
+  CHECK(last.state == weft::job_state::completed);
+  CHECK(last.progress
+        == std::vector<weft::progress_indicator>{{"rows", 4, 4}});
+}
+
+TEST_CASE("progress: what was learned survives a restart") {
+  weft::test::temp_dir data;
+  auto opts = options();
+  opts.data_dir = data.path;
+  opts.fsync = false;
+  {
+    weft::local_cluster lc{opts};
+    lc.register_tasks<w_fan, w_silent>();
+    lc.start();
+    auto jobs = lc.jobs();
+    auto [seen, last] = watch_fan(jobs, 2);
+    CHECK(last.state == weft::job_state::completed);
+    for (const auto& u : while_running(seen, 2))
+      CHECK(u.percent < 0);
+  }
+  weft::local_cluster lc{opts};
+  lc.register_tasks<w_fan, w_silent>();
+  lc.start();
+  auto jobs = lc.jobs();
+  auto [seen, last] = watch_fan(jobs, 2);
+  auto running = while_running(seen, 2);
+  REQUIRE_FALSE(running.empty());
+  for (const auto& u : running) {
+    CHECK(u.learned);
+    CHECK(u.percent >= 0);
+  }
+  CHECK(last.state == weft::job_state::completed);
 }

@@ -32,6 +32,7 @@ struct job_data {
   job_service_actor service;
   std::shared_ptr<cluster_directory> dir;
   journal_actor journal;  // null: no journal
+  std::shared_ptr<core::task_statistics> stats;
   // Running attempts by the runner executing them (monitored while it
   // runs any), then by task.
   struct attempt_ref {
@@ -54,6 +55,8 @@ struct job_data {
   bool progress_dirty = false;
   bool tick_scheduled = false;
   bool final_sent = false;
+  double sent_percent = -1;
+  int64_t sent_eta_ns = -1;
 
   static inline const char* name_ = "weft.job";
 };
@@ -85,36 +88,29 @@ progress_update make_update(const job_data& st) {
   u.state = st.graph->state();
   u.progress = st.graph->progress();
   u.stats = st.graph->stats();
-  u.items = st.graph->items();
   u.at = now();
   u.final = finished(st);
-  uint64_t done = 0;
-  uint64_t total = 0;
-  for (const auto& p : u.progress) {
-    done += std::min(p.done, p.total);
-    total += p.total;
-  }
-  if (u.state == job_state::completed)
-    u.percent = 100;
-  else if (total > 0)  // not done until it is COMPLETED
-    u.percent = std::min(99.9, 100.0 * static_cast<double>(done)
-                                 / static_cast<double>(total));
-  if (u.state == job_state::completed) {
-    u.eta_ns = 0;
-  } else if (u.percent > 0 && u.percent < 100 && u.stats.first_started > 0
-             && !is_final(u.state)) {
-    auto elapsed = static_cast<double>(u.at - u.stats.first_started);
-    u.eta_ns = static_cast<int64_t>(elapsed * (100 - u.percent) / u.percent);
-  }
+  auto est = core::estimate(*st.graph, *st.stats, u.at);
+  u.percent = est.percent;
+  u.eta_ns = est.eta_ns;
+  u.items = std::move(est.items);
+  u.learned = est.learned;
   return u;
 }
 
-void notify(job_pointer self) {
+/// Sends the watchers an update; with `if_moved`, only when the
+/// percentage or the ETA differ from the last one sent (they move with
+/// time while tasks run, even when no event came).
+void notify(job_pointer self, bool if_moved = false) {
   auto& st = self->state;
   st.progress_dirty = false;
   if (st.watchers.empty())
     return;
   auto u = make_update(st);
+  if (if_moved && u.percent == st.sent_percent && u.eta_ns == st.sent_eta_ns)
+    return;
+  st.sent_percent = u.percent;
+  st.sent_eta_ns = u.eta_ns;
   st.final_sent = u.final;
   for (auto& w : st.watchers)
     self->send(w, atom::progress_v, u);
@@ -280,20 +276,20 @@ core::journal_event task_event(core::event_kind kind, uint32_t task,
   return e;
 }
 
-job_actor::behavior_type job_fn(job_pointer self, job_service_actor service,
-                                std::shared_ptr<cluster_directory> dir,
-                                journal_actor journal, recovered_job job,
-                                std::chrono::milliseconds progress_interval) {
+job_actor::behavior_type job_fn(job_pointer self, job_environment env,
+                                recovered_job job) {
   auto& st = self->state;
-  st.progress_interval = progress_interval;
+  st.progress_interval = env.progress_interval;
   st.id = std::move(job.id);
   st.name = std::move(job.name);
   st.cluster = std::move(job.cluster);
   st.submitted_at = job.submitted_at;
   st.graph = std::move(job.graph);
-  st.service = std::move(service);
-  st.dir = std::move(dir);
-  st.journal = std::move(journal);
+  st.service = std::move(env.service);
+  st.dir = std::move(env.dir);
+  st.journal = std::move(env.journal);
+  st.stats = env.stats ? std::move(env.stats)
+                       : std::make_shared<core::task_statistics>();
   st.last_state = st.graph->state();
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& st = self->state;
@@ -368,12 +364,15 @@ job_actor::behavior_type job_fn(job_pointer self, job_service_actor service,
       if (r == st.running.end())
         return;  // not a runner this job started attempts on
       std::vector<core::journal_event> events;
+      std::vector<core::task_index> computed;
       for (auto& result : results) {
         auto i = r->second.find(result.task);
         if (i == r->second.end() || i->second.attempt != result.attempt)
           continue;  // not an attempt this job started there
         auto ref = i->second;
         r->second.erase(i);
+        if (result.outcome.succeeded)
+          computed.push_back(result.task);
         if (st.journal) {
           auto e = task_event(result.outcome.succeeded
                                 ? core::event_kind::task_computed
@@ -385,6 +384,15 @@ job_actor::behavior_type job_fn(job_pointer self, job_service_actor service,
         st.graph->finish(result.task, ref.attempt, std::move(result.outcome));
         settle(st, result.task, ref.seq);
       }
+      // Only executions that succeeded teach what a task costs and submits
+      // (a task whose subtasks were refused failed instead).
+      computed.erase(std::remove_if(computed.begin(), computed.end(),
+                                    [&](core::task_index t) {
+                                      return st.graph->state_of(t)
+                                             != task_state::computed;
+                                    }),
+                     computed.end());
+      st.stats->learn(*st.graph, computed);
       if (r->second.empty()) {
         st.running.erase(r);
         self->demonitor(addr);
@@ -392,6 +400,22 @@ job_actor::behavior_type job_fn(job_pointer self, job_service_actor service,
       // Subtasks are dispatched only once their parent's completion is on
       // disk.
       commit(self, std::move(events), collect(st));
+    },
+    [self](atom::progress, std::vector<attempt_progress>& reports) {
+      // Indicators of attempts still running, from the runner running them.
+      auto& st = self->state;
+      auto addr = caf::actor_cast<caf::actor_addr>(self->current_sender());
+      auto r = st.running.find(addr);
+      if (r == st.running.end())
+        return;
+      for (auto& report : reports) {
+        auto i = r->second.find(report.task);
+        if (i == r->second.end() || i->second.attempt != report.attempt)
+          continue;
+        if (st.graph->report_progress(report.task, report.attempt,
+                                      std::move(report.progress)))
+          st.progress_dirty = true;
+      }
     },
     [self](atom::lost, uint32_t task, uint32_t attempt, uint64_t seq) {
       // Never started (its start request would have come first): run it
@@ -465,11 +489,13 @@ job_actor::behavior_type job_fn(job_pointer self, job_service_actor service,
     },
     [self](atom::tick) {
       auto& st = self->state;
+      if (self->current_sender().get() != self->ctrl())
+        return;  // its own timer only
       st.tick_scheduled = false;
       if (st.watchers.empty())
         return;
-      if (st.progress_dirty && st.pending.empty())
-        notify(self);
+      if (st.pending.empty() && (st.progress_dirty || !st.graph->quiescent()))
+        notify(self, !st.progress_dirty);
       st.tick_scheduled = true;
       self->delayed_send(self, st.progress_interval, atom::tick_v);
     },
@@ -489,12 +515,9 @@ job_actor::behavior_type job_fn(job_pointer self, job_service_actor service,
 
 } // namespace
 
-job_actor spawn_job(caf::actor_system& sys, job_service_actor service,
-                    std::shared_ptr<cluster_directory> dir,
-                    journal_actor journal, recovered_job job,
-                    std::chrono::milliseconds progress_interval) {
-  return sys.spawn(job_fn, std::move(service), std::move(dir),
-                   std::move(journal), std::move(job), progress_interval);
+job_actor spawn_job(caf::actor_system& sys, job_environment env,
+                    recovered_job job) {
+  return sys.spawn(job_fn, std::move(env), std::move(job));
 }
 
 } // namespace weft

@@ -25,12 +25,15 @@ struct service_data {
   std::shared_ptr<cluster_directory> dir;
   orchestrator_config cfg;
   journal_actor journal;
+  std::shared_ptr<core::task_statistics> stats;
   std::map<std::string, job_entry> jobs;  // ids are time-ordered
 
   static inline const char* name = "weft.job_service";
 };
 
 using service_pointer = job_service_actor::stateful_pointer<service_data>;
+
+constexpr auto statistics_interval = std::chrono::seconds{1};
 
 caf::error unknown_cluster(const std::string& name) {
   return make_weft_error(errc::unknown_cluster,
@@ -162,6 +165,7 @@ bool matches(const job_query& q, const std::string& id, const job_entry& e) {
 /// Returns its id.
 std::string start_job(service_pointer self, recovered_job job) {
   auto& st = self->state;
+  auto id = job.id;  // the job itself moves into its actor
   job_entry entry;
   entry.name = job.name;
   entry.cluster = job.cluster;
@@ -171,20 +175,27 @@ std::string start_job(service_pointer self, recovered_job job) {
     entry.summary = job.summary;
   } else {
     entry.state = job.graph->state();
-    entry.handle = spawn_job(self->system(),
-                             caf::actor_cast<job_service_actor>(self), st.dir,
-                             st.journal, job, st.cfg.progress_interval);
+    job_environment env{caf::actor_cast<job_service_actor>(self), st.dir,
+                        st.journal, st.stats, st.cfg.progress_interval};
+    entry.handle = spawn_job(self->system(), std::move(env), std::move(job));
   }
-  return st.jobs.emplace(job.id, std::move(entry)).first->first;
+  return st.jobs.emplace(std::move(id), std::move(entry)).first->first;
 }
 
 job_service_actor::behavior_type
 service_fn(service_pointer self, std::shared_ptr<cluster_directory> dir,
            orchestrator_config cfg, journal_actor journal,
-           std::vector<recovered_job> recovered) {
+           std::vector<recovered_job> recovered,
+           std::shared_ptr<core::task_statistics> stats) {
   self->state.dir = std::move(dir);
   self->state.cfg = cfg;
   self->state.journal = std::move(journal);
+  self->state.stats = stats ? std::move(stats)
+                            : std::make_shared<core::task_statistics>();
+  // What the jobs learn goes to the journal about once a second: losing
+  // the last second of it in a crash costs only estimate accuracy.
+  if (self->state.journal)
+    self->delayed_send(self, statistics_interval, atom::tick_v);
   for (auto& job : recovered)
     start_job(self, std::move(job));
   // Job actors live and die with their service.
@@ -442,18 +453,45 @@ service_fn(service_pointer self, std::shared_ptr<cluster_directory> dir,
       if (auto i = self->state.jobs.find(id); i != self->state.jobs.end())
         i->second.state = state;
     },
+    [self](atom::tick) {
+      auto& st = self->state;
+      if (!st.journal || self->current_sender().get() != self->ctrl())
+        return;  // its own timer only (the service is reachable remotely)
+      auto records = statistics_records(*st.stats);
+      if (!records.empty())
+        self->request(st.journal, caf::infinite, atom::append_v,
+                      std::move(records))
+          .then([](uint64_t) {},
+                [](caf::error&) {
+                  // Advisory: the next change is written again.
+                });
+      self->delayed_send(self, statistics_interval, atom::tick_v);
+    },
   };
 }
 
 } // namespace
 
-job_service_actor spawn_job_service(caf::actor_system& sys,
-                                    std::shared_ptr<cluster_directory> dir,
-                                    orchestrator_config cfg,
-                                    journal_actor journal,
-                                    std::vector<recovered_job> recovered) {
+job_service_actor spawn_job_service(
+  caf::actor_system& sys, std::shared_ptr<cluster_directory> dir,
+  orchestrator_config cfg, journal_actor journal,
+  std::vector<recovered_job> recovered,
+  std::shared_ptr<core::task_statistics> stats) {
   return sys.spawn(service_fn, std::move(dir), cfg, std::move(journal),
-                   std::move(recovered));
+                   std::move(recovered), std::move(stats));
+}
+
+std::vector<journal_record> statistics_records(core::task_statistics& stats) {
+  std::vector<journal_record> records;
+  for (const auto& [key, profile] : stats.take_changed()) {
+    journal_record r;
+    r.kind = journal_record::statistics;
+    r.job_id = key.name + '@' + std::to_string(key.major) + '#'
+               + std::to_string(key.depth);
+    r.bytes = core::encode_profile(key, profile);
+    records.push_back(std::move(r));
+  }
+  return records;
 }
 
 } // namespace weft

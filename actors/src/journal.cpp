@@ -16,6 +16,7 @@ constexpr const char* meta_key = "meta/format";
 constexpr const char* format_tag = "weft-journal";
 constexpr char event_prefix = 'e';
 constexpr char cluster_prefix = 'c';  // 'c' + name: a created cluster
+constexpr char profile_prefix = 's';  // 's' + key: a learned task profile
 
 // Events are keyed by job, then by a store-wide sequence number: a job's
 // events are one contiguous range (replayed in order, and removable as one
@@ -147,6 +148,10 @@ void journal_store::append(const std::vector<journal_record>& records) {
       batch.Delete(cluster_prefix + r.job_id);
       continue;
     }
+    if (r.kind == journal_record::statistics) {
+      batch.Put(profile_prefix + r.job_id, r.bytes);
+      continue;
+    }
     if (r.replaces_job) // the job's range, up to the key written next
       batch.DeleteRange(event_key(r.job_id, 0), event_key(r.job_id, next_seq_));
     batch.Put(event_key(r.job_id, next_seq_++), r.bytes);
@@ -166,6 +171,23 @@ std::vector<std::string> journal_store::clusters() const {
        it->Valid() && it->key().size() > 0 && it->key()[0] == cluster_prefix;
        it->Next())
     result.emplace_back(it->key().data() + 1, it->key().size() - 1);
+  return result;
+}
+
+std::vector<std::string> journal_store::profiles() const {
+  std::vector<std::string> result;
+  rocksdb::ReadOptions ro;
+  ro.verify_checksums = true;
+  std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(ro)};
+  for (it->Seek(std::string(1, profile_prefix));
+       it->Valid() && it->key().size() > 0 && it->key()[0] == profile_prefix;
+       it->Next())
+    result.emplace_back(it->value().data(), it->value().size());
+  if (!it->status().ok())
+    throw error(errc::bad_data, "data directory " + opts_.dir.string()
+                                  + " is corrupt (" + it->status().ToString()
+                                  + "): restore it from a backup or move it "
+                                    "away; weft does not truncate it");
   return result;
 }
 
@@ -298,6 +320,20 @@ std::vector<recovered_job> recover_jobs(const journal_store& store) {
     j.graph->rebuild_ready();
   }
   return jobs;
+}
+
+void recover_statistics(const journal_store& store,
+                        core::task_statistics& stats) {
+  for (const auto& bytes : store.profiles()) {
+    try {
+      auto [key, profile] = core::decode_profile(bytes);
+      stats.load(key, std::move(profile));
+    } catch (const error& e) {
+      throw error(errc::bad_data,
+                  "data directory " + store.options().dir.string()
+                    + ", learned task statistics: " + e.what());
+    }
+  }
 }
 
 } // namespace weft

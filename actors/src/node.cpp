@@ -108,6 +108,7 @@ void orchestrator::boot(caf::actor_system& s,
                         const std::filesystem::path& data_dir, bool fsync,
                         orchestrator_config cfg) {
   sys = &s;
+  stats = std::make_shared<core::task_statistics>();
   std::vector<recovered_job> recovered;
   std::vector<std::string> clusters;
   if (!data_dir.empty()) {
@@ -115,13 +116,15 @@ void orchestrator::boot(caf::actor_system& s,
     auto store = journal_store::open({data_dir, fsync});
     recovered = recover_jobs(*store);
     clusters = store->clusters();
+    recover_statistics(*store, *stats);
     journal = spawn_journal(s, std::move(store));
   }
   dir = std::make_shared<cluster_directory>(s);
   dir->get("default");
   for (const auto& name : clusters)
     dir->get(name);
-  service = spawn_job_service(s, dir, cfg, journal, std::move(recovered));
+  service = spawn_job_service(s, dir, cfg, journal, std::move(recovered),
+                              stats);
 }
 
 void orchestrator::shutdown() {
@@ -134,6 +137,12 @@ void orchestrator::shutdown() {
   service = job_service_actor{};
   dir->shutdown();
   if (journal) {
+    // What was learned since the service's last write goes first.
+    auto records = statistics_records(*stats);
+    if (!records.empty())
+      self->request(journal, std::chrono::seconds{10}, atom::append_v,
+                    std::move(records))
+        .receive([](uint64_t) {}, [](caf::error&) {});
     // Wait for it: the store's lock is released when it is gone.
     self->monitor(journal);
     self->send_exit(journal, caf::exit_reason::user_shutdown);

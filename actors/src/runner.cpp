@@ -90,6 +90,7 @@ struct runner::impl {
     shared->cache = cache;
     shared->limits = opts.limits;
     shared->print_logs = opts.print_logs;
+    shared->progress_interval = opts.progress_interval;
     if (connect)
       service = connect(opts.connect_patience);
     actor = join(service);

@@ -96,6 +96,17 @@ struct runner_data {
   uint32_t prefetch = 0;
   double mean_ns = 0;
   static constexpr double refill_ns = 2e6;
+  // The indicator boards of attempts given to the worker threads, by job,
+  // then task and attempt; sampled every progress interval while any run.
+  struct live_attempt {
+    std::shared_ptr<progress_board> board;
+    uint64_t seen = 0;
+  };
+  std::map<caf::actor_addr,
+           std::pair<job_actor,
+                     std::map<std::pair<uint32_t, uint32_t>, live_attempt>>>
+    live;
+  bool report_scheduled = false;
   static inline const char* name = "weft.runner";
 };
 
@@ -147,6 +158,30 @@ void flush(runner_pointer self) {
     self->quit();
 }
 
+void schedule_report(runner_pointer self) {
+  auto& st = self->state;
+  if (st.report_scheduled || st.live.empty())
+    return;
+  st.report_scheduled = true;
+  self->delayed_send(self, st.shared->progress_interval, atom::tick_v);
+}
+
+/// Sends each job the indicators of its running attempts that changed.
+void report_progress(runner_pointer self) {
+  auto& st = self->state;
+  st.report_scheduled = false;
+  for (auto& [addr, entry] : st.live) {
+    std::vector<attempt_progress> reports;
+    for (auto& [id, attempt] : entry.second)
+      if (auto list = attempt.board->sample(attempt.seen))
+        reports.push_back(attempt_progress{id.first, id.second,
+                                           std::move(*list)});
+    if (!reports.empty())
+      self->send(entry.first, atom::progress_v, std::move(reports));
+  }
+  schedule_report(self);
+}
+
 /// Asks each job of a dispatch batch once to start its attempts, then runs
 /// those it allows on the worker threads. Attempts beyond the free slots
 /// (prefetched) wait in the pool's queue and count as RUNNING at their job
@@ -181,6 +216,10 @@ void run_batch(runner_pointer self, std::vector<dispatch_spec>& batch) {
               ++refused;
               continue;
             }
+            auto board = std::make_shared<progress_board>();
+            auto& entry = st.live[spec.job.address()];
+            entry.first = spec.job;
+            entry.second[{spec.task, spec.attempt}] = {board, 0};
             attempt_request req;
             req.job_id = spec.job_id;
             req.task = spec.task;
@@ -188,9 +227,9 @@ void run_batch(runner_pointer self, std::vector<dispatch_spec>& batch) {
             req.identifier = std::move(spec.identifier);
             req.input = std::move(spec.input);
             st.shared->pool.post([me, job = spec.job, shared = st.shared,
-                                  req = std::move(req)] {
+                                  req = std::move(req), board] {
               auto out = execute_attempt(*shared->registry, req, shared->cache,
-                                         shared->limits, shared->name);
+                                         shared->limits, shared->name, board);
               if (shared->print_logs)
                 print_logs(req.job_id + "/" + std::to_string(req.task), out);
               caf::anon_send(me, atom::done_v, job,
@@ -200,6 +239,7 @@ void run_batch(runner_pointer self, std::vector<dispatch_spec>& batch) {
           }
           if (refused > 0)
             release(self, refused);
+          schedule_report(self);
         },
         [self, n](caf::error&) { release(self, n); });
   }
@@ -248,12 +288,21 @@ runner_actor::behavior_type runner_fn(runner_pointer self,
         1.0, static_cast<double>(result.outcome.stopped
                                  - result.outcome.started));
       st.mean_ns = st.mean_ns == 0 ? d : 0.8 * st.mean_ns + 0.2 * d;
+      if (auto l = st.live.find(job.address()); l != st.live.end()) {
+        l->second.second.erase({result.task, result.attempt});
+        if (l->second.second.empty())
+          st.live.erase(l);
+      }
       auto& entry = self->state.results[job.address()];
       entry.first = std::move(job);
       entry.second.push_back(std::move(result));
       release(self, 1);
     },
     [self](atom::flush) { flush(self); },
+    [self](atom::tick) {
+      if (self->current_sender().get() == self->ctrl())
+        report_progress(self);
+    },
     [self](atom::idle) -> caf::result<bool> {
       auto rp = self->make_response_promise<bool>();
       self->request(self->state.cluster, caf::infinite, atom::idle_v,

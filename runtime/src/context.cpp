@@ -25,11 +25,41 @@ std::string fields_to_json(fields f) {
 
 } // namespace
 
+std::optional<std::vector<progress_indicator>>
+progress_board::sample(uint64_t& seen) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (version_ == seen)
+    return std::nullopt;
+  seen = version_;
+  return list_;
+}
+
+std::vector<progress_indicator> progress_board::take() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  ++version_;
+  return std::move(list_);
+}
+
+progress_handle& progress_handle::add(uint64_t n) {
+  std::lock_guard<std::mutex> guard{board_->mtx_};
+  board_->list_[index_].total += n;
+  ++board_->version_;
+  return *this;
+}
+
+progress_handle& progress_handle::done(uint64_t n) {
+  std::lock_guard<std::mutex> guard{board_->mtx_};
+  board_->list_[index_].done += n;
+  ++board_->version_;
+  return *this;
+}
+
 context::context(current_task_info task, std::shared_ptr<cache_store> cache,
-                 context_limits limits)
+                 context_limits limits, std::shared_ptr<progress_board> board)
   : task_(std::move(task)),
     cache_(std::move(cache)),
     limits_(limits),
+    board_(board ? std::move(board) : std::make_shared<progress_board>()),
     logger_(this),
     tracer_(&outcome_.spans) {
 }
@@ -65,10 +95,11 @@ subtask_handle context::submit_json(const task_identifier& id,
 }
 
 progress_handle context::progress(std::string_view label) {
-  auto& list = outcome_.progress;
+  std::lock_guard<std::mutex> guard{board_->mtx_};
+  auto& list = board_->list_;
   for (size_t i = 0; i < list.size(); ++i)
     if (list[i].label == label)
-      return progress_handle{&list, i};
+      return progress_handle{board_.get(), i};
   if (label.size() > limits_.max_label_bytes)
     throw error(errc::invalid_argument,
                 "progress label '" + std::string{label.substr(0, 40)}
@@ -81,7 +112,8 @@ progress_handle context::progress(std::string_view label) {
                   + std::to_string(limits_.max_indicators)
                   + " progress indicators");
   list.push_back(progress_indicator{std::string{label}, 0, 0});
-  return progress_handle{&list, list.size() - 1};
+  ++board_->version_;
+  return progress_handle{board_.get(), list.size() - 1};
 }
 
 cache_group context::job_cache() const {
@@ -92,6 +124,7 @@ cache_group context::job_cache() const {
 
 core::attempt_outcome context::take_outcome() {
   auto out = std::move(outcome_);
+  out.progress = board_->take();
   out.display = std::move(task_.display);
   truncate_utf8(out.display, limits_.max_display_bytes);
   outcome_ = core::attempt_outcome{};

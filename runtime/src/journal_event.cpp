@@ -15,6 +15,33 @@ namespace {
 
 using schemas::Event;
 
+/// The record's bytes in aligned words: the store's buffers carry no
+/// alignment promise.
+kj::Array<capnp::word> aligned_words(std::string_view bytes) {
+  if (bytes.size() % sizeof(capnp::word) != 0 || bytes.empty())
+    throw error(errc::bad_data, "journal record of " + std::to_string(bytes.size())
+                                  + " bytes is not a Cap'n Proto message");
+  auto words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
+  std::memcpy(words.begin(), bytes.data(), bytes.size());
+  return words;
+}
+
+void check_schema_version(uint16_t version) {
+  if (version > schemas::CURRENT_SCHEMA_VERSION)
+    throw error(errc::bad_data,
+                "journal record written with schema version "
+                  + std::to_string(version) + ", newer than this weft's "
+                  + std::to_string(schemas::CURRENT_SCHEMA_VERSION)
+                  + ": run a newer weft on this data directory");
+}
+
+std::string flat_bytes(capnp::MallocMessageBuilder& message) {
+  auto words = capnp::messageToFlatArray(message);
+  auto bytes = words.asBytes();
+  return std::string{reinterpret_cast<const char*>(bytes.begin()),
+                     bytes.size()};
+}
+
 void put_identifier(schemas::TaskIdentifier::Builder b,
                     const task_identifier& id) {
   b.setName(id.name);
@@ -189,31 +216,16 @@ std::string encode_event(const journal_event& e) {
       break;
     }
   }
-  auto words = capnp::messageToFlatArray(message);
-  auto bytes = words.asBytes();
-  return std::string{reinterpret_cast<const char*>(bytes.begin()),
-                     bytes.size()};
+  return flat_bytes(message);
 }
 
 journal_event decode_event(std::string_view bytes) {
-  if (bytes.size() % sizeof(capnp::word) != 0 || bytes.empty())
-    throw error(errc::bad_data, "journal record of " + std::to_string(bytes.size())
-                                  + " bytes is not a Cap'n Proto message");
-  // Copy into aligned words: the store's buffers carry no alignment promise.
-  kj::Array<capnp::word> words
-    = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
-  std::memcpy(words.begin(), bytes.data(), bytes.size());
+  auto words = aligned_words(bytes);
   journal_event e;
   try {
     capnp::FlatArrayMessageReader message{words};
     auto ev = message.getRoot<Event>();
-    if (ev.getSchemaVersion() > schemas::CURRENT_SCHEMA_VERSION)
-      throw error(errc::bad_data,
-                  "journal record written with schema version "
-                    + std::to_string(ev.getSchemaVersion())
-                    + ", newer than this weft's "
-                    + std::to_string(schemas::CURRENT_SCHEMA_VERSION)
-                    + ": run a newer weft on this data directory");
+    check_schema_version(ev.getSchemaVersion());
     e.job_id = text(ev.getJobId());
     e.time = ev.getTime();
     switch (ev.which()) {
@@ -336,6 +348,67 @@ void replay(task_graph& g, const journal_event& e) {
       break;
     case event_kind::job_summary:
       break;  // handled by recovery: the job has no graph any more
+  }
+}
+
+} // namespace weft::core
+
+namespace weft::core {
+
+namespace {
+
+void put_key(schemas::TaskProfile::StatKey::Builder b, const stat_key& key) {
+  b.setName(key.name);
+  b.setMajor(key.major);
+  b.setDepth(key.depth);
+}
+
+stat_key get_key(schemas::TaskProfile::StatKey::Reader r) {
+  return stat_key{text(r.getName()), r.getMajor(), r.getDepth()};
+}
+
+} // namespace
+
+std::string encode_profile(const stat_key& key, const task_profile& profile) {
+  capnp::MallocMessageBuilder message;
+  auto b = message.initRoot<schemas::TaskProfile>();
+  b.setSchemaVersion(schemas::CURRENT_SCHEMA_VERSION);
+  put_key(b.initKey(), key);
+  b.setRuns(profile.runs);
+  b.setMeanNs(profile.mean_ns);
+  auto subs = b.initSubtasks(static_cast<unsigned>(profile.subtasks.size()));
+  unsigned i = 0;
+  for (const auto& [k, mean] : profile.subtasks) {
+    put_key(subs[i].initKey(), k);
+    subs[i].setMean(mean);
+    ++i;
+  }
+  return flat_bytes(message);
+}
+
+std::pair<stat_key, task_profile> decode_profile(std::string_view bytes) {
+  auto words = aligned_words(bytes);
+  try {
+    capnp::FlatArrayMessageReader message{words};
+    auto r = message.getRoot<schemas::TaskProfile>();
+    check_schema_version(r.getSchemaVersion());
+    std::pair<stat_key, task_profile> result;
+    result.first = get_key(r.getKey());
+    result.second.runs = r.getRuns();
+    result.second.mean_ns = r.getMeanNs();
+    for (auto s : r.getSubtasks())
+      result.second.subtasks.emplace(get_key(s.getKey()), s.getMean());
+    if (result.first.name.empty() || !(result.second.mean_ns >= 0))
+      throw error(errc::bad_data,
+                  "a task statistics record has no name or a negative "
+                  "duration: restore the directory from a backup or move it "
+                  "away");
+    return result;
+  } catch (const kj::Exception& ex) {
+    throw error(errc::bad_data,
+                std::string{"a task statistics record is corrupt ("}
+                  + ex.getDescription().cStr()
+                  + "): restore the directory from a backup or move it away");
   }
 }
 

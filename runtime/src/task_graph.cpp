@@ -53,6 +53,16 @@ uint32_t task_graph::intern_cluster(const std::string& name) {
   return static_cast<uint32_t>(clusters_.size() - 1);
 }
 
+uint32_t task_graph::depth_under(task_index parent, uint32_t identifier) const {
+  uint32_t depth = 0;
+  for (uint32_t steps = 0; parent != no_task && steps <= max_depth; ++steps) {
+    if (nodes_[parent].identifier == identifier && ++depth == max_depth)
+      break;
+    parent = nodes_[parent].parent;
+  }
+  return depth;
+}
+
 void task_graph::set_state(node& n, task_state s) {
   --counts_[static_cast<size_t>(n.state)];
   ++counts_[static_cast<size_t>(s)];
@@ -84,6 +94,10 @@ void task_graph::add_batch(task_index parent,
                                     : intern_cluster(sub.cluster);
     x.max_retries = sub.max_retries;
     x.optional = sub.optional;
+    if (parent != no_task)
+      x.depth = pos > 0 && x.identifier == nodes_[base + pos - 1].identifier
+                  ? nodes_[base + pos - 1].depth
+                  : depth_under(parent, x.identifier);
     x.input = std::move(sub.input);
     auto& deps = sub.depends_on;
     std::sort(deps.begin(), deps.end());
@@ -216,6 +230,17 @@ void task_graph::replace_progress(task_index i,
     sum.done += p.done;
   }
   extra(i).progress = std::move(fresh);
+}
+
+bool task_graph::report_progress(task_index i, uint32_t attempt,
+                                 std::vector<progress_indicator> indicators) {
+  if (i >= nodes_.size())
+    return false;
+  const auto& n = nodes_[i];
+  if (n.state != task_state::running || n.attempt != attempt)
+    return false;
+  replace_progress(i, std::move(indicators));
+  return true;
 }
 
 bool task_graph::finish(task_index i, uint32_t attempt,

@@ -31,6 +31,10 @@ struct runner_options {
   uint32_t prefetch = 0;
   context_limits limits;
   bool print_logs = false;  ///< echo task log lines to stderr
+  /// How often the progress indicators of running attempts are sent to
+  /// their jobs (only those that changed), so a long task's progress shows
+  /// before it finishes.
+  std::chrono::milliseconds progress_interval{std::chrono::milliseconds{500}};
   /// On stop (and SIGTERM), how long running attempts may finish; those
   /// still running then are handed back to their jobs, which requeue them
   /// without spending a retry.

@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -54,26 +56,39 @@ struct current_task_info {
   std::string display;
 };
 
+/// The progress indicators of one execution: the task's thread updates
+/// them, and its runner samples them while it runs, so watchers see a long
+/// task move before it finishes.
+class progress_board {
+public:
+  /// A copy of the indicators if they changed since version `seen`, which
+  /// is then updated.
+  std::optional<std::vector<progress_indicator>> sample(uint64_t& seen) const;
+  /// Moves the indicators out (the execution is over).
+  std::vector<progress_indicator> take();
+
+private:
+  friend class context;
+  friend class progress_handle;
+  mutable std::mutex mtx_;
+  std::vector<progress_indicator> list_;
+  uint64_t version_ = 0;
+};
+
 /// A handle on one progress indicator of the current execution.
 class progress_handle {
 public:
-  progress_handle(std::vector<progress_indicator>* indicators, size_t index)
-    : indicators_(indicators), index_(index) {
+  progress_handle(progress_board* board, size_t index)
+    : board_(board), index_(index) {
   }
   /// Grows the total amount of work by `n`.
-  progress_handle& add(uint64_t n) {
-    (*indicators_)[index_].total += n;
-    return *this;
-  }
+  progress_handle& add(uint64_t n);
   /// Marks `n` units of work as done.
-  progress_handle& done(uint64_t n) {
-    (*indicators_)[index_].done += n;
-    return *this;
-  }
+  progress_handle& done(uint64_t n);
 
 private:
-  // An index, not a pointer: later indicators may reallocate the vector.
-  std::vector<progress_indicator>* indicators_;
+  // An index, not a pointer: later indicators may reallocate the list.
+  progress_board* board_;
   size_t index_;
 };
 
@@ -153,8 +168,11 @@ private:
 /// name itself, share data through the job cache, log and trace.
 class context {
 public:
+  /// `board`: where its indicators are kept, shared with whoever samples
+  /// them while it runs (null: its own).
   context(current_task_info task, std::shared_ptr<cache_store> cache,
-          context_limits limits);
+          context_limits limits,
+          std::shared_ptr<progress_board> board = nullptr);
   context(const context&) = delete;
   context& operator=(const context&) = delete;
 
@@ -208,6 +226,7 @@ private:
   std::shared_ptr<cache_store> cache_;
   context_limits limits_;
   core::attempt_outcome outcome_;
+  std::shared_ptr<progress_board> board_;
   weft::logger logger_;
   weft::tracer tracer_;
 };

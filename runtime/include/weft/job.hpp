@@ -106,15 +106,18 @@ struct progress_update {
   job_state state = job_state::submitted;
   std::vector<progress_indicator> progress;
   execution_stats stats;  ///< includes task counts by state
-  /// Done over total of the job's progress indicators (0-100); negative:
-  /// no estimate (no indicator has a total yet).
+  /// How far the job is (0-100, see docs/progress.md); negative: no
+  /// estimate.
   double percent = -1;
   std::vector<item_progress> items;
-  /// Time left at the rate so far, from the percentage; negative: none.
+  /// Time left at the rate so far; negative: none.
   int64_t eta_ns = -1;
   timestamp at = 0;
   /// The last update: the job is final and nothing of it runs any more.
   bool final = false;
+  /// The percentage and ETA come from what the orchestrator learned about
+  /// these tasks (else from the indicators' totals, or there are none).
+  bool learned = false;
 };
 
 /// A runner as its cluster knows it.

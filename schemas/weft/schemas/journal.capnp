@@ -116,3 +116,24 @@ struct Event {
     spans @10 :List(SpanRecord);
   }
 }
+
+# What the orchestrator learned about one task key (name, major version,
+# recursion depth); one record per key, replaced as it learns.
+struct TaskProfile {
+  schemaVersion @0 :UInt16;
+  key @1 :StatKey;
+  runs @2 :UInt64;
+  meanNs @3 :Float64;
+  subtasks @4 :List(SubtaskMean);
+
+  struct StatKey {
+    name @0 :Text;
+    major @1 :UInt32;
+    depth @2 :UInt32;
+  }
+
+  struct SubtaskMean {
+    key @0 :StatKey;
+    mean @1 :Float64;  # subtasks of this key per execution
+  }
+}

@@ -2,6 +2,7 @@
 
 #include "weft/actors/fwd.hpp"
 #include "weft/actors/journal.hpp"
+#include "weft/core/statistics.hpp"
 
 #include <map>
 #include <mutex>
@@ -51,17 +52,27 @@ struct orchestrator_config {
 cluster_actor spawn_cluster(caf::actor_system& sys, std::string name);
 
 /// The job service; with a journal (non-null), submissions are durable
-/// before they are acknowledged and `recovered` jobs resume.
-job_service_actor spawn_job_service(caf::actor_system& sys,
-                                    std::shared_ptr<cluster_directory> dir,
-                                    orchestrator_config cfg,
-                                    journal_actor journal = {},
-                                    std::vector<recovered_job> recovered = {});
+/// before they are acknowledged, `recovered` jobs resume, and what `stats`
+/// learns is journaled about once a second. Null `stats`: fresh ones.
+job_service_actor spawn_job_service(
+  caf::actor_system& sys, std::shared_ptr<cluster_directory> dir,
+  orchestrator_config cfg, journal_actor journal = {},
+  std::vector<recovered_job> recovered = {},
+  std::shared_ptr<core::task_statistics> stats = nullptr);
 
-job_actor spawn_job(caf::actor_system& sys, job_service_actor service,
-                    std::shared_ptr<cluster_directory> dir,
-                    journal_actor journal, recovered_job job,
-                    std::chrono::milliseconds progress_interval
-                    = std::chrono::seconds{2});
+/// What the job actors of one orchestrator share.
+struct job_environment {
+  job_service_actor service;
+  std::shared_ptr<cluster_directory> dir;
+  journal_actor journal;  ///< null: no journal
+  std::shared_ptr<core::task_statistics> stats;
+  std::chrono::milliseconds progress_interval{std::chrono::seconds{2}};
+};
+
+job_actor spawn_job(caf::actor_system& sys, job_environment env,
+                    recovered_job job);
+
+/// Journal records of what `stats` learned since the last call.
+std::vector<journal_record> statistics_records(core::task_statistics& stats);
 
 } // namespace weft

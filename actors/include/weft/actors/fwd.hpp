@@ -33,6 +33,14 @@ struct task_result {
   core::attempt_outcome outcome;
 };
 
+/// The indicators of an attempt that is still running, as its runner
+/// samples them.
+struct attempt_progress {
+  uint32_t task = 0;
+  uint32_t attempt = 0;
+  std::vector<progress_indicator> progress;
+};
+
 struct dispatch_spec;
 
 /// A dispatched attempt, as a runner asks its job to start it.
@@ -45,9 +53,16 @@ struct attempt_id {
 /// One encoded journal event of a job (see core::encode_event). With
 /// `replaces_job`, it replaces every earlier event of the job (compaction).
 /// The cluster kinds record a cluster created or deleted; `job_id` then
-/// holds the cluster's name and `bytes` is empty.
+/// holds the cluster's name and `bytes` is empty. A `statistics` record is
+/// a learned profile (core::encode_profile) that replaces the one under the
+/// same key, held in `job_id`.
 struct journal_record {
-  enum kind_type : uint8_t { event = 0, cluster_created = 1, cluster_deleted = 2 };
+  enum kind_type : uint8_t {
+    event = 0,
+    cluster_created = 1,
+    cluster_deleted = 2,
+    statistics = 3,
+  };
   std::string job_id;
   std::string bytes;
   bool replaces_job = false;
@@ -109,6 +124,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(weft, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(weft, (weft::submit_request))
   CAF_ADD_TYPE_ID(weft, (weft::task_result))
   CAF_ADD_TYPE_ID(weft, (std::vector<weft::task_result>))
+  CAF_ADD_TYPE_ID(weft, (weft::attempt_progress))
+  CAF_ADD_TYPE_ID(weft, (std::vector<weft::attempt_progress>))
   CAF_ADD_TYPE_ID(weft, (weft::attempt_id))
   CAF_ADD_TYPE_ID(weft, (std::vector<weft::attempt_id>))
   CAF_ADD_TYPE_ID(weft, (weft::runner_info))
@@ -146,6 +163,8 @@ using job_actor = caf::typed_actor<
                   std::string>::with<std::vector<uint64_t>>,
   // Outcomes of attempts, from the runner that started them.
   caf::reacts_to<atom::done, std::vector<task_result>>,
+  // Indicators of attempts still running there, sampled by that runner.
+  caf::reacts_to<atom::progress, std::vector<attempt_progress>>,
   // The cluster's dispatch (task, attempt, seq) went to a runner that died
   // before it could start it.
   caf::reacts_to<atom::lost, uint32_t, uint32_t, uint64_t>,
@@ -179,6 +198,8 @@ using runner_actor = caf::typed_actor<
   caf::reacts_to<atom::done, job_actor, task_result>,
   // Sends the results and credit gathered since the last flush.
   caf::reacts_to<atom::flush>,
+  // Its own timer: sends the live indicators of running attempts.
+  caf::reacts_to<atom::tick>,
   // Answers true once neither its cluster nor it has work left.
   caf::replies_to<atom::idle>::with<bool>,
   caf::reacts_to<atom::stop>>;
@@ -220,7 +241,9 @@ using job_service_actor = caf::typed_actor<
   // A client's protocol version; answers with the orchestrator's.
   caf::replies_to<atom::hello, std::string>::with<std::string>,
   // A job actor reports its new state.
-  caf::reacts_to<atom::state, std::string, job_state>>;
+  caf::reacts_to<atom::state, std::string, job_state>,
+  // Its own timer: journals what the jobs learned.
+  caf::reacts_to<atom::tick>>;
 
 } // namespace weft
 
@@ -330,6 +353,12 @@ typename F::result_type inspect(F& f, task_result& x) {
 }
 
 template <class F>
+typename F::result_type inspect(F& f, attempt_progress& x) {
+  return f(caf::meta::type_name("attempt_progress"), x.task, x.attempt,
+           x.progress);
+}
+
+template <class F>
 typename F::result_type inspect(F& f, runner_info& x) {
   return f(caf::meta::type_name("runner_info"), x.name, x.slots,
            x.identifiers);
@@ -351,7 +380,7 @@ template <class F>
 typename F::result_type inspect(F& f, progress_update& x) {
   return f(caf::meta::type_name("progress_update"), x.job_id, x.name,
            x.state, x.progress, x.stats, x.percent, x.items, x.eta_ns, x.at,
-           x.final);
+           x.final, x.learned);
 }
 
 template <class F>

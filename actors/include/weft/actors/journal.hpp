@@ -2,6 +2,7 @@
 
 #include "weft/actors/fwd.hpp"
 #include "weft/core/journal_event.hpp"
+#include "weft/core/statistics.hpp"
 
 #include <filesystem>
 #include <functional>
@@ -40,6 +41,9 @@ public:
 
   /// The clusters created (and not deleted) through the journal.
   std::vector<std::string> clusters() const;
+
+  /// The learned task profiles (encoded, see core::decode_profile).
+  std::vector<std::string> profiles() const;
 
   /// Calls `fn(seq, record)` for every event in append order.
   void for_each(const std::function<void(uint64_t, std::string_view)>& fn) const;
@@ -82,5 +86,10 @@ struct recovered_job {
 /// previous process stopped are requeued without spending a retry. Throws
 /// `weft::error` (bad_data) naming the first record that does not decode.
 std::vector<recovered_job> recover_jobs(const journal_store& store);
+
+/// Loads the learned task profiles into `stats`. Throws `weft::error`
+/// (bad_data) when one does not decode.
+void recover_statistics(const journal_store& store,
+                        core::task_statistics& stats);
 
 } // namespace weft

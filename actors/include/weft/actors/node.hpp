@@ -35,6 +35,8 @@ struct orchestrator {
   std::shared_ptr<cluster_directory> dir;
   journal_actor journal;
   job_service_actor service;
+  /// What its jobs learned about task durations and subtasks (journaled).
+  std::shared_ptr<core::task_statistics> stats;
 
   /// Opens the journal (refusing unusable data before anything runs),
   /// replays it, and spawns the actors. Throws `weft::error`.

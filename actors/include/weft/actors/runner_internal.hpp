@@ -4,6 +4,7 @@
 #include "weft/registry.hpp"
 #include "weft/runner.hpp"
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -51,6 +52,8 @@ struct runner_shared {
   std::shared_ptr<cache_store> cache;
   context_limits limits;
   bool print_logs = false;
+  /// How often the indicators of running attempts go to their jobs.
+  std::chrono::milliseconds progress_interval{std::chrono::milliseconds{500}};
   worker_pool pool;
 
   runner_shared(uint32_t slots) : pool(slots) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "weft/core/attempt.hpp"
+#include "weft/core/statistics.hpp"
 #include "weft/core/task_graph.hpp"
 
 #include <memory>
@@ -50,6 +51,13 @@ std::string encode_event(const journal_event& e);
 /// Decodes an encoded event; throws `weft::error` (bad_data) when the bytes
 /// are not an event or come from a newer schema, saying which.
 journal_event decode_event(std::string_view bytes);
+
+/// A learned profile as a Cap'n Proto `TaskProfile` message.
+std::string encode_profile(const stat_key& key, const task_profile& profile);
+
+/// Decodes an encoded profile; throws `weft::error` (bad_data) like
+/// `decode_event`.
+std::pair<stat_key, task_profile> decode_profile(std::string_view bytes);
 
 /// A job's graph as of a `job_submitted` event.
 std::unique_ptr<task_graph> graph_of(const journal_event& submitted);

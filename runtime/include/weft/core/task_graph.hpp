@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 /// The task graph of one job and every rule of its transitions, as plain
@@ -101,6 +102,33 @@ public:
   task_index parent(task_index i) const {
     return nodes_[i].parent;
   }
+  /// Its subtasks are the `count` tasks from `first` on.
+  std::pair<task_index, uint32_t> children(task_index i) const {
+    return {nodes_[i].first_child, nodes_[i].child_count};
+  }
+  /// How many of its nearest ancestors (up to `max_depth` of them) have its
+  /// identifier: 0 for most tasks, the level for a task that splits itself.
+  uint32_t depth(task_index i) const {
+    return nodes_[i].depth;
+  }
+  static constexpr uint32_t max_depth = 63;
+  /// Start and end of its last attempt (0: not yet).
+  timestamp started(task_index i) const {
+    return nodes_[i].started;
+  }
+  timestamp stopped(task_index i) const {
+    return nodes_[i].stopped;
+  }
+  /// The indicators of its last execution, or of the running one as last
+  /// reported; null when it has none.
+  const std::vector<progress_indicator>* progress_of(task_index i) const {
+    const auto* ex = find_extra(i);
+    return ex == nullptr || ex->progress.empty() ? nullptr : &ex->progress;
+  }
+  /// The indicators a running attempt reported while it runs: they replace
+  /// what the task counted so far. False if that attempt no longer runs.
+  bool report_progress(task_index i, uint32_t attempt,
+                       std::vector<progress_indicator> indicators);
 
   task_info info(task_index i) const;
   execution_stats stats() const;
@@ -126,8 +154,9 @@ private:
     uint32_t open_children = 0;  // children not yet settled
     uint8_t losses = 0;
     task_state state = task_state::queued;
-    bool optional = false;
-    bool branch_failed = false;  // an optional branch root whose branch failed
+    uint8_t optional : 1 = 0;
+    uint8_t branch_failed : 1 = 0;  // an optional branch root whose branch failed
+    uint8_t depth : 6 = 0;          // see depth()
     timestamp started = 0;
     timestamp stopped = 0;
     std::string input;
@@ -152,6 +181,7 @@ private:
                  uint32_t inherited_cluster);
   uint32_t intern_identifier(const task_identifier& id);
   uint32_t intern_cluster(const std::string& name);
+  uint32_t depth_under(task_index parent, uint32_t identifier) const;
   void set_state(node& n, task_state s);
   void make_ready(task_index i);
   bool settled(const node& n) const noexcept;

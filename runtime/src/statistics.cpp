@@ -1,0 +1,305 @@
+#include "weft/core/statistics.hpp"
+
+#include "weft/error.hpp"
+
+#include <algorithm>
+#include <functional>
+
+namespace weft::core {
+
+std::string to_string(const stat_key& key) {
+  auto s = key.name + "@v" + std::to_string(key.major);
+  if (key.depth > 0)
+    s += " depth " + std::to_string(key.depth);
+  return s;
+}
+
+stat_key key_of(const task_graph& graph, task_index i) {
+  const auto& id = graph.identifier(i);
+  stat_key key{id.name, 0, graph.depth(i)};
+  try {
+    key.major = parse_version(id.version).major;
+  } catch (const error&) {
+    // Never submitted: identifiers are validated first. Learned under v0.
+  }
+  return key;
+}
+
+void task_statistics::learn(const task_graph& graph,
+                            const std::vector<task_index>& tasks) {
+  // Keys are built outside the lock; most batches hold one key.
+  std::vector<std::pair<stat_key, std::map<stat_key, double>>> seen;
+  std::vector<double> durations;
+  for (auto i : tasks) {
+    auto started = graph.started(i);
+    auto stopped = graph.stopped(i);
+    if (started == 0 || stopped < started)
+      continue;
+    std::map<stat_key, double> subtasks;
+    auto [first, count] = graph.children(i);
+    stat_key key;
+    const task_identifier* last = nullptr;
+    uint32_t last_depth = 0;
+    for (auto c = first; c < first + count; ++c) {
+      // Siblings of one identifier are usually adjacent: one key for them.
+      const auto* id = &graph.identifier(c);
+      if (id != last || graph.depth(c) != last_depth) {
+        key = key_of(graph, c);
+        last = id;
+        last_depth = graph.depth(c);
+      }
+      subtasks[key] += 1;
+    }
+    seen.emplace_back(key_of(graph, i), std::move(subtasks));
+    durations.push_back(static_cast<double>(stopped - started));
+  }
+  std::lock_guard<std::mutex> guard{mtx_};
+  for (size_t k = 0; k < seen.size(); ++k)
+    learn_locked(seen[k].first, durations[k], seen[k].second);
+}
+
+void task_statistics::learn(const stat_key& key, double duration_ns,
+                            const std::map<stat_key, double>& subtasks) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  learn_locked(key, duration_ns, subtasks);
+}
+
+void task_statistics::learn_locked(const stat_key& key, double duration_ns,
+                                   const std::map<stat_key, double>& subtasks) {
+  auto& p = profiles_[key];
+  ++p.runs;
+  auto w = 1.0 / static_cast<double>(std::min(p.runs, window));
+  p.mean_ns += (duration_ns - p.mean_ns) * w;
+  // Keys it did not submit this time count as 0 of them.
+  for (auto& [sub, mean] : p.subtasks) {
+    auto it = subtasks.find(sub);
+    mean += ((it == subtasks.end() ? 0.0 : it->second) - mean) * w;
+  }
+  for (const auto& [sub, n] : subtasks)
+    if (p.subtasks.count(sub) == 0)
+      p.subtasks.emplace(sub, n * w);  // earlier runs submitted none
+  changed_.insert(key);
+}
+
+void task_statistics::load(const stat_key& key, task_profile profile) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  profiles_[key] = std::move(profile);
+}
+
+std::optional<task_profile> task_statistics::find(const stat_key& key) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto it = profiles_.find(key);
+  if (it == profiles_.end())
+    return std::nullopt;
+  return it->second;
+}
+
+size_t task_statistics::size() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return profiles_.size();
+}
+
+std::map<stat_key, work_prediction>
+task_statistics::predict(const std::set<stat_key>& keys) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  std::map<stat_key, work_prediction> memo;
+  std::set<stat_key> open;  // being solved: reaching one again is a cycle
+  std::function<work_prediction(const stat_key&)> solve;
+  solve = [&](const stat_key& key) -> work_prediction {
+    if (auto it = memo.find(key); it != memo.end())
+      return it->second;
+    if (open.count(key) > 0)
+      return {};
+    work_prediction w;
+    auto it = profiles_.find(key);
+    if (it == profiles_.end() || it->second.runs == 0) {
+      memo.emplace(key, w);
+      return w;
+    }
+    open.insert(key);
+    const auto& p = it->second;
+    double sub = 0;
+    double self = 0;  // mean subtasks of its own key (deepest level only)
+    bool known = true;
+    for (const auto& [k, mean] : p.subtasks) {
+      if (mean <= 0)
+        continue;
+      if (k == key) {
+        self = mean;
+        continue;
+      }
+      auto child = solve(k);
+      if (!child.known) {
+        known = false;
+        break;
+      }
+      sub += mean * child.total_ns();
+    }
+    open.erase(key);
+    if (known && self < 1) {
+      // W = own + sub + self * W
+      auto total = (p.mean_ns + sub) / (1 - self);
+      w = work_prediction{true, p.mean_ns, total - p.mean_ns};
+    }
+    memo.emplace(key, w);
+    return w;
+  };
+  std::map<stat_key, work_prediction> result;
+  for (const auto& key : keys)
+    result.emplace(key, solve(key));
+  return result;
+}
+
+std::vector<std::pair<stat_key, task_profile>> task_statistics::take_changed() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  std::vector<std::pair<stat_key, task_profile>> result;
+  result.reserve(changed_.size());
+  for (const auto& key : changed_)
+    result.emplace_back(key, profiles_.at(key));
+  changed_.clear();
+  return result;
+}
+
+namespace {
+
+bool finished_state(task_state s) noexcept {
+  return s == task_state::computed || s == task_state::failed
+         || s == task_state::failed_optional;
+}
+
+/// Done over total of indicators, or negative without totals.
+double indicator_fraction(const std::vector<progress_indicator>& list) {
+  uint64_t done = 0;
+  uint64_t total = 0;
+  for (const auto& p : list) {
+    done += std::min(p.done, p.total);
+    total += p.total;
+  }
+  return total == 0 ? -1.0
+                    : static_cast<double>(done) / static_cast<double>(total);
+}
+
+double capped(double percent) {
+  return std::min(99.9, std::max(0.0, percent));
+}
+
+} // namespace
+
+job_estimate estimate(const task_graph& graph, const task_statistics& stats,
+                      timestamp now) {
+  job_estimate r;
+  r.items = graph.items();
+  auto n = static_cast<task_index>(graph.size());
+  auto job_state = graph.state();
+  // Predictions per (identifier, depth) of every task that still has work.
+  // (Identifiers are interned by the graph: their addresses tell them apart.)
+  std::map<std::pair<const task_identifier*, uint32_t>, int> slots;
+  std::vector<int> slot_of(n, -1);
+  std::set<stat_key> keys;
+  std::vector<stat_key> slot_keys;
+  for (task_index i = 0; i < n; ++i) {
+    auto s = graph.state_of(i);
+    if (s != task_state::queued && s != task_state::running)
+      continue;
+    auto [it, added] = slots.emplace(
+      std::make_pair(&graph.identifier(i), graph.depth(i)),
+      static_cast<int>(slot_keys.size()));
+    if (added) {
+      slot_keys.push_back(key_of(graph, i));
+      keys.insert(slot_keys.back());
+    }
+    slot_of[i] = it->second;
+  }
+  auto predicted = stats.predict(keys);
+  std::vector<work_prediction> preds;
+  preds.reserve(slot_keys.size());
+  for (const auto& k : slot_keys)
+    preds.push_back(predicted.at(k));
+  // Work done and remaining per task, then summed over subtrees (children
+  // always come after their parent).
+  std::vector<double> done(n, 0.0);
+  std::vector<double> left(n, 0.0);
+  std::vector<uint8_t> unknown(n, 0);
+  for (task_index i = 0; i < n; ++i) {
+    auto s = graph.state_of(i);
+    if (finished_state(s)) {
+      auto started = graph.started(i);
+      auto stopped = graph.stopped(i);
+      if (started != 0 && stopped >= started)
+        done[i] = static_cast<double>(stopped - started);
+      continue;
+    }
+    if (slot_of[i] < 0)
+      continue;  // skipped or canceled: no work
+    const auto& w = preds[static_cast<size_t>(slot_of[i])];
+    if (!w.known) {
+      unknown[i] = 1;
+      continue;
+    }
+    if (s == task_state::queued) {
+      left[i] = w.total_ns();
+      continue;
+    }
+    // Running: its live indicators say how far it is, else the time it
+    // has run so far against its usual duration.
+    double f = -1;
+    if (const auto* live = graph.progress_of(i))
+      f = indicator_fraction(*live);
+    if (f < 0) {
+      auto ran = static_cast<double>(std::max<timestamp>(
+        0, now - graph.started(i)));
+      f = w.own_ns > 0 ? std::min(0.95, ran / w.own_ns) : 0.95;
+    }
+    done[i] = f * w.own_ns;
+    left[i] = (1 - f) * w.own_ns + w.subtasks_ns;
+  }
+  for (task_index i = n; i-- > 0;) {
+    auto p = graph.parent(i);
+    if (p == no_task)
+      continue;
+    done[p] += done[i];
+    left[p] += left[i];
+    unknown[p] |= unknown[i];
+  }
+  double job_done = 0;
+  double job_left = 0;
+  bool job_unknown = false;
+  for (task_index i = 0; i < n && graph.parent(i) == no_task; ++i) {
+    job_done += done[i];
+    job_left += left[i];
+    job_unknown = job_unknown || unknown[i] != 0;
+  }
+  for (auto& item : r.items) {
+    if (item.percent >= 100)
+      continue;  // settled
+    auto t = item.task;
+    if (unknown[t] == 0 && done[t] + left[t] > 0)
+      item.percent = capped(100 * done[t] / (done[t] + left[t]));
+  }
+  auto first = graph.stats().first_started;
+  if (job_state == job_state::completed) {
+    r.percent = 100;
+    r.eta_ns = 0;
+    r.learned = !job_unknown;
+    return r;
+  }
+  if (!job_unknown && job_done + job_left > 0) {
+    r.learned = true;
+    r.percent = capped(100 * job_done / (job_done + job_left));
+    if (!is_final(job_state) && job_done > 0 && first > 0 && now > first)
+      r.eta_ns = static_cast<int64_t>(static_cast<double>(now - first)
+                                      * job_left / job_done);
+    return r;
+  }
+  // No prediction: the job's own indicators, when they have totals.
+  auto f = indicator_fraction(graph.progress());
+  if (f < 0)
+    return r;
+  r.percent = capped(100 * f);
+  if (!is_final(job_state) && r.percent > 0 && first > 0 && now > first)
+    r.eta_ns = static_cast<int64_t>(static_cast<double>(now - first)
+                                    * (100 - r.percent) / r.percent);
+  return r;
+}
+
+} // namespace weft::core

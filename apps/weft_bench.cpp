@@ -8,6 +8,7 @@
 //   weft-bench --scenario render   --tasks N [--slots S]
 //   weft-bench --scenario recovery --events N
 //   weft-bench --scenario caf-baseline [--pairs N]
+//   weft-bench --scenario estimate [--learn N] [--runs N] [--slots S]
 //
 // Job scenarios take --journal none|fsync|nofsync (default none): run with
 // a journal in a scratch directory, syncing each batch or not; and
@@ -28,6 +29,7 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <csignal>
 #include <thread>
@@ -110,6 +112,105 @@ struct bench_small_job {
 };
 BOOST_DESCRIBE_STRUCT(bench_small_job, (), (count))
 
+// -- the estimate scenario's synthetic workflows ---------------------------------
+
+/// Sleeps `ms` in `steps` steps, reporting each as done (0: no indicator,
+/// so its progress is judged by the time it has run).
+struct est_sleep {
+  uint32_t ms = 0;
+  uint32_t steps = 0;
+  void execute(weft::context& ctx) const {
+    if (steps == 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds{ms});
+      return;
+    }
+    auto step = ctx.progress("steps");
+    step.add(steps);
+    for (uint32_t i = 0; i < steps; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds{ms / steps});
+      step.done(1);
+    }
+  }
+};
+BOOST_DESCRIBE_STRUCT(est_sleep, (), (ms, steps))
+
+/// Draws the shape of one run from its seed, so runs differ as real inputs
+/// do, but every invocation of the scenario makes the same ones.
+struct est_dice {
+  std::mt19937 gen;
+  explicit est_dice(uint32_t seed) : gen(seed) {
+  }
+  uint32_t operator()(uint32_t lo, uint32_t hi) {
+    return std::uniform_int_distribution<uint32_t>{lo, hi}(gen);
+  }
+};
+
+/// Flat: 30-50 leaves of 50-150 ms that report steps.
+struct est_flat {
+  uint32_t seed = 0;
+  void execute(weft::context& ctx) const {
+    est_dice dice{seed};
+    auto n = dice(30, 50);
+    for (uint32_t i = 0; i < n; ++i)
+      ctx.submit_subtask(est_sleep{dice(50, 150), 5});
+  }
+};
+BOOST_DESCRIBE_STRUCT(est_flat, (), (seed))
+
+/// A group of the tree workflow: 30 ms of its own, then 5-12 silent leaves
+/// of 40-120 ms.
+struct est_group {
+  uint32_t seed = 0;
+  void execute(weft::context& ctx) const {
+    std::this_thread::sleep_for(std::chrono::milliseconds{30});
+    est_dice dice{seed};
+    auto n = dice(5, 12);
+    for (uint32_t i = 0; i < n; ++i)
+      ctx.submit_subtask(est_sleep{dice(40, 120), 0});
+  }
+};
+BOOST_DESCRIBE_STRUCT(est_group, (), (seed))
+
+/// Tree: 3-6 groups.
+struct est_tree {
+  uint32_t seed = 0;
+  void execute(weft::context& ctx) const {
+    est_dice dice{seed};
+    auto n = dice(3, 6);
+    for (uint32_t i = 0; i < n; ++i)
+      ctx.submit_subtask(est_group{seed * 16 + i});
+  }
+};
+BOOST_DESCRIBE_STRUCT(est_tree, (), (seed))
+
+/// The merge step of the pipeline: 200 ms, then 10-20 leaves of 50-100 ms.
+struct est_merge {
+  uint32_t seed = 0;
+  void execute(weft::context& ctx) const {
+    std::this_thread::sleep_for(std::chrono::milliseconds{200});
+    est_dice dice{seed};
+    auto n = dice(10, 20);
+    for (uint32_t i = 0; i < n; ++i)
+      ctx.submit_subtask(est_sleep{dice(50, 100), 2});
+  }
+};
+BOOST_DESCRIBE_STRUCT(est_merge, (), (seed))
+
+/// Pipeline: 4-8 preparing tasks of 100-200 ms, then a merge that depends
+/// on all of them: phases of different parallelism.
+struct est_pipeline {
+  uint32_t seed = 0;
+  void execute(weft::context& ctx) const {
+    est_dice dice{seed};
+    auto n = dice(4, 8);
+    std::vector<weft::subtask_handle> prepared;
+    for (uint32_t i = 0; i < n; ++i)
+      prepared.push_back(ctx.submit_subtask(est_sleep{dice(100, 200), 0}));
+    ctx.submit_subtask(est_merge{seed + 1000}, {.depends_on = prepared});
+  }
+};
+BOOST_DESCRIBE_STRUCT(est_pipeline, (), (seed))
+
 double status_mb(const char* field) {
   std::ifstream in{"/proc/self/status"};
   std::string line;
@@ -140,6 +241,8 @@ struct options {
   uint32_t runner_processes = 0;  // 0: embedded runners
   uint32_t prefetch = 256;
   uint32_t submitters = 16;  // many-jobs: client threads submitting
+  uint32_t learn = 3;        // estimate: learning runs per workflow
+  uint32_t runs = 3;         // estimate: measured runs per workflow
   std::string serve;              // runner process mode: the server address
   std::string self_path;
 };
@@ -427,6 +530,163 @@ int run_many_jobs(const options& opt) {
   return completed == opt.jobs ? 0 : 1;
 }
 
+/// How one watched run of a workflow went: what was shown against what
+/// was true.
+struct estimate_run {
+  double mean_abs_error = 0;  ///< percentage points, time-weighted
+  double no_estimate_share = 0;  ///< of the run's time
+  std::vector<double> eta_errors;  ///< relative, from the 20 % mark on
+  double seconds = 0;
+};
+
+/// Submits `root`, watches it, and compares each update's percentage with
+/// the fraction of the job's time elapsed when it was sent (held until the
+/// next update), and its ETA with the time that was really left.
+template <class Root>
+estimate_run watch_run(weft::job_client& jobs, const Root& root) {
+  struct sample {
+    weft::timestamp at;
+    double percent;
+    int64_t eta_ns;
+  };
+  std::vector<sample> samples;
+  auto t0 = weft::now();
+  auto job = jobs.submit("bench-estimate", root);
+  auto last = jobs.watch(job.id, [&](const weft::progress_update& u) {
+    if (!u.final)
+      samples.push_back({u.at, u.percent, u.eta_ns});
+  });
+  auto t1 = std::max(last.stats.last_stopped, t0 + 1);
+  estimate_run r;
+  r.seconds = static_cast<double>(t1 - t0) / 1e9;
+  auto span = static_cast<double>(t1 - t0);
+  double error_area = 0;
+  double known_time = 0;
+  for (size_t k = 0; k < samples.size(); ++k) {
+    auto from = std::clamp(samples[k].at, t0, t1);
+    auto to = k + 1 < samples.size() ? std::clamp(samples[k + 1].at, t0, t1)
+                                     : t1;
+    if (to <= from)
+      continue;
+    if (samples[k].percent < 0) {
+      r.no_estimate_share += static_cast<double>(to - from) / span;
+      continue;
+    }
+    // The error over [from, to) against a truth rising linearly with time.
+    auto step = static_cast<double>(to - from) / 16;
+    for (int j = 0; j < 16; ++j) {
+      auto t = static_cast<double>(from - t0) + (j + 0.5) * step;
+      error_area += std::abs(samples[k].percent - 100 * t / span) * step;
+    }
+    known_time += static_cast<double>(to - from);
+    auto fraction = static_cast<double>(from - t0) / span;
+    auto left = static_cast<double>(t1 - from);
+    // From the 20 % mark on; the last 5 % is within an update interval of
+    // the end, where any ETA is right or wrong by the interval alone.
+    if (fraction >= 0.2 && fraction <= 0.95 && samples[k].eta_ns >= 0)
+      r.eta_errors.push_back(
+        std::abs(static_cast<double>(samples[k].eta_ns) - left) / left);
+  }
+  r.mean_abs_error = known_time > 0 ? error_area / known_time : -1;
+  return r;
+}
+
+/// Runs synthetic workflows of varied fan-out and durations, `learn` times
+/// each so the orchestrator learns them, then watches `runs` more runs of
+/// each and reports how far the percentage and the ETA were from the
+/// truth.
+int run_estimate(const options& opt) {
+  weft::local_cluster_options lco;
+  lco.runners[0].slots = opt.slots;
+  lco.runners[0].progress_interval = std::chrono::milliseconds{50};
+  lco.progress_interval = std::chrono::milliseconds{100};
+  weft::local_cluster cluster{lco};
+  cluster.register_tasks<est_sleep, est_flat, est_group, est_tree, est_merge,
+                         est_pipeline>();
+  cluster.start();
+  auto jobs = cluster.jobs();
+  struct workflow_result {
+    std::string name;
+    std::vector<estimate_run> measured;
+    double first_no_estimate = 0;
+  };
+  std::vector<workflow_result> results;
+  auto start = clock_type::now();
+  auto measure = [&](const std::string& name, auto make) {
+    workflow_result w;
+    w.name = name;
+    uint32_t seed = 1;
+    for (uint32_t i = 0; i < opt.learn; ++i) {
+      auto run = watch_run(jobs, make(seed++));
+      if (i == 0)
+        w.first_no_estimate = run.no_estimate_share;
+    }
+    for (uint32_t i = 0; i < opt.runs; ++i)
+      w.measured.push_back(watch_run(jobs, make(seed++)));
+    results.push_back(std::move(w));
+  };
+  measure("flat", [](uint32_t seed) { return est_flat{seed}; });
+  measure("tree", [](uint32_t seed) { return est_tree{seed}; });
+  measure("pipeline", [](uint32_t seed) { return est_pipeline{seed}; });
+  auto seconds
+    = std::chrono::duration<double>(clock_type::now() - start).count();
+  std::vector<double> errors;
+  std::vector<double> eta_errors;
+  std::ostringstream summary;
+  std::ostringstream per_workflow;
+  summary << opt.learn << " learning runs, then " << opt.runs
+          << " measured runs per workflow, " << opt.slots << " slots";
+  for (const auto& w : results) {
+    std::vector<double> mine;
+    std::vector<double> mine_eta;
+    double no_estimate = 0;
+    for (const auto& run : w.measured) {
+      mine.push_back(run.mean_abs_error);
+      mine_eta.insert(mine_eta.end(), run.eta_errors.begin(),
+                      run.eta_errors.end());
+      no_estimate = std::max(no_estimate, run.no_estimate_share);
+    }
+    errors.insert(errors.end(), mine.begin(), mine.end());
+    eta_errors.insert(eta_errors.end(), mine_eta.begin(), mine_eta.end());
+    summary << "\n  " << w.name << ": percentage off by "
+            << percentile(mine, 0.5) << " points (median of runs), ETA off by "
+            << 100 * percentile(mine_eta, 0.5) << " % (median; p90 "
+            << 100 * percentile(mine_eta, 0.9) << " %) from the 20 % mark; "
+            << "no estimate for " << 100 * w.first_no_estimate
+            << " % of the first run, " << 100 * no_estimate
+            << " % of the measured ones";
+    per_workflow << ",\"" << w.name << "_error_points\":"
+                 << percentile(mine, 0.5) << ",\"" << w.name
+                 << "_eta_error\":" << percentile(mine_eta, 0.5);
+  }
+  double mean_error = 0;
+  for (auto e : errors)
+    mean_error += e / static_cast<double>(errors.size());
+  auto within = std::count_if(eta_errors.begin(), eta_errors.end(),
+                              [](double e) { return e <= 0.25; });
+  result r;
+  r.scenario = "estimate";
+  r.seconds = seconds;
+  r.extra = ",\"learning_runs\":" + std::to_string(opt.learn)
+            + ",\"measured_runs\":" + std::to_string(opt.runs)
+            + ",\"mean_error_points\":" + std::to_string(mean_error)
+            + ",\"eta_error_median\":"
+            + std::to_string(percentile(eta_errors, 0.5))
+            + ",\"eta_error_p90\":" + std::to_string(percentile(eta_errors, 0.9))
+            + ",\"eta_within_25_percent\":"
+            + std::to_string(eta_errors.empty()
+                               ? 0.0
+                               : static_cast<double>(within)
+                                   / static_cast<double>(eta_errors.size()))
+            + per_workflow.str();
+  summary << "\n  overall: mean error " << mean_error << " points; ETA within 25 % in "
+          << (eta_errors.empty() ? 0 : 100 * within / static_cast<double>(eta_errors.size()))
+          << " % of updates from the 20 % mark (median error "
+          << 100 * percentile(eta_errors, 0.5) << " %)";
+  report(r, summary.str());
+  return 0;
+}
+
 /// Writes a journal of about `events` events for jobs of binary-split
 /// tasks (as the tree scenario makes them), then measures how long an
 /// orchestrator takes to open and replay it.
@@ -609,12 +869,13 @@ int run_caf_baseline(const options& opt) {
 void usage() {
   std::cerr
     << "usage: weft-bench --scenario "
-       "fanout|tree|chain|many-jobs|render|recovery|caf-baseline\n"
+       "fanout|tree|chain|many-jobs|render|recovery|caf-baseline|estimate\n"
        "                  [--tasks N] [--jobs N] [--events N] [--pairs N]\n"
        "                  [--slots N] [--threshold N]\n"
        "                  [--journal none|fsync|nofsync] [--runner-processes N]\n"
        "                  [--prefetch N (default 256; 0: no prefetch)]\n"
-       "                  [--submitters N (many-jobs; default 16)]\n";
+       "                  [--submitters N (many-jobs; default 16)]\n"
+       "                  [--learn N] [--runs N] (estimate; default 3 and 3)\n";
 }
 
 } // namespace
@@ -650,6 +911,10 @@ int main(int argc, char** argv) {
         opt.runner_processes = static_cast<uint32_t>(std::stoul(value()));
       else if (arg == "--submitters")
         opt.submitters = std::max(1u, static_cast<uint32_t>(std::stoul(value())));
+      else if (arg == "--learn")
+        opt.learn = static_cast<uint32_t>(std::stoul(value()));
+      else if (arg == "--runs")
+        opt.runs = std::max(1u, static_cast<uint32_t>(std::stoul(value())));
       else if (arg == "--prefetch")
         opt.prefetch = static_cast<uint32_t>(std::stoul(value()));
       else if (arg == "--serve")
@@ -683,6 +948,8 @@ int main(int argc, char** argv) {
     return run_recovery(opt);
   if (opt.scenario == "caf-baseline")
     return run_caf_baseline(opt);
+  if (opt.scenario == "estimate")
+    return run_estimate(opt);
   std::cerr << "weft-bench: unknown scenario '" << opt.scenario << "'\n";
   usage();
   return 2;

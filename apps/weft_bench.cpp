@@ -537,6 +537,7 @@ struct estimate_run {
   double no_estimate_share = 0;  ///< of the run's time
   std::vector<double> eta_errors;  ///< relative, from the 20 % mark on
   double seconds = 0;
+  uint64_t tasks = 0;
 };
 
 /// Submits `root`, watches it, and compares each update's percentage with
@@ -559,6 +560,7 @@ estimate_run watch_run(weft::job_client& jobs, const Root& root) {
   auto t1 = std::max(last.stats.last_stopped, t0 + 1);
   estimate_run r;
   r.seconds = static_cast<double>(t1 - t0) / 1e9;
+  r.tasks = last.stats.total_tasks;
   auto span = static_cast<double>(t1 - t0);
   double error_area = 0;
   double known_time = 0;
@@ -632,6 +634,7 @@ int run_estimate(const options& opt) {
     = std::chrono::duration<double>(clock_type::now() - start).count();
   std::vector<double> errors;
   std::vector<double> eta_errors;
+  uint64_t tasks = 0;
   std::ostringstream summary;
   std::ostringstream per_workflow;
   summary << opt.learn << " learning runs, then " << opt.runs
@@ -641,6 +644,7 @@ int run_estimate(const options& opt) {
     std::vector<double> mine_eta;
     double no_estimate = 0;
     for (const auto& run : w.measured) {
+      tasks += run.tasks;
       mine.push_back(run.mean_abs_error);
       mine_eta.insert(mine_eta.end(), run.eta_errors.begin(),
                       run.eta_errors.end());
@@ -667,6 +671,7 @@ int run_estimate(const options& opt) {
   result r;
   r.scenario = "estimate";
   r.seconds = seconds;
+  r.tasks = tasks;  // of the measured runs
   r.extra = ",\"learning_runs\":" + std::to_string(opt.learn)
             + ",\"measured_runs\":" + std::to_string(opt.runs)
             + ",\"mean_error_points\":" + std::to_string(mean_error)

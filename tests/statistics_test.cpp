@@ -85,10 +85,32 @@ TEST_CASE("statistics: keys are the name, the major version and the depth") {
   task_graph g{{sub("split", "v2.3")}, "default"};
   g.take_ready();
   run(g, 0, 10, 20, {sub("split", "v2.3"), sub("other", "v2.3")});
-  CHECK(core::key_of(g, 0) == stat_key{"split", 2, 0});
-  CHECK(core::key_of(g, 1) == stat_key{"split", 2, 1});  // splits itself
-  CHECK(core::key_of(g, 2) == stat_key{"other", 2, 0});
-  CHECK(core::to_string(stat_key{"split", 2, 1}) == "split@v2 depth 1");
+  CHECK(core::key_of(g, 0) == stat_key{"split", 2, 0, ""});
+  // It splits itself: one level down, under itself.
+  CHECK(core::key_of(g, 1) == stat_key{"split", 2, 1, "split"});
+  CHECK(core::key_of(g, 2) == stat_key{"other", 2, 0, "split"});
+  CHECK(core::to_string(stat_key{"split", 2, 1, "split"})
+        == "split@v2 depth 1 under split");
+}
+
+TEST_CASE("statistics: a task type is learned per parent that submits it") {
+  task_statistics stats;
+  // The same leaf type: 200 ns under one root, 1000 ns under another.
+  for (auto [root, ns] : {std::pair{"quick", 200}, std::pair{"slow", 1000}}) {
+    task_graph g{{sub(root)}, "default"};
+    g.take_ready();
+    run(g, 0, 1, 101, leaves(2));
+    std::vector<task_index> all{0};
+    for (auto i : g.take_ready()) {
+      run(g, i, 100, 100 + ns);
+      all.push_back(i);
+    }
+    stats.learn(g, all);
+  }
+  CHECK(stats.find(stat_key{"leaf", 1, 0, "quick"})->mean_ns == Approx(200));
+  CHECK(stats.find(stat_key{"leaf", 1, 0, "slow"})->mean_ns == Approx(1000));
+  stat_key slow{"slow", 1, 0, ""};
+  CHECK(stats.predict({slow}).at(slow).total_ns() == Approx(2100));
 }
 
 TEST_CASE("statistics: a prediction needs history for every key it reaches") {
@@ -207,10 +229,11 @@ TEST_CASE("statistics: profiles round-trip through their journal records") {
   core::task_profile p;
   p.runs = 7;
   p.mean_ns = 1234.5;
-  p.subtasks = {{stat_key{"leaf", 2, 0}, 3.5}, {stat_key{"split", 2, 4}, 2}};
+  p.subtasks = {{stat_key{"leaf", 2, 0, "split"}, 3.5},
+                {stat_key{"split", 2, 4, "split"}, 2}};
   auto [key, back] = core::decode_profile(
-    core::encode_profile(stat_key{"split", 2, 3}, p));
-  CHECK(key == stat_key{"split", 2, 3});
+    core::encode_profile(stat_key{"split", 2, 3, "split"}, p));
+  CHECK(key == stat_key{"split", 2, 3, "split"});
   CHECK(back == p);
   CHECK_THROWS_WITH(core::decode_profile("garbage!"),
                     Catch::Contains("corrupt") || Catch::Contains("not a"));

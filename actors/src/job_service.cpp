@@ -487,7 +487,7 @@ std::vector<journal_record> statistics_records(core::task_statistics& stats) {
     journal_record r;
     r.kind = journal_record::statistics;
     r.job_id = key.name + '@' + std::to_string(key.major) + '#'
-               + std::to_string(key.depth);
+               + std::to_string(key.depth) + '<' + key.parent;
     r.bytes = core::encode_profile(key, profile);
     records.push_back(std::move(r));
   }

@@ -361,10 +361,12 @@ void put_key(schemas::TaskProfile::StatKey::Builder b, const stat_key& key) {
   b.setName(key.name);
   b.setMajor(key.major);
   b.setDepth(key.depth);
+  b.setParent(key.parent);
 }
 
 stat_key get_key(schemas::TaskProfile::StatKey::Reader r) {
-  return stat_key{text(r.getName()), r.getMajor(), r.getDepth()};
+  return stat_key{text(r.getName()), r.getMajor(), r.getDepth(),
+                  text(r.getParent())};
 }
 
 } // namespace

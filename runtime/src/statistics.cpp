@@ -3,7 +3,9 @@
 #include "weft/error.hpp"
 
 #include <algorithm>
+#include <compare>
 #include <functional>
+#include <optional>
 
 namespace weft::core {
 
@@ -11,12 +13,17 @@ std::string to_string(const stat_key& key) {
   auto s = key.name + "@v" + std::to_string(key.major);
   if (key.depth > 0)
     s += " depth " + std::to_string(key.depth);
+  if (!key.parent.empty())
+    s += " under " + key.parent;
   return s;
 }
 
 stat_key key_of(const task_graph& graph, task_index i) {
   const auto& id = graph.identifier(i);
-  stat_key key{id.name, 0, graph.depth(i)};
+  auto parent = graph.parent(i);
+  stat_key key{id.name, 0, graph.depth(i),
+               parent == no_task ? std::string{}
+                                 : graph.identifier(parent).name};
   try {
     key.major = parse_version(id.version).major;
   } catch (const error&) {
@@ -25,48 +32,84 @@ stat_key key_of(const task_graph& graph, task_index i) {
   return key;
 }
 
+namespace {
+
+/// Tasks of one key look alike to the graph: same identifier, same
+/// parent identifier, same depth. Comparing those is cheaper than
+/// building keys.
+struct key_shape {
+  const task_identifier* id = nullptr;
+  const task_identifier* parent = nullptr;
+  uint32_t depth = 0;
+
+  key_shape(const task_graph& graph, task_index i)
+    : id(&graph.identifier(i)),
+      parent(graph.parent(i) == no_task ? nullptr
+                                        : &graph.identifier(graph.parent(i))),
+      depth(graph.depth(i)) {
+  }
+  friend bool operator==(const key_shape&, const key_shape&) = default;
+  friend auto operator<=>(const key_shape&, const key_shape&) = default;
+};
+
+} // namespace
+
 void task_statistics::learn(const task_graph& graph,
                             const std::vector<task_index>& tasks) {
-  // Keys are built outside the lock; most batches hold one key.
-  std::vector<std::pair<stat_key, std::map<stat_key, double>>> seen;
-  std::vector<double> durations;
+  // Keys are built outside the lock, once per run of alike tasks (a batch
+  // of results mostly holds siblings).
+  struct sample {
+    size_t key;
+    double ns;
+    std::map<stat_key, double> subtasks;
+  };
+  std::vector<stat_key> keys;
+  std::vector<sample> samples;
+  std::optional<key_shape> last;
   for (auto i : tasks) {
     auto started = graph.started(i);
     auto stopped = graph.stopped(i);
     if (started == 0 || stopped < started)
       continue;
-    std::map<stat_key, double> subtasks;
-    auto [first, count] = graph.children(i);
-    stat_key key;
-    const task_identifier* last = nullptr;
-    uint32_t last_depth = 0;
-    for (auto c = first; c < first + count; ++c) {
-      // Siblings of one identifier are usually adjacent: one key for them.
-      const auto* id = &graph.identifier(c);
-      if (id != last || graph.depth(c) != last_depth) {
-        key = key_of(graph, c);
-        last = id;
-        last_depth = graph.depth(c);
-      }
-      subtasks[key] += 1;
+    key_shape shape{graph, i};
+    if (!last || !(*last == shape)) {
+      keys.push_back(key_of(graph, i));
+      last = shape;
     }
-    seen.emplace_back(key_of(graph, i), std::move(subtasks));
-    durations.push_back(static_cast<double>(stopped - started));
+    sample x{keys.size() - 1, static_cast<double>(stopped - started), {}};
+    auto [first, count] = graph.children(i);
+    stat_key child;
+    std::optional<key_shape> last_child;
+    for (auto c = first; c < first + count; ++c) {
+      key_shape cs{graph, c};
+      if (!last_child || !(*last_child == cs)) {
+        child = key_of(graph, c);
+        last_child = cs;
+      }
+      x.subtasks[child] += 1;
+    }
+    samples.push_back(std::move(x));
   }
   std::lock_guard<std::mutex> guard{mtx_};
-  for (size_t k = 0; k < seen.size(); ++k)
-    learn_locked(seen[k].first, durations[k], seen[k].second);
+  std::vector<task_profile*> profiles;
+  profiles.reserve(keys.size());
+  for (const auto& key : keys) {
+    profiles.push_back(&profiles_[key]);
+    changed_.insert(key);
+  }
+  for (const auto& x : samples)
+    learn_into(*profiles[x.key], x.ns, x.subtasks);
 }
 
 void task_statistics::learn(const stat_key& key, double duration_ns,
                             const std::map<stat_key, double>& subtasks) {
   std::lock_guard<std::mutex> guard{mtx_};
-  learn_locked(key, duration_ns, subtasks);
+  learn_into(profiles_[key], duration_ns, subtasks);
+  changed_.insert(key);
 }
 
-void task_statistics::learn_locked(const stat_key& key, double duration_ns,
-                                   const std::map<stat_key, double>& subtasks) {
-  auto& p = profiles_[key];
+void task_statistics::learn_into(task_profile& p, double duration_ns,
+                                 const std::map<stat_key, double>& subtasks) {
   ++p.runs;
   auto w = 1.0 / static_cast<double>(std::min(p.runs, window));
   p.mean_ns += (duration_ns - p.mean_ns) * w;
@@ -78,7 +121,6 @@ void task_statistics::learn_locked(const stat_key& key, double duration_ns,
   for (const auto& [sub, n] : subtasks)
     if (p.subtasks.count(sub) == 0)
       p.subtasks.emplace(sub, n * w);  // earlier runs submitted none
-  changed_.insert(key);
 }
 
 void task_statistics::load(const stat_key& key, task_profile profile) {
@@ -191,9 +233,8 @@ job_estimate estimate(const task_graph& graph, const task_statistics& stats,
   r.items = graph.items();
   auto n = static_cast<task_index>(graph.size());
   auto job_state = graph.state();
-  // Predictions per (identifier, depth) of every task that still has work.
-  // (Identifiers are interned by the graph: their addresses tell them apart.)
-  std::map<std::pair<const task_identifier*, uint32_t>, int> slots;
+  // Predictions per key of every task that still has work.
+  std::map<key_shape, int> slots;
   std::vector<int> slot_of(n, -1);
   std::set<stat_key> keys;
   std::vector<stat_key> slot_keys;
@@ -201,9 +242,8 @@ job_estimate estimate(const task_graph& graph, const task_statistics& stats,
     auto s = graph.state_of(i);
     if (s != task_state::queued && s != task_state::running)
       continue;
-    auto [it, added] = slots.emplace(
-      std::make_pair(&graph.identifier(i), graph.depth(i)),
-      static_cast<int>(slot_keys.size()));
+    auto [it, added] = slots.emplace(key_shape{graph, i},
+                                     static_cast<int>(slot_keys.size()));
     if (added) {
       slot_keys.push_back(key_of(graph, i));
       keys.insert(slot_keys.back());

@@ -118,7 +118,8 @@ struct Event {
 }
 
 # What the orchestrator learned about one task key (name, major version,
-# recursion depth); one record per key, replaced as it learns.
+# recursion depth, parent's name); one record per key, replaced as it
+# learns.
 struct TaskProfile {
   schemaVersion @0 :UInt16;
   key @1 :StatKey;
@@ -130,6 +131,7 @@ struct TaskProfile {
     name @0 :Text;
     major @1 :UInt32;
     depth @2 :UInt32;
+    parent @3 :Text;  # the submitting task's identifier name; "" for roots
   }
 
   struct SubtaskMean {

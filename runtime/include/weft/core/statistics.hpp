@@ -16,19 +16,22 @@
 namespace weft::core {
 
 /// What statistics are kept per: a task identifier's name and major
-/// version, and its recursion depth (`task_graph::depth`). A task that
+/// version, its recursion depth (`task_graph::depth`), and the name of the
+/// identifier of the task that submitted it (empty for roots). A task that
 /// splits itself is learned per level, so the root of a tree and its leaves
-/// are predicted apart.
+/// are predicted apart; a task type submitted by different parents is
+/// learned per parent, since its inputs (and so its cost) usually differ.
 struct stat_key {
   std::string name;
   uint32_t major = 0;
   uint32_t depth = 0;
+  std::string parent;
 
   friend bool operator==(const stat_key&, const stat_key&) = default;
   friend auto operator<=>(const stat_key&, const stat_key&) = default;
 };
 
-/// "Name@v2", or "Name@v2 depth 3".
+/// "Name@v2", "Name@v2 depth 3", "Name@v2 under Parent".
 std::string to_string(const stat_key& key);
 
 /// The key task `i` of `graph` is learned and predicted under.
@@ -90,8 +93,8 @@ public:
   std::vector<std::pair<stat_key, task_profile>> take_changed();
 
 private:
-  void learn_locked(const stat_key& key, double duration_ns,
-                    const std::map<stat_key, double>& subtasks);
+  static void learn_into(task_profile& p, double duration_ns,
+                         const std::map<stat_key, double>& subtasks);
   mutable std::mutex mtx_;
   std::map<stat_key, task_profile> profiles_;
   std::set<stat_key> changed_;

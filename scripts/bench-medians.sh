@@ -24,3 +24,4 @@ run3 jobs_per_s --scenario many-jobs --jobs 1000 --slots 2 --journal fsync --sub
 run3 seconds --scenario recovery --events 1000000
 run3 render_seconds --scenario render --tasks 100000 --slots 2
 run3 pairs_per_s_in_process --scenario caf-baseline
+run3 mean_error_points --scenario estimate

@@ -96,16 +96,6 @@ struct runner_data {
   uint32_t prefetch = 0;
   double mean_ns = 0;
   static constexpr double refill_ns = 2e6;
-  // The indicator boards of attempts given to the worker threads, by job,
-  // then task and attempt; sampled every progress interval while any run.
-  struct live_attempt {
-    std::shared_ptr<progress_board> board;
-    uint64_t seen = 0;
-  };
-  std::map<caf::actor_addr,
-           std::pair<job_actor,
-                     std::map<std::pair<uint32_t, uint32_t>, live_attempt>>>
-    live;
   bool report_scheduled = false;
   static inline const char* name = "weft.runner";
 };
@@ -158,9 +148,45 @@ void flush(runner_pointer self) {
     self->quit();
 }
 
+/// Registers an attempt's indicators for sampling once it creates one, and
+/// removes them when the attempt is over.
+class live_registration : public progress_observer {
+public:
+  live_registration(runner_shared& shared, job_actor job, uint32_t task,
+                    uint32_t attempt)
+    : shared_(shared), job_(std::move(job)), task_(task), attempt_(attempt) {
+  }
+  void watch(std::shared_ptr<const progress_board> board) override {
+    board_ = board.get();
+    std::lock_guard<std::mutex> guard{shared_.live_mtx};
+    shared_.live.push_back({job_, task_, attempt_, std::move(board), 0});
+  }
+  ~live_registration() override {
+    if (board_ == nullptr)
+      return;
+    std::lock_guard<std::mutex> guard{shared_.live_mtx};
+    auto& live = shared_.live;
+    for (size_t i = 0; i < live.size(); ++i)
+      if (live[i].board.get() == board_) {
+        live[i] = std::move(live.back());
+        live.pop_back();
+        break;
+      }
+  }
+
+private:
+  runner_shared& shared_;
+  job_actor job_;
+  uint32_t task_;
+  uint32_t attempt_;
+  const progress_board* board_ = nullptr;
+};
+
+/// While attempts are out, a timer samples the indicators of those that
+/// have some.
 void schedule_report(runner_pointer self) {
   auto& st = self->state;
-  if (st.report_scheduled || st.live.empty())
+  if (st.report_scheduled || st.busy == 0)
     return;
   st.report_scheduled = true;
   self->delayed_send(self, st.shared->progress_interval, atom::tick_v);
@@ -170,15 +196,20 @@ void schedule_report(runner_pointer self) {
 void report_progress(runner_pointer self) {
   auto& st = self->state;
   st.report_scheduled = false;
-  for (auto& [addr, entry] : st.live) {
-    std::vector<attempt_progress> reports;
-    for (auto& [id, attempt] : entry.second)
-      if (auto list = attempt.board->sample(attempt.seen))
-        reports.push_back(attempt_progress{id.first, id.second,
-                                           std::move(*list)});
-    if (!reports.empty())
-      self->send(entry.first, atom::progress_v, std::move(reports));
+  std::map<caf::actor_addr, std::pair<job_actor, std::vector<attempt_progress>>>
+    reports;
+  {
+    std::lock_guard<std::mutex> guard{st.shared->live_mtx};
+    for (auto& a : st.shared->live)
+      if (auto list = a.board->sample(a.seen)) {
+        auto& entry = reports[a.job.address()];
+        entry.first = a.job;
+        entry.second.push_back(
+          attempt_progress{a.task, a.attempt, std::move(*list)});
+      }
   }
+  for (auto& [addr, entry] : reports)
+    self->send(entry.first, atom::progress_v, std::move(entry.second));
   schedule_report(self);
 }
 
@@ -216,10 +247,6 @@ void run_batch(runner_pointer self, std::vector<dispatch_spec>& batch) {
               ++refused;
               continue;
             }
-            auto board = std::make_shared<progress_board>();
-            auto& entry = st.live[spec.job.address()];
-            entry.first = spec.job;
-            entry.second[{spec.task, spec.attempt}] = {board, 0};
             attempt_request req;
             req.job_id = spec.job_id;
             req.task = spec.task;
@@ -227,9 +254,13 @@ void run_batch(runner_pointer self, std::vector<dispatch_spec>& batch) {
             req.identifier = std::move(spec.identifier);
             req.input = std::move(spec.input);
             st.shared->pool.post([me, job = spec.job, shared = st.shared,
-                                  req = std::move(req), board] {
-              auto out = execute_attempt(*shared->registry, req, shared->cache,
-                                         shared->limits, shared->name, board);
+                                  req = std::move(req)] {
+              core::attempt_outcome out;
+              {
+                live_registration live{*shared, job, req.task, req.attempt};
+                out = execute_attempt(*shared->registry, req, shared->cache,
+                                      shared->limits, shared->name, &live);
+              }
               if (shared->print_logs)
                 print_logs(req.job_id + "/" + std::to_string(req.task), out);
               caf::anon_send(me, atom::done_v, job,
@@ -288,11 +319,6 @@ runner_actor::behavior_type runner_fn(runner_pointer self,
         1.0, static_cast<double>(result.outcome.stopped
                                  - result.outcome.started));
       st.mean_ns = st.mean_ns == 0 ? d : 0.8 * st.mean_ns + 0.2 * d;
-      if (auto l = st.live.find(job.address()); l != st.live.end()) {
-        l->second.second.erase({result.task, result.attempt});
-        if (l->second.second.empty())
-          st.live.erase(l);
-      }
       auto& entry = self->state.results[job.address()];
       entry.first = std::move(job);
       entry.second.push_back(std::move(result));

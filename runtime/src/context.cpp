@@ -28,15 +28,15 @@ std::string fields_to_json(fields f) {
 std::optional<std::vector<progress_indicator>>
 progress_board::sample(uint64_t& seen) const {
   std::lock_guard<std::mutex> guard{mtx_};
-  if (version_ == seen)
-    return std::nullopt;
+  if (version_ == seen || taken_)
+    return std::nullopt;  // unchanged, or the final ones are on their way
   seen = version_;
   return list_;
 }
 
 std::vector<progress_indicator> progress_board::take() {
   std::lock_guard<std::mutex> guard{mtx_};
-  ++version_;
+  taken_ = true;
   return std::move(list_);
 }
 
@@ -55,11 +55,11 @@ progress_handle& progress_handle::done(uint64_t n) {
 }
 
 context::context(current_task_info task, std::shared_ptr<cache_store> cache,
-                 context_limits limits, std::shared_ptr<progress_board> board)
+                 context_limits limits, progress_observer* observer)
   : task_(std::move(task)),
     cache_(std::move(cache)),
     limits_(limits),
-    board_(board ? std::move(board) : std::make_shared<progress_board>()),
+    observer_(observer),
     logger_(this),
     tracer_(&outcome_.spans) {
 }
@@ -95,6 +95,11 @@ subtask_handle context::submit_json(const task_identifier& id,
 }
 
 progress_handle context::progress(std::string_view label) {
+  if (!board_) {
+    board_ = std::make_shared<progress_board>();
+    if (observer_ != nullptr)
+      observer_->watch(board_);
+  }
   std::lock_guard<std::mutex> guard{board_->mtx_};
   auto& list = board_->list_;
   for (size_t i = 0; i < list.size(); ++i)
@@ -124,7 +129,8 @@ cache_group context::job_cache() const {
 
 core::attempt_outcome context::take_outcome() {
   auto out = std::move(outcome_);
-  out.progress = board_->take();
+  if (board_)
+    out.progress = board_->take();
   out.display = std::move(task_.display);
   truncate_utf8(out.display, limits_.max_display_bytes);
   outcome_ = core::attempt_outcome{};

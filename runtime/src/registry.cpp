@@ -49,14 +49,14 @@ core::attempt_outcome execute_attempt(const task_registry& registry,
                                       std::shared_ptr<cache_store> cache,
                                       const context_limits& limits,
                                       const std::string& runner_name,
-                                      std::shared_ptr<progress_board> board) {
+                                      progress_observer* observer) {
   current_task_info task;
   task.job_id = request.job_id;
   task.id = request.job_id + "/" + std::to_string(request.task);
   task.identifier = request.identifier;
   task.attempt = request.attempt;
   task.runner = runner_name;
-  context ctx{std::move(task), std::move(cache), limits, std::move(board)};
+  context ctx{std::move(task), std::move(cache), limits, observer};
   auto started = now();
   std::string failure;
   bool ok = false;

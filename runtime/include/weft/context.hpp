@@ -73,6 +73,16 @@ private:
   mutable std::mutex mtx_;
   std::vector<progress_indicator> list_;
   uint64_t version_ = 0;
+  bool taken_ = false;
+};
+
+/// Told when an execution creates its first progress indicator, so
+/// whoever runs it can sample the indicators while it runs (executions
+/// without indicators cost nothing).
+class progress_observer {
+public:
+  virtual ~progress_observer() = default;
+  virtual void watch(std::shared_ptr<const progress_board> board) = 0;
 };
 
 /// A handle on one progress indicator of the current execution.
@@ -168,11 +178,10 @@ private:
 /// name itself, share data through the job cache, log and trace.
 class context {
 public:
-  /// `board`: where its indicators are kept, shared with whoever samples
-  /// them while it runs (null: its own).
+  /// `observer`, if given, is told of the board that holds its indicators
+  /// when the first one is created.
   context(current_task_info task, std::shared_ptr<cache_store> cache,
-          context_limits limits,
-          std::shared_ptr<progress_board> board = nullptr);
+          context_limits limits, progress_observer* observer = nullptr);
   context(const context&) = delete;
   context& operator=(const context&) = delete;
 
@@ -226,7 +235,8 @@ private:
   std::shared_ptr<cache_store> cache_;
   context_limits limits_;
   core::attempt_outcome outcome_;
-  std::shared_ptr<progress_board> board_;
+  progress_observer* observer_;
+  std::shared_ptr<progress_board> board_;  // null until an indicator exists
   weft::logger logger_;
   weft::tracer tracer_;
 };

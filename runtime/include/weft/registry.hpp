@@ -78,12 +78,11 @@ struct attempt_request {
 /// Runs one attempt on the calling thread: finds the task type, decodes the
 /// input, executes it and collects what it produced. Never throws: a decode
 /// error, an unknown task or an exception from `execute` becomes a failed
-/// outcome carrying the message. `board`, if given, holds its progress
-/// indicators while it runs.
+/// outcome carrying the message. `observer`, if given, can sample its
+/// progress indicators while it runs (see `progress_observer`).
 core::attempt_outcome execute_attempt(
   const task_registry& registry, const attempt_request& request,
   std::shared_ptr<cache_store> cache, const context_limits& limits,
-  const std::string& runner_name,
-  std::shared_ptr<progress_board> board = nullptr);
+  const std::string& runner_name, progress_observer* observer = nullptr);
 
 } // namespace weft

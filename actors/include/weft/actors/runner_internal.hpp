@@ -54,6 +54,17 @@ struct runner_shared {
   bool print_logs = false;
   /// How often the indicators of running attempts go to their jobs.
   std::chrono::milliseconds progress_interval{std::chrono::milliseconds{500}};
+  /// The running attempts that have progress indicators (the worker
+  /// threads add and remove them; the runner actor samples them).
+  struct live_attempt {
+    job_actor job;
+    uint32_t task = 0;
+    uint32_t attempt = 0;
+    std::shared_ptr<const progress_board> board;
+    uint64_t seen = 0;  // the board's version last sent
+  };
+  std::mutex live_mtx;
+  std::vector<live_attempt> live;
   worker_pool pool;
 
   runner_shared(uint32_t slots) : pool(slots) {

@@ -56,71 +56,92 @@ struct key_shape {
 
 void task_statistics::learn(const task_graph& graph,
                             const std::vector<task_index>& tasks) {
-  // Keys are built outside the lock, once per run of alike tasks (a batch
-  // of results mostly holds siblings).
+  // Keys are built outside the lock, once per shape in the batch (a batch
+  // of results mostly holds siblings), and samples refer to them by index:
+  // learning allocates per batch, not per task.
+  std::vector<stat_key> keys;
+  std::vector<std::pair<key_shape, size_t>> known;
+  auto key_index = [&](task_index i) {
+    key_shape shape{graph, i};
+    for (auto k = known.size(); k-- > 0;)
+      if (known[k].first == shape)
+        return known[k].second;
+    keys.push_back(key_of(graph, i));
+    known.emplace_back(shape, keys.size() - 1);
+    return keys.size() - 1;
+  };
   struct sample {
     size_t key;
     double ns;
-    std::map<stat_key, double> subtasks;
+    size_t subs_begin;
+    size_t subs_end;
   };
-  std::vector<stat_key> keys;
   std::vector<sample> samples;
-  std::optional<key_shape> last;
+  std::vector<std::pair<size_t, double>> subs;  // key index, count
   for (auto i : tasks) {
     auto started = graph.started(i);
     auto stopped = graph.stopped(i);
     if (started == 0 || stopped < started)
       continue;
-    key_shape shape{graph, i};
-    if (!last || !(*last == shape)) {
-      keys.push_back(key_of(graph, i));
-      last = shape;
-    }
-    sample x{keys.size() - 1, static_cast<double>(stopped - started), {}};
+    sample x{key_index(i), static_cast<double>(stopped - started),
+             subs.size(), 0};
     auto [first, count] = graph.children(i);
-    stat_key child;
-    std::optional<key_shape> last_child;
     for (auto c = first; c < first + count; ++c) {
-      key_shape cs{graph, c};
-      if (!last_child || !(*last_child == cs)) {
-        child = key_of(graph, c);
-        last_child = cs;
-      }
-      x.subtasks[child] += 1;
+      auto k = key_index(c);
+      auto it = std::find_if(subs.begin() + static_cast<ptrdiff_t>(x.subs_begin),
+                             subs.end(),
+                             [k](const auto& e) { return e.first == k; });
+      if (it == subs.end())
+        subs.emplace_back(k, 1.0);
+      else
+        it->second += 1;
     }
-    samples.push_back(std::move(x));
+    x.subs_end = subs.size();
+    samples.push_back(x);
   }
   std::lock_guard<std::mutex> guard{mtx_};
-  std::vector<task_profile*> profiles;
-  profiles.reserve(keys.size());
-  for (const auto& key : keys) {
-    profiles.push_back(&profiles_[key]);
-    changed_.insert(key);
+  std::vector<task_profile*> profiles(keys.size(), nullptr);
+  std::vector<std::pair<const stat_key*, double>> counts;
+  for (const auto& x : samples) {
+    auto*& p = profiles[x.key];
+    if (p == nullptr) {
+      p = &profiles_[keys[x.key]];
+      changed_.insert(keys[x.key]);
+    }
+    counts.clear();
+    for (auto j = x.subs_begin; j < x.subs_end; ++j)
+      counts.emplace_back(&keys[subs[j].first], subs[j].second);
+    learn_into(*p, x.ns, counts);
   }
-  for (const auto& x : samples)
-    learn_into(*profiles[x.key], x.ns, x.subtasks);
 }
 
 void task_statistics::learn(const stat_key& key, double duration_ns,
                             const std::map<stat_key, double>& subtasks) {
+  std::vector<std::pair<const stat_key*, double>> counts;
+  for (const auto& [k, n] : subtasks)
+    counts.emplace_back(&k, n);
   std::lock_guard<std::mutex> guard{mtx_};
-  learn_into(profiles_[key], duration_ns, subtasks);
+  learn_into(profiles_[key], duration_ns, counts);
   changed_.insert(key);
 }
 
-void task_statistics::learn_into(task_profile& p, double duration_ns,
-                                 const std::map<stat_key, double>& subtasks) {
+void task_statistics::learn_into(
+  task_profile& p, double duration_ns,
+  const std::vector<std::pair<const stat_key*, double>>& subtasks) {
   ++p.runs;
   auto w = 1.0 / static_cast<double>(std::min(p.runs, window));
   p.mean_ns += (duration_ns - p.mean_ns) * w;
-  // Keys it did not submit this time count as 0 of them.
-  for (auto& [sub, mean] : p.subtasks) {
-    auto it = subtasks.find(sub);
-    mean += ((it == subtasks.end() ? 0.0 : it->second) - mean) * w;
-  }
+  auto count_of = [&](const stat_key& key) {
+    for (const auto& [k, n] : subtasks)
+      if (*k == key)
+        return n;
+    return 0.0;  // not submitted this time: counts as none of them
+  };
+  for (auto& [sub, mean] : p.subtasks)
+    mean += (count_of(sub) - mean) * w;
   for (const auto& [sub, n] : subtasks)
-    if (p.subtasks.count(sub) == 0)
-      p.subtasks.emplace(sub, n * w);  // earlier runs submitted none
+    if (p.subtasks.count(*sub) == 0)
+      p.subtasks.emplace(*sub, n * w);  // earlier runs submitted none
 }
 
 void task_statistics::load(const stat_key& key, task_profile profile) {

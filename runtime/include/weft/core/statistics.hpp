@@ -93,8 +93,9 @@ public:
   std::vector<std::pair<stat_key, task_profile>> take_changed();
 
 private:
-  static void learn_into(task_profile& p, double duration_ns,
-                         const std::map<stat_key, double>& subtasks);
+  static void
+  learn_into(task_profile& p, double duration_ns,
+             const std::vector<std::pair<const stat_key*, double>>& subtasks);
   mutable std::mutex mtx_;
   std::map<stat_key, task_profile> profiles_;
   std::set<stat_key> changed_;

@@ -466,6 +466,12 @@ json::object to_json(const weft::progress_update& u) {
     o["eta_seconds"] = static_cast<double>(u.eta_ns) / 1e9;
   else
     o["eta_seconds"] = nullptr;
+  // Where the figures came from: learned statistics, the indicators'
+  // totals, the job having completed, or nothing.
+  o["estimate"] = u.learned                                ? "learned"
+                  : u.state == weft::job_state::completed ? "completed"
+                  : u.percent >= 0                         ? "indicators"
+                                                           : "none";
   json::array items;
   for (const auto& i : u.items)
     items.push_back(json::object{

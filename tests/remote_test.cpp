@@ -601,4 +601,15 @@ TEST_CASE("remote: weft watch draws live bars in a terminal and lines in a "
   auto text = piped.output();
   CHECK(text.find("\x1b[") == std::string::npos);
   CHECK_THAT(text, Catch::Contains("COMPLETED") && Catch::Contains("overall"));
+  // --json: one document per line; the last says the job completed.
+  child_process json_lines{
+    {WEFT_CLI, "watch", job.id, "--json", "--server", srv.address()},
+    dir.path / "watch.json"};
+  CHECK(json_lines.wait(30s) == 0);
+  auto lines = json_lines.output();
+  REQUIRE(lines.size() > 1);
+  auto last = lines.substr(lines.rfind('\n', lines.size() - 2) + 1);
+  CHECK_THAT(last, Catch::Contains("\"state\":\"COMPLETED\"")
+                     && Catch::Contains("\"estimate\":\"completed\"")
+                     && Catch::Contains("\"final\":true"));
 }

@@ -339,9 +339,8 @@ job_estimate estimate(const task_graph& graph, const task_statistics& stats,
   }
   auto first = graph.stats().first_started;
   if (job_state == job_state::completed) {
-    r.percent = 100;
+    r.percent = 100;  // known, not estimated: `learned` stays false
     r.eta_ns = 0;
-    r.learned = !job_unknown;
     return r;
   }
   if (!job_unknown && job_done + job_left > 0) {

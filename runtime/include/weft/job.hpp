@@ -116,7 +116,8 @@ struct progress_update {
   /// The last update: the job is final and nothing of it runs any more.
   bool final = false;
   /// The percentage and ETA come from what the orchestrator learned about
-  /// these tasks (else from the indicators' totals, or there are none).
+  /// these tasks (else from the indicators' totals, or there are none;
+  /// false once the job is COMPLETED).
   bool learned = false;
 };
 

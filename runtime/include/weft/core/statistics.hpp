@@ -111,7 +111,8 @@ struct job_estimate {
   /// The job's items (see `task_graph::items`) with their percentages.
   std::vector<item_progress> items;
   /// Whether the figures came from learned statistics (else from the
-  /// progress indicators' totals, or there are none).
+  /// progress indicators' totals, or there are none; false once the job
+  /// is COMPLETED: 100 % is then a fact).
   bool learned = false;
 };
 

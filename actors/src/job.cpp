@@ -288,8 +288,7 @@ job_actor::behavior_type job_fn(job_pointer self, job_environment env,
   st.service = std::move(env.service);
   st.dir = std::move(env.dir);
   st.journal = std::move(env.journal);
-  st.stats = env.stats ? std::move(env.stats)
-                       : std::make_shared<core::task_statistics>();
+  st.stats = std::move(env.stats);  // the service's: never null
   st.last_state = st.graph->state();
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& st = self->state;
@@ -371,8 +370,6 @@ job_actor::behavior_type job_fn(job_pointer self, job_environment env,
           continue;  // not an attempt this job started there
         auto ref = i->second;
         r->second.erase(i);
-        if (result.outcome.succeeded)
-          computed.push_back(result.task);
         if (st.journal) {
           auto e = task_event(result.outcome.succeeded
                                 ? core::event_kind::task_computed
@@ -382,16 +379,12 @@ job_actor::behavior_type job_fn(job_pointer self, job_environment env,
           events.push_back(std::move(e));
         }
         st.graph->finish(result.task, ref.attempt, std::move(result.outcome));
+        // Only executions that ended COMPUTED teach what a task costs and
+        // submits (one whose subtasks were refused failed instead).
+        if (st.graph->state_of(result.task) == task_state::computed)
+          computed.push_back(result.task);
         settle(st, result.task, ref.seq);
       }
-      // Only executions that succeeded teach what a task costs and submits
-      // (a task whose subtasks were refused failed instead).
-      computed.erase(std::remove_if(computed.begin(), computed.end(),
-                                    [&](core::task_index t) {
-                                      return st.graph->state_of(t)
-                                             != task_state::computed;
-                                    }),
-                     computed.end());
       st.stats->learn(*st.graph, computed);
       if (r->second.empty()) {
         st.running.erase(r);

@@ -486,8 +486,11 @@ std::vector<journal_record> statistics_records(core::task_statistics& stats) {
   for (const auto& [key, profile] : stats.take_changed()) {
     journal_record r;
     r.kind = journal_record::statistics;
-    r.job_id = key.name + '@' + std::to_string(key.major) + '#'
-               + std::to_string(key.depth) + '<' + key.parent;
+    // The name's length first: names may hold any byte, so two keys must
+    // not concatenate to the same store key.
+    r.job_id = std::to_string(key.name.size()) + ':' + key.name + '@'
+               + std::to_string(key.major) + '#' + std::to_string(key.depth)
+               + '<' + key.parent;
     r.bytes = core::encode_profile(key, profile);
     records.push_back(std::move(r));
   }

@@ -65,7 +65,7 @@ struct job_environment {
   job_service_actor service;
   std::shared_ptr<cluster_directory> dir;
   journal_actor journal;  ///< null: no journal
-  std::shared_ptr<core::task_statistics> stats;
+  std::shared_ptr<core::task_statistics> stats;  ///< never null
   std::chrono::milliseconds progress_interval{std::chrono::seconds{2}};
 };
 

@@ -25,6 +25,7 @@
 
 #include <caf/io/middleman.hpp>
 
+#include <malloc.h>
 #include <spawn.h>
 #include <sys/wait.h>
 
@@ -221,6 +222,13 @@ double status_mb(const char* field) {
   return 0;
 }
 
+/// Bytes the allocator has handed out and not had back: the live data,
+/// without the free memory it keeps resident.
+double heap_in_use() {
+  auto mi = mallinfo2();
+  return static_cast<double>(mi.uordblks + mi.hblkhd);
+}
+
 double percentile(std::vector<double> xs, double p) {
   if (xs.empty())
     return 0;
@@ -397,6 +405,7 @@ int run_job_scenario(const options& opt) {
   owner.emplace(opt, dir);
   auto jobs = owner->jobs();
   auto rss_before = status_mb("VmRSS:");
+  auto heap_before = heap_in_use();
   auto start = clock_type::now();
   weft::job_info job;
   if (opt.scenario == "tree")
@@ -414,6 +423,8 @@ int run_job_scenario(const options& opt) {
   // per task is the growth of the resident set.
   r.bytes_per_task = (status_mb("VmRSS:") - rss_before) * 1024 * 1024
                      / static_cast<double>(r.tasks);
+  auto heap_per_task
+    = (heap_in_use() - heap_before) / static_cast<double>(r.tasks);
   std::ostringstream summary;
   summary << r.tasks << " tasks " << weft::to_string(done.state) << " in "
           << r.seconds << " s, "
@@ -435,6 +446,7 @@ int run_job_scenario(const options& opt) {
   r.extra = ",\"slots\":" + std::to_string(opt.slots)
             + ",\"runner_processes\":" + std::to_string(opt.runner_processes)
             + ",\"prefetch\":" + std::to_string(opt.prefetch)
+            + ",\"heap_bytes_per_task\":" + std::to_string(heap_per_task)
             + journal_fields(opt, dir, r.seconds);
   owner.reset();
   report(r, summary.str());

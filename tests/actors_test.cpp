@@ -2,6 +2,7 @@
 
 #include "weft/actors/client_internal.hpp"
 #include "weft/actors/directory.hpp"
+#include "weft/actors/memory.hpp"
 #include "weft/actors/runner_internal.hpp"
 #include "weft/weft.hpp"
 
@@ -166,4 +167,18 @@ TEST_CASE("actors: dispatches held by a runner that dies unstarted are redeliver
     self->send_exit(service, caf::exit_reason::user_shutdown);
   }
   dir->shutdown();
+}
+
+TEST_CASE("memory: free pages go back after large jobs and at most once a second") {
+  using weft::memory_releaser;
+  // Far beyond any real clock reading in this process, so earlier passes
+  // do not interfere.
+  auto t0 = std::chrono::steady_clock::time_point{} + 1'000'000h;
+  CHECK_FALSE(memory_releaser::due(memory_releaser::min_tasks - 1, t0));
+  CHECK(memory_releaser::due(memory_releaser::min_tasks, t0));
+  CHECK_FALSE(memory_releaser::due(1'000'000, t0 + 10ms));
+  CHECK_FALSE(memory_releaser::due(1'000'000, t0 + 999ms));
+  CHECK(memory_releaser::due(1'000'000, t0 + 1000ms));
+  CHECK_FALSE(memory_releaser::due(memory_releaser::min_tasks - 1, t0 + 5s));
+  CHECK(memory_releaser::due(memory_releaser::min_tasks, t0 + 5s));
 }

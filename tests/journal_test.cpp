@@ -3,6 +3,7 @@
 
 #include "weft/actors/journal.hpp"
 #include "weft/core/journal_event.hpp"
+#include "weft/core/uuid.hpp"
 #include "weft/weft.hpp"
 
 #include "process.hpp"
@@ -418,4 +419,59 @@ TEST_CASE("journal: completed jobs are compacted and answer find and query as be
     CHECK(e.code() == weft::errc::invalid_state);
     CHECK_THAT(e.what(), Catch::Contains("compacted"));
   }
+}
+
+TEST_CASE("journal: records that need no sync are written unsynced until a synced one takes them along") {
+  temp_dir dir;
+  auto event = [](std::string job, weft::core::event_kind kind, bool sync) {
+    weft::core::journal_event e;
+    e.kind = kind;
+    e.job_id = job;
+    e.task = 0;
+    e.attempt = 1;
+    weft::journal_record r{job, weft::core::encode_event(e)};
+    r.sync = sync;
+    return r;
+  };
+  auto job = weft::core::make_uuid_v7();
+  {
+    weft::core::journal_event submitted;
+    submitted.kind = weft::core::event_kind::job_submitted;
+    submitted.job_id = job;
+    submitted.name = "lazy";
+    submitted.cluster = "default";
+    submitted.roots = {spec("a")};
+    auto store = weft::journal_store::open({dir.path, true});
+    store->append({weft::journal_record{job, weft::core::encode_event(submitted)}});
+    CHECK(store->writes() == 1);
+    CHECK(store->synced_writes() == 1);
+    // A start alone: written, not synced.
+    store->append({event(job, weft::core::event_kind::task_started, false)});
+    CHECK(store->writes() == 2);
+    CHECK(store->synced_writes() == 1);
+    // A batch with one record that needs it is synced as a whole.
+    store->append({event(job, weft::core::event_kind::task_started, false),
+                   event(job, weft::core::event_kind::job_canceled, true)});
+    CHECK(store->writes() == 3);
+    CHECK(store->synced_writes() == 2);
+  }
+  {
+    // Without fsync configured nothing is synced, whatever records ask.
+    auto store = weft::journal_store::open({dir.path, false});
+    store->append({event(job, weft::core::event_kind::job_retried, true)});
+    CHECK(store->synced_writes() == 0);
+  }
+  // All of them are in the journal, in order.
+  auto store = weft::journal_store::open({dir.path, true});
+  std::vector<weft::core::event_kind> kinds;
+  store->for_each([&](uint64_t, std::string_view bytes) {
+    kinds.push_back(weft::core::decode_event(bytes).kind);
+  });
+  CHECK(kinds
+        == std::vector<weft::core::event_kind>{
+          weft::core::event_kind::job_submitted,
+          weft::core::event_kind::task_started,
+          weft::core::event_kind::task_started,
+          weft::core::event_kind::job_canceled,
+          weft::core::event_kind::job_retried});
 }

@@ -1,5 +1,6 @@
 #include "weft/actors/directory.hpp"
 #include "weft/actors/journal.hpp"
+#include "weft/actors/memory.hpp"
 #include "weft/core/journal_event.hpp"
 #include "weft/core/task_graph.hpp"
 
@@ -49,6 +50,7 @@ struct job_data {
   job_state last_state = job_state::submitted;
   bool was_halted = false;
   bool compacted = false;  // its summary replaced its events in the journal
+  bool at_rest = false;    // finished, as far as apply() has seen
   // Watchers, and whether they have seen everything so far.
   std::vector<progress_watcher> watchers;
   std::chrono::milliseconds progress_interval{std::chrono::seconds{2}};
@@ -177,6 +179,13 @@ void apply(job_pointer self, effects& fx) {
   st.progress_dirty = true;
   if (!finished(st))
     st.final_sent = false;  // running again (a retry)
+  if (finished(st) != st.at_rest) {
+    st.at_rest = !st.at_rest;
+    // Before anyone waiting hears of it: what the run left free goes back
+    // to the OS (see memory_releaser).
+    if (st.at_rest)
+      memory_releaser::release_after(graph.size());
+  }
   if (state != st.last_state) {
     st.last_state = state;
     self->send(st.service, atom::state_v, st.id, state);
@@ -203,9 +212,12 @@ void apply(job_pointer self, effects& fx) {
     e.job_id = st.id;
     e.time = now();
     e.summary = make_info(st);
+    // Unsynced: lost in a crash, the events stay and replay to the same
+    // completed job.
+    journal_record summary{st.id, core::encode_event(e), true};
+    summary.sync = false;
     self->request(st.journal, caf::infinite, atom::append_v,
-                  std::vector<journal_record>{
-                    journal_record{st.id, core::encode_event(e), true}})
+                  std::vector<journal_record>{std::move(summary)})
       .then([](uint64_t) {},
             [](caf::error&) {
               // Not compacted: the events stay and replay to the same job.
@@ -215,9 +227,10 @@ void apply(job_pointer self, effects& fx) {
 
 /// Makes the effects of the events just applied to the graph visible: at
 /// once without a journal (or without events), else once the journal has
-/// them on disk. Effects never overtake earlier ones.
+/// them (on disk, unless `sync` is false). Effects never overtake earlier
+/// ones.
 void commit(job_pointer self, std::vector<core::journal_event> events,
-            effects fx) {
+            effects fx, bool sync = true) {
   auto& st = self->state;
   if (!st.journal || events.empty()) {
     if (st.pending.empty()) {
@@ -233,6 +246,7 @@ void commit(job_pointer self, std::vector<core::journal_event> events,
   for (auto& e : events) {
     e.job_id = st.id;
     records.push_back(journal_record{st.id, core::encode_event(e)});
+    records.back().sync = sync;
   }
   fx.awaits_journal = true;
   st.pending.push_back(std::move(fx));
@@ -351,9 +365,11 @@ job_actor::behavior_type job_fn(job_pointer self, job_environment env,
         self->monitor(sender);
       // The attempts may run before their start is on disk: if this process
       // dies first, the tasks are queued again on restart and run again,
-      // exactly as if the start had been written (at-least-once). Readers
-      // still see RUNNING only once it is durable.
-      commit(self, std::move(events), collect(st));
+      // exactly as if the start had been written (at-least-once). So the
+      // start need not be synced on its own: readers see RUNNING once the
+      // journal has it, and the next synced write (the completion's at the
+      // latest) puts it on disk.
+      commit(self, std::move(events), collect(st), false);
       return allowed;
     },
     [self](atom::done, std::vector<task_result>& results) {

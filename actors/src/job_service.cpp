@@ -492,6 +492,7 @@ std::vector<journal_record> statistics_records(core::task_statistics& stats) {
                + std::to_string(key.major) + '#' + std::to_string(key.depth)
                + '<' + key.parent;
     r.bytes = core::encode_profile(key, profile);
+    r.sync = false;  // advisory: a crash costs only estimate accuracy
     records.push_back(std::move(r));
   }
   return records;

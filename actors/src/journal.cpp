@@ -139,7 +139,9 @@ std::shared_ptr<journal_store> journal_store::open(const journal_options& opts) 
 
 void journal_store::append(const std::vector<journal_record>& records) {
   rocksdb::WriteBatch batch;
+  bool sync = false;
   for (const auto& r : records) {
+    sync = sync || r.sync;
     if (r.kind == journal_record::cluster_created) {
       batch.Put(cluster_prefix + r.job_id, "");
       continue;
@@ -156,12 +158,17 @@ void journal_store::append(const std::vector<journal_record>& records) {
       batch.DeleteRange(event_key(r.job_id, 0), event_key(r.job_id, next_seq_));
     batch.Put(event_key(r.job_id, next_seq_++), r.bytes);
   }
+  // One log: a synced write also makes every unsynced one before it
+  // durable.
   rocksdb::WriteOptions wo;
-  wo.sync = opts_.fsync;
+  wo.sync = opts_.fsync && sync;
   auto st = db_->Write(wo, &batch);
   if (!st.ok())
     throw error(errc::io_error, "journal write failed in " + opts_.dir.string()
                                   + ": " + st.ToString());
+  ++writes_;
+  if (wo.sync)
+    ++synced_writes_;
 }
 
 std::vector<std::string> journal_store::clusters() const {

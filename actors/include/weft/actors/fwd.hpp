@@ -55,7 +55,11 @@ struct attempt_id {
 /// The cluster kinds record a cluster created or deleted; `job_id` then
 /// holds the cluster's name and `bytes` is empty. A `statistics` record is
 /// a learned profile (core::encode_profile) that replaces the one under the
-/// same key, held in `job_id`.
+/// same key, held in `job_id`. Without `sync`, the record may be
+/// acknowledged once the store has it but before it is on disk: a batch of
+/// such records alone is written without a sync, and the next synced write
+/// takes them along (for facts a crash may lose without changing what a
+/// restart resumes: a task's start, a compaction, learned statistics).
 struct journal_record {
   enum kind_type : uint8_t {
     event = 0,
@@ -67,6 +71,7 @@ struct journal_record {
   std::string bytes;
   bool replaces_job = false;
   uint8_t kind = event;
+  bool sync = true;
 };
 
 /// What a runner tells its cluster when it joins.
@@ -367,7 +372,7 @@ typename F::result_type inspect(F& f, runner_info& x) {
 template <class F>
 typename F::result_type inspect(F& f, journal_record& x) {
   return f(caf::meta::type_name("journal_record"), x.job_id, x.bytes,
-           x.replaces_job, x.kind);
+           x.replaces_job, x.kind, x.sync);
 }
 
 template <class F>

@@ -36,7 +36,8 @@ public:
 
   ~journal_store();
 
-  /// Appends encoded events as one write (synced when configured).
+  /// Appends encoded events as one write, synced when configured and any
+  /// record asks for it (`journal_record::sync`).
   void append(const std::vector<journal_record>& records);
 
   /// The clusters created (and not deleted) through the journal.
@@ -51,6 +52,13 @@ public:
   uint64_t events() const noexcept {
     return next_seq_;
   }
+  /// Writes this process made, and how many of them were synced.
+  uint64_t writes() const noexcept {
+    return writes_;
+  }
+  uint64_t synced_writes() const noexcept {
+    return synced_writes_;
+  }
   const journal_options& options() const noexcept {
     return opts_;
   }
@@ -60,6 +68,8 @@ private:
   journal_options opts_;
   std::unique_ptr<rocksdb::DB> db_;
   uint64_t next_seq_ = 0;
+  uint64_t writes_ = 0;
+  uint64_t synced_writes_ = 0;
 };
 
 /// Writes events with group commit: every append that arrives while a

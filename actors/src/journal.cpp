@@ -87,6 +87,10 @@ std::shared_ptr<journal_store> journal_store::open(const journal_options& opts) 
   rocksdb::Options options;
   options.create_if_missing = fresh;
   options.paranoid_checks = true;
+  // The journal's records are small and a finished job's are deleted in
+  // one range: a 16 MB memtable (RocksDB's default is 64 MB) writes as
+  // fast and holds a quarter of the memory (docs/performance.md).
+  options.write_buffer_size = 16 << 20;
   rocksdb::DB* raw = nullptr;
   auto st = rocksdb::DB::Open(options, dir.string(), &raw);
   if (!st.ok())

@@ -184,7 +184,7 @@ void apply(job_pointer self, effects& fx) {
     // Before anyone waiting hears of it: what the run left free goes back
     // to the OS (see memory_releaser).
     if (st.at_rest)
-      memory_releaser::release_after(graph.size());
+      memory_releaser::process().release_after(graph.size());
   }
   if (state != st.last_state) {
     st.last_state = state;

@@ -174,8 +174,9 @@ TEST_CASE("statistics: no estimate for a fan-out never seen, a number once "
   auto half = core::estimate(h, stats, 5300);
   CHECK(half.learned);
   CHECK(half.percent == Approx(100.0 * 500 / 900));
-  // 300 ns elapsed for 500 of work; 400 left: 240 ns to go.
-  CHECK(half.eta_ns == 240);
+  // 300 ns elapsed for 500 of work, two slots busy lately; 400 left in
+  // two leaves of 200: at least 200 ns, at most 200 + 200 / 2.
+  CHECK(half.eta_ns == 250);
   run(h, ready[2], 5300, 5500);
   run(h, ready[3], 5300, 5500);
   auto done = core::estimate(h, stats, 5500);
@@ -238,4 +239,48 @@ TEST_CASE("statistics: profiles round-trip through their journal records") {
   CHECK_THROWS_WITH(core::decode_profile("garbage!"),
                     Catch::Contains("corrupt") || Catch::Contains("not a"));
   CHECK_THROWS_AS(core::decode_profile("short"), weft::error);
+}
+
+TEST_CASE("statistics: a task that waits for the others runs alone: the ETA "
+          "counts its whole duration, not a share of the slots") {
+  // A root submitting four leaves of 200 ns and a merge of 200 ns that
+  // depends on all of them.
+  auto batch = [] {
+    auto subs = leaves(4);
+    auto merge = sub("merge");
+    merge.depends_on = {0, 1, 2, 3};
+    subs.push_back(merge);
+    return subs;
+  };
+  // Runs it on two slots up to the merge; returns the graph.
+  auto run_to_merge = [&](task_statistics& stats) {
+    auto g = fanout_job();
+    g.take_ready();
+    run(g, 0, 5000, 5100, batch());
+    stats.learn(g, {0});
+    auto ready = g.take_ready();
+    REQUIRE(ready.size() == 4);  // the merge waits
+    run(g, ready[0], 5100, 5300);
+    run(g, ready[1], 5100, 5300);
+    run(g, ready[2], 5300, 5500);
+    run(g, ready[3], 5300, 5500);
+    stats.learn(g, ready);
+    CHECK(g.dependencies(5) == std::vector<uint32_t>{1, 2, 3, 4});
+    return g;
+  };
+  task_statistics stats;
+  {
+    auto g = run_to_merge(stats);
+    auto merge = g.take_ready();
+    REQUIRE(merge.size() == 1);
+    run(g, merge[0], 5500, 5700);
+    stats.learn(g, merge);
+  }
+  auto g = run_to_merge(stats);
+  auto e = core::estimate(g, stats, 5500);
+  REQUIRE(e.learned);
+  CHECK(e.percent == Approx(100.0 * 900 / 1100));
+  // 900 ns of work in 500 ns: 1.8 slots. At that rate the merge would
+  // take 111 ns; alone on one slot it takes 200.
+  CHECK(e.eta_ns == 200);
 }

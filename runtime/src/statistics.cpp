@@ -182,6 +182,7 @@ task_statistics::predict(const std::set<stat_key>& keys) const {
     open.insert(key);
     const auto& p = it->second;
     double sub = 0;
+    double span = 0;
     double self = 0;  // mean subtasks of its own key (deepest level only)
     bool known = true;
     for (const auto& [k, mean] : p.subtasks) {
@@ -197,12 +198,13 @@ task_statistics::predict(const std::set<stat_key>& keys) const {
         break;
       }
       sub += mean * child.total_ns();
+      span = std::max(span, child.own_ns + child.span_ns);
     }
     open.erase(key);
     if (known && self < 1) {
       // W = own + sub + self * W
       auto total = (p.mean_ns + sub) / (1 - self);
-      w = work_prediction{true, p.mean_ns, total - p.mean_ns};
+      w = work_prediction{true, p.mean_ns, total - p.mean_ns, span};
     }
     memo.emplace(key, w);
     return w;
@@ -246,6 +248,77 @@ double capped(double percent) {
   return std::min(99.9, std::max(0.0, percent));
 }
 
+/// The time the longest chain of remaining work takes with slots to
+/// spare: a task starts once its parent's own execution and its
+/// dependencies' whole subtrees are done, and a subtree is done when its
+/// last task is. Dependencies are earlier tasks of a batch, but their
+/// subtasks come later than the dependents, so the passes repeat until
+/// nothing moves (twice for most graphs).
+double critical_path(const task_graph& graph,
+                     const std::vector<double>& own_left,
+                     const std::vector<double>& future_span) {
+  auto n = static_cast<task_index>(graph.size());
+  std::vector<double> own_end(n, 0.0);
+  std::vector<double> subtree_end(n, 0.0);
+  for (int pass = 0; pass < 8; ++pass) {
+    bool moved = false;
+    for (task_index i = 0; i < n; ++i) {
+      double end = 0;  // finished: nothing of its own is left
+      if (own_left[i] > 0 || future_span[i] > 0) {
+        double start = 0;
+        if (auto p = graph.parent(i); p != no_task)
+          start = own_end[p];
+        for (auto d : graph.dependencies(i))
+          start = std::max(start, subtree_end[d]);
+        end = start + own_left[i];
+      }
+      if (end != own_end[i]) {
+        own_end[i] = end;
+        moved = true;
+      }
+    }
+    for (task_index i = n; i-- > 0;) {
+      auto end = own_end[i] + future_span[i];
+      auto [first, count] = graph.children(i);
+      for (uint32_t c = 0; c < count; ++c)
+        end = std::max(end, subtree_end[first + c]);
+      if (end != subtree_end[i]) {
+        subtree_end[i] = end;
+        moved = true;
+      }
+    }
+    if (!moved)
+      break;
+  }
+  double longest = 0;
+  for (task_index i = 0; i < n && graph.parent(i) == no_task; ++i)
+    longest = std::max(longest, subtree_end[i]);
+  return longest;
+}
+
+/// Slots busy with this job, on average, over the last quarter of its run.
+double recent_parallelism(const task_graph& graph, timestamp first,
+                          timestamp now) {
+  auto window = std::max<timestamp>(1, (now - first) / 4);
+  auto from = now - window;
+  double busy = 0;
+  auto n = static_cast<task_index>(graph.size());
+  for (task_index i = 0; i < n; ++i) {
+    auto started = graph.started(i);
+    if (started == 0)
+      continue;
+    auto s = graph.state_of(i);
+    auto stopped = s == task_state::running ? now : graph.stopped(i);
+    if (stopped < started)
+      continue;  // requeued: its last attempt has not started
+    auto a = std::max(started, from);
+    auto b = std::min(stopped, now);
+    if (b > a)
+      busy += static_cast<double>(b - a);
+  }
+  return busy / static_cast<double>(window);
+}
+
 } // namespace
 
 job_estimate estimate(const task_graph& graph, const task_statistics& stats,
@@ -281,6 +354,10 @@ job_estimate estimate(const task_graph& graph, const task_statistics& stats,
   std::vector<double> done(n, 0.0);
   std::vector<double> left(n, 0.0);
   std::vector<uint8_t> unknown(n, 0);
+  // For the critical path: what is left of each task's own execution, and
+  // the longest chain through the subtasks it has yet to submit.
+  std::vector<double> own_left(n, 0.0);
+  std::vector<double> future_span(n, 0.0);
   for (task_index i = 0; i < n; ++i) {
     auto s = graph.state_of(i);
     if (finished_state(s)) {
@@ -297,8 +374,10 @@ job_estimate estimate(const task_graph& graph, const task_statistics& stats,
       unknown[i] = 1;
       continue;
     }
+    future_span[i] = w.span_ns;
     if (s == task_state::queued) {
       left[i] = w.total_ns();
+      own_left[i] = w.own_ns;
       continue;
     }
     // Running: its live indicators say how far it is, else the time it
@@ -313,6 +392,7 @@ job_estimate estimate(const task_graph& graph, const task_statistics& stats,
     }
     done[i] = f * w.own_ns;
     left[i] = (1 - f) * w.own_ns + w.subtasks_ns;
+    own_left[i] = (1 - f) * w.own_ns;
   }
   for (task_index i = n; i-- > 0;) {
     auto p = graph.parent(i);
@@ -346,9 +426,22 @@ job_estimate estimate(const task_graph& graph, const task_statistics& stats,
   if (!job_unknown && job_done + job_left > 0) {
     r.learned = true;
     r.percent = capped(100 * job_done / (job_done + job_left));
-    if (!is_final(job_state) && job_done > 0 && first > 0 && now > first)
-      r.eta_ns = static_cast<int64_t>(static_cast<double>(now - first)
-                                      * job_left / job_done);
+    if (!is_final(job_state) && job_done > 0 && first > 0 && now > first) {
+      // The work left spreads over the slots the job has been seen to keep
+      // busy: over its whole run, or lately when more (a serial phase
+      // lowers the first, not the capacity). Both are observed, so a job
+      // sharing its slots with others gets its share, not the cluster's
+      // size. No schedule beats the longer of that and the chain of work
+      // that must run one after another; a greedy one takes at most the
+      // chain plus the rest spread over the slots. The ETA is the middle
+      // of the two bounds.
+      auto chain = critical_path(graph, own_left, future_span);
+      auto slots = std::max(job_done / static_cast<double>(now - first),
+                            recent_parallelism(graph, first, now));
+      auto lower = std::max(chain, job_left / slots);
+      auto upper = chain + std::max(0.0, job_left - chain) / slots;
+      r.eta_ns = static_cast<int64_t>((lower + upper) / 2);
+    }
     return r;
   }
   // No prediction: the job's own indicators, when they have totals.

@@ -451,6 +451,12 @@ job_state task_graph::state() const noexcept {
   return job_state::submitted;
 }
 
+const std::vector<uint32_t>& task_graph::dependencies(task_index i) const {
+  static const std::vector<uint32_t> none;
+  const auto* ex = find_extra(i);
+  return ex == nullptr ? none : ex->depends_on;
+}
+
 task_info task_graph::info(task_index i) const {
   const auto& n = nodes_[i];
   task_info r;

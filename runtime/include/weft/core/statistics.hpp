@@ -54,6 +54,9 @@ struct work_prediction {
   bool known = false;  ///< false: the key, or a key it submits, has no history
   double own_ns = 0;
   double subtasks_ns = 0;
+  /// The longest chain through the subtasks it will submit, with slots to
+  /// spare (their dependencies are not learned: a lower bound).
+  double span_ns = 0;
 
   double total_ns() const noexcept {
     return own_ns + subtasks_ns;
@@ -106,7 +109,8 @@ struct job_estimate {
   /// 0-100, capped at 99.9 until the job is COMPLETED; negative: no
   /// estimate.
   double percent = -1;
-  /// Time left at the rate so far; negative: none.
+  /// Time left (docs/progress.md: between the bounds set by the slots the
+  /// job keeps busy and its longest chain of work); negative: none.
   int64_t eta_ns = -1;
   /// The job's items (see `task_graph::items`) with their percentages.
   std::vector<item_progress> items;
@@ -120,7 +124,9 @@ struct job_estimate {
 /// work in total, where finished tasks count their measured durations,
 /// running tasks their predicted duration split by their live indicators
 /// (or by the time they have run), plus the work of their expected
-/// subtasks, and queued tasks their predicted work. When a queued or
+/// subtasks, and queued tasks their predicted work. The ETA spreads the
+/// work left over the slots the job has been seen to keep busy and counts
+/// the longest chain of it that must run in sequence. When a queued or
 /// running task cannot be predicted, falls back to the progress
 /// indicators' totals, else says "no estimate".
 job_estimate estimate(const task_graph& graph, const task_statistics& stats,

@@ -106,6 +106,8 @@ public:
   std::pair<task_index, uint32_t> children(task_index i) const {
     return {nodes_[i].first_child, nodes_[i].child_count};
   }
+  /// The tasks it waits for: earlier tasks of the batch it came in.
+  const std::vector<uint32_t>& dependencies(task_index i) const;
   /// How many of its nearest ancestors (up to `max_depth` of them) have its
   /// identifier: 0 for most tasks, the level for a task that splits itself.
   uint32_t depth(task_index i) const {

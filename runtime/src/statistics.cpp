@@ -6,6 +6,7 @@
 #include <compare>
 #include <functional>
 #include <optional>
+#include <unordered_map>
 
 namespace weft::core {
 
@@ -250,73 +251,63 @@ double capped(double percent) {
 
 /// The time the longest chain of remaining work takes with slots to
 /// spare: a task starts once its parent's own execution and its
-/// dependencies' whole subtrees are done, and a subtree is done when its
-/// last task is. Dependencies are earlier tasks of a batch, but their
-/// subtasks come later than the dependents, so the passes repeat until
-/// nothing moves (twice for most graphs).
+/// dependencies' whole subtrees are done. Only unfinished tasks are
+/// visited. A dependency's subtasks come after its dependents in the
+/// graph, so the passes repeat until nothing moves (once more than the
+/// nesting of dependencies; once for a graph without them).
 double critical_path(const task_graph& graph,
                      const std::vector<double>& own_left,
                      const std::vector<double>& future_span) {
   auto n = static_cast<task_index>(graph.size());
-  std::vector<double> own_end(n, 0.0);
-  std::vector<double> subtree_end(n, 0.0);
+  std::vector<task_index> open;
+  for (task_index i = 0; i < n; ++i)
+    if (own_left[i] > 0 || future_span[i] > 0)
+      open.push_back(i);
+  std::vector<double> own_end(n, 0.0);  // finished: 0, nothing of its own left
+  // When a dependency's subtree is done, per pass (dependencies are few).
+  std::unordered_map<task_index, double> subtree_end;
+  std::vector<task_index> stack;
+  auto subtree_done = [&](task_index d) {
+    if (auto it = subtree_end.find(d); it != subtree_end.end())
+      return it->second;
+    double end = 0;
+    stack.assign(1, d);
+    while (!stack.empty()) {
+      auto t = stack.back();
+      stack.pop_back();
+      end = std::max(end, own_end[t] + future_span[t]);
+      auto [first, count] = graph.children(t);
+      for (uint32_t c = 0; c < count; ++c)
+        stack.push_back(first + c);
+    }
+    subtree_end.emplace(d, end);
+    return end;
+  };
+  // Without dependencies, parents come before their subtasks: one pass.
+  bool any_dependencies = graph.has_dependencies();
   for (int pass = 0; pass < 8; ++pass) {
     bool moved = false;
-    for (task_index i = 0; i < n; ++i) {
-      double end = 0;  // finished: nothing of its own is left
-      if (own_left[i] > 0 || future_span[i] > 0) {
-        double start = 0;
-        if (auto p = graph.parent(i); p != no_task)
-          start = own_end[p];
+    subtree_end.clear();
+    for (auto i : open) {
+      double start = 0;
+      if (auto p = graph.parent(i); p != no_task)
+        start = own_end[p];
+      if (any_dependencies)
         for (auto d : graph.dependencies(i))
-          start = std::max(start, subtree_end[d]);
-        end = start + own_left[i];
-      }
+          start = std::max(start, subtree_done(d));
+      auto end = start + own_left[i];
       if (end != own_end[i]) {
         own_end[i] = end;
         moved = true;
       }
     }
-    for (task_index i = n; i-- > 0;) {
-      auto end = own_end[i] + future_span[i];
-      auto [first, count] = graph.children(i);
-      for (uint32_t c = 0; c < count; ++c)
-        end = std::max(end, subtree_end[first + c]);
-      if (end != subtree_end[i]) {
-        subtree_end[i] = end;
-        moved = true;
-      }
-    }
-    if (!moved)
+    if (!moved || !any_dependencies)
       break;
   }
   double longest = 0;
-  for (task_index i = 0; i < n && graph.parent(i) == no_task; ++i)
-    longest = std::max(longest, subtree_end[i]);
+  for (auto i : open)
+    longest = std::max(longest, own_end[i] + future_span[i]);
   return longest;
-}
-
-/// Slots busy with this job, on average, over the last quarter of its run.
-double recent_parallelism(const task_graph& graph, timestamp first,
-                          timestamp now) {
-  auto window = std::max<timestamp>(1, (now - first) / 4);
-  auto from = now - window;
-  double busy = 0;
-  auto n = static_cast<task_index>(graph.size());
-  for (task_index i = 0; i < n; ++i) {
-    auto started = graph.started(i);
-    if (started == 0)
-      continue;
-    auto s = graph.state_of(i);
-    auto stopped = s == task_state::running ? now : graph.stopped(i);
-    if (stopped < started)
-      continue;  // requeued: its last attempt has not started
-    auto a = std::max(started, from);
-    auto b = std::min(stopped, now);
-    if (b > a)
-      busy += static_cast<double>(b - a);
-  }
-  return busy / static_cast<double>(window);
 }
 
 } // namespace
@@ -358,15 +349,29 @@ job_estimate estimate(const task_graph& graph, const task_statistics& stats,
   // the longest chain through the subtasks it has yet to submit.
   std::vector<double> own_left(n, 0.0);
   std::vector<double> future_span(n, 0.0);
+  // Time the job's attempts ran within the last quarter of its run: the
+  // slots it keeps busy lately.
+  auto first = graph.stats().first_started;
+  auto window = std::max<timestamp>(1, (now - first) / 4);
+  double recent_busy = 0;
+  auto count_recent = [&](timestamp started, timestamp stopped) {
+    auto from = std::max(started, now - window);
+    if (started != 0 && stopped > from)
+      recent_busy += static_cast<double>(stopped - from);
+  };
   for (task_index i = 0; i < n; ++i) {
     auto s = graph.state_of(i);
     if (finished_state(s)) {
       auto started = graph.started(i);
       auto stopped = graph.stopped(i);
-      if (started != 0 && stopped >= started)
+      if (started != 0 && stopped >= started) {
         done[i] = static_cast<double>(stopped - started);
+        count_recent(started, std::min(stopped, now));
+      }
       continue;
     }
+    if (s == task_state::running)
+      count_recent(graph.started(i), now);
     if (slot_of[i] < 0)
       continue;  // skipped or canceled: no work
     const auto& w = preds[static_cast<size_t>(slot_of[i])];
@@ -417,7 +422,6 @@ job_estimate estimate(const task_graph& graph, const task_statistics& stats,
     if (unknown[t] == 0 && done[t] + left[t] > 0)
       item.percent = capped(100 * done[t] / (done[t] + left[t]));
   }
-  auto first = graph.stats().first_started;
   if (job_state == job_state::completed) {
     r.percent = 100;  // known, not estimated: `learned` stays false
     r.eta_ns = 0;
@@ -437,7 +441,7 @@ job_estimate estimate(const task_graph& graph, const task_statistics& stats,
       // of the two bounds.
       auto chain = critical_path(graph, own_left, future_span);
       auto slots = std::max(job_done / static_cast<double>(now - first),
-                            recent_parallelism(graph, first, now));
+                            recent_busy / static_cast<double>(window));
       auto lower = std::max(chain, job_left / slots);
       auto upper = chain + std::max(0.0, job_left - chain) / slots;
       r.eta_ns = static_cast<int64_t>((lower + upper) / 2);

@@ -107,6 +107,7 @@ void task_graph::add_batch(task_index parent,
     ++counts_[static_cast<size_t>(initial)];
     nodes_.push_back(std::move(x));
     if (!deps.empty()) {
+      ++with_dependencies_;
       auto& mine = extra(base + pos).depends_on;
       for (auto d : deps) {
         mine.push_back(base + d);

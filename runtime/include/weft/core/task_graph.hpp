@@ -108,6 +108,10 @@ public:
   }
   /// The tasks it waits for: earlier tasks of the batch it came in.
   const std::vector<uint32_t>& dependencies(task_index i) const;
+  /// Whether any task has dependencies.
+  bool has_dependencies() const noexcept {
+    return with_dependencies_ > 0;
+  }
   /// How many of its nearest ancestors (up to `max_depth` of them) have its
   /// identifier: 0 for most tasks, the level for a task that splits itself.
   uint32_t depth(task_index i) const {
@@ -197,6 +201,7 @@ private:
 
   std::vector<node> nodes_;
   std::unordered_map<task_index, extras> extras_;
+  uint64_t with_dependencies_ = 0;  // tasks with depends_on
   std::vector<task_identifier> identifiers_;
   std::map<task_identifier, uint32_t> identifier_ids_;
   std::vector<std::string> clusters_;

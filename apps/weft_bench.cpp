@@ -19,6 +19,7 @@
 
 #include "weft/actors/fwd.hpp"
 #include "weft/actors/journal.hpp"
+#include "weft/actors/memory.hpp"
 #include "weft/core/journal_event.hpp"
 #include "weft/core/uuid.hpp"
 #include "weft/weft.hpp"
@@ -420,7 +421,9 @@ int run_job_scenario(const options& opt) {
   r.seconds = std::chrono::duration<double>(clock_type::now() - start).count();
   r.tasks = done.stats.total_tasks;
   // The job stays in the orchestrator's memory once finished: what it holds
-  // per task is the growth of the resident set.
+  // per task is the growth of the resident set, once the orchestrator has
+  // returned what the run left free (memory_releaser, on its own thread).
+  weft::memory_releaser::process().wait_idle(std::chrono::seconds{10});
   r.bytes_per_task = (status_mb("VmRSS:") - rss_before) * 1024 * 1024
                      / static_cast<double>(r.tasks);
   auto heap_per_task

@@ -280,7 +280,59 @@ TEST_CASE("statistics: a task that waits for the others runs alone: the ETA "
   auto e = core::estimate(g, stats, 5500);
   REQUIRE(e.learned);
   CHECK(e.percent == Approx(100.0 * 900 / 1100));
-  // 900 ns of work in 500 ns: 1.8 slots. At that rate the merge would
-  // take 111 ns; alone on one slot it takes 200.
+  // Two slots were busy lately (1.8 over the whole run). Spread over them
+  // the merge would take 100 ns; alone on one slot it takes 200.
   CHECK(e.eta_ns == 200);
+}
+
+TEST_CASE("statistics: the chain runs through a running dependency and the "
+          "subtasks it is expected to submit") {
+  // The root submits x and y (200 ns each), prep (100 ns, then two parts
+  // of 300 ns) and final (50 ns) that depends on prep.
+  auto batch = [] {
+    std::vector<task_submission> subs{sub("x"), sub("y"), sub("prep"),
+                                      sub("final")};
+    subs[3].depends_on = {2};
+    return subs;
+  };
+  auto start_job = [&](task_statistics& stats) {
+    auto g = fanout_job();
+    g.take_ready();
+    run(g, 0, 5000, 5100, batch());
+    stats.learn(g, {0});
+    auto ready = g.take_ready();
+    REQUIRE(ready.size() == 3);  // final waits for prep
+    run(g, ready[0], 5100, 5300);
+    run(g, ready[1], 5100, 5300);
+    stats.learn(g, {ready[0], ready[1]});
+    return std::make_pair(std::move(g), ready[2]);
+  };
+  task_statistics stats;
+  {
+    auto [g, prep] = start_job(stats);
+    run(g, prep, 5300, 5400, std::vector<task_submission>(2, sub("part")));
+    stats.learn(g, {prep});
+    std::vector<task_index> rest;
+    for (auto i : g.take_ready()) {
+      auto name = g.identifier(i).name;
+      run(g, i, 5400, name == "part" ? 5700 : 5450);
+      rest.push_back(i);
+    }
+    stats.learn(g, rest);
+    auto last = g.take_ready();  // final, once prep's parts are done
+    REQUIRE(last.size() == 1);
+    run(g, last[0], 5700, 5750);
+    stats.learn(g, last);
+  }
+  auto [g, prep] = start_job(stats);
+  REQUIRE(g.start(prep, g.attempt(prep), 5300));
+  auto e = core::estimate(g, stats, 5350);
+  REQUIRE(e.learned);
+  // Done: root 100, x and y 200 each, half of prep: 550 in 350 ns, 1.57
+  // slots (1.43 lately). Left: 50 of prep, its parts 600, final 50: 700.
+  // The chain: prep's 50, a part's 300, final's 50 = 400. Bounds: 445
+  // (the work over the slots) and 400 + 300 / 1.57 = 591.
+  auto slots = 550.0 / 350;
+  auto expected = (std::max(400.0, 700 / slots) + 400 + 300 / slots) / 2;
+  CHECK(static_cast<double>(e.eta_ns) == Approx(expected).margin(1));
 }

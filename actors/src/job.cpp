@@ -15,7 +15,8 @@ namespace weft {
 namespace {
 
 /// What an event makes visible: dispatches, settled dispatches, replies.
-/// With a journal, it happens only once the event is durable.
+/// With a journal, it happens only once the journal has the event: on
+/// disk, except for task starts (see commit()).
 struct effects {
   std::vector<core::task_index> ready;
   std::map<std::string, std::vector<uint64_t>> settled;
@@ -181,10 +182,9 @@ void apply(job_pointer self, effects& fx) {
     st.final_sent = false;  // running again (a retry)
   if (finished(st) != st.at_rest) {
     st.at_rest = !st.at_rest;
-    // Before anyone waiting hears of it: what the run left free goes back
-    // to the OS (see memory_releaser).
+    // What the run left free goes back to the OS (see memory_releaser).
     if (st.at_rest)
-      memory_releaser::process().release_after(graph.size());
+      memory_releaser::process().job_settled(graph.size());
   }
   if (state != st.last_state) {
     st.last_state = state;
@@ -272,8 +272,8 @@ void commit(job_pointer self, std::vector<core::journal_event> events,
       });
 }
 
-/// Runs `fn` once everything before it is visible (reads see only what is
-/// durable).
+/// Runs `fn` once everything before it is visible (reads see only what the
+/// journal has).
 void after_pending(job_pointer self, std::function<void()> fn) {
   effects fx;
   fx.replies.push_back(std::move(fn));

@@ -91,6 +91,10 @@ std::shared_ptr<journal_store> journal_store::open(const journal_options& opts) 
   // one range: a 16 MB memtable (RocksDB's default is 64 MB) writes as
   // fast and holds a quarter of the memory (docs/performance.md).
   options.write_buffer_size = 16 << 20;
+  options.max_write_buffer_number = 2;
+  // Replay must see a prefix of the writes: an unsynced start lost while
+  // the synced completion after it survived would drop that completion.
+  options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
   rocksdb::DB* raw = nullptr;
   auto st = rocksdb::DB::Open(options, dir.string(), &raw);
   if (!st.ok())

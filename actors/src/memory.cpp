@@ -12,27 +12,73 @@ memory_releaser::memory_releaser(size_t min_tasks,
     interval_(std::chrono::duration_cast<clock::duration>(interval)) {
 }
 
+memory_releaser::~memory_releaser() {
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    stop_ = true;
+  }
+  wake_.notify_all();
+  if (worker_.joinable())
+    worker_.join();
+}
+
 memory_releaser& memory_releaser::process() {
   static memory_releaser instance;
   return instance;
 }
 
-bool memory_releaser::due(size_t tasks, clock::time_point now) {
+bool memory_releaser::job_settled(size_t tasks) {
   if (tasks < min_tasks_)
     return false;
-  auto stamp = now.time_since_epoch().count();
-  auto last = last_.load();
-  if (last != never && stamp - last < interval_.count())
-    return false;
-  // Two jobs settling at once: only one of them makes the pass.
-  return last_.compare_exchange_strong(last, stamp);
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (stop_)
+      return false;
+    asked_ = true;
+    if (!worker_.joinable())
+      worker_ = std::thread{[this] { run(); }};
+  }
+  wake_.notify_one();
+  return true;
 }
 
-bool memory_releaser::release_after(size_t tasks) {
-  if (!due(tasks, clock::now()) || !release_now())
-    return false;
-  passes_.fetch_add(1, std::memory_order_relaxed);
-  return true;
+bool memory_releaser::wait_idle(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock{mtx_};
+  return idle_.wait_for(lock, timeout, [this] { return !asked_ && !running_; });
+}
+
+uint64_t memory_releaser::passes() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return passes_;
+}
+
+void memory_releaser::run() {
+  std::unique_lock<std::mutex> lock{mtx_};
+  for (;;) {
+    wake_.wait(lock, [this] { return stop_ || asked_; });
+    if (stop_)
+      return;
+    if (any_pass_) {
+      // Asked again within the interval: the pass waits for its end, and
+      // whatever else settles meanwhile shares it.
+      auto next = last_pass_ + interval_;
+      wake_.wait_until(lock, next, [this] { return stop_; });
+      if (stop_)
+        return;
+    }
+    asked_ = false;
+    running_ = true;
+    lock.unlock();
+    bool made = release_now();
+    lock.lock();
+    running_ = false;
+    any_pass_ = true;
+    last_pass_ = clock::now();
+    if (made)
+      ++passes_;
+    if (!asked_)
+      idle_.notify_all();
+  }
 }
 
 bool memory_releaser::release_now() {

@@ -199,7 +199,9 @@ task_statistics::predict(const std::set<stat_key>& keys) const {
         break;
       }
       sub += mean * child.total_ns();
-      span = std::max(span, child.own_ns + child.span_ns);
+      // Only subtasks submitted at least once on average lengthen it.
+      if (mean >= 1)
+        span = std::max(span, child.own_ns + child.span_ns);
     }
     open.erase(key);
     if (known && self < 1) {
@@ -250,11 +252,14 @@ double capped(double percent) {
 }
 
 /// The time the longest chain of remaining work takes with slots to
-/// spare: a task starts once its parent's own execution and its
-/// dependencies' whole subtrees are done. Only unfinished tasks are
-/// visited. A dependency's subtasks come after its dependents in the
-/// graph, so the passes repeat until nothing moves (once more than the
-/// nesting of dependencies; once for a graph without them).
+/// spare. A task's subtasks exist only once its own execution is over, so
+/// the chain through a queued or running task is its own remaining
+/// duration plus the longest chain through the subtasks its key is
+/// expected to submit; a task with dependencies starts once their whole
+/// subtrees are done. A dependency's subtasks come after its dependents in
+/// the graph, so the pass repeats until nothing moves, at most 8 times
+/// (deeper nestings of dependencies get a shorter chain: it stays a lower
+/// bound); without dependencies, one pass.
 double critical_path(const task_graph& graph,
                      const std::vector<double>& own_left,
                      const std::vector<double>& future_span) {
@@ -264,7 +269,8 @@ double critical_path(const task_graph& graph,
     if (own_left[i] > 0 || future_span[i] > 0)
       open.push_back(i);
   std::vector<double> own_end(n, 0.0);  // finished: 0, nothing of its own left
-  // When a dependency's subtree is done, per pass (dependencies are few).
+  // When a dependency's subtree is done, per pass (dependencies are few;
+  // their subtrees are walked whole, finished tasks included).
   std::unordered_map<task_index, double> subtree_end;
   std::vector<task_index> stack;
   auto subtree_done = [&](task_index d) {
@@ -283,15 +289,12 @@ double critical_path(const task_graph& graph,
     subtree_end.emplace(d, end);
     return end;
   };
-  // Without dependencies, parents come before their subtasks: one pass.
   bool any_dependencies = graph.has_dependencies();
   for (int pass = 0; pass < 8; ++pass) {
     bool moved = false;
     subtree_end.clear();
     for (auto i : open) {
       double start = 0;
-      if (auto p = graph.parent(i); p != no_task)
-        start = own_end[p];
       if (any_dependencies)
         for (auto d : graph.dependencies(i))
           start = std::max(start, subtree_done(d));
@@ -349,10 +352,12 @@ job_estimate estimate(const task_graph& graph, const task_statistics& stats,
   // the longest chain through the subtasks it has yet to submit.
   std::vector<double> own_left(n, 0.0);
   std::vector<double> future_span(n, 0.0);
-  // Time the job's attempts ran within the last quarter of its run: the
-  // slots it keeps busy lately.
+  // Time the job's attempts ran within the last quarter of its run, at
+  // most the last minute (a job resumed after a restart or a retry has an
+  // idle stretch behind it): the slots it keeps busy lately.
+  constexpr timestamp max_window = 60'000'000'000;
   auto first = graph.stats().first_started;
-  auto window = std::max<timestamp>(1, (now - first) / 4);
+  auto window = std::clamp<timestamp>((now - first) / 4, 1, max_window);
   double recent_busy = 0;
   auto count_recent = [&](timestamp started, timestamp stopped) {
     auto from = std::max(started, now - window);
@@ -435,16 +440,19 @@ job_estimate estimate(const task_graph& graph, const task_statistics& stats,
       // busy: over its whole run, or lately when more (a serial phase
       // lowers the first, not the capacity). Both are observed, so a job
       // sharing its slots with others gets its share, not the cluster's
-      // size. No schedule beats the longer of that and the chain of work
-      // that must run one after another; a greedy one takes at most the
-      // chain plus the rest spread over the slots. The ETA is the middle
-      // of the two bounds.
+      // size; with less than one slot, its chain slows down as well. No
+      // schedule beats the longer of the chain and the work spread over
+      // the slots; a greedy one takes at most the chain plus the rest
+      // spread over them. The ETA is the middle of the two bounds.
       auto chain = critical_path(graph, own_left, future_span);
       auto slots = std::max(job_done / static_cast<double>(now - first),
                             recent_busy / static_cast<double>(window));
-      auto lower = std::max(chain, job_left / slots);
-      auto upper = chain + std::max(0.0, job_left - chain) / slots;
-      r.eta_ns = static_cast<int64_t>((lower + upper) / 2);
+      auto chain_time = chain / std::min(1.0, slots);
+      auto lower = std::max(chain_time, job_left / slots);
+      auto upper = chain_time + std::max(0.0, job_left - chain) / slots;
+      // A job that barely ran yet may predict centuries: keep it a number.
+      constexpr double max_eta = 1e18;
+      r.eta_ns = static_cast<int64_t>(std::min(max_eta, (lower + upper) / 2));
     }
     return r;
   }

@@ -19,7 +19,8 @@ namespace weft {
 /// Where and how an orchestrator keeps its journal.
 struct journal_options {
   std::filesystem::path dir;
-  /// Sync every batch to disk before acknowledging it (the default). Off,
+  /// Sync each batch that holds a record asking for it
+  /// (`journal_record::sync`) before acknowledging it (the default). Off,
   /// acknowledged events may be lost in a machine crash (not in a process
   /// crash): for throwaway runs and benchmarks only.
   bool fsync = true;
@@ -52,7 +53,8 @@ public:
   uint64_t events() const noexcept {
     return next_seq_;
   }
-  /// Writes this process made, and how many of them were synced.
+  /// Writes this process made, and how many of them were synced (read them
+  /// where the writes are made, or once they stopped).
   uint64_t writes() const noexcept {
     return writes_;
   }
@@ -73,8 +75,9 @@ private:
 };
 
 /// Writes events with group commit: every append that arrives while a
-/// batch is being formed joins it; the batch is one (synced) write, and
-/// each append is answered only once it is durable.
+/// batch is being formed joins it; the batch is one write, synced when a
+/// record in it asks for that, and each append is answered only once the
+/// write returned.
 using journal_actor = caf::typed_actor<
   caf::replies_to<atom::append, std::vector<journal_record>>::with<uint64_t>,
   caf::reacts_to<atom::flush>>;

@@ -1,53 +1,68 @@
 #pragma once
 
-#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
+#include <thread>
 
 namespace weft {
 
 /// A large job leaves the allocator holding the memory of its transient
 /// queues and messages: freed, but still resident, spread through glibc's
-/// arenas where trimming the top of the heap cannot reach it. Once such a
-/// job settles, its actor hands those pages back to the OS.
+/// arenas where trimming the top of the heap cannot reach it. When such a
+/// job settles, the releaser hands those pages back to the OS on a thread
+/// of its own (a pass walks every arena under its lock: tens of
+/// milliseconds for gigabytes), at most once per interval: jobs that settle
+/// within it share the next pass, which comes when the interval is over.
 class memory_releaser {
 public:
   using clock = std::chrono::steady_clock;
 
-  /// Jobs smaller than `min_tasks` leave too little behind to be worth a
-  /// pass. A pass walks every arena under its lock (tens of milliseconds
-  /// for gigabytes): at most one per `interval`, whichever jobs settle.
+  /// Jobs smaller than `min_tasks` leave too little behind to ask for a
+  /// pass.
   explicit memory_releaser(size_t min_tasks = 10'000,
                            std::chrono::milliseconds interval
                            = std::chrono::milliseconds{1000});
+  ~memory_releaser();
+
+  memory_releaser(const memory_releaser&) = delete;
+  memory_releaser& operator=(const memory_releaser&) = delete;
 
   /// The one the job actors of this process share.
   static memory_releaser& process();
 
-  /// Whether a job of `tasks` tasks settling at `now` warrants a pass;
-  /// when it does, counts it as made. Thread-safe.
-  bool due(size_t tasks, clock::time_point now);
+  /// A job of `tasks` tasks settled: asks for a pass when it is large
+  /// enough. Returns whether it asked. Never blocks on a pass.
+  bool job_settled(size_t tasks);
 
-  /// Makes a pass when `due` now. Returns whether it did (false also where
-  /// the allocator is not glibc's).
-  bool release_after(size_t tasks);
+  /// Waits until no pass is asked for or running, up to `timeout`.
+  /// Returns whether that was reached (for measurements and tests).
+  bool wait_idle(std::chrono::milliseconds timeout);
 
-  /// Passes made through release_after.
-  uint64_t passes() const noexcept {
-    return passes_.load(std::memory_order_relaxed);
-  }
+  /// Passes made so far.
+  uint64_t passes() const;
 
-  /// The pass itself, unconditionally. False where the allocator is not
-  /// glibc's.
+  /// A pass, on the calling thread. False where the allocator is not
+  /// glibc's (nothing to do).
   static bool release_now();
 
 private:
+  void run();
+
   size_t min_tasks_;
   clock::duration interval_;
-  static constexpr clock::rep never = clock::time_point::min().time_since_epoch().count();
-  std::atomic<clock::rep> last_{never};  // stamp of the last pass
-  std::atomic<uint64_t> passes_{0};
+  mutable std::mutex mtx_;
+  std::condition_variable wake_;
+  std::condition_variable idle_;
+  bool asked_ = false;
+  bool running_ = false;
+  bool stop_ = false;
+  bool any_pass_ = false;
+  clock::time_point last_pass_;
+  uint64_t passes_ = 0;
+  std::thread worker_;  // started by the first request
 };
 
 } // namespace weft

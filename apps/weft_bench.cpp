@@ -9,6 +9,7 @@
 //   weft-bench --scenario recovery --events N
 //   weft-bench --scenario caf-baseline [--pairs N]
 //   weft-bench --scenario estimate [--learn N] [--runs N] [--slots S]
+//   weft-bench --scenario estimate-cost --tasks N
 //
 // Job scenarios take --journal none|fsync|nofsync (default none): run with
 // a journal in a scratch directory, syncing each batch or not; and
@@ -21,6 +22,8 @@
 #include "weft/actors/journal.hpp"
 #include "weft/actors/memory.hpp"
 #include "weft/core/journal_event.hpp"
+#include "weft/core/statistics.hpp"
+#include "weft/core/task_graph.hpp"
 #include "weft/core/uuid.hpp"
 #include "weft/weft.hpp"
 
@@ -611,6 +614,71 @@ estimate_run watch_run(weft::job_client& jobs, const Root& root) {
   return r;
 }
 
+/// The time one progress estimate takes on a job of about N tasks, half
+/// done: a root, 1,000 groups and N / 1,000 leaves under each, all learned
+/// before. Built as plain data (the job actor computes it the same way,
+/// once per update interval while the job is watched).
+int run_estimate_cost(const options& opt) {
+  using namespace weft::core;
+  auto sub = [](const char* name) {
+    task_submission s;
+    s.identifier = {name, "v1.0"};
+    s.input = "{}";
+    return s;
+  };
+  task_statistics stats;
+  task_graph graph{{sub("root")}, "default"};
+  graph.take_ready();
+  auto run = [&](task_index i, weft::timestamp from, weft::timestamp to,
+                 std::vector<task_submission> subtasks) {
+    auto attempt = graph.attempt(i);
+    graph.start(i, attempt, from);
+    attempt_outcome out;
+    out.succeeded = true;
+    out.subtasks = std::move(subtasks);
+    out.started = from;
+    out.stopped = to;
+    graph.finish(i, attempt, std::move(out));
+  };
+  constexpr uint64_t groups = 1000;
+  auto per_group = std::max<uint64_t>(1, opt.tasks / groups);
+  run(0, 1000, 1100, std::vector<task_submission>(groups, sub("group")));
+  std::vector<task_index> learned{0};
+  for (auto i : graph.take_ready()) {
+    run(i, 2000, 2100, std::vector<task_submission>(per_group, sub("leaf")));
+    learned.push_back(i);
+  }
+  stats.learn(graph, learned);
+  auto leaves = graph.take_ready();
+  learned.clear();
+  for (size_t k = 0; k < leaves.size() / 2; ++k) {
+    run(leaves[k], 3000, 3200, {});
+    learned.push_back(leaves[k]);
+  }
+  stats.learn(graph, learned);
+  std::vector<double> ms;
+  weft::core::job_estimate e;
+  for (int k = 0; k < 5; ++k) {
+    auto t0 = clock_type::now();
+    e = estimate(graph, stats, 5000);
+    ms.push_back(std::chrono::duration<double, std::milli>(clock_type::now()
+                                                           - t0)
+                   .count());
+  }
+  result r;
+  r.scenario = "estimate-cost";
+  r.tasks = graph.size();
+  r.seconds = percentile(ms, 0.5) / 1000;
+  r.extra = ",\"estimate_ms\":" + std::to_string(percentile(ms, 0.5))
+            + ",\"percent\":" + std::to_string(e.percent);
+  std::ostringstream summary;
+  summary << "one estimate of a job of " << r.tasks << " tasks, half done: "
+          << percentile(ms, 0.5) << " ms (median of 5), " << e.percent
+          << " %";
+  report(r, summary.str());
+  return 0;
+}
+
 /// Runs synthetic workflows of varied fan-out and durations, `learn` times
 /// each so the orchestrator learns them, then watches `runs` more runs of
 /// each and reports how far the percentage and the ETA were from the
@@ -892,7 +960,8 @@ int run_caf_baseline(const options& opt) {
 void usage() {
   std::cerr
     << "usage: weft-bench --scenario "
-       "fanout|tree|chain|many-jobs|render|recovery|caf-baseline|estimate\n"
+       "fanout|tree|chain|many-jobs|render|recovery|caf-baseline|estimate|"
+       "estimate-cost\n"
        "                  [--tasks N] [--jobs N] [--events N] [--pairs N]\n"
        "                  [--slots N] [--threshold N]\n"
        "                  [--journal none|fsync|nofsync] [--runner-processes N]\n"
@@ -973,6 +1042,8 @@ int main(int argc, char** argv) {
     return run_caf_baseline(opt);
   if (opt.scenario == "estimate")
     return run_estimate(opt);
+  if (opt.scenario == "estimate-cost")
+    return run_estimate_cost(opt);
   std::cerr << "weft-bench: unknown scenario '" << opt.scenario << "'\n";
   usage();
   return 2;

@@ -25,3 +25,4 @@ run3 seconds --scenario recovery --events 1000000
 run3 render_seconds --scenario render --tasks 100000 --slots 2
 run3 pairs_per_s_in_process --scenario caf-baseline
 run3 mean_error_points --scenario estimate
+run3 estimate_ms --scenario estimate-cost --tasks 1000000

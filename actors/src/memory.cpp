@@ -58,11 +58,10 @@ void memory_releaser::run() {
     wake_.wait(lock, [this] { return stop_ || asked_; });
     if (stop_)
       return;
-    if (any_pass_) {
+    if (last_pass_) {
       // Asked again within the interval: the pass waits for its end, and
       // whatever else settles meanwhile shares it.
-      auto next = last_pass_ + interval_;
-      wake_.wait_until(lock, next, [this] { return stop_; });
+      wake_.wait_until(lock, *last_pass_ + interval_, [this] { return stop_; });
       if (stop_)
         return;
     }
@@ -72,7 +71,6 @@ void memory_releaser::run() {
     bool made = release_now();
     lock.lock();
     running_ = false;
-    any_pass_ = true;
     last_pass_ = clock::now();
     if (made)
       ++passes_;

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 namespace weft {
@@ -59,8 +60,7 @@ private:
   bool asked_ = false;
   bool running_ = false;
   bool stop_ = false;
-  bool any_pass_ = false;
-  clock::time_point last_pass_;
+  std::optional<clock::time_point> last_pass_;
   uint64_t passes_ = 0;
   std::thread worker_;  // started by the first request
 };

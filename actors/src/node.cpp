@@ -1,49 +1,10 @@
 #include "weft/actors/node.hpp"
 
 #include <caf/io/all.hpp>
-#include <caf/openssl/all.hpp>
 
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-
-#include <dlfcn.h>
-
-#include <fstream>
 #include <thread>
 
-// CAF 0.17.6's TLS sessions never drain OpenSSL's per-thread error queue
-// after a failed call (the draining code sits in log statements that
-// Debian's build compiles out). One failed handshake, say from a node with
-// a foreign certificate, then leaves an error that the next SSL_get_error
-// on the same I/O thread reports for a healthy connection, which CAF then
-// closes. Wrapping SSL_get_error to clear the queue once a failure has been
-// reported keeps one bad peer from disconnecting the others.
-extern "C" int SSL_get_error(const SSL* ssl, int ret) {
-  using real_fn = int (*)(const SSL*, int);
-  static const auto real =
-    reinterpret_cast<real_fn>(dlsym(RTLD_NEXT, "SSL_get_error"));
-  auto code = real(ssl, ret);
-  if (code == SSL_ERROR_SSL || code == SSL_ERROR_SYSCALL)
-    ERR_clear_error();
-  return code;
-}
-
 namespace weft {
-
-namespace {
-
-void check_readable(const std::filesystem::path& file, const char* what) {
-  std::ifstream in{file};
-  if (file.empty() || !in)
-    throw error(errc::invalid_argument,
-                std::string{"cannot read the TLS "} + what + " "
-                  + (file.empty() ? std::string{"(none given)"}
-                                  : file.string())
-                  + ": give --cert, --key and --ca together (make them with "
-                    "`weft certs init` and `weft certs issue NAME`)");
-}
-
-} // namespace
 
 network_address parse_address(const std::string& text, bool allow_any_port) {
   auto colon = text.rfind(':');
@@ -89,18 +50,13 @@ std::shared_ptr<owned_system> make_system(size_t scheduler_threads,
     cfg.set("middleman.heartbeat-interval", caf::timespan{net->heartbeat});
     cfg.set("middleman.connection-timeout",
             caf::timespan{net->connection_timeout});
-    if (net->tls.enabled()) {
-      check_readable(net->tls.certificate, "certificate");
-      check_readable(net->tls.key, "key");
-      check_readable(net->tls.ca, "CA certificate");
-      cfg.load<caf::openssl::manager>();
-      cfg.openssl_certificate = net->tls.certificate.string();
-      cfg.openssl_key = net->tls.key.string();
-      cfg.openssl_cafile = net->tls.ca.string();
-      own->tls = true;
-    }
   }
   own->sys = std::make_unique<caf::actor_system>(cfg);
+  if (net != nullptr) {
+    // Certificates are checked here, before anything listens or connects.
+    own->relay = std::make_unique<wire>(*own->sys, *net);
+    own->tls = own->relay->tls();
+  }
   return own;
 }
 
@@ -161,24 +117,30 @@ job_service_actor connect_gateway(owned_system& node,
   auto where = addr.host + ":" + std::to_string(addr.port);
   std::string last;
   for (;;) {
-    auto hdl = node.tls ? caf::openssl::remote_actor<job_service_actor>(
-                            *node.sys, addr.host, addr.port)
-                        : node.sys->middleman().remote_actor<job_service_actor>(
-                            addr.host, addr.port);
-    if (hdl) {
+    auto now = clock::now();
+    auto attempt = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::max(deadline - now, clock::duration{std::chrono::seconds{1}}));
+    attempt = std::min(attempt, std::chrono::milliseconds{10000});
+    auto conn = node.relay->connect(addr.host, addr.port,
+                                    node.sys->message_types<job_service_actor>(),
+                                    attempt);
+    if (conn.handle) {
+      auto hdl = caf::actor_cast<job_service_actor>(std::move(conn.handle));
       caf::scoped_actor self{*node.sys};
       caf::error err;
       self
-        ->request(*hdl, std::chrono::seconds{10}, atom::hello_v,
+        ->request(hdl, std::chrono::seconds{10}, atom::hello_v,
                   std::string{protocol_version})
         .receive([](std::string&) {}, [&](caf::error& e) { err = e; });
       if (!err)
-        return *hdl;
+        return hdl;
       if (err.category() == caf::atom("weft"))
         throw to_weft_error(err);
-      last = caf::to_string(err);
+      last = err == caf::sec::request_timeout
+               ? "it did not answer within 10 s"
+               : "the connection closed after the handshake";
     } else {
-      const auto& err = hdl.error();
+      const auto& err = conn.error;
       if (err == caf::sec::incompatible_application_ids
           || err == caf::sec::incompatible_versions)
         throw error(errc::refused,
@@ -190,12 +152,12 @@ job_service_actor connect_gateway(owned_system& node,
         throw error(errc::refused,
                     "the service at " + where
                       + " is not a weft orchestrator of this release");
-      last = node.sys->render(err);
+      last = conn.failure;
     }
     if (clock::now() + backoff > deadline)
       throw error(errc::unreachable,
-                  "cannot reach the weft orchestrator at " + where + " ("
-                    + last + "): is `weft server` running there"
+                  "cannot reach the weft orchestrator at " + where + ": "
+                    + last + "; is `weft server` running there"
                     + (node.tls ? ", and does it trust this node's "
                                   "certificate?"
                                 : "?"));

@@ -3,8 +3,7 @@
 #include "weft/actors/client_internal.hpp"
 #include "weft/actors/node.hpp"
 
-#include <caf/io/all.hpp>
-#include <caf/openssl/all.hpp>
+#include <caf/all.hpp>
 
 #include <atomic>
 #include <condition_variable>
@@ -50,19 +49,15 @@ server::server(server_options opts) : impl_(std::make_unique<impl>()) {
   cfg.progress_interval = st.opts.progress_interval;
   cfg.create_clusters_on_use = false;
   st.orch.boot(*st.node->sys, st.opts.data_dir, st.opts.fsync, cfg);
-  auto port = tls ? caf::openssl::publish(st.orch.service, st.opts.listen.port,
-                                          host.c_str(), true)
-                  : st.node->sys->middleman().publish(
-                    st.orch.service, st.opts.listen.port, host.c_str(), true);
-  if (!port) {
-    auto why = st.node->sys->render(port.error());
+  try {
+    st.port = st.node->relay->listen(
+      host, st.opts.listen.port,
+      caf::actor_cast<caf::strong_actor_ptr>(st.orch.service),
+      st.node->sys->message_types<job_service_actor>());
+  } catch (...) {
     st.orch.shutdown();
-    throw error(errc::io_error, "cannot listen on " + host + ":"
-                                  + std::to_string(st.opts.listen.port) + " ("
-                                  + why
-                                  + "): is the port in use? pick another one");
+    throw;
   }
-  st.port = *port;
 }
 
 server::~server() {
@@ -112,15 +107,7 @@ void server::stop() {
     impl_->stopped = true;
   }
   impl_->cv.notify_all();
-  auto& sys = *impl_->node->sys;
-  if (impl_->node->tls) {
-    caf::anon_send(sys.openssl_manager().actor_handle(),
-                   caf::unpublish_atom::value,
-                   caf::actor_cast<caf::actor_addr>(impl_->orch.service),
-                   impl_->port);
-  } else {
-    sys.middleman().unpublish(impl_->orch.service, impl_->port);
-  }
+  impl_->node->relay->stop_listening();
   impl_->orch.shutdown();
 }
 

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstddef>
 #include <filesystem>
 #include <string>
 
@@ -20,9 +21,30 @@ struct tls_options {
   }
 };
 
+/// What a node accepts from the peers that connect to it (see
+/// docs/security.md). Every field is a bound an attacker cannot raise.
+struct wire_limits {
+  /// The largest BASP message (header and payload) a server accepts from
+  /// a peer; senders split their batches below it. A peer that announces
+  /// more is disconnected before anything is allocated for it.
+  size_t max_message_bytes = 64u << 20;
+  /// A connection that has not finished its TLS and BASP handshakes within
+  /// this is closed.
+  std::chrono::milliseconds handshake_timeout{std::chrono::seconds{5}};
+  /// Connections a server holds at once, handshaking or not; one more is
+  /// accepted, closed and logged.
+  size_t max_connections = 1000;
+  /// Bytes buffered per connection and direction before weft stops reading
+  /// from the sending side.
+  size_t buffer_bytes = 256u << 10;
+  /// A peer that reads nothing of what it is sent for this long is closed.
+  std::chrono::milliseconds stall_timeout{std::chrono::seconds{30}};
+};
+
 /// How a node talks to other nodes.
 struct network_options {
   tls_options tls;
+  wire_limits limits;
   /// How often a node tells its peers it is alive.
   std::chrono::milliseconds heartbeat{std::chrono::seconds{1}};
   /// A peer silent for this long is dropped (its runner's tasks are lost

@@ -5,6 +5,7 @@
 
 #include "weft/actors/directory.hpp"
 #include "weft/actors/journal.hpp"
+#include "weft/actors/wire.hpp"
 #include "weft/network.hpp"
 
 #include <filesystem>
@@ -16,16 +17,20 @@ namespace weft {
 struct owned_system {
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> sys;
+  /// Every socket of a networked node (see wire.hpp).
+  std::unique_ptr<wire> relay;
   bool networked = false;
   bool tls = false;
   ~owned_system() {
-    sys.reset();  // waits for every actor to finish, then the config goes
+    relay.reset();  // closes every connection; CAF sees them end
+    sys.reset();    // waits for every actor to finish, then the config goes
   }
 };
 
 /// An actor system with weft's types; with `net`, also the middleman
-/// (heartbeats, timeouts, the protocol as app identifier) and, when it
-/// names certificates, TLS. Throws `weft::error` for unreadable certificates.
+/// (heartbeats, timeouts, the protocol as app identifier) and the wire that
+/// owns its sockets, with TLS when `net` names certificates. Throws
+/// `weft::error` for unusable certificates.
 std::shared_ptr<owned_system> make_system(size_t scheduler_threads,
                                           const network_options* net);
 

@@ -1,8 +1,7 @@
 // Multi-process tests: `weft server` and runner processes on 127.0.0.1,
 // with bounded timeouts; every process is killed at scope exit.
 
-#include "process.hpp"
-#include "temp_dir.hpp"
+#include "servers.hpp"
 
 #include <weft/certs.hpp>
 #include <weft/remote.hpp>
@@ -21,98 +20,9 @@
 #include <set>
 
 using namespace std::chrono_literals;
-using weft::test::child_process;
-using weft::test::temp_dir;
+using namespace weft::test;
 namespace fs = std::filesystem;
 
-namespace {
-
-struct server_process {
-  std::unique_ptr<child_process> proc;
-  uint16_t port = 0;
-
-  std::string address() const {
-    return "127.0.0.1:" + std::to_string(port);
-  }
-};
-
-/// Starts `weft server` and reads the port it prints.
-server_process start_server(const fs::path& dir, const std::string& listen,
-                            std::vector<std::string> extra = {}) {
-  std::vector<std::string> args{WEFT_CLI, "server", "--listen", listen};
-  for (auto& x : extra)
-    args.push_back(x);
-  static int n = 0;
-  server_process s;
-  s.proc = std::make_unique<child_process>(
-    args, dir / ("server-" + std::to_string(++n) + ".out"));
-  REQUIRE(s.proc->started());
-  auto line = s.proc->await_line("listening on", 30s);
-  INFO("server stderr: " << s.proc->errors());
-  REQUIRE(line.has_value());
-  auto words = line->substr(line->find("listening on ") + 13);
-  words = words.substr(0, words.find(' '));
-  s.port = static_cast<uint16_t>(std::stoul(words.substr(words.rfind(':') + 1)));
-  return s;
-}
-
-std::unique_ptr<child_process>
-start_runner(const fs::path& dir, const std::string& address,
-             const std::string& cluster, const std::string& name,
-             std::vector<std::string> extra = {}) {
-  std::vector<std::string> args{WEFT_REMOTE_WORKER, address, "--cluster",
-                                cluster, "--name", name};
-  for (auto& x : extra)
-    args.push_back(x);
-  auto proc = std::make_unique<child_process>(args, dir / (name + ".out"));
-  REQUIRE(proc->started());
-  auto line = proc->await_line("ready", 30s);
-  INFO("runner " << name << " stderr: " << proc->errors());
-  REQUIRE(line.has_value());
-  return proc;
-}
-
-weft::client::connection connect(const std::string& address,
-                                  weft::tls_options tls = {}) {
-  weft::client::connect_options opts;
-  opts.tls = std::move(tls);
-  opts.scheduler_threads = 2;
-  opts.patience = 10s;
-  return weft::client::connect(address, opts);
-}
-
-/// The root task of the worker's Spread workflow, submitted by name.
-weft::task_input spread(uint32_t leaves, uint32_t sleep_ms,
-                        std::vector<std::string> clusters) {
-  std::string list;
-  for (const auto& c : clusters)
-    list += (list.empty() ? "\"" : ",\"") + c + "\"";
-  return {{"Spread", "v1.0"}, "{\"leaves\":" + std::to_string(leaves)
-                                + ",\"sleep_ms\":" + std::to_string(sleep_ms)
-                                + ",\"clusters\":[" + list + "]}"};
-}
-
-weft::task_input leaf(uint32_t index, uint32_t sleep_ms,
-                      std::string version = "v1.0") {
-  return {{"Leaf", std::move(version)},
-          "{\"index\":" + std::to_string(index)
-            + ",\"sleep_ms\":" + std::to_string(sleep_ms) + "}"};
-}
-
-/// Polls until `pred(find(id))` or the deadline.
-template <class Pred>
-bool await_job(weft::job_client& jobs, const std::string& id, Pred pred,
-               std::chrono::milliseconds limit) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred(jobs.find(id)))
-      return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return false;
-}
-
-} // namespace
 
 TEST_CASE("remote: three runner processes in two clusters run tasks routed "
           "to their cluster") {

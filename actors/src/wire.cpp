@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -149,6 +151,8 @@ SSL_CTX* make_tls_context(const tls_options& tls) {
                            "certs issue NAME`");
   };
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  // A peer that closes without TLS's close_notify has simply gone.
+  SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE
                           | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   if (SSL_CTX_use_certificate_chain_file(ctx, tls.certificate.c_str()) != 1)
@@ -396,6 +400,11 @@ struct wire::impl {
 
   void close_link(link& l) {
     if (l.ssl != nullptr) {
+      if (l.tls_done) {
+        ERR_clear_error();
+        SSL_shutdown(l.ssl);  // close_notify, best effort: never waits
+        ERR_clear_error();
+      }
       SSL_free(l.ssl);
       l.ssl = nullptr;
     }
@@ -677,6 +686,13 @@ struct wire::impl {
 wire::wire(caf::actor_system& sys, const network_options& net)
   : impl_(std::make_unique<impl>(sys, net)) {
   auto& st = *impl_;
+  // OpenSSL writes to its sockets with write(2): a peer gone mid-write
+  // would kill the process with SIGPIPE. CAF's own writes ask for EPIPE
+  // instead; weft's TLS needs the signal ignored (unless the embedding
+  // program installed a handler of its own).
+  struct sigaction old{};
+  if (sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL)
+    std::signal(SIGPIPE, SIG_IGN);
   if (net.tls.enabled())
     st.tls_ctx = make_tls_context(net.tls);
   st.basp_broker

@@ -29,6 +29,16 @@ job_info job_client::submit(std::string name, std::vector<task_input> roots,
     sub.input = std::move(r.input);
     req.roots.push_back(std::move(sub));
   }
+  // One message carries the whole submission; a server accepts 40 MiB at
+  // the least (wire_limits::max_message_bytes).
+  size_t total = 0;
+  for (const auto& r : req.roots)
+    total += r.input.size() + r.identifier.name.size();
+  if (total > (32u << 20))
+    throw error(errc::input_too_large,
+                "the roots' inputs total " + std::to_string(total)
+                  + " bytes, above the 33554432 one submission may carry: "
+                    "submit fewer roots and let a task fan out instead");
   return impl_->ask<job_info>(impl_->timeout, atom::submit_v, std::move(req));
 }
 

@@ -133,12 +133,46 @@ void release(runner_pointer self, uint32_t n) {
   schedule_flush(self);
 }
 
+/// Roughly what an attempt's results take on the wire.
+size_t wire_bytes(const core::attempt_outcome& out) {
+  size_t n = 128 + out.error.size() + out.display.size() + out.runner.size();
+  for (const auto& s : out.subtasks)
+    n += 64 + s.identifier.name.size() + s.input.size() + s.cluster.size()
+         + 4 * s.depends_on.size();
+  for (const auto& p : out.progress)
+    n += 32 + p.label.size();
+  for (const auto& l : out.logs)
+    n += 32 + l.level.size() + l.message.size() + l.fields.size();
+  for (const auto& sp : out.spans)
+    n += 32 + sp.name.size() + sp.attributes.size();
+  return n;
+}
+
+/// Results go out in messages of about this much, far below the smallest
+/// max_message_bytes a server accepts (wire_limits).
+constexpr size_t result_batch_bytes = 4u << 20;
+/// One attempt's results may not take more than this on the wire.
+constexpr size_t max_result_bytes = 32u << 20;
+
 void flush(runner_pointer self) {
   auto& st = self->state;
   st.flush_scheduled = false;
-  for (auto& [addr, entry] : st.results)
-    if (!entry.second.empty())
-      self->send(entry.first, atom::done_v, std::move(entry.second));
+  for (auto& [addr, entry] : st.results) {
+    std::vector<task_result> batch;
+    size_t bytes = 0;
+    for (auto& r : entry.second) {
+      auto n = wire_bytes(r.outcome);
+      if (!batch.empty() && bytes + n > result_batch_bytes) {
+        self->send(entry.first, atom::done_v, std::move(batch));
+        batch.clear();
+        bytes = 0;
+      }
+      bytes += n;
+      batch.push_back(std::move(r));
+    }
+    if (!batch.empty())
+      self->send(entry.first, atom::done_v, std::move(batch));
+  }
   st.results.clear();
   if (!st.stopping && st.credit > 0)
     self->send(st.cluster, atom::credit_v,
@@ -319,6 +353,27 @@ runner_actor::behavior_type runner_fn(runner_pointer self,
         1.0, static_cast<double>(result.outcome.stopped
                                  - result.outcome.started));
       st.mean_ns = st.mean_ns == 0 ? d : 0.8 * st.mean_ns + 0.2 * d;
+      if (auto n = wire_bytes(result.outcome); n > max_result_bytes) {
+        // It could not reach the orchestrator in one message: the attempt
+        // fails with the reason instead of its connection.
+        auto& out = result.outcome;
+        out = core::attempt_outcome{false,
+                                    "the attempt's results take "
+                                      + std::to_string(n)
+                                      + " bytes, more than the "
+                                      + std::to_string(max_result_bytes)
+                                      + " one attempt may send: submit "
+                                        "fewer or smaller subtasks, or log "
+                                        "less",
+                                    {},
+                                    {},
+                                    {},
+                                    {},
+                                    {},
+                                    out.started,
+                                    out.stopped,
+                                    std::move(out.runner)};
+      }
       auto& entry = self->state.results[job.address()];
       entry.first = std::move(job);
       entry.second.push_back(std::move(result));

@@ -43,6 +43,11 @@ server::server(server_options opts) : impl_(std::make_unique<impl>()) {
                   + " without TLS: plain TCP is for loopback only; give "
                     "--cert, --key and --ca (see `weft certs`) or listen on "
                     "127.0.0.1");
+  constexpr size_t smallest_message = 40u << 20;
+  if (st.opts.network.limits.max_message_bytes < smallest_message)
+    throw error(errc::invalid_argument,
+                "max_message_bytes must be at least 40 MiB: one attempt's "
+                "results may take 32 MiB in one message");
   st.node = make_system(st.opts.network.scheduler_threads, &st.opts.network);
   orchestrator_config cfg;
   cfg.max_input_bytes = st.opts.max_input_bytes;

@@ -199,14 +199,14 @@ struct link {
   std::vector<char> to_peer;  // CAF's bytes for the peer
   size_t to_peer_pos = 0;
   size_t ssl_write_len = 0;   // a retried SSL_write repeats its length
-  bool peer_wants_out = false;  // TLS needs the socket writable
   clock_type::time_point deadline;     // for the handshakes
   clock_type::time_point last_drain;   // the peer last took bytes
   std::string peer;
   watch peer_w{watch::peer_side, nullptr};
   watch caf_w{watch::caf_side, nullptr};
-  uint32_t peer_events = 0;
-  uint32_t caf_events = 0;
+  // Readiness as the edges reported it, cleared when the kernel has no
+  // more: no syscall is made only to hear EAGAIN.
+  bool peer_in = true, peer_out = true, caf_in = true, caf_out = true;
 
   link(basp::role r, caf::node_id own, size_t max_message)
     : role(r), checker(r, std::move(own), max_message) {
@@ -291,7 +291,21 @@ struct wire::impl {
           case watch::wake: run_commands(); break;
           case watch::listener: accept_all(); break;
           case watch::peer_side:
-          case watch::caf_side: service(*w->owner); break;
+          case watch::caf_side: {
+            auto ev = events[i].events;
+            bool in = (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+            bool out = (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0;
+            auto& l = *w->owner;
+            if (w->kind == watch::peer_side) {
+              l.peer_in |= in;
+              l.peer_out |= out;
+            } else {
+              l.caf_in |= in;
+              l.caf_out |= out;
+            }
+            service(l);
+            break;
+          }
         }
       }
       sweep();
@@ -361,29 +375,21 @@ struct wire::impl {
         SSL_set_accept_state(l.ssl);
         l.tls_done = false;
       }
-      add_watch(l.peer_fd, l.peer_w, l.peer_events, EPOLLIN);
+      add_watch(l.peer_fd, l.peer_w);
       service(l);
     }
   }
 
   // -- moving bytes -----------------------------------------------------------
 
-  void add_watch(int fd, watch& w, uint32_t& current, uint32_t events) {
+  /// Edge-triggered, both directions, registered once: a link is serviced
+  /// whole on any edge, and each pump runs until the kernel says EAGAIN (or
+  /// returns less than was asked, which means the same for a stream).
+  void add_watch(int fd, watch& w) {
     epoll_event ev{};
-    ev.events = events;
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
     ev.data.ptr = &w;
     epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev);
-    current = events;
-  }
-
-  void set_watch(int fd, watch& w, uint32_t& current, uint32_t events) {
-    if (events == current)
-      return;
-    epoll_event ev{};
-    ev.events = events;
-    ev.data.ptr = &w;
-    epoll_ctl(epoll_fd, EPOLL_CTL_MOD, fd, &ev);
-    current = events;
   }
 
   /// Marks a link for closing; `why` is logged when not empty.
@@ -446,23 +452,6 @@ struct wire::impl {
           || !read_caf(l, progress) || !write_peer(l, progress))
         return;
     }
-    if (l.peer_fd < 0)
-      return;
-    const auto cap = net.limits.buffer_bytes;
-    uint32_t peer_ev = 0;
-    if (pending(l.to_caf, l.to_caf_pos) < cap)
-      peer_ev |= EPOLLIN;
-    if (pending(l.to_peer, l.to_peer_pos) > 0 || l.peer_wants_out)
-      peer_ev |= EPOLLOUT;
-    set_watch(l.peer_fd, l.peer_w, l.peer_events, peer_ev);
-    if (l.caf_fd >= 0) {
-      uint32_t caf_ev = 0;
-      if (pending(l.to_peer, l.to_peer_pos) < cap)
-        caf_ev |= EPOLLIN;
-      if (pending(l.to_caf, l.to_caf_pos) > 0)
-        caf_ev |= EPOLLOUT;
-      set_watch(l.caf_fd, l.caf_w, l.caf_events, caf_ev);
-    }
   }
 
   bool tls_handshake(link& l) {
@@ -470,17 +459,11 @@ struct wire::impl {
     int r = SSL_do_handshake(l.ssl);
     if (r == 1) {
       l.tls_done = true;
-      l.peer_wants_out = false;
       return true;
     }
     switch (SSL_get_error(l.ssl, r)) {
       case SSL_ERROR_WANT_READ:
-        l.peer_wants_out = false;
-        set_watch(l.peer_fd, l.peer_w, l.peer_events, EPOLLIN);
-        return false;
       case SSL_ERROR_WANT_WRITE:
-        l.peer_wants_out = true;
-        set_watch(l.peer_fd, l.peer_w, l.peer_events, EPOLLIN | EPOLLOUT);
         return false;
       default:
         fail(l, "TLS handshake failed (" + ssl_reason() + ")");
@@ -491,19 +474,16 @@ struct wire::impl {
   /// Reads from the peer into `to_caf` through the checker.
   bool read_peer(link& l, bool& progress) {
     char buf[64 * 1024];
-    while (pending(l.to_caf, l.to_caf_pos) < net.limits.buffer_bytes) {
+    while ((l.peer_in || l.ssl != nullptr)
+           && pending(l.to_caf, l.to_caf_pos) < net.limits.buffer_bytes) {
       ssize_t n;
       if (l.ssl != nullptr) {
         ERR_clear_error();
         int r = SSL_read(l.ssl, buf, sizeof(buf));
         if (r <= 0) {
           int code = SSL_get_error(l.ssl, r);
-          if (code == SSL_ERROR_WANT_READ)
-            break;
-          if (code == SSL_ERROR_WANT_WRITE) {
-            l.peer_wants_out = true;
-            break;
-          }
+          if (code == SSL_ERROR_WANT_READ || code == SSL_ERROR_WANT_WRITE)
+            break;  // the next edge services the link again
           if (code == SSL_ERROR_ZERO_RETURN)
             return peer_closed(l);
           if (code == SSL_ERROR_SYSCALL) {
@@ -517,14 +497,18 @@ struct wire::impl {
       } else {
         n = ::recv(l.peer_fd, buf, sizeof(buf), 0);
         if (n < 0) {
-          if (errno == EAGAIN || errno == EWOULDBLOCK)
+          if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            l.peer_in = false;
             break;
+          }
           if (errno == EINTR)
             continue;
           return peer_closed(l);
         }
         if (n == 0)
           return peer_closed(l);
+        if (static_cast<size_t>(n) < sizeof(buf))
+          l.peer_in = false;  // drained: the next byte brings a new edge
       }
       progress = true;
       if (!l.checker.feed(buf, static_cast<size_t>(n), l.to_caf)) {
@@ -550,12 +534,17 @@ struct wire::impl {
   }
 
   bool write_caf(link& l, bool& progress) {
-    while (l.caf_fd >= 0 && pending(l.to_caf, l.to_caf_pos) > 0) {
-      auto n = ::send(l.caf_fd, l.to_caf.data() + l.to_caf_pos,
-                      pending(l.to_caf, l.to_caf_pos), MSG_NOSIGNAL);
+    while (l.caf_fd >= 0 && l.caf_out && pending(l.to_caf, l.to_caf_pos) > 0) {
+      auto want = pending(l.to_caf, l.to_caf_pos);
+      auto n = ::send(l.caf_fd, l.to_caf.data() + l.to_caf_pos, want,
+                      MSG_NOSIGNAL);
+      if (n >= 0 && static_cast<size_t>(n) < want)
+        l.caf_out = false;  // full: the writable edge comes back
       if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          l.caf_out = false;
           break;
+        }
         if (errno == EINTR)
           continue;
         close_link(l);  // CAF closed its end
@@ -569,12 +558,16 @@ struct wire::impl {
 
   bool read_caf(link& l, bool& progress) {
     char buf[64 * 1024];
-    while (l.caf_fd >= 0
+    while (l.caf_fd >= 0 && l.caf_in
            && pending(l.to_peer, l.to_peer_pos) < net.limits.buffer_bytes) {
       auto n = ::recv(l.caf_fd, buf, sizeof(buf), 0);
+      if (n > 0 && static_cast<size_t>(n) < sizeof(buf))
+        l.caf_in = false;
       if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          l.caf_in = false;
           break;
+        }
         if (errno == EINTR)
           continue;
         n = 0;
@@ -594,7 +587,8 @@ struct wire::impl {
   }
 
   bool write_peer(link& l, bool& progress) {
-    while (l.peer_fd >= 0 && pending(l.to_peer, l.to_peer_pos) > 0) {
+    while (l.peer_fd >= 0 && (l.peer_out || l.ssl != nullptr)
+           && pending(l.to_peer, l.to_peer_pos) > 0) {
       const char* data = l.to_peer.data() + l.to_peer_pos;
       size_t len = pending(l.to_peer, l.to_peer_pos);
       ssize_t n;
@@ -605,10 +599,8 @@ struct wire::impl {
         int r = SSL_write(l.ssl, data, static_cast<int>(l.ssl_write_len));
         if (r <= 0) {
           int code = SSL_get_error(l.ssl, r);
-          if (code == SSL_ERROR_WANT_WRITE || code == SSL_ERROR_WANT_READ) {
-            l.peer_wants_out = code == SSL_ERROR_WANT_WRITE;
+          if (code == SSL_ERROR_WANT_WRITE || code == SSL_ERROR_WANT_READ)
             return true;
-          }
           ERR_clear_error();
           close_link(l);
           return false;
@@ -617,9 +609,13 @@ struct wire::impl {
         n = r;
       } else {
         n = ::send(l.peer_fd, data, len, MSG_NOSIGNAL);
+        if (n >= 0 && static_cast<size_t>(n) < len)
+          l.peer_out = false;
         if (n < 0) {
-          if (errno == EAGAIN || errno == EWOULDBLOCK)
+          if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            l.peer_out = false;
             return true;
+          }
           if (errno == EINTR)
             continue;
           close_link(l);
@@ -627,7 +623,6 @@ struct wire::impl {
         }
       }
       progress = true;
-      l.peer_wants_out = false;
       l.last_drain = clock_type::now();
       consume(l.to_peer, l.to_peer_pos, static_cast<size_t>(n));
     }
@@ -646,7 +641,7 @@ struct wire::impl {
       return false;
     }
     l.caf_fd = sv[0];
-    add_watch(l.caf_fd, l.caf_w, l.caf_events, EPOLLIN | EPOLLOUT);
+    add_watch(l.caf_fd, l.caf_w);
     auto scribe = sys.middleman().backend().new_scribe(sv[1]);
     caf::anon_send(basp_broker, caf::publish_atom_v, std::move(scribe), port,
                    published, published_sigs);
@@ -934,8 +929,8 @@ wire::connected wire::connect(const std::string& host, uint16_t port,
     l.peer = host + ":" + std::to_string(port);
     l.deadline = until;
     l.last_drain = clock_type::now();
-    st.add_watch(l.peer_fd, l.peer_w, l.peer_events, EPOLLIN);
-    st.add_watch(l.caf_fd, l.caf_w, l.caf_events, EPOLLIN);
+    st.add_watch(l.peer_fd, l.peer_w);
+    st.add_watch(l.caf_fd, l.caf_w);
     st.service(l);
   });
   auto scribe = st.sys.middleman().backend().new_scribe(sv[1]);

@@ -352,7 +352,7 @@ struct wire::impl {
         }
         return;  // EAGAIN, or the peer went away before we took it
       }
-      if (accepted >= net.limits.max_connections) {
+      if (accepted >= net.limits.max_connections && !make_room()) {
         log.line("refused a connection from " + peer_of(fd) + ": "
                  + std::to_string(accepted)
                  + " connections are open, the maximum (max_connections)");
@@ -378,6 +378,21 @@ struct wire::impl {
       add_watch(l.peer_fd, l.peer_w);
       service(l);
     }
+  }
+
+  /// At the limit, the oldest connection still in its handshake gives way
+  /// to the new one: a flood of silent connections cannot lock out nodes
+  /// that speak, only delay itself.
+  bool make_room() {
+    for (auto& l : links)
+      if (l.role == basp::role::accepting && l.peer_fd >= 0
+          && !l.checker.open()) {
+        fail(l, "closed to make room: " + std::to_string(accepted)
+                  + " connections are open, the maximum (max_connections), "
+                    "and it had not finished its handshake");
+        return true;
+      }
+    return false;
   }
 
   // -- moving bytes -----------------------------------------------------------
@@ -415,6 +430,8 @@ struct wire::impl {
       l.ssl = nullptr;
     }
     if (l.peer_fd >= 0) {
+      if (l.role == basp::role::accepting)
+        --accepted;
       epoll_ctl(epoll_fd, EPOLL_CTL_DEL, l.peer_fd, nullptr);
       ::close(l.peer_fd);
       l.peer_fd = -1;
@@ -430,8 +447,6 @@ struct wire::impl {
   void reap() {
     for (auto i = links.begin(); i != links.end();) {
       if (i->peer_fd < 0) {
-        if (i->role == basp::role::accepting)
-          --accepted;
         i = links.erase(i);
       } else {
         ++i;
@@ -674,7 +689,6 @@ struct wire::impl {
     for (auto& l : links)
       if (!accepting_only || l.role == basp::role::accepting)
         close_link(l);
-    reap();
   }
 };
 

@@ -45,35 +45,6 @@ void check_readable(const std::filesystem::path& file, const char* what) {
 
 } // namespace
 
-network_address parse_address(const std::string& text, bool allow_any_port) {
-  auto colon = text.rfind(':');
-  auto bad = [&](const std::string& why) {
-    return error(errc::invalid_argument,
-                 "address \"" + text + "\" " + why
-                   + ": write HOST:PORT, e.g. 127.0.0.1:7100");
-  };
-  if (colon == std::string::npos || colon == 0)
-    throw bad("has no host or no port");
-  network_address addr;
-  addr.host = text.substr(0, colon);
-  if (addr.host.size() > 2 && addr.host.front() == '['
-      && addr.host.back() == ']')
-    addr.host = addr.host.substr(1, addr.host.size() - 2);
-  auto port = text.substr(colon + 1);
-  if (port.empty() || port.size() > 5
-      || port.find_first_not_of("0123456789") != std::string::npos)
-    throw bad("has no valid port");
-  auto n = std::stoul(port);
-  if (n > 65535 || (n == 0 && !allow_any_port))
-    throw bad("has a port outside 1-65535");
-  addr.port = static_cast<uint16_t>(n);
-  return addr;
-}
-
-bool is_loopback(const std::string& host) {
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-}
-
 std::shared_ptr<owned_system> make_system(size_t scheduler_threads,
                                           const network_options* net) {
   auto own = std::make_shared<owned_system>();

@@ -6,12 +6,14 @@
 #include "process.hpp"
 #include "temp_dir.hpp"
 
+#include <weft/actors/connection_error.hpp>
 #include <weft/network.hpp>
 #include <weft/remote.hpp>
 #include <weft/text.hpp>
 #include <weft/weft.hpp>
 
 #include <boost/json.hpp>
+#include <caf/sec.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -613,4 +615,22 @@ TEST_CASE("cli: text rules escape, cut, replace and validate", "[cli]") {
   CHECK_THROWS_WITH(weft::json::parse("{\"a\": \"\xE2\x82\"}"),
                     Catch::Contains("offset 7 (line 1, column 8): invalid "
                                     "UTF-8 (byte 0xe2)"));
+}
+
+TEST_CASE("cli: connection failures are described without CAF's terms",
+          "[cli]") {
+  weft::network_address closed{"127.0.0.1", 1};
+  auto refused = weft::describe_connection_error(
+    caf::make_error(caf::sec::cannot_connect_to_node), closed, false);
+  CHECK(refused == "connection refused");
+  CHECK(weft::describe_connection_error(
+          caf::make_error(caf::sec::request_timeout), closed, false)
+        == "the server did not answer in time");
+  CHECK_THAT(weft::describe_connection_error(
+               caf::make_error(caf::sec::incompatible_application_ids), closed,
+               false),
+             Catch::Contains("another protocol"));
+  auto probe = weft::probe_connection(closed, 1s);
+  CHECK_FALSE(probe.connected);
+  CHECK(probe.reason == "connection refused");
 }

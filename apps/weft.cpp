@@ -404,7 +404,8 @@ int run_server(const command_line& cl) {
     opts.data_dir = *dir;
   if (auto fsync = cl.flag("--fsync")) {
     if (*fsync != "always" && *fsync != "never")
-      throw usage_error("--fsync is always or never, not \"" + *fsync + "\"");
+      throw usage_error("--fsync is always or never, not "
+                        + weft::text::quote(*fsync));
     opts.fsync = *fsync == "always";
   }
   if (auto n = cl.flag("--max-input-bytes"))
@@ -449,6 +450,7 @@ int run_certs(const command_line& cl) {
     return 0;
   }
   if (cl.words.size() == 3 && cl.words[1] == "issue") {
+    check_argument("", [&] { weft::validate_certificate_name(cl.words[2]); });
     auto files = weft::issue_certificate(dir, cl.words[2]);
     std::cout << "issued " << files.certificate.string() << " and "
               << files.key.string() << "; use them with --cert "

@@ -415,7 +415,22 @@ int run_server(const command_line& cl) {
     opts.progress_interval =
       std::chrono::milliseconds{parse_count("--progress-interval", *n)};
   opts.network.tls = tls_of(cl);
-  weft::server srv{opts};
+  std::optional<weft::server> started;
+  try {
+    started.emplace(opts);
+  } catch (const weft::error& e) {
+    // The library's message carries CAF's terms; one plain bind tells why.
+    if (e.code() != weft::errc::io_error
+        || std::string_view{e.what()}.rfind("cannot listen on ", 0) != 0)
+      throw;
+    auto why = weft::probe_listen(opts.listen);
+    if (why.empty())
+      throw;
+    throw weft::error(weft::errc::io_error,
+                      "cannot listen on " + *listen + ": " + why
+                        + " (pick another port, or stop what holds it)");
+  }
+  auto& srv = *started;
   // Brackets keep an IPv6 address readable as HOST:PORT.
   auto host = srv.host().find(':') != std::string::npos ? "[" + srv.host() + "]"
                                                          : srv.host();

@@ -647,3 +647,27 @@ TEST_CASE("cli: connection failures are described without CAF's terms",
   CHECK_FALSE(probe.connected);
   CHECK(probe.reason == "connection refused");
 }
+
+TEST_CASE("cli: a server whose port is taken says so in plain words",
+          "[cli]") {
+  temp_dir dir;
+  cli run{dir.path};
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(::listen(fd, 1) == 0);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  auto address = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  auto r = run({"server", "--listen", address});
+  ::close(fd);
+  CHECK(r.status == 1);
+  CHECK_THAT(r.err, Catch::Contains("cannot listen on " + address
+                                    + ": address already in use"));
+  CHECK_THAT(r.err, !Catch::Contains("system_error")
+                      && !Catch::Contains("cannot_open_port"));
+  check_one_line(r.err);
+}

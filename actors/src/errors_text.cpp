@@ -106,4 +106,43 @@ std::string describe_connection_error(const caf::error& err,
          "TLS server needs --cert, --key and --ca)";
 }
 
+std::string probe_listen(const network_address& addr) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* found = nullptr;
+  auto port = std::to_string(addr.port);
+  int rc = ::getaddrinfo(addr.host.c_str(), port.c_str(), &hints, &found);
+  if (rc != 0)
+    return rc == EAI_NONAME || rc == EAI_NODATA
+             ? "no such host " + addr.host
+             : "cannot resolve " + addr.host + " ("
+                 + lowercase_first(::gai_strerror(rc)) + ")";
+  std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> guard{found,
+                                                            &::freeaddrinfo};
+  int fd = ::socket(found->ai_family, found->ai_socktype | SOCK_CLOEXEC,
+                    found->ai_protocol);
+  if (fd < 0)
+    return lowercase_first(std::strerror(errno));
+  // As CAF binds: with SO_REUSEADDR, so only a live listener collides.
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  std::string why;
+  if (::bind(fd, found->ai_addr, found->ai_addrlen) != 0)
+    why = lowercase_first(std::strerror(errno));
+  ::close(fd);
+  return why;
+}
+
+std::string describe_listen_error(const caf::error& err,
+                                  const network_address& addr) {
+  auto why = probe_listen(addr);
+  if (!why.empty())
+    return why;
+  if (err == caf::sec::cannot_open_port)
+    return "the port could not be opened";
+  return "publishing the orchestrator failed";
+}
+
 } // namespace weft

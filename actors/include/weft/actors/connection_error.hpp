@@ -33,4 +33,13 @@ probe_result probe_connection(const network_address& addr,
 std::string describe_connection_error(const caf::error& err,
                                       const network_address& addr, bool tls);
 
+/// Why listening on `addr` fails, from one plain bind, e.g. "address
+/// already in use"; empty when the bind succeeds (the port is free now).
+std::string probe_listen(const network_address& addr);
+
+/// Why publishing the gateway on `addr` failed, from CAF's error of
+/// `publish`, in words without CAF's terms.
+std::string describe_listen_error(const caf::error& err,
+                                  const network_address& addr);
+
 } // namespace weft

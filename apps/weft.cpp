@@ -2,17 +2,28 @@
 // remote one (jobs, clusters, certificates, pictures).
 
 #include "weft/certs.hpp"
+#include "weft/core/uuid.hpp"
+#include "weft/json.hpp"
 #include "weft/remote.hpp"
 #include "weft/server.hpp"
+#include "weft/text.hpp"
 
 #include <boost/json.hpp>
 
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <iterator>
+#include <limits>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -30,11 +41,16 @@ constexpr const char* usage = R"(usage: weft COMMAND [ARGS] [OPTIONS]
 The orchestrator:
   server --listen HOST:PORT [--data DIR] [--fsync always|never]
          [--cert F --key F --ca F] [--max-input-bytes N]
-         [--progress-interval MS]
+         [--progress-interval MS] [--max-message-bytes N]
+         [--handshake-timeout-ms MS] [--max-connections N]
+                          limits on what peers may send (docs/security.md)
 
 Jobs on a server (--server HOST:PORT, default $WEFT_SERVER or 127.0.0.1:7100):
-  submit --task NAME@vX.Y --input JSON [--cluster C] [--max-retries N]
-         [--name N]
+  submit --task NAME@vX.Y --input JSON|@FILE|- [--cluster C]
+         [--max-retries N] [--name N]
+                          --input @FILE reads the JSON from a file, --input -
+                          from standard input (up to the server's
+                          --max-input-bytes)
   jobs [--from TIME] [--to TIME] [--state STATE] [--name N] [--cluster C]
   job ID
   watch ID                live progress until the job ends (exit status 0
@@ -51,6 +67,14 @@ Certificates for TLS (files in --dir, default ./weft-certs):
 Client options: --server HOST:PORT, --cert F --key F --ca F (TLS),
   --connect-timeout SECONDS (default 5), --json (machine-readable output).
 TIME is 2026-11-22 or 2026-11-22T10:30:00Z (UTC).
+Names: a job name is 1-1024 bytes of UTF-8 without control characters; a
+  cluster name is 1-64 letters, digits, '-', '_' or '.'.
+
+Exit status: 0 success; 1 the operation failed (server unreachable, request
+  refused, unknown job...); 2 the command line is wrong (unknown command or
+  option, malformed value, identifier, name, address, time or JSON input);
+  watch: 3 the job FAILED, 4 it was CANCELED. Every error is one line on
+  standard error.
 )";
 
 /// A command line: positional words and --flags with values.
@@ -84,7 +108,8 @@ command_line parse(int argc, char** argv) {
     "--input",   "--cluster",      "--max-retries", "--name",
     "--from",    "--to",           "--state",       "--dir",
     "-o",        "--max-input-bytes", "--connect-timeout",
-    "--progress-interval"};
+    "--progress-interval", "--max-message-bytes", "--handshake-timeout-ms",
+    "--max-connections"};
   command_line cl;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -97,7 +122,8 @@ command_line parse(int argc, char** argv) {
         throw usage_error(arg + " needs a value");
       cl.flags[arg] = argv[++i];
     } else if (arg.size() > 1 && arg[0] == '-') {
-      throw usage_error("unknown option " + arg + " (see weft --help)");
+      throw usage_error("unknown option " + weft::text::quote(arg)
+                        + " (see weft --help)");
     } else {
       cl.words.push_back(arg);
     }
@@ -105,37 +131,161 @@ command_line parse(int argc, char** argv) {
   return cl;
 }
 
-uint64_t parse_count(const std::string& flag, const std::string& text) {
-  if (text.empty() || text.size() > 9
-      || text.find_first_not_of("0123456789") != std::string::npos)
-    throw usage_error(flag + " wants a whole number, not \"" + text + "\"");
-  return std::stoull(text);
+/// A whole number for `flag`, at most `max`; too large is named as such.
+uint64_t parse_count(const std::string& flag, const std::string& text,
+                     uint64_t max = 999'999'999) {
+  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos)
+    throw usage_error(flag + " wants a whole number, not "
+                      + weft::text::quote(text));
+  uint64_t n = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec == std::errc::result_out_of_range || n > max)
+    throw usage_error(flag + " " + weft::text::quote(text, 24)
+                      + " is too large (max " + std::to_string(max) + ")");
+  return n;
 }
 
+/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
+/// days_from_civil).
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+/// YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC), checked against the calendar.
 weft::timestamp parse_time(const std::string& flag, const std::string& text) {
-  std::tm tm{};
-  const char* end = nullptr;
-  for (const char* fmt : {"%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S",
-                          "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"}) {
-    tm = std::tm{};
-    end = strptime(text.c_str(), fmt, &tm);
-    if (end != nullptr && *end == '\0')
-      return static_cast<weft::timestamp>(timegm(&tm)) * 1'000'000'000;
+  auto bad = [&](const std::string& why) {
+    return usage_error(flag + " " + weft::text::quote(text, 24) + " " + why
+                       + ": write a UTC time such as 2026-11-22 or "
+                         "2026-11-22T10:30:00Z");
+  };
+  static const std::string date_form = "dddd-dd-dd";
+  static const std::string time_form = "dddd-dd-ddTdd:dd:ddZ";
+  const auto& form = text.size() == date_form.size() ? date_form : time_form;
+  bool shaped = text.size() == form.size();
+  for (size_t i = 0; shaped && i < form.size(); ++i)
+    shaped = form[i] == 'd' ? text[i] >= '0' && text[i] <= '9'
+                            : text[i] == form[i];
+  if (!shaped)
+    throw bad("is not a time");
+  auto number = [&](size_t at, size_t len) {
+    return static_cast<unsigned>(std::stoul(text.substr(at, len)));
+  };
+  unsigned year = number(0, 4);
+  unsigned month = number(5, 2);
+  unsigned day = number(8, 2);
+  static constexpr const char* months[] = {
+    "January", "February", "March",     "April",   "May",      "June",
+    "July",    "August",   "September", "October", "November", "December"};
+  if (month < 1 || month > 12)
+    throw bad("has no month " + std::to_string(month));
+  bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  static constexpr unsigned days_in[] = {31, 28, 31, 30, 31, 30,
+                                         31, 31, 30, 31, 30, 31};
+  unsigned last = days_in[month - 1] + (month == 2 && leap ? 1 : 0);
+  if (day < 1 || day > last)
+    throw bad("is not a date (" + std::string{months[month - 1]} + " "
+              + std::to_string(year) + " has " + std::to_string(last)
+              + " days)");
+  unsigned hour = 0, minute = 0, second = 0;
+  if (text.size() == time_form.size()) {
+    hour = number(11, 2);
+    minute = number(14, 2);
+    second = number(17, 2);
+    if (hour > 23 || minute > 59 || second > 59)
+      throw bad("has no such time of day (00:00:00 to 23:59:59)");
   }
-  throw usage_error(flag + " wants a UTC time such as 2026-11-22 or "
-                           "2026-11-22T10:30:00Z, not \""
-                    + text + "\"");
+  // Timestamps are nanoseconds since 1970 in 64 bits: 1970 to 2262.
+  if (year < 1970 || year > 2261)
+    throw bad("is outside the years 1970 to 2261");
+  int64_t seconds = days_from_civil(year, month, day) * 86'400
+                    + hour * 3600 + minute * 60 + second;
+  return seconds * 1'000'000'000;
 }
 
 weft::task_identifier parse_task(const std::string& text) {
   auto at = text.rfind('@');
   if (at == std::string::npos || at == 0)
     throw usage_error("--task wants NAME@vX.Y (such as ResizeImage@v1.0), "
-                      "not \""
-                      + text + "\"");
+                      "not "
+                      + weft::text::quote(text));
   weft::task_identifier id{text.substr(0, at), text.substr(at + 1)};
-  weft::validate_identifier(id);
+  try {
+    weft::validate_identifier(id);
+  } catch (const weft::error& e) {
+    throw usage_error(std::string{"--task: "} + e.what());
+  }
   return id;
+}
+
+/// Runs a shared validator on a command-line value: what it refuses is a
+/// usage error (exit status 2), not a failed operation.
+template <class Fn>
+void check_argument(const std::string& flag, Fn fn) {
+  try {
+    fn();
+  } catch (const weft::error& e) {
+    throw usage_error(flag.empty() ? std::string{e.what()}
+                                   : flag + ": " + e.what());
+  }
+}
+
+/// A command's job id argument: job ids are UUIDs, so anything else is a
+/// typo that the server need not see.
+std::string job_id_of(const std::string& word) {
+  if (!weft::core::is_uuid(word))
+    throw usage_error(weft::text::quote(word)
+                      + " is not a job id: job ids are UUIDs such as "
+                        "018dd029-58ca-74e5-8b58-b4f99d610f9a (see weft "
+                        "jobs)");
+  return word;
+}
+
+/// A name as a terminal shows it: names stored by older releases may hold
+/// control characters or bytes that are not UTF-8.
+std::string printable(const std::string& s) {
+  return weft::text::one_line(s, std::numeric_limits<size_t>::max());
+}
+
+/// An errno value in words, as in "no such file or directory".
+std::string reason_of(int err) {
+  std::string why = std::strerror(err);
+  if (!why.empty())
+    why[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(why[0])));
+  return why;
+}
+
+/// The --input text: literal JSON, @FILE or - (standard input).
+std::string read_input(const std::string& arg, std::string& source) {
+  if (arg == "-") {
+    source = "--input - (standard input)";
+    std::string all{std::istreambuf_iterator<char>{std::cin}, {}};
+    if (std::cin.bad())
+      throw usage_error("--input -: cannot read standard input");
+    return all;
+  }
+  if (arg.empty() || arg[0] != '@') {
+    source = "--input";
+    return arg;
+  }
+  auto path = arg.substr(1);
+  source = "--input file " + weft::text::quote(path);
+  std::unique_ptr<FILE, int (*)(FILE*)> file{std::fopen(path.c_str(), "rb"),
+                                             &std::fclose};
+  if (!file)
+    throw usage_error("cannot open " + source + ": " + reason_of(errno));
+  std::string all;
+  char buf[65536];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, file.get())) > 0)
+    all.append(buf, n);
+  if (std::ferror(file.get()))
+    throw usage_error("cannot read " + source + ": " + reason_of(errno));
+  return all;
 }
 
 weft::tls_options tls_of(const command_line& cl) {
@@ -203,7 +353,43 @@ json::object to_json(const weft::cluster_info& c) {
   return o;
 }
 
-void print_json(const json::value& v) {
+/// Replaces bytes that are not UTF-8 in every string and key: JSON output
+/// must be valid UTF-8 even for names and labels stored by older releases.
+void make_valid_utf8(json::value& v) {
+  switch (v.kind()) {
+    case json::kind::string: {
+      auto& str = v.get_string();
+      if (weft::text::invalid_utf8_offset(str) != std::string_view::npos)
+        str = weft::text::to_valid_utf8(str);
+      break;
+    }
+    case json::kind::array:
+      for (auto& x : v.get_array())
+        make_valid_utf8(x);
+      break;
+    case json::kind::object: {
+      auto& obj = v.get_object();
+      bool keys_valid = true;
+      for (auto& kv : obj) {
+        make_valid_utf8(kv.value());
+        keys_valid = keys_valid
+                     && weft::text::invalid_utf8_offset(kv.key())
+                          == std::string_view::npos;
+      }
+      if (!keys_valid) {
+        json::object fixed;
+        for (auto& kv : obj)
+          fixed[weft::text::to_valid_utf8(kv.key())] = std::move(kv.value());
+        obj = std::move(fixed);
+      }
+      break;
+    }
+    default: break;
+  }
+}
+
+void print_json(json::value v) {
+  make_valid_utf8(v);
   std::cout << json::serialize(v) << "\n";
 }
 
@@ -214,22 +400,38 @@ int run_server(const command_line& cl) {
   auto listen = cl.flag("--listen");
   if (!listen)
     throw usage_error("server needs --listen HOST:PORT (port 0 picks one)");
-  opts.listen = weft::parse_address(*listen, true);
+  check_argument("--listen",
+                 [&] { opts.listen = weft::parse_address(*listen, true); });
   if (auto dir = cl.flag("--data"))
     opts.data_dir = *dir;
   if (auto fsync = cl.flag("--fsync")) {
     if (*fsync != "always" && *fsync != "never")
-      throw usage_error("--fsync is always or never, not \"" + *fsync + "\"");
+      throw usage_error("--fsync is always or never, not "
+                        + weft::text::quote(*fsync));
     opts.fsync = *fsync == "always";
   }
   if (auto n = cl.flag("--max-input-bytes"))
-    opts.max_input_bytes = parse_count("--max-input-bytes", *n);
+    opts.max_input_bytes =
+      parse_count("--max-input-bytes", *n, uint64_t{1} << 40);
   if (auto n = cl.flag("--progress-interval"))
     opts.progress_interval =
       std::chrono::milliseconds{parse_count("--progress-interval", *n)};
+  auto& limits = opts.network.limits;
+  if (auto n = cl.flag("--max-message-bytes"))
+    limits.max_message_bytes =
+      parse_count("--max-message-bytes", *n, uint64_t{0xFFFFFFFFu});
+  if (auto n = cl.flag("--handshake-timeout-ms"))
+    limits.handshake_timeout =
+      std::chrono::milliseconds{parse_count("--handshake-timeout-ms", *n)};
+  if (auto n = cl.flag("--max-connections"))
+    limits.max_connections =
+      parse_count("--max-connections", *n, uint64_t{1} << 20);
   opts.network.tls = tls_of(cl);
   weft::server srv{opts};
-  std::cout << "weft server listening on " << srv.host() << ":" << srv.port()
+  // Brackets keep an IPv6 address readable as HOST:PORT.
+  auto host = srv.host().find(':') != std::string::npos ? "[" + srv.host() + "]"
+                                                         : srv.host();
+  std::cout << "weft server listening on " << host << ":" << srv.port()
             << (srv.tls() ? " (TLS: only nodes with a certificate signed by "
                             "its CA may connect)"
                           : " (plain TCP on loopback: for development only; "
@@ -260,6 +462,7 @@ int run_certs(const command_line& cl) {
     return 0;
   }
   if (cl.words.size() == 3 && cl.words[1] == "issue") {
+    check_argument("", [&] { weft::validate_certificate_name(cl.words[2]); });
     auto files = weft::issue_certificate(dir, cl.words[2]);
     std::cout << "issued " << files.certificate.string() << " and "
               << files.key.string() << "; use them with --cert "
@@ -272,15 +475,23 @@ int run_certs(const command_line& cl) {
 
 weft::job_client connect(const command_line& cl) {
   std::string address = "127.0.0.1:7100";
-  if (const char* env = std::getenv("WEFT_SERVER"); env && *env)
+  std::string source = "--server";
+  if (const char* env = std::getenv("WEFT_SERVER"); env && *env) {
     address = env;
-  if (auto x = cl.flag("--server"))
+    source = "$WEFT_SERVER";
+  }
+  if (auto x = cl.flag("--server")) {
     address = *x;
+    source = "--server";
+  }
+  weft::network_address addr;
+  check_argument(source, [&] { addr = weft::parse_address(address); });
   weft::client::connect_options opts;
   opts.tls = tls_of(cl);
   opts.patience = std::chrono::seconds{5};
   if (auto t = cl.flag("--connect-timeout"))
-    opts.patience = std::chrono::seconds{parse_count("--connect-timeout", *t)};
+    opts.patience =
+      std::chrono::seconds{parse_count("--connect-timeout", *t, 86'400)};
   opts.scheduler_threads = 2;
   return weft::client::connect(address, opts).jobs();
 }
@@ -291,31 +502,41 @@ std::string one_word(const command_line& cl, const char* what) {
   return cl.words[1];
 }
 
+std::string one_job_id(const command_line& cl) {
+  return job_id_of(one_word(cl, "job id"));
+}
+
 int run_submit(const command_line& cl) {
   auto task = cl.flag("--task");
-  auto input = cl.flag("--input");
-  if (!task || !input)
-    throw usage_error("submit needs --task NAME@vX.Y and --input JSON");
+  auto input_arg = cl.flag("--input");
+  if (!task || !input_arg)
+    throw usage_error(
+      "submit needs --task NAME@vX.Y and --input JSON (or @FILE, or - for "
+      "standard input)");
   auto id = parse_task(*task);
-  boost::system::error_code ec;
-  auto parsed = json::parse(*input, ec);
-  if (ec || !parsed.is_object())
-    throw usage_error("--input is not a JSON object"
-                      + (ec ? " (" + ec.message() + ")" : std::string{})
-                      + ": write it like '{\"size\": 3}'");
   weft::submit_options opts;
   opts.cluster = cl.flag("--cluster").value_or("");
+  if (!opts.cluster.empty())
+    check_argument("--cluster",
+                   [&] { weft::validate_cluster_name(opts.cluster); });
   if (auto n = cl.flag("--max-retries"))
     opts.max_retries =
       static_cast<uint32_t>(parse_count("--max-retries", *n));
   auto name = cl.flag("--name").value_or(id.name);
+  check_argument("--name", [&] { weft::validate_job_name(name); });
+  std::string source;
+  auto input = read_input(*input_arg, source);
+  // The check the server makes, made here so that a typo costs no round
+  // trip and is reported as a usage error.
+  check_argument(source, [&] { weft::json::parse_input(input); });
   auto jobs = connect(cl);
-  auto info = jobs.submit(name, {weft::task_input{id, *input}}, opts);
+  auto info = jobs.submit(name, {weft::task_input{id, std::move(input)}},
+                          opts);
   if (cl.has("--json"))
     print_json(to_json(info));
   else
-    std::cout << "submitted job " << info.id << " (" << info.name
-              << ") on cluster " << info.cluster << "\n";
+    std::cout << "submitted job " << info.id << " (" << printable(info.name)
+              << ") on cluster " << printable(info.cluster) << "\n";
   return 0;
 }
 
@@ -329,12 +550,17 @@ int run_jobs(const command_line& cl) {
     auto s = weft::parse_job_state(*x);
     if (!s)
       throw usage_error("--state is one of SUBMITTED, RUNNING, STARTED, "
-                        "COMPLETED, FAILED, CANCELED, not \""
-                        + *x + "\"");
+                        "COMPLETED, FAILED, CANCELED, not "
+                        + weft::text::quote(*x));
     q.states.push_back(*s);
   }
   q.name = cl.flag("--name").value_or("");
+  if (!q.name.empty())
+    check_argument("--name", [&] { weft::validate_job_name(q.name); });
   q.cluster = cl.flag("--cluster").value_or("");
+  if (!q.cluster.empty())
+    check_argument("--cluster",
+                   [&] { weft::validate_cluster_name(q.cluster); });
   auto jobs = connect(cl).query(q);
   if (cl.has("--json")) {
     json::array all;
@@ -354,12 +580,12 @@ int run_jobs(const command_line& cl) {
     std::cout << std::setw(38) << j.id << std::setw(11)
               << weft::to_string(j.state) << std::setw(26)
               << weft::format_time(j.submitted_at) << std::setw(14)
-              << j.cluster << j.name << "\n";
+              << printable(j.cluster) << printable(j.name) << "\n";
   return 0;
 }
 
 int run_job(const command_line& cl) {
-  auto id = one_word(cl, "job id");
+  auto id = one_job_id(cl);
   auto client = connect(cl);
   auto info = client.find(id);
   // Work that waits for a runner: queued tasks whose identifier no runner
@@ -394,7 +620,7 @@ int run_job(const command_line& cl) {
     return 0;
   }
   std::cout << "job " << info.id << "\n"
-            << "  name:      " << info.name << "\n"
+            << "  name:      " << printable(info.name) << "\n"
             << "  state:     " << weft::to_string(info.state) << "\n"
             << "  cluster:   " << info.cluster << "\n"
             << "  submitted: " << weft::format_time(info.submitted_at) << "\n"
@@ -408,7 +634,8 @@ int run_job(const command_line& cl) {
     }
   std::cout << (std::string{sep} == ", " ? ")" : "") << "\n";
   for (const auto& p : info.progress)
-    std::cout << "  progress:  " << (p.label.empty() ? "(default)" : p.label)
+    std::cout << "  progress:  "
+              << (p.label.empty() ? "(default)" : printable(p.label))
               << " " << p.done << "/" << p.total << "\n";
   for (const auto& w : waiting)
     std::cout << "  waiting:   " << w << "\n";
@@ -488,7 +715,7 @@ json::object to_json(const weft::progress_update& u) {
 std::vector<std::string> frame(const weft::progress_update& u) {
   std::vector<std::string> lines;
   std::ostringstream head;
-  head << "job " << u.job_id << " (" << u.name << ") "
+  head << "job " << u.job_id << " (" << printable(u.name) << ") "
        << weft::to_string(u.state) << ", " << u.stats.total_tasks
        << " tasks";
   const char* sep = ": ";
@@ -505,7 +732,8 @@ std::vector<std::string> frame(const weft::progress_update& u) {
                              : -1;
     std::ostringstream line;
     line << std::left << std::setw(16)
-         << (p.label.empty() ? std::string{"progress"} : p.label) << bar(pct)
+         << (p.label.empty() ? std::string{"progress"} : printable(p.label))
+         << bar(pct)
          << " " << p.done << "/" << p.total;
     lines.push_back(line.str());
   }
@@ -514,7 +742,7 @@ std::vector<std::string> frame(const weft::progress_update& u) {
     if (u.items.size() <= 1 || ++shown > 10)
       break;
     std::ostringstream line;
-    auto label = item.label.substr(0, item.label.find('\n'));
+    auto label = printable(item.label.substr(0, item.label.find('\n')));
     line << "  " << std::left << std::setw(14) << label.substr(0, 14)
          << bar(item.percent, 20) << " " << format_percent(item.percent);
     lines.push_back(line.str());
@@ -527,7 +755,7 @@ std::vector<std::string> frame(const weft::progress_update& u) {
 }
 
 int run_watch(const command_line& cl) {
-  auto id = one_word(cl, "job id");
+  auto id = one_job_id(cl);
   auto client = connect(cl);
   bool tty = ::isatty(STDOUT_FILENO) == 1 && !cl.has("--json");
   size_t drawn = 0;
@@ -567,7 +795,7 @@ int run_watch(const command_line& cl) {
 }
 
 int run_cancel_retry(const command_line& cl, bool cancel) {
-  auto id = one_word(cl, "job id");
+  auto id = one_job_id(cl);
   auto client = connect(cl);
   auto n = cancel ? client.cancel(id) : client.retry(id);
   if (cl.has("--json"))
@@ -579,7 +807,7 @@ int run_cancel_retry(const command_line& cl, bool cancel) {
 }
 
 int run_visualize(const command_line& cl) {
-  auto id = one_word(cl, "job id");
+  auto id = one_job_id(cl);
   auto out = cl.flag("-o");
   if (!out)
     throw usage_error("visualize needs -o FILE.svg");
@@ -587,9 +815,11 @@ int run_visualize(const command_line& cl) {
   std::ofstream file{*out, std::ios::binary};
   file << svg;
   if (!file)
-    throw weft::error(weft::errc::io_error, "cannot write " + *out);
+    throw weft::error(weft::errc::io_error,
+                      "cannot write " + weft::text::quote(*out) + ": "
+                        + reason_of(errno));
   if (!cl.has("--json"))
-    std::cout << "wrote " << *out << "\n";
+    std::cout << "wrote " << printable(*out) << "\n";
   else
     print_json(json::object{{"id", id}, {"file", *out}});
   return 0;
@@ -616,15 +846,17 @@ int run_clusters(const command_line& cl) {
       std::string unserved;
       for (const auto& u : c.unserved)
         unserved += (unserved.empty() ? "" : ", ") + weft::to_string(u);
-      std::cout << std::setw(20) << c.name << std::setw(9) << c.runners.size()
+      std::cout << std::setw(20) << printable(c.name) << std::setw(9)
+                << c.runners.size()
                 << std::setw(7) << slots << std::setw(8) << c.queued
                 << unserved << "\n";
     }
     return 0;
   }
   if ((sub == "create" || sub == "delete") && cl.words.size() == 3) {
-    auto client = connect(cl);
     const auto& name = cl.words[2];
+    check_argument("", [&] { weft::validate_cluster_name(name); });
+    auto client = connect(cl);
     if (sub == "create") {
       auto info = client.create_cluster(name);
       if (cl.has("--json"))
@@ -670,22 +902,25 @@ int dispatch(const command_line& cl) {
     return run_visualize(cl);
   if (cmd == "clusters")
     return run_clusters(cl);
-  throw usage_error("unknown command " + cmd + " (see weft --help)");
+  throw usage_error("unknown command " + weft::text::quote(cmd)
+                    + " (see weft --help)");
 }
 
 } // namespace
 
 int main(int argc, char** argv) {
+  // Every error is one line: whatever a message echoes (inputs, names,
+  // server replies) is escaped and its length bounded here once more.
+  auto report = [](const char* what) {
+    std::cerr << "weft: " << weft::text::one_line(what) << "\n";
+  };
   try {
     return dispatch(parse(argc, argv));
   } catch (const usage_error& e) {
-    std::cerr << "weft: " << e.what() << "\n";
+    report(e.what());
     return 2;
-  } catch (const weft::error& e) {
-    std::cerr << "weft: " << e.what() << "\n";
-    return 1;
   } catch (const std::exception& e) {
-    std::cerr << "weft: " << e.what() << "\n";
+    report(e.what());
     return 1;
   }
 }

@@ -23,7 +23,9 @@ namespace weft::test {
 
 class child_process {
 public:
-  child_process(std::vector<std::string> args, std::filesystem::path out)
+  /// `in`, if given, is the file its standard input reads.
+  child_process(std::vector<std::string> args, std::filesystem::path out,
+                const std::filesystem::path& in = {})
     : out_(std::move(out)), err_(out_.string() + ".err") {
     std::vector<char*> argv;
     for (auto& a : args)
@@ -31,6 +33,8 @@ public:
     argv.push_back(nullptr);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
+    if (!in.empty())
+      posix_spawn_file_actions_addopen(&fa, 0, in.c_str(), O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 1, out_.c_str(),
                                      O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_addopen(&fa, 2, err_.c_str(),

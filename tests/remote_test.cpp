@@ -391,7 +391,8 @@ TEST_CASE("remote: the weft command reports errors in one line with a "
                                    "{\"index\": 1", "--server",
                                    srv.address()});
     CHECK(status == 2);
-    CHECK_THAT(err, Catch::Contains("--input is not a JSON object"));
+    CHECK_THAT(err, Catch::Contains("--input: malformed JSON at offset 11 "
+                                    "(line 1, column 12)"));
   }
   SECTION("submit, list, cancel and clusters with --json") {
     auto [s1, out1, err1] =

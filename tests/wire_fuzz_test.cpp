@@ -420,3 +420,40 @@ TEST_CASE("fuzz: hostile connections over TLS, signed or not, neither crash "
   barrage(dir.path, srv, *runner, jobs, tls_args, signed_ctx.get(),
           {unsigned_ctx.get(), rogue_ctx.get()}, 1200);
 }
+
+TEST_CASE("fuzz: silent connections beyond max_connections cannot lock out "
+          "nodes that speak", "[fuzz]") {
+  temp_dir dir;
+  auto srv = start_server(dir.path, "127.0.0.1:0",
+                          {"--max-connections", "30",
+                           "--handshake-timeout-ms", "60000"});
+  auto runner = start_runner(dir.path, srv.address(), "default", "steady");
+  std::vector<int> silent;
+  for (int i = 0; i < 80; ++i)
+    silent.push_back(dial(srv.port));
+  // The oldest silent ones gave way; a client and the runner still work.
+  for (int i = 0; i < 3; ++i) {
+    child_process cli{{WEFT_CLI, "jobs", "--server", srv.address()},
+                      dir.path / "cli.out"};
+    CHECK(cli.wait(10s) == 0);
+  }
+  auto conn = connect(srv.address());
+  auto jobs = conn.jobs();
+  auto job = jobs.submit("crowded", {spread(10, 0, {"default"})});
+  CHECK(jobs.wait(job.id, 60s).state == weft::job_state::completed);
+  CHECK_THAT(srv.proc->errors(), Catch::Contains("to make room"));
+  CHECK_THAT(runner->errors(), !Catch::Contains("lost the orchestrator"));
+  for (int fd : silent)
+    if (fd >= 0)
+      ::close(fd);
+}
+
+TEST_CASE("fuzz: a maximum message size below what runners send is refused "
+          "at start", "[fuzz]") {
+  temp_dir dir;
+  child_process srv{{WEFT_CLI, "server", "--listen", "127.0.0.1:0",
+                     "--max-message-bytes", "1000000"},
+                    dir.path / "small.out"};
+  CHECK(srv.wait(30s) == 1);
+  CHECK_THAT(srv.errors(), Catch::Contains("at least 40 MiB"));
+}

@@ -1,4 +1,5 @@
 #include "weft/certs.hpp"
+#include "weft/text.hpp"
 
 #include "weft/error.hpp"
 
@@ -134,17 +135,21 @@ certificate_files make_certificate_authority(const fs::path& dir) {
   return files;
 }
 
-certificate_files issue_certificate(const fs::path& dir,
-                                    const std::string& name) {
+void validate_certificate_name(const std::string& name) {
   bool ok = !name.empty() && name.size() <= 64 && name != "ca";
   for (char c : name)
     ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-'
                 || c == '_' || c == '.');
   if (!ok)
     throw error(errc::invalid_argument,
-                "certificate name \"" + name
-                  + "\" must be 1 to 64 letters, digits, '-', '_' or '.' "
+                "certificate name " + text::quote(name)
+                  + " must be 1 to 64 letters, digits, '-', '_' or '.' "
                     "(and not \"ca\")");
+}
+
+certificate_files issue_certificate(const fs::path& dir,
+                                    const std::string& name) {
+  validate_certificate_name(name);
   auto ca_cert = read_pem<x509_ptr>(dir / "ca.pem", PEM_read_X509,
                                     "CA certificate");
   auto ca_key = read_pem<pkey_ptr>(dir / "ca.key", PEM_read_PrivateKey,

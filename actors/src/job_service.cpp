@@ -2,7 +2,8 @@
 #include "weft/core/journal_event.hpp"
 #include "weft/core/uuid.hpp"
 
-#include <boost/json/parse.hpp>
+#include "weft/json.hpp"
+#include "weft/text.hpp"
 
 #include <cctype>
 #include <map>
@@ -35,25 +36,30 @@ using service_pointer = job_service_actor::stateful_pointer<service_data>;
 
 constexpr auto statistics_interval = std::chrono::seconds{1};
 
+/// Runs one of the shared validators, turning its exception into a reply.
+template <class Fn>
+caf::error checked(Fn fn) {
+  try {
+    fn();
+  } catch (const error& e) {
+    return make_weft_error(e.code(), e.what());
+  }
+  return {};
+}
+
+caf::error validate_cluster_name(const std::string& name) {
+  return checked([&] { weft::validate_cluster_name(name); });
+}
+
 caf::error unknown_cluster(const std::string& name) {
+  // Advice to create a cluster whose name would be refused helps nobody:
+  // such a name gets the naming rule instead.
+  if (auto err = validate_cluster_name(name))
+    return err;
   return make_weft_error(errc::unknown_cluster,
                          "no cluster named " + name
                            + ": create it with `weft clusters create " + name
                            + "` (see `weft clusters list`)");
-}
-
-caf::error validate_cluster_name(const std::string& name) {
-  bool ok = !name.empty() && name.size() <= 64;
-  for (char c : name)
-    ok = ok
-         && (std::isalnum(static_cast<unsigned char>(c)) || c == '-'
-             || c == '_' || c == '.');
-  if (ok)
-    return {};
-  return make_weft_error(errc::invalid_argument,
-                         "cluster name \"" + name
-                           + "\" is not 1 to 64 letters, digits, '-', '_' or "
-                             "'.'");
 }
 
 /// Checks a submission; returns an empty error when it may become a job.
@@ -61,15 +67,13 @@ caf::error validate(const service_data& st, const submit_request& req) {
   if (req.roots.empty())
     return make_weft_error(errc::invalid_argument,
                            "a job needs at least one root task");
-  if (req.name.empty() || req.name.size() > 1024)
-    return make_weft_error(errc::invalid_argument,
-                           "a job name must be 1 to 1024 bytes long");
+  if (auto err = checked([&] { validate_job_name(req.name); }))
+    return err;
+  if (auto err = validate_cluster_name(req.cluster))
+    return err;
   for (const auto& root : req.roots) {
-    try {
-      validate_identifier(root.identifier);
-    } catch (const error& e) {
-      return make_weft_error(e.code(), e.what());
-    }
+    if (auto err = checked([&] { validate_identifier(root.identifier); }))
+      return err;
     if (root.input.size() > st.cfg.max_input_bytes)
       return make_weft_error(
         errc::input_too_large,
@@ -77,13 +81,12 @@ caf::error validate(const service_data& st, const submit_request& req) {
           + std::to_string(root.input.size()) + " bytes, above the limit of "
           + std::to_string(st.cfg.max_input_bytes)
           + " bytes: pass large data through the job cache instead");
-    boost::system::error_code ec;
-    auto value = boost::json::parse(root.input, ec);
-    if (ec || !value.is_object())
-      return make_weft_error(errc::invalid_input,
-                             "input of " + to_string(root.identifier)
-                               + " is not a JSON object"
-                               + (ec ? ": " + ec.message() : std::string{}));
+    try {
+      json::parse_input(root.input);
+    } catch (const error& e) {
+      return make_weft_error(e.code(), "input of " + to_string(root.identifier)
+                                         + ": " + e.what());
+    }
     if (!root.depends_on.empty())
       return make_weft_error(errc::invalid_argument,
                              "root tasks cannot depend on each other");
@@ -98,8 +101,8 @@ caf::result<T> forward(service_pointer self, const std::string& id,
   if (i == self->state.jobs.end()) {
     if (!core::is_uuid(id))
       return make_weft_error(errc::unknown_job,
-                             "'" + id
-                               + "' is not a job id: job ids are UUIDs such "
+                             text::quote(id)
+                               + " is not a job id: job ids are UUIDs such "
                                  "as 018dd029-58ca-74e5-8b58-b4f99d610f9a");
     return make_weft_error(errc::unknown_job, "no job with id " + id);
   }

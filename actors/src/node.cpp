@@ -6,34 +6,6 @@
 
 namespace weft {
 
-network_address parse_address(const std::string& text, bool allow_any_port) {
-  auto colon = text.rfind(':');
-  auto bad = [&](const std::string& why) {
-    return error(errc::invalid_argument,
-                 "address \"" + text + "\" " + why
-                   + ": write HOST:PORT, e.g. 127.0.0.1:7100");
-  };
-  if (colon == std::string::npos || colon == 0)
-    throw bad("has no host or no port");
-  network_address addr;
-  addr.host = text.substr(0, colon);
-  if (addr.host.size() > 2 && addr.host.front() == '['
-      && addr.host.back() == ']')
-    addr.host = addr.host.substr(1, addr.host.size() - 2);
-  auto port = text.substr(colon + 1);
-  if (port.empty() || port.size() > 5
-      || port.find_first_not_of("0123456789") != std::string::npos)
-    throw bad("has no valid port");
-  auto n = std::stoul(port);
-  if (n > 65535 || (n == 0 && !allow_any_port))
-    throw bad("has a port outside 1-65535");
-  addr.port = static_cast<uint16_t>(n);
-  return addr;
-}
-
-bool is_loopback(const std::string& host) {
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-}
 
 std::shared_ptr<owned_system> make_system(size_t scheduler_threads,
                                           const network_options* net) {
@@ -114,7 +86,11 @@ job_service_actor connect_gateway(owned_system& node,
   using clock = std::chrono::steady_clock;
   auto deadline = clock::now() + patience;
   auto backoff = std::chrono::milliseconds{100};
-  auto where = addr.host + ":" + std::to_string(addr.port);
+  // Brackets keep an IPv6 address readable as HOST:PORT.
+  auto where = (addr.host.find(':') != std::string::npos
+                  ? "[" + addr.host + "]"
+                  : addr.host)
+               + ":" + std::to_string(addr.port);
   std::string last;
   for (;;) {
     auto now = clock::now();
@@ -156,11 +132,10 @@ job_service_actor connect_gateway(owned_system& node,
     }
     if (clock::now() + backoff > deadline)
       throw error(errc::unreachable,
-                  "cannot reach the weft orchestrator at " + where + ": "
-                    + last + "; is `weft server` running there"
-                    + (node.tls ? ", and does it trust this node's "
-                                  "certificate?"
-                                : "?"));
+                  "cannot reach the server at " + where + ": " + last
+                    + (conn.reached ? std::string{}
+                                    : std::string{" (is `weft server` running "
+                                                  "there?)"}));
     std::this_thread::sleep_for(backoff);
     backoff = std::min(backoff * 2, std::chrono::milliseconds{2000});
   }

@@ -4,6 +4,8 @@
 #include "weft/actors/node.hpp"
 #include "weft/actors/runner_internal.hpp"
 
+#include <limits>
+
 namespace weft::client {
 
 struct connection::impl {
@@ -31,7 +33,11 @@ job_client connection::jobs() {
   auto connect = impl_->connector();
   auto patience = impl_->opts.patience;
   ptr->reconnect = [connect, patience] { return connect(patience); };
-  return job_client{std::move(ptr)};
+  job_client client{std::move(ptr)};
+  // The orchestrator enforces its own limit (`--max-input-bytes`), which
+  // this node does not know; a local guess would hide larger ones.
+  client.set_max_input_bytes(std::numeric_limits<size_t>::max());
+  return client;
 }
 
 weft::runner connection::make_runner(runner_options opts) {

@@ -50,7 +50,7 @@ std::string errno_text(int code) {
     case EHOSTUNREACH: return "host unreachable";
     case ENETUNREACH: return "network unreachable";
     case ECONNRESET: return "connection reset";
-    case EADDRINUSE: return "address in use";
+    case EADDRINUSE: return "address already in use";
     case EADDRNOTAVAIL: return "address not available on this machine";
     case EACCES: return "permission denied";
     default: return std::strerror(code);
@@ -741,7 +741,8 @@ uint16_t wire::listen(const std::string& host, uint16_t port,
                       caf::strong_actor_ptr whom,
                       std::set<std::string> sigs) {
   auto& st = *impl_;
-  auto where = host + ":" + std::to_string(port);
+  auto where = (host.find(':') != std::string::npos ? "[" + host + "]" : host)
+               + ":" + std::to_string(port);
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -764,9 +765,10 @@ uint16_t wire::listen(const std::string& host, uint16_t port,
     freeaddrinfo(res);
     if (fd >= 0)
       ::close(fd);
-    throw error(errc::io_error, "cannot listen on " + where + " ("
+    throw error(errc::io_error, "cannot listen on " + where + ": "
                                   + errno_text(code)
-                                  + "): is the port in use? pick another one");
+                                  + " (pick another port, or stop what holds "
+                                    "it)");
   }
   freeaddrinfo(res);
   sockaddr_storage bound{};
@@ -910,6 +912,7 @@ wire::connected wire::connect(const std::string& host, uint16_t port,
   int fd = dial(host, port, until, out.failure);
   if (fd < 0)
     return out;
+  out.reached = true;
   SSL* ssl = nullptr;
   if (st.tls_ctx != nullptr) {
     ERR_clear_error();
@@ -975,7 +978,9 @@ wire::connected wire::connect(const std::string& host, uint16_t port,
         else if (err == caf::sec::incompatible_application_ids)
           out.failure = "it speaks another weft protocol";
         else
-          out.failure = "the connection closed during the handshake";
+          out.failure = "the connection closed during the handshake (is it "
+                        "a weft server? one with TLS needs --cert, --key "
+                        "and --ca)";
       });
   if (!out.handle)
     st.post([&st, id] {

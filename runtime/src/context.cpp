@@ -1,20 +1,12 @@
 #include "weft/context.hpp"
 
+#include "weft/text.hpp"
+
 #include <boost/json/serialize.hpp>
 
 namespace weft {
 
 namespace {
-
-/// Cuts `text` to at most `limit` bytes without splitting a UTF-8 sequence.
-void truncate_utf8(std::string& text, size_t limit) {
-  if (text.size() <= limit)
-    return;
-  size_t cut = limit;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80)
-    --cut;
-  text.resize(cut);
-}
 
 std::string fields_to_json(fields f) {
   boost::json::object obj;
@@ -68,6 +60,21 @@ subtask_handle context::submit_json(const task_identifier& id,
                                     std::string input,
                                     subtask_options options) {
   validate_identifier(id);
+  // Size first: parsing a huge text only to refuse it wastes the slot.
+  if (input.size() <= limits_.max_input_bytes) {
+    try {
+      json::parse_input(input);
+    } catch (const error& e) {
+      throw error(e.code(), "input of subtask " + to_string(id) + ": "
+                              + e.what());
+    }
+  }
+  return add_subtask(id, std::move(input), std::move(options));
+}
+
+subtask_handle context::add_subtask(const task_identifier& id,
+                                    std::string input,
+                                    subtask_options options) {
   if (input.size() > limits_.max_input_bytes)
     throw error(errc::input_too_large,
                 "input of subtask " + to_string(id) + " is "
@@ -131,8 +138,8 @@ core::attempt_outcome context::take_outcome() {
   auto out = std::move(outcome_);
   if (board_)
     out.progress = board_->take();
-  out.display = std::move(task_.display);
-  truncate_utf8(out.display, limits_.max_display_bytes);
+  out.display = clean_display_name(task_.display, limits_.max_display_bytes);
+  task_.display.clear();
   outcome_ = core::attempt_outcome{};
   return out;
 }

@@ -1,6 +1,7 @@
 #include "weft/identifier.hpp"
 
 #include "weft/error.hpp"
+#include "weft/text.hpp"
 
 #include <charconv>
 
@@ -12,50 +13,57 @@ std::string to_string(const task_identifier& id) {
 
 namespace {
 
-bool parse_number(std::string_view text, uint32_t& out) {
-  if (text.empty())
-    return false;
-  for (char c : text)
-    if (c < '0' || c > '9')
-      return false;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-  return ec == std::errc{} && ptr == text.data() + text.size();
-}
+constexpr const char* version_rule =
+  "a version must match ^v(\\d+)\\.(\\d+)$, e.g. v1.3";
 
-bool try_parse_version(std::string_view text, task_version& out) {
-  if (text.size() < 4 || text[0] != 'v')
-    return false;
+/// Parses "vX.Y"; returns what is wrong with it, or empty.
+std::string try_parse_version(std::string_view text, task_version& out) {
   auto dot = text.find('.');
-  if (dot == std::string_view::npos)
-    return false;
-  return parse_number(text.substr(1, dot - 1), out.major)
-         && parse_number(text.substr(dot + 1), out.minor);
+  if (text.size() < 4 || text[0] != 'v' || dot == std::string_view::npos)
+    return "invalid version " + text::quote(text) + ": " + version_rule;
+  for (auto [part, field] : {std::pair{text.substr(1, dot - 1), &out.major},
+                             std::pair{text.substr(dot + 1), &out.minor}}) {
+    bool digits = !part.empty()
+                  && part.find_first_not_of("0123456789")
+                       == std::string_view::npos;
+    if (!digits)
+      return "invalid version " + text::quote(text) + ": " + version_rule;
+    auto [ptr, ec] =
+      std::from_chars(part.data(), part.data() + part.size(), *field);
+    if (ec == std::errc::result_out_of_range)
+      return "version number "
+             + (part.size() > 20 ? std::string{part.substr(0, 20)} + "..."
+                                 : std::string{part})
+             + " in " + text::quote(text) + " is too large (max "
+             + std::to_string(UINT32_MAX) + ")";
+  }
+  return {};
 }
 
 } // namespace
 
 task_version parse_version(std::string_view text) {
   task_version result;
-  if (!try_parse_version(text, result))
-    throw error(errc::invalid_identifier,
-                "invalid task version '" + std::string{text}
-                  + "': a version must match ^v(\\d+)\\.(\\d+)$, e.g. v1.3, "
-                    "each number fitting 32 bits");
+  if (auto why = try_parse_version(text, result); !why.empty())
+    throw error(errc::invalid_identifier, why);
   return result;
 }
 
 void validate_identifier(const task_identifier& id, std::string_view task_type) {
-  std::string who = task_type.empty() ? "task '" + id.name + "'"
+  std::string who = task_type.empty() ? "task " + text::quote(id.name)
                                       : "task type " + std::string{task_type};
   if (id.name.empty() || id.name.size() > 256)
     throw error(errc::invalid_identifier,
-                who + ": identifier name must be 1 to 256 bytes long, got "
+                who + ": identifier name must be 1 to 256 bytes long, not "
                   + std::to_string(id.name.size()));
-  task_version ignored;
-  if (!try_parse_version(id.version, ignored))
+  if (text::invalid_utf8_offset(id.name) != std::string::npos
+      || text::control_offset(id.name) != std::string::npos)
     throw error(errc::invalid_identifier,
-                who + ": invalid version '" + id.version
-                  + "': a version must match ^v(\\d+)\\.(\\d+)$, e.g. v1.3");
+                who + ": identifier name must be UTF-8 without control "
+                      "characters");
+  task_version ignored;
+  if (auto why = try_parse_version(id.version, ignored); !why.empty())
+    throw error(errc::invalid_identifier, who + ": " + why);
 }
 
 bool compatible(task_version submitted, task_version runner) noexcept {
@@ -67,8 +75,8 @@ bool compatible(const task_identifier& submitted,
   task_version s;
   task_version r;
   return submitted.name == runner.name
-         && try_parse_version(submitted.version, s)
-         && try_parse_version(runner.version, r) && compatible(s, r);
+         && try_parse_version(submitted.version, s).empty()
+         && try_parse_version(runner.version, r).empty() && compatible(s, r);
 }
 
 } // namespace weft

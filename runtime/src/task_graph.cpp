@@ -1,8 +1,10 @@
 #include "weft/core/task_graph.hpp"
 
 #include "weft/error.hpp"
+#include "weft/text.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <utility>
 
 namespace weft::core {
@@ -259,8 +261,11 @@ bool task_graph::finish(task_index i, uint32_t attempt,
   if (out.stopped > last_stopped_)
     last_stopped_ = out.stopped;
   replace_progress(i, std::move(out.progress));
+  // Runners clean display names already; one of another release may not,
+  // and what is stored here is shown on terminals and written as JSON.
   if (!out.display.empty())
-    extra(i).display = std::move(out.display);
+    extra(i).display = clean_display_name(out.display,
+                                          std::numeric_limits<size_t>::max());
   if (!out.succeeded || !out.logs.empty() || !out.spans.empty()) {
     attempt_record rec;
     rec.attempt = n.attempts_started;

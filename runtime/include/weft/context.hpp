@@ -191,7 +191,7 @@ public:
   template <task_type T>
   subtask_handle submit_subtask(const T& task, subtask_options options = {}) {
     const auto& id = validated_identifier_of<T>();
-    return submit_json(id, json::encode(task), std::move(options));
+    return add_subtask(id, json::encode(task), std::move(options));
   }
 
   /// Submits each task of a range with the same options.
@@ -206,6 +206,9 @@ public:
   }
 
   /// Submits a task given by identifier and JSON input (any language's form).
+  /// The input is checked as a root submission's is: text that is not a
+  /// JSON object throws `weft::error` (invalid_input) here, failing this
+  /// attempt, rather than failing the subtask later.
   subtask_handle submit_json(const task_identifier& id, std::string input,
                              subtask_options options = {});
 
@@ -231,6 +234,10 @@ public:
 
 private:
   friend class weft::logger;
+  /// Queues a subtask whose input is known to be valid JSON.
+  subtask_handle add_subtask(const task_identifier& id, std::string input,
+                             subtask_options options);
+
   current_task_info task_;
   std::shared_ptr<cache_store> cache_;
   context_limits limits_;

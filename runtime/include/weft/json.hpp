@@ -534,9 +534,14 @@ T decode_at(const boost::json::value& v, const path& at) {
 
 } // namespace detail
 
+/// How deep JSON text may nest (objects and arrays), as boost::json's
+/// parser enforces it.
+inline constexpr size_t max_depth = 32;
+
 /// Parses JSON text. Malformed text throws `weft::error` (invalid_input)
 /// saying where it stopped making sense: "malformed JSON at offset 14 (line
-/// 1, column 15): incomplete JSON".
+/// 1, column 15): incomplete JSON". Bytes that are not UTF-8 and nesting
+/// deeper than `max_depth` are named as such.
 inline boost::json::value parse(std::string_view text) {
   boost::json::stream_parser p;
   boost::system::error_code ec;
@@ -546,6 +551,21 @@ inline boost::json::value parse(std::string_view text) {
   if (!ec)
     p.finish(ec);
   if (ec) {
+    std::string what = ec.message();
+    // The parser calls bad UTF-8 a syntax error, at or just before the
+    // offending byte; the byte itself is what the writer needs to find.
+    auto bad = detail::invalid_utf8_offset(text);
+    if (bad != std::string_view::npos && bad <= offset + 4) {
+      offset = bad;
+      static constexpr char hex[] = "0123456789abcdef";
+      auto byte = static_cast<unsigned char>(text[bad]);
+      what = std::string{"invalid UTF-8 (byte 0x"} + hex[byte >> 4]
+             + hex[byte & 0xF] + ")";
+    } else if (ec == boost::json::error::too_deep) {
+      what = "nested deeper than " + std::to_string(max_depth) + " levels";
+    } else if (ec == boost::json::error::extra_data) {
+      what = "extra text after the JSON value";
+    }
     // Line and column (in characters) help with hand-written, multi-line
     // inputs where a byte offset is hard to find.
     size_t line = 1;
@@ -561,9 +581,24 @@ inline boost::json::value parse(std::string_view text) {
     throw error(errc::invalid_input,
                 "malformed JSON at offset " + std::to_string(offset)
                   + " (line " + std::to_string(line) + ", column "
-                  + std::to_string(column) + "): " + ec.message());
+                  + std::to_string(column) + "): " + what);
   }
   return p.release();
+}
+
+/// Checks a task input as submitted (a JSON object) and returns it parsed.
+/// Root submissions, `context::submit_json` and the command line share it,
+/// so all three refuse the same texts with the same words. Throws
+/// `weft::error` (invalid_input).
+inline boost::json::object parse_input(std::string_view text) {
+  auto value = parse(text);
+  if (!value.is_object())
+    throw error(errc::invalid_input,
+                std::string{"not a JSON object but "}
+                  + (value.is_array() ? "an " : value.is_null() ? "" : "a ")
+                  + detail::kind_name(value)
+                  + ": task inputs are objects such as {\"size\": 3}");
+  return std::move(value.get_object());
 }
 
 /// Encodes `x` as a JSON value. Throws `weft::error` (invalid_input) for

@@ -45,6 +45,7 @@ public:
     caf::strong_actor_ptr handle;  ///< the actor the server published
     caf::error error;              ///< CAF's verdict on the handshake
     std::string failure;           ///< plain words when it failed
+    bool reached = false;          ///< the TCP connection was made
   };
   /// Connects to `host:port` within `timeout` (TCP, TLS when configured,
   /// then BASP's handshake through CAF) and returns the published actor

@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -715,7 +716,10 @@ wire::wire(caf::actor_system& sys, const network_options& net)
   ev.events = EPOLLIN;
   ev.data.ptr = &st.wake_w;
   epoll_ctl(st.epoll_fd, EPOLL_CTL_ADD, st.wake_fd, &ev);
-  st.thread = std::thread{[&st] { st.run(); }};
+  st.thread = std::thread{[&st] {
+    pthread_setname_np(pthread_self(), "weft.wire");
+    st.run();
+  }};
 }
 
 wire::~wire() {
@@ -924,33 +928,41 @@ wire::connected wire::connect(const std::string& host, uint16_t port,
       return out;
     }
   }
-  int sv[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv)
-      != 0) {
-    out.failure = errno_text(errno);
-    if (ssl != nullptr)
+  uint64_t id = 0;
+  caf::io::scribe_ptr scribe;
+  if (ssl == nullptr) {
+    // Plain TCP is loopback only, and this node chose the server: CAF reads
+    // the socket itself, saving the relay's hop on every message (the
+    // server checks what this node sends either way).
+    scribe = st.sys.middleman().backend().new_scribe(fd);
+  } else {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv)
+        != 0) {
+      out.failure = errno_text(errno);
       SSL_free(ssl);
-    ::close(fd);
-    return out;
+      ::close(fd);
+      return out;
+    }
+    // What a TLS server sends is checked for framing, bounded only by
+    // BASP's own 4 GiB length: the server is this node's choice.
+    id = st.call([&st] { return st.next_id++; });
+    st.post([&st, id, fd, ssl, caf_fd = sv[0], host, port, until] {
+      auto& l = st.links.emplace_back(basp::role::connecting, st.sys.node(),
+                                      size_t{0xFFFFFFFFu} + basp::header_size);
+      l.id = id;
+      l.peer_fd = fd;
+      l.ssl = ssl;
+      l.caf_fd = caf_fd;
+      l.peer = host + ":" + std::to_string(port);
+      l.deadline = until;
+      l.last_drain = clock_type::now();
+      st.add_watch(l.peer_fd, l.peer_w);
+      st.add_watch(l.caf_fd, l.caf_w);
+      st.service(l);
+    });
+    scribe = st.sys.middleman().backend().new_scribe(sv[1]);
   }
-  // The server is this node's choice: what it sends is checked for framing,
-  // bounded only by BASP's own 4 GiB length.
-  auto id = st.call([&st] { return st.next_id++; });
-  st.post([&st, id, fd, ssl, caf_fd = sv[0], host, port, until] {
-    auto& l = st.links.emplace_back(basp::role::connecting, st.sys.node(),
-                                    size_t{0xFFFFFFFFu} + basp::header_size);
-    l.id = id;
-    l.peer_fd = fd;
-    l.ssl = ssl;
-    l.caf_fd = caf_fd;
-    l.peer = host + ":" + std::to_string(port);
-    l.deadline = until;
-    l.last_drain = clock_type::now();
-    st.add_watch(l.peer_fd, l.peer_w);
-    st.add_watch(l.caf_fd, l.caf_w);
-    st.service(l);
-  });
-  auto scribe = st.sys.middleman().backend().new_scribe(sv[1]);
   caf::scoped_actor self{st.sys};
   auto left = std::max(std::chrono::duration_cast<std::chrono::milliseconds>(
                          until - clock_type::now()),
@@ -982,7 +994,7 @@ wire::connected wire::connect(const std::string& host, uint16_t port,
                         "a weft server? one with TLS needs --cert, --key "
                         "and --ca)";
       });
-  if (!out.handle)
+  if (!out.handle && id != 0)
     st.post([&st, id] {
       for (auto& l : st.links)
         if (l.id == id)

@@ -229,6 +229,8 @@ int run_server(const command_line& cl) {
       std::chrono::milliseconds{parse_count("--progress-interval", *n)};
   opts.network.tls = tls_of(cl);
   weft::server srv{opts};
+  if (!srv.recovery_note().empty())
+    std::cerr << "weft: warning: " << srv.recovery_note() << "\n";
   std::cout << "weft server listening on " << srv.host() << ":" << srv.port()
             << (srv.tls() ? " (TLS: only nodes with a certificate signed by "
                             "its CA may connect)"

@@ -13,7 +13,11 @@
 #include <array>
 #include <cstdarg>
 #include <fstream>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
 #include <map>
+#include <mutex>
 #include <optional>
 
 namespace fs = std::filesystem;
@@ -221,6 +225,65 @@ struct quiet_logger : rocksdb::Logger {
   void Logv(const char*, va_list) override {}
 };
 
+// RocksDB's info log in LOG, written by weft: RocksDB's own logger aborts
+// the process (an assertion in Debian's build) on the write after one
+// that failed, which a full disk makes the first thing to fail; and it
+// keeps one LOG.old.* per start. This one drops lines it cannot write and
+// keeps LOG plus one LOG.old, each at most max_bytes.
+class info_log : public rocksdb::Logger {
+public:
+  explicit info_log(fs::path file) : file_(std::move(file)) {
+    std::error_code ec;
+    if (fs::file_size(file_, ec) > max_bytes / 2 && !ec)
+      roll();
+    else
+      out_ = std::fopen(file_.c_str(), "ae");
+  }
+  ~info_log() override {
+    if (out_ != nullptr)
+      std::fclose(out_);
+  }
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    char line[1024];
+    auto now = std::chrono::system_clock::now();
+    auto t = std::chrono::system_clock::to_time_t(now);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    auto n = std::strftime(line, sizeof line, "%Y/%m/%d-%H:%M:%S ", &tm);
+    va_list copy;
+    va_copy(copy, ap);
+    auto m = std::vsnprintf(line + n, sizeof line - n - 1, format, copy);
+    va_end(copy);
+    n = std::min(n + static_cast<size_t>(std::max(m, 0)), sizeof line - 2);
+    line[n++] = '\n';
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (out_ == nullptr)
+      return;
+    if (std::fwrite(line, 1, n, out_) == n)
+      written_ += n;
+    std::fflush(out_);
+    if (written_ > max_bytes)
+      roll();
+  }
+
+  static constexpr size_t max_bytes = 4 << 20;
+
+private:
+  void roll() {
+    if (out_ != nullptr)
+      std::fclose(out_);
+    std::error_code ec;
+    fs::rename(file_, file_.string() + ".old", ec);
+    out_ = std::fopen(file_.c_str(), "ae");
+    written_ = 0;
+  }
+  fs::path file_;
+  std::FILE* out_ = nullptr;
+  size_t written_ = 0;
+  std::mutex mtx_;
+};
+
 rocksdb::Options store_options() {
   rocksdb::Options options;
   options.paranoid_checks = true;
@@ -236,9 +299,6 @@ rocksdb::Options store_options() {
   // Closed, synced logs (left behind when a crash came between a memtable
   // switch and its flush) must be there, whole.
   options.track_and_verify_wals_in_manifest = true;
-  // One info log per start would pile up: a few of bounded size.
-  options.keep_log_file_num = 3;
-  options.max_log_file_size = 4 << 20;
   return options;
 }
 
@@ -463,6 +523,7 @@ std::shared_ptr<journal_store> journal_store::open(const journal_options& opts) 
   }
   auto options = store_options();
   options.create_if_missing = fresh;
+  options.info_log = std::make_shared<info_log>(dir / "LOG");
   rocksdb::DB* raw = nullptr;
   auto st = rocksdb::DB::Open(options, dir.string(), &raw);
   if (!st.ok())

@@ -234,10 +234,13 @@ class info_log : public rocksdb::Logger {
 public:
   explicit info_log(fs::path file) : file_(std::move(file)) {
     std::error_code ec;
-    if (fs::file_size(file_, ec) > max_bytes / 2 && !ec)
+    auto size = fs::file_size(file_, ec);
+    if (!ec && size > max_bytes / 2) {
       roll();
-    else
+    } else {
       out_ = std::fopen(file_.c_str(), "ae");
+      written_ = ec ? 0 : size;
+    }
   }
   ~info_log() override {
     if (out_ != nullptr)

@@ -428,6 +428,8 @@ int run_server(const command_line& cl) {
       parse_count("--max-connections", *n, uint64_t{1} << 20);
   opts.network.tls = tls_of(cl);
   weft::server srv{opts};
+  if (!srv.recovery_note().empty())
+    std::cerr << "weft: warning: " << srv.recovery_note() << "\n";
   // Brackets keep an IPv6 address readable as HOST:PORT.
   auto host = srv.host().find(':') != std::string::npos ? "[" + srv.host() + "]"
                                                          : srv.host();

@@ -1,10 +1,24 @@
 #include "weft/actors/journal.hpp"
 
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
+#include <fcntl.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdarg>
+#include <fstream>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
 #include <map>
+#include <mutex>
+#include <optional>
 
 namespace fs = std::filesystem;
 
@@ -47,45 +61,234 @@ bool is_event_key(const rocksdb::Slice& key) {
   return key.size() == event_key_size && key[0] == event_prefix;
 }
 
+// What to do about a damaged directory, the end of every such refusal.
+constexpr const char* restore_hint =
+  ": restore the directory from a backup, or move it aside to start a new "
+  "journal; weft does not repair or truncate it";
+
+// RocksDB statuses can span lines; a refusal is one line.
+std::string one_line(std::string text) {
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  return text;
+}
+
 [[noreturn]] void refuse(const rocksdb::Status& st, const fs::path& dir) {
-  auto what = st.ToString();
+  auto what = one_line(st.ToString());
   if (st.IsIOError() && what.find("lock") != std::string::npos)
     throw error(errc::data_in_use,
                 "data directory " + dir.string()
                   + " is in use by another weft process (" + what
                   + "): stop that process or pass another --data directory");
   if (st.IsCorruption())
-    throw error(errc::bad_data,
-                "data directory " + dir.string() + " is corrupt (" + what
-                  + "): restore it from a backup or move it away; weft does "
-                    "not repair or truncate it");
+    throw error(errc::bad_data, "journal in " + dir.string() + " is corrupt ("
+                                  + what + ")" + restore_hint);
+  if (st.IsNoSpace())
+    throw error(errc::io_error, "no space left for the journal in "
+                                  + dir.string() + " (" + what
+                                  + "): free space on that disk and start "
+                                    "again");
   throw error(errc::io_error,
               "cannot open data directory " + dir.string() + ": " + what);
 }
 
-} // namespace
+// -- checks made before RocksDB may write anything ---------------------------
 
-journal_store::~journal_store() = default;
+// The files RocksDB keeps in a store's directory.
+bool is_store_file(const std::string& name) {
+  auto ends = [&](std::string_view tail) {
+    return name.size() > tail.size()
+           && name.compare(name.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  return name.rfind("MANIFEST-", 0) == 0 || name.rfind("OPTIONS-", 0) == 0
+         || name == "IDENTITY" || name == "LOCK" || ends(".log")
+         || ends(".sst");
+}
 
-std::shared_ptr<journal_store> journal_store::open(const journal_options& opts) {
-  std::shared_ptr<journal_store> store{new journal_store};
-  store->opts_ = opts;
-  const auto& dir = opts.dir;
-  std::error_code ec;
-  bool fresh = !fs::exists(dir, ec) || fs::is_empty(dir, ec);
-  if (!fresh && !fs::exists(dir / "CURRENT", ec))
-    throw error(errc::bad_data,
-                "data directory " + dir.string()
-                  + " is not empty and holds no weft journal: pass an empty "
-                    "or a weft data directory");
-  if (fresh) {
-    fs::create_directories(dir, ec);
-    if (ec)
-      throw error(errc::io_error, "cannot create data directory "
-                                    + dir.string() + ": " + ec.message());
+// CRC-32C as RocksDB's log records carry it (masked).
+uint32_t crc32c(const unsigned char* p, size_t n) {
+  static const auto table = [] {
+    std::array<uint32_t, 256> t{};
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k)
+        c = (c & 1) ? (c >> 1) ^ 0x82f63b78u : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  uint32_t c = 0xffffffffu;
+  for (size_t i = 0; i < n; ++i)
+    c = table[(c ^ p[i]) & 0xff] ^ (c >> 8);
+  return c ^ 0xffffffffu;
+}
+
+uint32_t unmask(uint32_t masked) {
+  auto rot = masked - 0xa282ead8u;
+  return (rot >> 17) | (rot << 15);
+}
+
+// RocksDB's WAL format (db/log_format.h): 32 KiB blocks of records, each
+// a header (crc32c, length, type; recyclable types add the log number)
+// and a payload; a logical record is one FULL fragment or FIRST, MIDDLE...,
+// LAST; fewer than a header's bytes at a block's end are zero padding.
+constexpr size_t wal_block = 32768;
+
+struct wal_record {
+  size_t header = 0;  // 0: no valid record here
+  size_t length = 0;
+  int type = 0;
+};
+
+wal_record record_at(const std::string& log, size_t at) {
+  auto left_in_block = wal_block - at % wal_block;
+  if (left_in_block < 7 || at + 7 > log.size())
+    return {};
+  auto p = reinterpret_cast<const unsigned char*>(log.data()) + at;
+  int type = p[6];
+  size_t header = type >= 5 && type <= 8 ? 11 : 7;
+  size_t length = p[4] | (size_t{p[5]} << 8);
+  if (type < 1 || type > 10 || header > left_in_block
+      || length > left_in_block - header || at + header + length > log.size())
+    return {};
+  uint32_t stored = p[0] | (uint32_t{p[1]} << 8) | (uint32_t{p[2]} << 16)
+                    | (uint32_t{p[3]} << 24);
+  // The checksum covers the type byte, the log number if any, the payload.
+  if (unmask(stored) != crc32c(p + 6, header - 6 + length))
+    return {};
+  return {header, length, type};
+}
+
+struct wal_scan {
+  size_t size = 0;
+  size_t whole = 0;     // bytes up to the end of the last whole record
+  bool damaged = false; // a valid record follows a bad spot
+  size_t bad_at = 0;    // where the first bad spot is
+};
+
+// Reads a WAL the way recovery will: what is whole, and whether anything
+// valid follows the first bad spot (then it is damage, not a torn tail).
+wal_scan scan_wal(const fs::path& file) {
+  std::ifstream in{file, std::ios::binary};
+  std::string log{std::istreambuf_iterator<char>{in}, {}};
+  wal_scan scan;
+  scan.size = log.size();
+  size_t at = 0;
+  bool in_fragments = false;
+  for (;;) {
+    auto left_in_block = wal_block - at % wal_block;
+    if (left_in_block < 7) {
+      at += left_in_block;  // padding
+      continue;
+    }
+    if (at >= log.size())
+      break;
+    auto r = record_at(log, at);
+    if (r.header == 0)
+      break;
+    int kind = r.type >= 5 && r.type <= 8 ? r.type - 4 : r.type;
+    bool first_or_full = kind == 1 || kind == 2;
+    if (first_or_full == in_fragments && kind <= 4)
+      break;  // a fragment out of sequence
+    at += r.header + r.length;
+    if (kind == 2 || kind == 3)
+      in_fragments = true;
+    else {
+      in_fragments = false;
+      scan.whole = at;
+    }
   }
+  scan.bad_at = scan.whole;
+  if (scan.whole >= log.size())
+    return scan;
+  // A crash tears at most the end: any valid record after the bad spot
+  // means bytes in the middle changed.
+  for (size_t q = scan.whole + 1; q + 7 <= log.size(); ++q)
+    if (record_at(log, q).header != 0) {
+      scan.damaged = true;
+      break;
+    }
+  return scan;
+}
+
+bool all_zero(const fs::path& file, size_t from) {
+  std::ifstream in{file, std::ios::binary};
+  in.seekg(static_cast<std::streamoff>(from));
+  char c = 0;
+  while (in.get(c))
+    if (c != 0)
+      return false;
+  return true;
+}
+
+struct quiet_logger : rocksdb::Logger {
+  using rocksdb::Logger::Logv;
+  void Logv(const char*, va_list) override {}
+};
+
+// RocksDB's info log in LOG, written by weft: RocksDB's own logger aborts
+// the process (an assertion in Debian's build) on the write after one
+// that failed, which a full disk makes the first thing to fail; and it
+// keeps one LOG.old.* per start. This one drops lines it cannot write and
+// keeps LOG plus one LOG.old, each at most max_bytes.
+class info_log : public rocksdb::Logger {
+public:
+  explicit info_log(fs::path file) : file_(std::move(file)) {
+    std::error_code ec;
+    auto size = fs::file_size(file_, ec);
+    if (!ec && size > max_bytes / 2) {
+      roll();
+    } else {
+      out_ = std::fopen(file_.c_str(), "ae");
+      written_ = ec ? 0 : size;
+    }
+  }
+  ~info_log() override {
+    if (out_ != nullptr)
+      std::fclose(out_);
+  }
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    char line[1024];
+    auto now = std::chrono::system_clock::now();
+    auto t = std::chrono::system_clock::to_time_t(now);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    auto n = std::strftime(line, sizeof line, "%Y/%m/%d-%H:%M:%S ", &tm);
+    va_list copy;
+    va_copy(copy, ap);
+    auto m = std::vsnprintf(line + n, sizeof line - n - 1, format, copy);
+    va_end(copy);
+    n = std::min(n + static_cast<size_t>(std::max(m, 0)), sizeof line - 2);
+    line[n++] = '\n';
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (out_ == nullptr)
+      return;
+    if (std::fwrite(line, 1, n, out_) == n)
+      written_ += n;
+    std::fflush(out_);
+    if (written_ > max_bytes)
+      roll();
+  }
+
+  static constexpr size_t max_bytes = 4 << 20;
+
+private:
+  void roll() {
+    if (out_ != nullptr)
+      std::fclose(out_);
+    std::error_code ec;
+    fs::rename(file_, file_.string() + ".old", ec);
+    out_ = std::fopen(file_.c_str(), "ae");
+    written_ = 0;
+  }
+  fs::path file_;
+  std::FILE* out_ = nullptr;
+  size_t written_ = 0;
+  std::mutex mtx_;
+};
+
+rocksdb::Options store_options() {
   rocksdb::Options options;
-  options.create_if_missing = fresh;
   options.paranoid_checks = true;
   // The journal's records are small and a finished job's are deleted in
   // one range: a 16 MB memtable (RocksDB's default is 64 MB) writes as
@@ -94,12 +297,244 @@ std::shared_ptr<journal_store> journal_store::open(const journal_options& opts) 
   options.max_write_buffer_number = 2;
   // Replay must see a prefix of the writes: an unsynced start lost while
   // the synced completion after it survived would drop that completion.
+  // What the prefix may leave out is checked before (check_logs).
   options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  // Closed, synced logs (left behind when a crash came between a memtable
+  // switch and its flush) must be there, whole.
+  options.track_and_verify_wals_in_manifest = true;
+  return options;
+}
+
+// Free space RocksDB needs to open: the logs flushed into a table, a new
+// log, manifest, options and info log. Below it RocksDB fails midway
+// (and Debian's build asserts in its file writer), so refuse first.
+constexpr uint64_t open_headroom = 4 << 20;
+
+// RocksDB records the sizes of closed logs only, not how much of the live
+// one was synced, so a log cut short after a crash would look like a torn
+// tail. After each synced write the store notes "log N holds at least S
+// synced bytes" in this file, unsynced: the note always trails the data it
+// describes onto the disk, so a log shorter than its note lost synced
+// (acknowledged) writes. One pwrite per synced write, no extra sync.
+constexpr const char* synced_mark_name = "WEFT-SYNCED";
+constexpr char synced_mark_magic[8] = {'w', 'e', 'f', 't', 's', 'y', 'n', '1'};
+constexpr size_t synced_mark_size = 8 + 8 + 8 + 4;
+
+std::string log_name(uint64_t number) {
+  auto digits = std::to_string(number);
+  return std::string(digits.size() < 6 ? 6 - digits.size() : 0, '0') + digits
+         + ".log";
+}
+
+struct synced_mark {
+  uint64_t log = 0;
+  uint64_t bytes = 0;
+};
+
+std::string encode_mark(const synced_mark& m) {
+  std::string out(synced_mark_magic, 8);
+  for (auto v : {m.log, m.bytes})
+    for (int i = 0; i < 8; ++i)
+      out += static_cast<char>(v >> (8 * i));
+  auto crc = crc32c(reinterpret_cast<const unsigned char*>(out.data()), 24);
+  for (int i = 0; i < 4; ++i)
+    out += static_cast<char>(crc >> (8 * i));
+  return out;
+}
+
+// Empty when absent or unreadable (a machine crash may tear it: it then
+// vouches for nothing).
+std::optional<synced_mark> read_mark(const fs::path& dir) {
+  std::ifstream in{dir / synced_mark_name, std::ios::binary};
+  std::string b(synced_mark_size, '\0');
+  if (!in.read(b.data(), static_cast<std::streamsize>(b.size()))
+      || b.compare(0, 8, synced_mark_magic, 8) != 0)
+    return std::nullopt;
+  auto u = [&](size_t at, int n) {
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; --i)
+      v = (v << 8) | static_cast<unsigned char>(b[at + i]);
+    return v;
+  };
+  auto p = reinterpret_cast<const unsigned char*>(b.data());
+  if (crc32c(p, 24) != u(24, 4))
+    return std::nullopt;
+  return synced_mark{u(8, 8), u(16, 8)};
+}
+
+// Everything that can be checked without writing a byte: a refused
+// directory stays exactly as it was. Returns what recovery will drop.
+std::string check_store(const fs::path& dir) {
+  std::error_code ec;
+  // In use: ask RocksDB's own lock (it also knows this process's locks)
+  // before a read-only open, which does not lock.
+  if (fs::exists(dir / "LOCK", ec)) {
+    rocksdb::FileLock* lock = nullptr;
+    auto* env = rocksdb::Env::Default();
+    auto st = env->LockFile((dir / "LOCK").string(), &lock);
+    if (!st.ok())
+      throw error(errc::data_in_use,
+                  "data directory " + dir.string()
+                    + " is in use by another weft process ("
+                    + one_line(st.ToString())
+                    + "): stop that process or pass another --data "
+                      "directory");
+    env->UnlockFile(lock).PermitUncheckedError();
+  }
+  // The write-ahead logs: recovery (point in time) silently stops at the
+  // first bad record, so decide here what may be dropped: only a torn end
+  // of the newest log. A store always has a live log.
+  std::vector<std::pair<uint64_t, fs::path>> logs;
+  uint64_t log_bytes = 0;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    auto name = entry.path().filename().string();
+    if (entry.path().extension() != ".log"
+        || name.find_first_not_of("0123456789") != name.size() - 4)
+      continue;
+    logs.emplace_back(std::stoull(name), entry.path());
+  }
+  std::sort(logs.begin(), logs.end());
+  if (logs.empty())
+    throw error(errc::bad_data,
+                "journal in " + dir.string()
+                  + " is damaged: its write-ahead log (*.log) is missing, "
+                    "and with it what was written since the last flush"
+                  + restore_hint);
+  auto mark = read_mark(dir);
+  if (mark && logs.back().first < mark->log)
+    throw error(errc::bad_data,
+                "journal in " + dir.string() + " is damaged: write-ahead log "
+                  + log_name(mark->log)
+                  + ", which held synced writes, is missing" + restore_hint);
+  std::string note;
+  for (size_t i = 0; i < logs.size(); ++i) {
+    const auto& file = logs[i].second;
+    auto scan = scan_wal(file);
+    log_bytes += scan.size;
+    if (mark && logs[i].first == mark->log && scan.whole < mark->bytes
+        && !scan.damaged)
+      throw error(errc::bad_data,
+                  "journal in " + dir.string() + " is damaged: write-ahead log "
+                    + file.filename().string() + " held "
+                    + std::to_string(mark->bytes)
+                    + " synced bytes but only its first "
+                    + std::to_string(scan.whole)
+                    + " are whole (truncated?)" + restore_hint);
+    auto dropped = scan.size - scan.whole;
+    if (dropped == 0 || all_zero(file, scan.whole))
+      continue;
+    bool newest = i + 1 == logs.size();
+    if (scan.damaged || !newest)
+      throw error(errc::bad_data,
+                  "journal in " + dir.string() + " is corrupt: write-ahead log "
+                    + file.filename().string() + " has a bad record at byte "
+                    + std::to_string(scan.bad_at) + " of "
+                    + std::to_string(scan.size)
+                    + (scan.damaged ? " with valid records after it"
+                                    : " and is not the newest log")
+                    + restore_hint);
+    note = "journal in " + dir.string() + ": dropped the last "
+           + std::to_string(dropped) + " bytes of write-ahead log "
+           + file.filename().string()
+           + ", an incomplete record torn by a crash (never acknowledged as "
+             "synced)";
+  }
+  // Manifest and tables, read-only and without an info log (that would
+  // rotate LOG): every block's checksum is verified.
+  auto options = store_options();
+  options.info_log = std::make_shared<quiet_logger>();
+  rocksdb::DB* raw = nullptr;
+  auto st = rocksdb::DB::OpenForReadOnly(options, dir.string(), &raw);
+  if (!st.ok())
+    refuse(st, dir);
+  std::unique_ptr<rocksdb::DB> db{raw};
+  st = db->VerifyChecksum();
+  if (!st.ok())
+    refuse(st, dir);
+  db.reset();
+  struct statvfs vfs {};
+  if (statvfs(dir.c_str(), &vfs) == 0) {
+    auto free_bytes = uint64_t{vfs.f_bavail} * vfs.f_frsize;
+    auto needed = log_bytes + open_headroom;
+    if (free_bytes < needed)
+      throw error(errc::io_error,
+                  "no space left for the journal in " + dir.string() + " ("
+                    + std::to_string(free_bytes >> 10) + " KiB free, opening "
+                    + "it needs " + std::to_string(needed >> 10)
+                    + " KiB): free space on that disk and start again");
+  }
+  return note;
+}
+
+} // namespace
+
+journal_store::~journal_store() {
+  if (!db_)
+    return;
+  // After a clean stop everything is in tables with block checksums and
+  // sizes the manifest records; the log holds nothing a damaged log could
+  // lose. A failure (a full disk) leaves it in the log, which is replayed.
+  db_->Flush(rocksdb::FlushOptions{}).PermitUncheckedError();
+  db_->Close().PermitUncheckedError();
+  if (synced_mark_fd_ >= 0)
+    ::close(synced_mark_fd_);
+}
+
+void journal_store::write_synced_mark() {
+  std::unique_ptr<rocksdb::LogFile> log;
+  if (synced_mark_fd_ < 0 || !db_->GetCurrentWalFile(&log).ok() || !log)
+    return;
+  auto bytes = encode_mark({log->LogNumber(), log->SizeFileBytes()});
+  // Best effort: a missing note only weakens the check at the next start.
+  [[maybe_unused]] auto n = ::pwrite(synced_mark_fd_, bytes.data(),
+                                     bytes.size(), 0);
+}
+
+std::shared_ptr<journal_store> journal_store::open(const journal_options& opts) {
+  std::shared_ptr<journal_store> store{new journal_store};
+  store->opts_ = opts;
+  const auto& dir = opts.dir;
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec))
+    throw error(errc::bad_data,
+                "data directory " + dir.string()
+                  + " is a file, not a directory: pass a directory (a new "
+                    "or empty one starts a new journal)");
+  bool fresh = !fs::exists(dir, ec) || fs::is_empty(dir, ec);
+  if (!fresh && !fs::exists(dir / "CURRENT", ec)) {
+    bool store_files = false;
+    for (const auto& entry : fs::directory_iterator(dir, ec))
+      store_files = store_files
+                    || is_store_file(entry.path().filename().string());
+    if (store_files)
+      throw error(errc::bad_data,
+                  "journal in " + dir.string()
+                    + " is damaged: its CURRENT file (which names the "
+                      "manifest) is missing" + restore_hint);
+    throw error(errc::bad_data,
+                "data directory " + dir.string()
+                  + " is not empty and holds no weft journal: pass an empty "
+                    "or a weft data directory");
+  }
+  if (fresh) {
+    fs::create_directories(dir, ec);
+    if (ec)
+      throw error(errc::io_error, "cannot create data directory "
+                                    + dir.string() + ": " + ec.message());
+  } else {
+    store->recovery_note_ = check_store(dir);
+  }
+  auto options = store_options();
+  options.create_if_missing = fresh;
+  options.info_log = std::make_shared<info_log>(dir / "LOG");
   rocksdb::DB* raw = nullptr;
   auto st = rocksdb::DB::Open(options, dir.string(), &raw);
   if (!st.ok())
     refuse(st, dir);
   store->db_.reset(raw);
+  store->synced_mark_fd_ =
+    ::open((dir / synced_mark_name).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC,
+           0644);
   std::string format;
   st = store->db_->Get(rocksdb::ReadOptions{}, meta_key, &format);
   auto expected = std::string{format_tag} + " "
@@ -145,7 +580,31 @@ std::shared_ptr<journal_store> journal_store::open(const journal_options& opts) 
   return store;
 }
 
+namespace {
+
+std::string write_failure(const rocksdb::Status& st, const fs::path& dir) {
+  auto what = one_line(st.ToString());
+  if (st.IsNoSpace() || what.find("No space") != std::string::npos)
+    return "journal write failed in " + dir.string()
+           + ": no space left on device (" + what
+           + "): free space on that disk; weft keeps running and writes "
+             "again once there is room";
+  return "journal write failed in " + dir.string() + ": " + what;
+}
+
+} // namespace
+
 void journal_store::append(const std::vector<journal_record>& records) {
+  // After a failed write RocksDB refuses every write until it is resumed.
+  // For a full disk its SstFileManager does that by itself once there is
+  // room (it looks every five seconds), and Resume() answers Busy
+  // meanwhile; for other errors resume here, so the journal works again
+  // without a restart once the cause is gone.
+  if (!last_failure_.empty()) {
+    auto st = db_->Resume();
+    if (!st.ok() && !st.IsBusy())
+      throw error(errc::io_error, write_failure(st, opts_.dir));
+  }
   rocksdb::WriteBatch batch;
   bool sync = false;
   for (const auto& r : records) {
@@ -171,12 +630,19 @@ void journal_store::append(const std::vector<journal_record>& records) {
   rocksdb::WriteOptions wo;
   wo.sync = opts_.fsync && sync;
   auto st = db_->Write(wo, &batch);
-  if (!st.ok())
-    throw error(errc::io_error, "journal write failed in " + opts_.dir.string()
-                                  + ": " + st.ToString());
+  if (!st.ok()) {
+    // While RocksDB recovers, writes fail with its stored error or Busy:
+    // keep reporting the cause.
+    if (last_failure_.empty() || !st.IsBusy())
+      last_failure_ = write_failure(st, opts_.dir);
+    throw error(errc::io_error, last_failure_);
+  }
+  last_failure_.clear();
   ++writes_;
-  if (wo.sync)
+  if (wo.sync) {
     ++synced_writes_;
+    write_synced_mark();
+  }
 }
 
 std::vector<std::string> journal_store::clusters() const {

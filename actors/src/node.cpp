@@ -42,6 +42,7 @@ void orchestrator::boot(caf::actor_system& s,
   if (!data_dir.empty()) {
     // Refuses (throws) before anything runs if the directory is unusable.
     auto store = journal_store::open({data_dir, fsync});
+    recovery_note = store->recovery_note();
     recovered = recover_jobs(*store);
     clusters = store->clusters();
     recover_statistics(*store, *stats);

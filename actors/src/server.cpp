@@ -77,6 +77,10 @@ const std::string& server::host() const noexcept {
   return impl_->opts.listen.host;
 }
 
+const std::string& server::recovery_note() const noexcept {
+  return impl_->orch.recovery_note;
+}
+
 bool server::tls() const noexcept {
   return impl_->node->tls;
 }

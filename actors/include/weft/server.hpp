@@ -41,6 +41,9 @@ public:
   uint16_t port() const noexcept;
   const std::string& host() const noexcept;
   bool tls() const noexcept;
+  /// One line saying what opening the journal dropped (a torn tail left by
+  /// a crash), or empty.
+  const std::string& recovery_note() const noexcept;
 
   /// A client in this process.
   job_client jobs();

@@ -30,16 +30,29 @@ struct journal_options {
 class journal_store {
 public:
   /// Opens or creates the store. Throws `weft::error`: data_in_use when
-  /// another process holds the directory, bad_data when it is corrupt, not
-  /// a weft directory, or from a newer schema; io_error otherwise. The
-  /// message says which and what to do. Nothing is ever truncated.
+  /// another process holds the directory, bad_data when it is damaged, not
+  /// a weft directory, or from a newer schema; io_error when the disk is
+  /// full or unwritable. The message is one line saying which and what to
+  /// do. A refused directory is left byte for byte as it was: it is checked
+  /// without writing before RocksDB opens it for writing.
   static std::shared_ptr<journal_store> open(const journal_options& opts);
 
+  /// Flushes what the write-ahead log holds into checksummed tables, so a
+  /// stopped journal keeps nothing in the log (docs/journal.md).
   ~journal_store();
 
   /// Appends encoded events as one write, synced when configured and any
-  /// record asks for it (`journal_record::sync`).
+  /// record asks for it (`journal_record::sync`). Throws `weft::error`
+  /// (io_error) when the write fails, e.g. on a full disk. The store
+  /// resumes by itself (RocksDB's recovery, or a resume before the next
+  /// append), so writes work again once the disk has room.
   void append(const std::vector<journal_record>& records);
+
+  /// One line saying what opening dropped (the torn tail of the last
+  /// write-ahead log, left by a crash during an unsynced write), or empty.
+  const std::string& recovery_note() const noexcept {
+    return recovery_note_;
+  }
 
   /// The clusters created (and not deleted) through the journal.
   std::vector<std::string> clusters() const;
@@ -72,6 +85,10 @@ private:
   uint64_t next_seq_ = 0;
   uint64_t writes_ = 0;
   uint64_t synced_writes_ = 0;
+  std::string recovery_note_;
+  std::string last_failure_;  // why the last write failed, until one works
+  int synced_mark_fd_ = -1;    // see write_synced_mark
+  void write_synced_mark();
 };
 
 /// Writes events with group commit: every append that arrives while a

@@ -42,6 +42,8 @@ struct orchestrator {
   job_service_actor service;
   /// What its jobs learned about task durations and subtasks (journaled).
   std::shared_ptr<core::task_statistics> stats;
+  /// What opening the journal dropped (`journal_store::recovery_note`).
+  std::string recovery_note;
 
   /// Opens the journal (refusing unusable data before anything runs),
   /// replays it, and spawns the actors. Throws `weft::error`.

@@ -3,8 +3,7 @@
 // identifiers, names, times and JSON inputs are checked strictly; inputs
 // come from files and standard input; --json output is always valid UTF-8.
 
-#include "process.hpp"
-#include "temp_dir.hpp"
+#include "servers.hpp"
 
 #include <weft/network.hpp>
 #include <weft/remote.hpp>
@@ -24,42 +23,11 @@
 
 using namespace std::chrono_literals;
 using weft::test::child_process;
+using weft::test::start_server;
 using weft::test::temp_dir;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct server_process {
-  std::unique_ptr<child_process> proc;
-  std::string host;
-  uint16_t port = 0;
-
-  std::string address() const {
-    return host + ":" + std::to_string(port);
-  }
-};
-
-/// Starts `weft server` and reads the address it prints.
-server_process start_server(const fs::path& dir, const std::string& listen,
-                            std::vector<std::string> extra = {}) {
-  std::vector<std::string> args{WEFT_CLI, "server", "--listen", listen};
-  for (auto& x : extra)
-    args.push_back(x);
-  static int n = 0;
-  server_process s;
-  s.proc = std::make_unique<child_process>(
-    args, dir / ("server-" + std::to_string(++n) + ".out"));
-  REQUIRE(s.proc->started());
-  auto line = s.proc->await_line("listening on", 30s);
-  INFO("server stderr: " << s.proc->errors());
-  REQUIRE(line.has_value());
-  auto words = line->substr(line->find("listening on ") + 13);
-  words = words.substr(0, words.find(' '));
-  auto colon = words.rfind(':');
-  s.host = words.substr(0, colon);
-  s.port = static_cast<uint16_t>(std::stoul(words.substr(colon + 1)));
-  return s;
-}
 
 struct cli_result {
   int status = -1;

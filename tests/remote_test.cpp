@@ -235,14 +235,8 @@ TEST_CASE("remote: a runner of an incompatible version never receives the "
 TEST_CASE("remote: TLS refuses a node without a CA-signed certificate and "
           "accepts a signed one") {
   temp_dir dir;
-  auto certs = dir.path / "certs";
-  auto rogue = dir.path / "rogue";
-  weft::make_certificate_authority(certs);
-  auto server_cert = weft::issue_certificate(certs, "server");
-  auto node_cert = weft::issue_certificate(certs, "node");
-  weft::make_certificate_authority(rogue);
-  auto rogue_cert = weft::issue_certificate(rogue, "intruder");
-  auto ca = (certs / "ca.pem").string();
+  test_pki pki{dir.path};
+  const auto& [certs, rogue, server_cert, node_cert, rogue_cert, ca] = pki;
   auto srv = start_server(
     dir.path, "127.0.0.1:0",
     {"--cert", server_cert.certificate.string(), "--key",

@@ -7,6 +7,7 @@
 #include "process.hpp"
 #include "temp_dir.hpp"
 
+#include <weft/certs.hpp>
 #include <weft/remote.hpp>
 
 #include <catch2/catch.hpp>
@@ -24,16 +25,18 @@ namespace fs = std::filesystem;
 
 struct server_process {
   std::unique_ptr<child_process> proc;
+  std::string host;  ///< as the server prints it; IPv6 in brackets
   uint16_t port = 0;
 
   std::string address() const {
-    return "127.0.0.1:" + std::to_string(port);
+    return host + ":" + std::to_string(port);
   }
 };
 
-/// Starts `weft server` and reads the port it prints.
-inline server_process start_server(const fs::path& dir, const std::string& listen,
-                            std::vector<std::string> extra = {}) {
+/// Starts `weft server` and reads the address it prints.
+inline server_process start_server(const fs::path& dir,
+                                   const std::string& listen,
+                                   std::vector<std::string> extra = {}) {
   std::vector<std::string> args{WEFT_CLI, "server", "--listen", listen};
   for (auto& x : extra)
     args.push_back(x);
@@ -47,7 +50,9 @@ inline server_process start_server(const fs::path& dir, const std::string& liste
   REQUIRE(line.has_value());
   auto words = line->substr(line->find("listening on ") + 13);
   words = words.substr(0, words.find(' '));
-  s.port = static_cast<uint16_t>(std::stoul(words.substr(words.rfind(':') + 1)));
+  auto colon = words.rfind(':');
+  s.host = words.substr(0, colon);
+  s.port = static_cast<uint16_t>(std::stoul(words.substr(colon + 1)));
   return s;
 }
 
@@ -107,5 +112,26 @@ bool await_job(weft::job_client& jobs, const std::string& id, Pred pred,
   return false;
 }
 
+
+/// A CA with a server and a node certificate, and a rogue CA with a
+/// certificate of its own.
+struct test_pki {
+  fs::path certs;
+  fs::path rogue;
+  weft::certificate_files server_cert;
+  weft::certificate_files node_cert;
+  weft::certificate_files rogue_cert;
+  std::string ca;
+
+  explicit test_pki(const fs::path& dir)
+    : certs(dir / "certs"), rogue(dir / "rogue") {
+    weft::make_certificate_authority(certs);
+    server_cert = weft::issue_certificate(certs, "server");
+    node_cert = weft::issue_certificate(certs, "node");
+    weft::make_certificate_authority(rogue);
+    rogue_cert = weft::issue_certificate(rogue, "intruder");
+    ca = (certs / "ca.pem").string();
+  }
+};
 
 } // namespace weft::test

@@ -391,14 +391,8 @@ TEST_CASE("fuzz: hostile connections over plain TCP neither crash nor stall "
 TEST_CASE("fuzz: hostile connections over TLS, signed or not, neither crash "
           "nor stall the server", "[fuzz]") {
   temp_dir dir;
-  auto certs = dir.path / "certs";
-  auto rogue = dir.path / "rogue";
-  weft::make_certificate_authority(certs);
-  auto server_cert = weft::issue_certificate(certs, "server");
-  auto node_cert = weft::issue_certificate(certs, "node");
-  weft::make_certificate_authority(rogue);
-  auto rogue_cert = weft::issue_certificate(rogue, "intruder");
-  auto ca = (certs / "ca.pem").string();
+  test_pki pki{dir.path};
+  const auto& [certs, rogue, server_cert, node_cert, rogue_cert, ca] = pki;
   std::vector<std::string> tls_args{"--cert", node_cert.certificate.string(),
                                     "--key", node_cert.key.string(), "--ca",
                                     ca};

@@ -185,6 +185,14 @@ using job_actor = caf::typed_actor<
   // Its own timer: sends watchers what changed since the last update.
   caf::reacts_to<atom::tick>>;
 
+/// What a cluster keeps of a dispatched attempt: whom to tell if its
+/// runner is lost before the job heard of it.
+struct dispatch_ticket {
+  job_actor job;
+  uint32_t task = 0;
+  uint32_t attempt = 0;
+};
+
 /// One attempt to run: job -> cluster -> runner.
 struct dispatch_spec {
   job_actor job;
@@ -194,6 +202,10 @@ struct dispatch_spec {
   task_identifier identifier;
   std::string input;
   uint64_t seq = 0;  // dispatch id, unique in its cluster, in arrival order
+
+  dispatch_ticket ticket() const {
+    return {job, task, attempt};
+  }
 };
 
 /// One per runner: executes what its cluster sends within its slots.

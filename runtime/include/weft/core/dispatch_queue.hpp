@@ -1,0 +1,227 @@
+#pragma once
+
+// A cluster's dispatch rules as plain data: the cluster actor only moves
+// the messages this decides. Queued attempts wait in one FIFO per task
+// identifier; a runner with credit takes, one at a time, the head of the
+// compatible queue that arrived first (a runner may run a task when the
+// names match, the majors are equal and its minor is at least the
+// submitted one); what it was given stays "in flight" until the job
+// settles it, so a runner lost before its job heard of them hands them
+// back. Runners are served round robin, one batch each per dispatch.
+
+#include "weft/error.hpp"
+#include "weft/identifier.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace weft::core {
+
+/// `Item` has `identifier` (task_identifier), `job_id` (std::string) and
+/// `seq` (uint64_t, assigned here), and `Ticket ticket() const`: what is
+/// kept of it while in flight. `RunnerKey` identifies a runner (equality).
+template <class Item, class RunnerKey, class Ticket>
+class dispatch_queue {
+public:
+  struct in_flight {
+    RunnerKey runner;
+    Ticket ticket;
+  };
+
+  /// Queues `items` in arrival order, each stamped with the next seq.
+  void enqueue(std::vector<Item>& items) {
+    for (auto& item : items) {
+      item.seq = next_seq_++;
+      auto i = queues_.find(item.identifier);
+      if (i == queues_.end())
+        i = queues_.emplace(item.identifier, make_queue(item.identifier))
+              .first;
+      i->second.items.push_back(std::move(item));
+    }
+  }
+
+  /// The job processed these dispatches: they are no longer in flight.
+  void settle(const std::vector<uint64_t>& seqs) {
+    for (auto seq : seqs)
+      in_flight_.erase(seq);
+  }
+
+  /// Drops every queued item of a job (canceled, failed).
+  void withdraw(const std::string& job_id) {
+    for (auto& [id, q] : queues_)
+      q.items.erase(std::remove_if(q.items.begin(), q.items.end(),
+                                   [&](const Item& x) {
+                                     return x.job_id == job_id;
+                                   }),
+                    q.items.end());
+  }
+
+  /// A runner that runs `versions` (already validated) joins with no credit.
+  void add_runner(RunnerKey key, std::vector<task_identifier> versions) {
+    runner r{std::move(key), {}, 0};
+    for (auto& id : versions)
+      r.versions.emplace_back(std::move(id.name), parse_version(id.version));
+    runners_.push_back(std::move(r));
+  }
+
+  /// A runner left. Returns what it was given and its job has not settled,
+  /// with their seqs, to hand back; they stay in flight until settled.
+  std::vector<std::pair<uint64_t, Ticket>> remove_runner(const RunnerKey& key) {
+    std::vector<std::pair<uint64_t, Ticket>> lost;
+    for (const auto& [seq, f] : in_flight_)
+      if (f.runner == key)
+        lost.emplace_back(seq, f.ticket);
+    std::sort(lost.begin(), lost.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    erase_runner(key);
+    return lost;
+  }
+
+  /// A runner left gracefully: what it was given, it runs.
+  void forget_runner(const RunnerKey& key) {
+    erase_runner(key);
+  }
+
+  void add_credit(const RunnerKey& key, uint64_t n) {
+    for (auto& r : runners_)
+      if (r.key == key) {
+        r.credit += n;
+        return;
+      }
+  }
+
+  /// Hands queued items to runners with credit: one batch per runner, the
+  /// runners in round-robin order starting one further each time.
+  std::vector<std::pair<RunnerKey, std::vector<Item>>> dispatch() {
+    std::vector<std::pair<RunnerKey, std::vector<Item>>> out;
+    auto n = runners_.size();
+    for (size_t k = 0; k < n; ++k) {
+      auto& r = runners_[(next_runner_ + k) % n];
+      std::vector<Item> batch;
+      while (r.credit > 0) {
+        auto* q = next_queue(r);
+        if (q == nullptr)
+          break;
+        auto& item = q->items.front();
+        in_flight_.emplace(item.seq, in_flight{r.key, item.ticket()});
+        batch.push_back(std::move(item));
+        q->items.pop_front();
+        --r.credit;
+      }
+      if (!batch.empty())
+        out.emplace_back(r.key, std::move(batch));
+    }
+    if (n > 0)
+      next_runner_ = (next_runner_ + 1) % n;
+    return out;
+  }
+
+  /// Nothing is in flight and nothing queued is for this runner (a runner
+  /// not in the cluster counts as idle).
+  bool idle_for(const RunnerKey& key) const {
+    if (!in_flight_.empty())
+      return false;
+    for (const auto& r : runners_)
+      if (r.key == key)
+        return next_queue(r) == nullptr;
+    return true;
+  }
+
+  size_t queued() const {
+    size_t n = 0;
+    for (const auto& [id, q] : queues_)
+      n += q.items.size();
+    return n;
+  }
+
+  size_t dispatched() const {
+    return in_flight_.size();
+  }
+
+  bool any_in_flight() const {
+    return !in_flight_.empty();
+  }
+
+  /// Identifiers with queued items that no runner of the cluster can run.
+  std::vector<task_identifier> unserved() const {
+    std::vector<task_identifier> out;
+    for (const auto& [id, q] : queues_) {
+      if (q.items.empty())
+        continue;
+      bool served = std::any_of(runners_.begin(), runners_.end(),
+                                [&](const runner& r) { return can_run(r, q); });
+      if (!served)
+        out.push_back(id);
+    }
+    return out;
+  }
+
+private:
+  struct runner {
+    RunnerKey key;
+    std::vector<std::pair<std::string, task_version>> versions;
+    uint64_t credit = 0;
+  };
+
+  struct queue {
+    std::string name;
+    std::optional<task_version> version;  // none: never dispatched
+    std::deque<Item> items;
+  };
+
+  static queue make_queue(const task_identifier& id) {
+    queue q;
+    q.name = id.name;
+    try {
+      q.version = parse_version(id.version);
+    } catch (const error&) {
+      // Submission checks prevent this; such items wait, unserved.
+    }
+    return q;
+  }
+
+  static bool can_run(const runner& r, const queue& q) {
+    if (!q.version)
+      return false;
+    for (const auto& [name, version] : r.versions)
+      if (name == q.name && compatible(*q.version, version))
+        return true;
+    return false;
+  }
+
+  /// The compatible queue whose head arrived first, or null.
+  const queue* next_queue(const runner& r) const {
+    const queue* best = nullptr;
+    for (const auto& [id, q] : queues_)
+      if (!q.items.empty() && can_run(r, q)
+          && (best == nullptr
+              || q.items.front().seq < best->items.front().seq))
+        best = &q;
+    return best;
+  }
+
+  queue* next_queue(const runner& r) {
+    return const_cast<queue*>(std::as_const(*this).next_queue(r));
+  }
+
+  void erase_runner(const RunnerKey& key) {
+    runners_.erase(std::remove_if(runners_.begin(), runners_.end(),
+                                  [&](const runner& r) { return r.key == key; }),
+                   runners_.end());
+  }
+
+  std::vector<runner> runners_;
+  std::map<task_identifier, queue> queues_;
+  std::unordered_map<uint64_t, in_flight> in_flight_;
+  uint64_t next_seq_ = 0;
+  size_t next_runner_ = 0;
+};
+
+} // namespace weft::core

@@ -39,6 +39,38 @@ const char* name_of(uint8_t op) {
   return "unknown operation";
 }
 
+/// The header fields each operation requires (those CAF checks, and those
+/// it checks only later or not at all), and the flags it may carry.
+bool fields_hold(const header& h, bool first, uint8_t& allowed_flags) {
+  auto zero = [](uint64_t x) { return x == 0; };
+  allowed_flags = 0;
+  switch (static_cast<operation>(h.operation)) {
+    case operation::server_handshake:
+      return h.operation_data == version && h.payload_len > 0
+             && zero(h.source_actor) && zero(h.dest_actor);
+    case operation::client_handshake:
+      // The first one selects nothing; the repeat selects this connection.
+      if (!first)
+        allowed_flags = select_connection_flag;
+      return zero(h.operation_data) && h.payload_len > 0
+             && zero(h.source_actor) && zero(h.dest_actor);
+    case operation::direct_message:
+      allowed_flags = named_receiver_flag;
+      return !zero(h.dest_actor) && h.payload_len > 0;
+    case operation::routed_message:
+      return !zero(h.dest_actor) && h.payload_len > 0;
+    case operation::monitor_message:
+      return h.payload_len > 0 && zero(h.operation_data);
+    case operation::down_message:
+      return !zero(h.source_actor) && zero(h.dest_actor) && h.payload_len > 0
+             && zero(h.operation_data);
+    case operation::heartbeat:
+      return zero(h.source_actor) && zero(h.dest_actor) && h.payload_len == 0
+             && zero(h.operation_data);
+  }
+  return false;
+}
+
 } // namespace
 
 header decode_header(const char* b) {
@@ -107,40 +139,8 @@ bool frame_checker::check_header(const header& h) {
     return fail(std::string{"a "} + name_of(h.operation) + " of "
                 + std::to_string(h.payload_len)
                 + " bytes, more than the limit of " + std::to_string(limit));
-  auto zero = [](uint64_t x) { return x == 0; };
-  bool ok = true;
   uint8_t allowed_flags = 0;
-  switch (op) {
-    case operation::server_handshake:
-      ok = h.operation_data == version && h.payload_len > 0
-           && zero(h.source_actor) && zero(h.dest_actor);
-      break;
-    case operation::client_handshake:
-      ok = zero(h.operation_data) && h.payload_len > 0
-           && zero(h.source_actor) && zero(h.dest_actor);
-      // The first one selects nothing; the repeat selects this connection.
-      if (phase_ != phase::handshake)
-        allowed_flags = select_connection_flag;
-      break;
-    case operation::direct_message:
-      ok = !zero(h.dest_actor) && h.payload_len > 0;
-      allowed_flags = named_receiver_flag;
-      break;
-    case operation::routed_message:
-      ok = !zero(h.dest_actor) && h.payload_len > 0;
-      break;
-    case operation::monitor_message:
-      ok = h.payload_len > 0 && zero(h.operation_data);
-      break;
-    case operation::down_message:
-      ok = !zero(h.source_actor) && zero(h.dest_actor) && h.payload_len > 0
-           && zero(h.operation_data);
-      break;
-    case operation::heartbeat:
-      ok = zero(h.source_actor) && zero(h.dest_actor) && h.payload_len == 0
-           && zero(h.operation_data);
-      break;
-  }
+  bool ok = fields_hold(h, phase_ == phase::handshake, allowed_flags);
   if (!ok)
     return fail(std::string{"malformed "} + name_of(h.operation) + " header");
   if ((h.flags & ~allowed_flags) != 0)

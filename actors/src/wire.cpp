@@ -686,6 +686,14 @@ struct wire::impl {
     }
   }
 
+  uint64_t relay_to_server(int fd, SSL* ssl, const std::string& host,
+                           uint16_t port, clock_type::time_point until,
+                           caf::io::scribe_ptr& scribe, std::string& failure);
+  void basp_connect(caf::io::scribe_ptr scribe, uint16_t port,
+                    const std::set<std::string>& sigs,
+                    clock_type::time_point until,
+                    std::chrono::milliseconds timeout, connected& out);
+
   void close_all(bool accepting_only) {
     for (auto& l : links)
       if (!accepting_only || l.role == basp::role::accepting)
@@ -741,10 +749,11 @@ bool wire::tls() const noexcept {
   return impl_->tls_ctx != nullptr;
 }
 
-uint16_t wire::listen(const std::string& host, uint16_t port,
-                      caf::strong_actor_ptr whom,
-                      std::set<std::string> sigs) {
-  auto& st = *impl_;
+namespace {
+
+/// A non-blocking listening socket on `host:port`, and the port it got.
+std::pair<int, uint16_t> open_listener(const std::string& host,
+                                       uint16_t port) {
   auto where = (host.find(':') != std::string::npos ? "[" + host + "]" : host)
                + ":" + std::to_string(port);
   addrinfo hints{};
@@ -781,18 +790,31 @@ uint16_t wire::listen(const std::string& host, uint16_t port,
   uint16_t actual = bound.ss_family == AF_INET6
                       ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
                       : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
-  // Each connection takes three descriptors (the peer's, and a socket pair
-  // with CAF); make room for the configured maximum where the hard limit
-  // allows it.
+  return {fd, actual};
+}
+
+/// Each connection takes three descriptors (the peer's, and a socket pair
+/// with CAF): makes room for `connections` where the hard limit allows.
+void make_room_for(size_t connections) {
   rlimit lim{};
-  if (getrlimit(RLIMIT_NOFILE, &lim) == 0) {
-    rlim_t want = 3 * st.net.limits.max_connections + 256;
-    if (lim.rlim_cur < want) {
-      lim.rlim_cur = std::min(want, lim.rlim_max);
-      setrlimit(RLIMIT_NOFILE, &lim);
-    }
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0)
+    return;
+  rlim_t want = 3 * connections + 256;
+  if (lim.rlim_cur < want) {
+    lim.rlim_cur = std::min(want, lim.rlim_max);
+    setrlimit(RLIMIT_NOFILE, &lim);
   }
-  st.call([&] {
+}
+
+} // namespace
+
+uint16_t wire::listen(const std::string& host, uint16_t port,
+                      caf::strong_actor_ptr whom,
+                      std::set<std::string> sigs) {
+  auto& st = *impl_;
+  auto [fd, actual] = open_listener(host, port);
+  make_room_for(st.net.limits.max_connections);
+  st.call([&, fd = fd, actual = actual] {
     st.listen_fd = fd;
     st.port = actual;
     st.published = std::move(whom);
@@ -907,75 +929,57 @@ bool tls_connect(SSL* ssl, int fd, clock_type::time_point until,
 
 } // namespace
 
-wire::connected wire::connect(const std::string& host, uint16_t port,
+/// The relayed side of a TLS connection to a server: a link that checks
+/// what the server sends (framing only, bounded by BASP's own 4 GiB: the
+/// server is this node's choice), and the scribe CAF reads from. Returns
+/// the link's id, 0 when no socket pair could be made.
+uint64_t wire::impl::relay_to_server(int fd, SSL* ssl, const std::string& host,
+                                     uint16_t port,
+                                     clock_type::time_point until,
+                                     caf::io::scribe_ptr& scribe,
+                                     std::string& failure) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv)
+      != 0) {
+    failure = errno_text(errno);
+    return 0;
+  }
+  auto id = call([this] { return next_id++; });
+  post([this, id, fd, ssl, caf_fd = sv[0], host, port, until] {
+    auto& l = links.emplace_back(basp::role::connecting, sys.node(),
+                                 size_t{0xFFFFFFFFu} + basp::header_size);
+    l.id = id;
+    l.peer_fd = fd;
+    l.ssl = ssl;
+    l.caf_fd = caf_fd;
+    l.peer = host + ":" + std::to_string(port);
+    l.deadline = until;
+    l.last_drain = clock_type::now();
+    add_watch(l.peer_fd, l.peer_w);
+    add_watch(l.caf_fd, l.caf_w);
+    service(l);
+  });
+  scribe = sys.middleman().backend().new_scribe(sv[1]);
+  return id;
+}
+
+/// BASP's client handshake through the BASP broker on `scribe`.
+void wire::impl::basp_connect(caf::io::scribe_ptr scribe, uint16_t port,
                               const std::set<std::string>& sigs,
-                              std::chrono::milliseconds timeout) {
-  auto& st = *impl_;
-  connected out;
-  auto until = clock_type::now() + timeout;
-  int fd = dial(host, port, until, out.failure);
-  if (fd < 0)
-    return out;
-  out.reached = true;
-  SSL* ssl = nullptr;
-  if (st.tls_ctx != nullptr) {
-    ERR_clear_error();
-    ssl = SSL_new(st.tls_ctx);
-    SSL_set_fd(ssl, fd);
-    if (!tls_connect(ssl, fd, until, out.failure)) {
-      SSL_free(ssl);
-      ::close(fd);
-      return out;
-    }
-  }
-  uint64_t id = 0;
-  caf::io::scribe_ptr scribe;
-  if (ssl == nullptr) {
-    // Plain TCP is loopback only, and this node chose the server: CAF reads
-    // the socket itself, saving the relay's hop on every message (the
-    // server checks what this node sends either way).
-    scribe = st.sys.middleman().backend().new_scribe(fd);
-  } else {
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv)
-        != 0) {
-      out.failure = errno_text(errno);
-      SSL_free(ssl);
-      ::close(fd);
-      return out;
-    }
-    // What a TLS server sends is checked for framing, bounded only by
-    // BASP's own 4 GiB length: the server is this node's choice.
-    id = st.call([&st] { return st.next_id++; });
-    st.post([&st, id, fd, ssl, caf_fd = sv[0], host, port, until] {
-      auto& l = st.links.emplace_back(basp::role::connecting, st.sys.node(),
-                                      size_t{0xFFFFFFFFu} + basp::header_size);
-      l.id = id;
-      l.peer_fd = fd;
-      l.ssl = ssl;
-      l.caf_fd = caf_fd;
-      l.peer = host + ":" + std::to_string(port);
-      l.deadline = until;
-      l.last_drain = clock_type::now();
-      st.add_watch(l.peer_fd, l.peer_w);
-      st.add_watch(l.caf_fd, l.caf_w);
-      st.service(l);
-    });
-    scribe = st.sys.middleman().backend().new_scribe(sv[1]);
-  }
-  caf::scoped_actor self{st.sys};
+                              clock_type::time_point until,
+                              std::chrono::milliseconds timeout,
+                              connected& out) {
+  caf::scoped_actor self{sys};
   auto left = std::max(std::chrono::duration_cast<std::chrono::milliseconds>(
                          until - clock_type::now()),
                        std::chrono::milliseconds{1});
-  self
-    ->request(st.basp_broker, left, caf::connect_atom_v, std::move(scribe),
-              port)
+  self->request(basp_broker, left, caf::connect_atom_v, std::move(scribe), port)
     .receive(
       [&](caf::node_id&, caf::strong_actor_ptr& hdl,
           std::set<std::string>& ifs) {
         if (!hdl) {
           out.failure = "nothing is published there";
-        } else if (!st.sys.assignable(ifs, sigs)) {
+        } else if (!sys.assignable(ifs, sigs)) {
           out.error = caf::sec::unexpected_actor_messaging_interface;
           out.failure = "the service there is not a weft orchestrator";
         } else {
@@ -994,6 +998,38 @@ wire::connected wire::connect(const std::string& host, uint16_t port,
                         "a weft server? one with TLS needs --cert, --key "
                         "and --ca)";
       });
+}
+
+wire::connected wire::connect(const std::string& host, uint16_t port,
+                              const std::set<std::string>& sigs,
+                              std::chrono::milliseconds timeout) {
+  auto& st = *impl_;
+  connected out;
+  auto until = clock_type::now() + timeout;
+  int fd = dial(host, port, until, out.failure);
+  if (fd < 0)
+    return out;
+  out.reached = true;
+  caf::io::scribe_ptr scribe;
+  uint64_t id = 0;
+  if (st.tls_ctx == nullptr) {
+    // Plain TCP is loopback only, and this node chose the server: CAF reads
+    // the socket itself, saving the relay's hop on every message (the
+    // server checks what this node sends either way).
+    scribe = st.sys.middleman().backend().new_scribe(fd);
+  } else {
+    ERR_clear_error();
+    SSL* ssl = SSL_new(st.tls_ctx);
+    SSL_set_fd(ssl, fd);
+    if (tls_connect(ssl, fd, until, out.failure))
+      id = st.relay_to_server(fd, ssl, host, port, until, scribe, out.failure);
+    if (id == 0) {
+      SSL_free(ssl);
+      ::close(fd);
+      return out;
+    }
+  }
+  st.basp_connect(std::move(scribe), port, sigs, until, timeout, out);
   if (!out.handle && id != 0)
     st.post([&st, id] {
       for (auto& l : st.links)

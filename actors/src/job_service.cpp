@@ -22,17 +22,6 @@ struct job_entry {
   job_state state = job_state::submitted;
 };
 
-struct service_data {
-  std::shared_ptr<cluster_directory> dir;
-  orchestrator_config cfg;
-  journal_actor journal;
-  std::shared_ptr<core::task_statistics> stats;
-  std::map<std::string, job_entry> jobs;  // ids are time-ordered
-
-  static inline const char* name = "weft.job_service";
-};
-
-using service_pointer = job_service_actor::stateful_pointer<service_data>;
 
 constexpr auto statistics_interval = std::chrono::seconds{1};
 
@@ -63,7 +52,7 @@ caf::error unknown_cluster(const std::string& name) {
 }
 
 /// Checks a submission; returns an empty error when it may become a job.
-caf::error validate(const service_data& st, const submit_request& req) {
+caf::error validate(const orchestrator_config& cfg, const submit_request& req) {
   if (req.roots.empty())
     return make_weft_error(errc::invalid_argument,
                            "a job needs at least one root task");
@@ -74,12 +63,12 @@ caf::error validate(const service_data& st, const submit_request& req) {
   for (const auto& root : req.roots) {
     if (auto err = checked([&] { validate_identifier(root.identifier); }))
       return err;
-    if (root.input.size() > st.cfg.max_input_bytes)
+    if (root.input.size() > cfg.max_input_bytes)
       return make_weft_error(
         errc::input_too_large,
         "input of " + to_string(root.identifier) + " is "
           + std::to_string(root.input.size()) + " bytes, above the limit of "
-          + std::to_string(st.cfg.max_input_bytes)
+          + std::to_string(cfg.max_input_bytes)
           + " bytes: pass large data through the job cache instead");
     try {
       json::parse_input(root.input);
@@ -92,23 +81,6 @@ caf::error validate(const service_data& st, const submit_request& req) {
                              "root tasks cannot depend on each other");
   }
   return {};
-}
-
-template <class T>
-caf::result<T> forward(service_pointer self, const std::string& id,
-                       std::function<void(job_actor&, caf::typed_response_promise<T>)> fn) {
-  auto i = self->state.jobs.find(id);
-  if (i == self->state.jobs.end()) {
-    if (!core::is_uuid(id))
-      return make_weft_error(errc::unknown_job,
-                             text::quote(id)
-                               + " is not a job id: job ids are UUIDs such "
-                                 "as 018dd029-58ca-74e5-8b58-b4f99d610f9a");
-    return make_weft_error(errc::unknown_job, "no job with id " + id);
-  }
-  auto rp = self->make_response_promise<T>();
-  fn(i->second.handle, rp);
-  return rp;
 }
 
 /// What a compacted job answers in place of its actor.
@@ -130,21 +102,6 @@ std::optional<caf::result<T>> ask_summary(const job_entry& e, Atom) {
           "kept")};
 }
 
-template <class T, class... Ts>
-caf::result<T> ask_job(service_pointer self, const std::string& id,
-                       Ts... xs) {
-  if (auto i = self->state.jobs.find(id); i != self->state.jobs.end())
-    if (auto answer = ask_summary<T>(i->second, xs...))
-      return std::move(*answer);
-  return forward<T>(self, id,
-                    [self, xs...](job_actor& job,
-                                  caf::typed_response_promise<T> rp) {
-                      self->request(job, caf::infinite, xs...)
-                        .then([rp](T& x) mutable { rp.deliver(std::move(x)); },
-                              [rp](caf::error& e) mutable { rp.deliver(e); });
-                    });
-}
-
 bool matches(const job_query& q, const std::string& id, const job_entry& e) {
   if (q.from != 0 && e.submitted_at < q.from)
     return false;
@@ -164,312 +121,361 @@ bool matches(const job_query& q, const std::string& id, const job_entry& e) {
   return true;
 }
 
-/// Indexes a job and, unless it was compacted, spawns its job actor.
-/// Returns its id.
-std::string start_job(service_pointer self, recovered_job job) {
-  auto& st = self->state;
-  auto id = job.id;  // the job itself moves into its actor
-  job_entry entry;
-  entry.name = job.name;
-  entry.cluster = job.cluster;
-  entry.submitted_at = job.submitted_at;
-  if (!job.graph) {
-    entry.state = job.summary.state;
-    entry.summary = job.summary;
-  } else {
-    entry.state = job.graph->state();
-    job_environment env{caf::actor_cast<job_service_actor>(self), st.dir,
-                        st.journal, st.stats, st.cfg.progress_interval};
-    entry.handle = spawn_job(self->system(), std::move(env), std::move(job));
+/// One per orchestrator: the index of its jobs, the job actors it spawned,
+/// and the clusters. Each handler is a member below.
+class job_service_state {
+public:
+  using pointer = job_service_actor::stateful_pointer<job_service_state>;
+
+  void init(pointer self, std::shared_ptr<cluster_directory> dir,
+            orchestrator_config cfg, journal_actor journal,
+            std::vector<recovered_job> recovered,
+            std::shared_ptr<core::task_statistics> stats) {
+    self_ = self;
+    dir_ = std::move(dir);
+    cfg_ = cfg;
+    journal_ = std::move(journal);
+    stats_ = stats ? std::move(stats)
+                   : std::make_shared<core::task_statistics>();
+    // What the jobs learn goes to the journal about once a second: losing
+    // the last second of it in a crash costs only estimate accuracy.
+    if (journal_)
+      self->delayed_send(self, statistics_interval, atom::tick_v);
+    for (auto& job : recovered)
+      start_job(std::move(job));
+    // Job actors live and die with their service.
+    self->set_exit_handler([this](caf::exit_msg& msg) {
+      for (auto& [id, e] : jobs_)
+        if (e.handle)
+          self_->send_exit(e.handle, msg.reason);
+      self_->quit(msg.reason);
+    });
   }
-  return st.jobs.emplace(std::move(id), std::move(entry)).first->first;
+
+  // -- jobs -------------------------------------------------------------------
+
+  caf::result<job_info> submit(submit_request& req) {
+    if (req.cluster.empty())
+      req.cluster = "default";
+    if (auto err = validate(cfg_, req))
+      return err;
+    if (!cfg_.create_clusters_on_use && !dir_->find(req.cluster))
+      return unknown_cluster(req.cluster);
+    core::journal_event e;
+    e.kind = core::event_kind::job_submitted;
+    e.job_id = core::make_uuid_v7();
+    e.time = now();
+    e.name = std::move(req.name);
+    e.cluster = std::move(req.cluster);
+    e.max_retries = req.max_retries;
+    e.roots = std::move(req.roots);
+    auto job = recovered_job{e.job_id, e.name,           e.cluster,
+                             e.time,   core::graph_of(e), {}};
+    auto rp = self_->make_response_promise<job_info>();
+    // Acknowledged only once the submission is on disk, with the job
+    // actor's own view: by then it has run its first step and sent its
+    // root tasks to their cluster, so whatever the submitter does next
+    // (such as run_all) sees them queued.
+    journal_then({journal_record{e.job_id, core::encode_event(e)}}, rp,
+                 [this, rp, job = std::move(job)]() mutable {
+                   auto id = start_job(std::move(job));
+                   rp.delegate(jobs_[id].handle, atom::find_v);
+                 });
+    return rp;
+  }
+
+  std::vector<job_info> query(const job_query& q) const {
+    std::vector<job_info> result;
+    for (const auto& [id, e] : jobs_) {
+      if (!matches(q, id, e))
+        continue;
+      job_info info;
+      info.id = id;
+      info.name = e.name;
+      info.cluster = e.cluster;
+      info.state = e.state;
+      info.submitted_at = e.submitted_at;
+      result.push_back(std::move(info));
+    }
+    return result;
+  }
+
+  /// Forwards to the job's actor, or answers from its summary.
+  template <class T, class Atom>
+  caf::result<T> ask_job(const std::string& id, Atom what) {
+    auto i = jobs_.find(id);
+    if (i == jobs_.end())
+      return no_such_job(id);
+    if (auto answer = ask_summary<T>(i->second, what))
+      return std::move(*answer);
+    return self_->delegate(i->second.handle, what);
+  }
+
+  caf::result<bool> watch(const std::string& id, progress_watcher& watcher) {
+    auto i = jobs_.find(id);
+    if (i == jobs_.end())
+      return no_such_job(id);
+    if (i->second.handle) {
+      self_->send(i->second.handle, atom::watch_v, watcher);
+      return true;
+    }
+    // Compacted: its summary is the first and final update.
+    const auto& info = *i->second.summary;
+    progress_update u;
+    u.job_id = info.id;
+    u.name = info.name;
+    u.state = info.state;
+    u.progress = info.progress;
+    u.stats = info.stats;
+    u.percent = 100;
+    u.eta_ns = 0;
+    u.at = now();
+    u.final = true;
+    self_->send(watcher, atom::progress_v, std::move(u));
+    return true;
+  }
+
+  void state_changed(const std::string& id, job_state state) {
+    if (auto i = jobs_.find(id); i != jobs_.end())
+      i->second.state = state;
+  }
+
+  // -- clusters ---------------------------------------------------------------
+
+  caf::result<cluster_actor> cluster(const std::string& name) {
+    if (auto hdl = dir_->find(name))
+      return hdl;
+    if (!cfg_.create_clusters_on_use)
+      return unknown_cluster(name);
+    return dir_->get(name);
+  }
+
+  caf::result<cluster_info> create_cluster(const std::string& name) {
+    if (auto err = validate_cluster_name(name))
+      return err;
+    if (dir_->find(name))
+      return make_weft_error(errc::already_exists,
+                             "cluster " + name + " already exists");
+    auto rp = self_->make_response_promise<cluster_info>();
+    journal_record rec;
+    rec.kind = journal_record::cluster_created;
+    rec.job_id = name;
+    journal_then({std::move(rec)}, rp, [this, rp, name]() mutable {
+      rp.delegate(dir_->get(name), atom::info_v);
+    });
+    return rp;
+  }
+
+  caf::result<cluster_info> cluster_info_of(const std::string& name) {
+    auto hdl = dir_->find(name);
+    if (!hdl)
+      return unknown_cluster(name);
+    return self_->delegate(hdl, atom::info_v);
+  }
+
+  caf::result<std::vector<cluster_info>> list_clusters() {
+    auto names = dir_->names();
+    auto rp = self_->make_response_promise<std::vector<cluster_info>>();
+    struct gather {
+      std::vector<cluster_info> infos;
+      size_t pending = 0;
+    };
+    auto acc = std::make_shared<gather>();
+    acc->infos.resize(names.size());
+    acc->pending = names.size();
+    auto step = [rp, acc]() mutable {
+      if (--acc->pending == 0)
+        rp.deliver(std::move(acc->infos));
+    };
+    if (names.empty())
+      rp.deliver(std::vector<cluster_info>{});
+    for (size_t i = 0; i < names.size(); ++i) {
+      acc->infos[i].name = names[i];
+      auto hdl = dir_->find(names[i]);
+      if (!hdl) {  // removed meanwhile
+        step();
+        continue;
+      }
+      self_->request(hdl, caf::infinite, atom::info_v)
+        .then(
+          [acc, i, step](cluster_info& x) mutable {
+            acc->infos[i] = std::move(x);
+            step();
+          },
+          [step](caf::error&) mutable { step(); });
+    }
+    return rp;
+  }
+
+  caf::result<bool> remove_cluster(const std::string& name) {
+    if (name == "default")
+      return make_weft_error(errc::refused, "the default cluster always "
+                                            "exists and cannot be deleted");
+    auto hdl = dir_->find(name);
+    if (!hdl)
+      return unknown_cluster(name);
+    auto rp = self_->make_response_promise<bool>();
+    self_->request(hdl, caf::infinite, atom::info_v)
+      .then(
+        [this, rp, name](cluster_info& info) mutable {
+          if (auto err = still_in_use(info)) {
+            rp.deliver(std::move(err));
+            return;
+          }
+          journal_record rec;
+          rec.kind = journal_record::cluster_deleted;
+          rec.job_id = name;
+          journal_then({std::move(rec)}, rp, [this, rp, name]() mutable {
+            dir_->remove(name);
+            rp.deliver(true);
+          });
+        },
+        [rp](caf::error& e) mutable { rp.deliver(e); });
+    return rp;
+  }
+
+  // -- housekeeping -----------------------------------------------------------
+
+  /// Its own timer: what the jobs learned goes to the journal.
+  void write_statistics() {
+    if (!journal_ || self_->current_sender().get() != self_->ctrl())
+      return;  // its own timer only (the service is reachable remotely)
+    auto records = statistics_records(*stats_);
+    if (!records.empty())
+      self_->request(journal_, caf::infinite, atom::append_v,
+                     std::move(records))
+        .then([](uint64_t) {},
+              [](caf::error&) {
+                // Advisory: the next change is written again.
+              });
+    self_->delayed_send(self_, statistics_interval, atom::tick_v);
+  }
+
+  static inline const char* name = "weft.job_service";
+
+private:
+  /// Indexes a job and, unless it was compacted, spawns its job actor.
+  /// Returns its id.
+  std::string start_job(recovered_job job) {
+    auto id = job.id;  // the job itself moves into its actor
+    job_entry entry;
+    entry.name = job.name;
+    entry.cluster = job.cluster;
+    entry.submitted_at = job.submitted_at;
+    if (!job.graph) {
+      entry.state = job.summary.state;
+      entry.summary = job.summary;
+    } else {
+      entry.state = job.graph->state();
+      job_environment env{caf::actor_cast<job_service_actor>(self_), dir_,
+                          journal_, stats_, cfg_.progress_interval};
+      entry.handle = spawn_job(self_->system(), std::move(env), std::move(job));
+    }
+    return jobs_.emplace(std::move(id), std::move(entry)).first->first;
+  }
+
+  /// Journals `records`, then runs `next`; without a journal at once. A
+  /// failed write answers `rp` with the error instead.
+  template <class Promise, class Next>
+  void journal_then(std::vector<journal_record> records, Promise rp,
+                    Next next) {
+    if (!journal_) {
+      next();
+      return;
+    }
+    self_->request(journal_, caf::infinite, atom::append_v, std::move(records))
+      .then([next](uint64_t) mutable { next(); },
+            [rp](caf::error& err) mutable { rp.deliver(err); });
+  }
+
+  static caf::error no_such_job(const std::string& id) {
+    if (!core::is_uuid(id))
+      return make_weft_error(errc::unknown_job,
+                             text::quote(id)
+                               + " is not a job id: job ids are UUIDs such "
+                                 "as 018dd029-58ca-74e5-8b58-b4f99d610f9a");
+    return make_weft_error(errc::unknown_job, "no job with id " + id);
+  }
+
+  static caf::error still_in_use(const cluster_info& info) {
+    if (!info.runners.empty())
+      return make_weft_error(errc::refused,
+                             "cluster " + info.name + " has "
+                               + std::to_string(info.runners.size())
+                               + " live runner(s): stop them before "
+                                 "deleting it");
+    if (info.queued + info.dispatched > 0)
+      return make_weft_error(errc::refused,
+                             "cluster " + info.name + " still has "
+                               + std::to_string(info.queued + info.dispatched)
+                               + " task(s) to run: cancel their jobs before "
+                                 "deleting it");
+    return {};
+  }
+
+  pointer self_ = nullptr;
+  std::shared_ptr<cluster_directory> dir_;
+  orchestrator_config cfg_;
+  journal_actor journal_;
+  std::shared_ptr<core::task_statistics> stats_;
+  std::map<std::string, job_entry> jobs_;  // ids are time-ordered
+};
+
+caf::result<std::string> hello(const std::string& version) {
+  if (version != protocol_version)
+    return make_weft_error(errc::refused,
+                           std::string{"this node speaks "} + version
+                             + " and the orchestrator " + protocol_version
+                             + ": run the same weft release on both");
+  return std::string{protocol_version};
 }
 
 job_service_actor::behavior_type
-service_fn(service_pointer self, std::shared_ptr<cluster_directory> dir,
-           orchestrator_config cfg, journal_actor journal,
-           std::vector<recovered_job> recovered,
+service_fn(job_service_state::pointer self,
+           std::shared_ptr<cluster_directory> dir, orchestrator_config cfg,
+           journal_actor journal, std::vector<recovered_job> recovered,
            std::shared_ptr<core::task_statistics> stats) {
-  self->state.dir = std::move(dir);
-  self->state.cfg = cfg;
-  self->state.journal = std::move(journal);
-  self->state.stats = stats ? std::move(stats)
-                            : std::make_shared<core::task_statistics>();
-  // What the jobs learn goes to the journal about once a second: losing
-  // the last second of it in a crash costs only estimate accuracy.
-  if (self->state.journal)
-    self->delayed_send(self, statistics_interval, atom::tick_v);
-  for (auto& job : recovered)
-    start_job(self, std::move(job));
-  // Job actors live and die with their service.
-  self->set_exit_handler([self](caf::exit_msg& msg) {
-    for (auto& [id, e] : self->state.jobs)
-      if (e.handle)
-        self->send_exit(e.handle, msg.reason);
-    self->quit(msg.reason);
-  });
+  auto& st = self->state;
+  st.init(self, std::move(dir), cfg, std::move(journal), std::move(recovered),
+          std::move(stats));
+  using tasks_t = std::vector<task_info>;
   return {
-    [self](atom::submit, submit_request& req) -> caf::result<job_info> {
-      auto& st = self->state;
-      if (req.cluster.empty())
-        req.cluster = "default";
-      if (auto err = validate(st, req))
-        return err;
-      if (!st.cfg.create_clusters_on_use && !st.dir->find(req.cluster))
-        return unknown_cluster(req.cluster);
-      core::journal_event e;
-      e.kind = core::event_kind::job_submitted;
-      e.job_id = core::make_uuid_v7();
-      e.time = now();
-      e.name = std::move(req.name);
-      e.cluster = std::move(req.cluster);
-      e.max_retries = req.max_retries;
-      e.roots = std::move(req.roots);
-      auto job = recovered_job{e.job_id, e.name, e.cluster, e.time,
-                               core::graph_of(e)};
-      // Answer with the job actor's own view: by then it has run its first
-      // step and sent its root tasks to their cluster, so whatever the
-      // submitter does next (such as run_all) sees them queued.
-      auto rp = self->make_response_promise<job_info>();
-      auto launch = [self, rp](recovered_job job) mutable {
-        auto id = start_job(self, std::move(job));
-        auto handle = self->state.jobs[id].handle;
-        self->request(handle, caf::infinite, atom::find_v)
-          .then([rp](job_info& info) mutable { rp.deliver(std::move(info)); },
-                [rp](caf::error& err) mutable { rp.deliver(err); });
-      };
-      if (!st.journal) {
-        launch(std::move(job));
-        return rp;
-      }
-      // Acknowledged only once the submission is on disk.
-      self
-        ->request(st.journal, caf::infinite, atom::append_v,
-                  std::vector<journal_record>{
-                    journal_record{e.job_id, core::encode_event(e)}})
-        .then(
-          [launch, job = std::move(job)](uint64_t) mutable {
-            launch(std::move(job));
-          },
-          [rp](caf::error& err) mutable { rp.deliver(err); });
-      return rp;
+    [&st](atom::submit, submit_request& req) { return st.submit(req); },
+    [&st](atom::find, const std::string& id) {
+      return st.ask_job<job_info>(id, atom::find_v);
     },
-    [self](atom::find, const std::string& id) -> caf::result<job_info> {
-      return ask_job<job_info>(self, id, atom::find_v);
+    [&st](atom::query, const job_query& q) { return st.query(q); },
+    [&st](atom::cancel, const std::string& id) {
+      return st.ask_job<uint64_t>(id, atom::cancel_v);
     },
-    [self](atom::query, const job_query& q) -> std::vector<job_info> {
-      std::vector<job_info> result;
-      for (const auto& [id, e] : self->state.jobs) {
-        if (!matches(q, id, e))
-          continue;
-        job_info info;
-        info.id = id;
-        info.name = e.name;
-        info.cluster = e.cluster;
-        info.state = e.state;
-        info.submitted_at = e.submitted_at;
-        result.push_back(std::move(info));
-      }
-      return result;
+    [&st](atom::retry, const std::string& id) {
+      return st.ask_job<uint64_t>(id, atom::retry_v);
     },
-    [self](atom::cancel, const std::string& id) -> caf::result<uint64_t> {
-      return ask_job<uint64_t>(self, id, atom::cancel_v);
+    [&st](atom::tasks, const std::string& id) {
+      return st.ask_job<tasks_t>(id, atom::tasks_v);
     },
-    [self](atom::retry, const std::string& id) -> caf::result<uint64_t> {
-      return ask_job<uint64_t>(self, id, atom::retry_v);
+    [&st](atom::wait, const std::string& id) {
+      return st.ask_job<job_info>(id, atom::wait_v);
     },
-    [self](atom::tasks,
-           const std::string& id) -> caf::result<std::vector<task_info>> {
-      return ask_job<std::vector<task_info>>(self, id, atom::tasks_v);
+    [&st](atom::watch, const std::string& id, progress_watcher& watcher) {
+      return st.watch(id, watcher);
     },
-    [self](atom::wait, const std::string& id) -> caf::result<job_info> {
-      return ask_job<job_info>(self, id, atom::wait_v);
+    [&st](atom::cluster, const std::string& name) { return st.cluster(name); },
+    [&st](atom::create, const std::string& name) {
+      return st.create_cluster(name);
     },
-    [self](atom::watch, const std::string& id,
-           progress_watcher& watcher) -> caf::result<bool> {
-      auto i = self->state.jobs.find(id);
-      if (i != self->state.jobs.end() && !i->second.handle) {
-        // Compacted: its summary is the first and final update.
-        const auto& info = *i->second.summary;
-        progress_update u;
-        u.job_id = info.id;
-        u.name = info.name;
-        u.state = info.state;
-        u.progress = info.progress;
-        u.stats = info.stats;
-        u.percent = 100;
-        u.eta_ns = 0;
-        u.at = now();
-        u.final = true;
-        self->send(watcher, atom::progress_v, std::move(u));
-        return true;
-      }
-      return forward<bool>(self, id,
-                           [self, watcher](job_actor& job,
-                                           caf::typed_response_promise<bool>
-                                             rp) mutable {
-                             self->send(job, atom::watch_v, watcher);
-                             rp.deliver(true);
-                           });
+    [&st](atom::info, const std::string& name) {
+      return st.cluster_info_of(name);
     },
-    [self](atom::cluster,
-           const std::string& name) -> caf::result<cluster_actor> {
-      auto& st = self->state;
-      if (auto hdl = st.dir->find(name))
-        return hdl;
-      if (!st.cfg.create_clusters_on_use)
-        return unknown_cluster(name);
-      return st.dir->get(name);
+    [&st](atom::list) { return st.list_clusters(); },
+    [&st](atom::remove, const std::string& name) {
+      return st.remove_cluster(name);
     },
-    [self](atom::create,
-           const std::string& name) -> caf::result<cluster_info> {
-      auto& st = self->state;
-      if (auto err = validate_cluster_name(name))
-        return err;
-      if (st.dir->find(name))
-        return make_weft_error(errc::already_exists,
-                               "cluster " + name + " already exists");
-      auto rp = self->make_response_promise<cluster_info>();
-      auto reply = [self, rp, name]() mutable {
-        self->request(self->state.dir->get(name), caf::infinite, atom::info_v)
-          .then([rp](cluster_info& x) mutable { rp.deliver(std::move(x)); },
-                [rp](caf::error& e) mutable { rp.deliver(e); });
-      };
-      if (!st.journal) {
-        reply();
-        return rp;
-      }
-      journal_record rec;
-      rec.kind = journal_record::cluster_created;
-      rec.job_id = name;
-      self
-        ->request(st.journal, caf::infinite, atom::append_v,
-                  std::vector<journal_record>{std::move(rec)})
-        .then([reply](uint64_t) mutable { reply(); },
-              [rp](caf::error& e) mutable { rp.deliver(e); });
-      return rp;
+    [](atom::hello, const std::string& version) { return hello(version); },
+    [&st](atom::state, const std::string& id, job_state state) {
+      st.state_changed(id, state);
     },
-    [self](atom::info, const std::string& name) -> caf::result<cluster_info> {
-      auto hdl = self->state.dir->find(name);
-      if (!hdl)
-        return unknown_cluster(name);
-      auto rp = self->make_response_promise<cluster_info>();
-      self->request(hdl, caf::infinite, atom::info_v)
-        .then([rp](cluster_info& x) mutable { rp.deliver(std::move(x)); },
-              [rp](caf::error& e) mutable { rp.deliver(e); });
-      return rp;
-    },
-    [self](atom::list) -> caf::result<std::vector<cluster_info>> {
-      auto names = self->state.dir->names();
-      auto rp = self->make_response_promise<std::vector<cluster_info>>();
-      if (names.empty()) {
-        rp.deliver(std::vector<cluster_info>{});
-        return rp;
-      }
-      struct gather {
-        std::vector<cluster_info> infos;
-        size_t pending = 0;
-      };
-      auto acc = std::make_shared<gather>();
-      acc->infos.resize(names.size());
-      acc->pending = names.size();
-      for (size_t i = 0; i < names.size(); ++i) {
-        auto hdl = self->state.dir->find(names[i]);
-        acc->infos[i].name = names[i];
-        auto step = [rp, acc]() mutable {
-          if (--acc->pending == 0)
-            rp.deliver(std::move(acc->infos));
-        };
-        if (!hdl) {  // removed meanwhile
-          step();
-          continue;
-        }
-        self->request(hdl, caf::infinite, atom::info_v)
-          .then(
-            [acc, i, step](cluster_info& x) mutable {
-              acc->infos[i] = std::move(x);
-              step();
-            },
-            [step](caf::error&) mutable { step(); });
-      }
-      return rp;
-    },
-    [self](atom::remove, const std::string& name) -> caf::result<bool> {
-      auto& st = self->state;
-      if (name == "default")
-        return make_weft_error(errc::refused,
-                               "the default cluster always exists and cannot "
-                               "be deleted");
-      auto hdl = st.dir->find(name);
-      if (!hdl)
-        return unknown_cluster(name);
-      auto rp = self->make_response_promise<bool>();
-      self->request(hdl, caf::infinite, atom::info_v)
-        .then(
-          [self, rp, name](cluster_info& info) mutable {
-            if (!info.runners.empty()) {
-              rp.deliver(make_weft_error(
-                errc::refused,
-                "cluster " + name + " has "
-                  + std::to_string(info.runners.size())
-                  + " live runner(s): stop them before deleting it"));
-              return;
-            }
-            if (info.queued + info.dispatched > 0) {
-              rp.deliver(make_weft_error(
-                errc::refused,
-                "cluster " + name + " still has "
-                  + std::to_string(info.queued + info.dispatched)
-                  + " task(s) to run: cancel their jobs before deleting it"));
-              return;
-            }
-            auto drop = [self, rp, name]() mutable {
-              self->state.dir->remove(name);
-              rp.deliver(true);
-            };
-            if (!self->state.journal) {
-              drop();
-              return;
-            }
-            journal_record rec;
-            rec.kind = journal_record::cluster_deleted;
-            rec.job_id = name;
-            self
-              ->request(self->state.journal, caf::infinite, atom::append_v,
-                        std::vector<journal_record>{std::move(rec)})
-              .then([drop](uint64_t) mutable { drop(); },
-                    [rp](caf::error& e) mutable { rp.deliver(e); });
-          },
-          [rp](caf::error& e) mutable { rp.deliver(e); });
-      return rp;
-    },
-    [](atom::hello, const std::string& version) -> caf::result<std::string> {
-      if (version != protocol_version)
-        return make_weft_error(errc::refused,
-                               std::string{"this node speaks "} + version
-                                 + " and the orchestrator "
-                                 + protocol_version
-                                 + ": run the same weft release on both");
-      return std::string{protocol_version};
-    },
-    [self](atom::state, const std::string& id, job_state state) {
-      if (auto i = self->state.jobs.find(id); i != self->state.jobs.end())
-        i->second.state = state;
-    },
-    [self](atom::tick) {
-      auto& st = self->state;
-      if (!st.journal || self->current_sender().get() != self->ctrl())
-        return;  // its own timer only (the service is reachable remotely)
-      auto records = statistics_records(*st.stats);
-      if (!records.empty())
-        self->request(st.journal, caf::infinite, atom::append_v,
-                      std::move(records))
-          .then([](uint64_t) {},
-                [](caf::error&) {
-                  // Advisory: the next change is written again.
-                });
-      self->delayed_send(self, statistics_interval, atom::tick_v);
-    },
+    [&st](atom::tick) { st.write_statistics(); },
   };
 }
 

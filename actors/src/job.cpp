@@ -50,8 +50,10 @@ struct job_data {
   std::vector<caf::typed_response_promise<job_info>> waiters;
   job_state last_state = job_state::submitted;
   bool was_halted = false;
-  bool compacted = false;  // its summary replaced its events in the journal
-  bool at_rest = false;    // finished, as far as apply() has seen
+  /// Finished as far as apply() has seen, and then compacted: its summary
+  /// replaced its events in the journal (a completed job changes no more).
+  enum class rest : uint8_t { working, at_rest, compacted };
+  rest lifecycle = rest::working;
   // Watchers, and whether they have seen everything so far.
   std::vector<progress_watcher> watchers;
   std::chrono::milliseconds progress_interval{std::chrono::seconds{2}};
@@ -60,8 +62,6 @@ struct job_data {
   bool final_sent = false;
   double sent_percent = -1;
   int64_t sent_eta_ns = -1;
-
-  static inline const char* name_ = "weft.job";
 };
 
 using job_pointer = job_actor::stateful_pointer<job_data>;
@@ -142,12 +142,11 @@ effects collect(job_data& st) {
   return fx;
 }
 
-void apply(job_pointer self, effects& fx) {
+/// Sends the ready tasks to their clusters, each batch with the settled
+/// dispatches of that cluster.
+void dispatch_ready(job_pointer self, effects& fx) {
   auto& st = self->state;
   auto& graph = *st.graph;
-  if (fx.withdraw)
-    for (auto& [name, hdl] : st.clusters)
-      self->send(hdl, atom::withdraw_v, st.id);
   std::map<std::string, std::vector<dispatch_spec>> batches;
   auto me = caf::actor_cast<job_actor>(self);
   for (auto i : fx.ready) {
@@ -171,58 +170,86 @@ void apply(job_pointer self, effects& fx) {
     self->send(cluster_of(st, name), atom::enqueue_v, std::move(batch),
                std::move(seqs));
   }
+}
+
+/// Tells the clusters which of their dispatches are fully processed.
+void report_settled(job_pointer self, effects& fx) {
+  auto& st = self->state;
   for (auto& [name, seqs] : fx.settled)
     self->send(cluster_of(st, name), atom::enqueue_v,
                std::vector<dispatch_spec>{}, std::move(seqs));
-  for (auto& reply : fx.replies)
-    reply();
+}
+
+/// The job's state to its service and watchers, its final state to those
+/// who wait for it; what a settled run left free goes back to the OS.
+void publish_state(job_pointer self) {
+  auto& st = self->state;
+  auto& graph = *st.graph;
   auto state = graph.state();
   st.progress_dirty = true;
-  if (!finished(st))
+  bool done = finished(st);
+  if (!done)
     st.final_sent = false;  // running again (a retry)
-  if (finished(st) != st.at_rest) {
-    st.at_rest = !st.at_rest;
-    // What the run left free goes back to the OS (see memory_releaser).
-    if (st.at_rest)
-      memory_releaser::process().job_settled(graph.size());
+  if (done && st.lifecycle == job_data::rest::working) {
+    st.lifecycle = job_data::rest::at_rest;
+    memory_releaser::process().job_settled(graph.size());  // see memory.hpp
+  } else if (!done && st.lifecycle == job_data::rest::at_rest) {
+    st.lifecycle = job_data::rest::working;
   }
   if (state != st.last_state) {
     st.last_state = state;
     self->send(st.service, atom::state_v, st.id, state);
     notify(self);
-  } else if (finished(st) && !st.final_sent) {
+  } else if (done && !st.final_sent) {
     notify(self);
   }
-  if (is_final(state) && graph.quiescent() && !st.waiters.empty()
-      && st.pending.empty()) {
+  if (done && !st.waiters.empty()) {
     auto info = make_info(st);
     for (auto& rp : st.waiters)
       rp.deliver(info);
     st.waiters.clear();
   }
-  // A completed job can change no more (retry and cancel find nothing to
-  // do): its summary replaces its events, so the journal does not grow
-  // with the work of finished jobs. This actor keeps the full graph until
-  // the orchestrator restarts.
-  if (st.journal && !st.compacted && state == job_state::completed
-      && graph.quiescent() && st.pending.empty()) {
-    st.compacted = true;
-    core::journal_event e;
-    e.kind = core::event_kind::job_summary;
-    e.job_id = st.id;
-    e.time = now();
-    e.summary = make_info(st);
-    // Unsynced: lost in a crash, the events stay and replay to the same
-    // completed job.
-    journal_record summary{st.id, core::encode_event(e), true};
-    summary.sync = false;
-    self->request(st.journal, caf::infinite, atom::append_v,
-                  std::vector<journal_record>{std::move(summary)})
-      .then([](uint64_t) {},
-            [](caf::error&) {
-              // Not compacted: the events stay and replay to the same job.
-            });
-  }
+}
+
+/// A completed job can change no more (retry and cancel find nothing to
+/// do): its summary replaces its events, so the journal does not grow with
+/// the work of finished jobs. This actor keeps the full graph until the
+/// orchestrator restarts.
+void compact(job_pointer self) {
+  auto& st = self->state;
+  if (!st.journal || st.lifecycle != job_data::rest::at_rest
+      || st.graph->state() != job_state::completed)
+    return;
+  st.lifecycle = job_data::rest::compacted;
+  core::journal_event e;
+  e.kind = core::event_kind::job_summary;
+  e.job_id = st.id;
+  e.time = now();
+  e.summary = make_info(st);
+  // Unsynced: lost in a crash, the events stay and replay to the same
+  // completed job.
+  journal_record summary{st.id, core::encode_event(e), true};
+  summary.sync = false;
+  self->request(st.journal, caf::infinite, atom::append_v,
+                std::vector<journal_record>{std::move(summary)})
+    .then([](uint64_t) {},
+          [](caf::error&) {
+            // Not compacted: the events stay and replay to the same job.
+          });
+}
+
+/// Makes one committed step visible, in this order.
+void apply(job_pointer self, effects& fx) {
+  auto& st = self->state;
+  if (fx.withdraw)
+    for (auto& [name, hdl] : st.clusters)
+      self->send(hdl, atom::withdraw_v, st.id);
+  dispatch_ready(self, fx);
+  report_settled(self, fx);
+  for (auto& reply : fx.replies)
+    reply();
+  publish_state(self);
+  compact(self);
 }
 
 /// Makes the effects of the events just applied to the graph visible: at
@@ -290,8 +317,238 @@ core::journal_event task_event(core::event_kind kind, uint32_t task,
   return e;
 }
 
-job_actor::behavior_type job_fn(job_pointer self, job_environment env,
-                                recovered_job job) {
+/// A watcher left, or a runner is gone with attempts unreported: those
+/// are lost, not failed.
+void runner_down(job_pointer self, caf::down_msg& msg) {
+  auto& st = self->state;
+  auto& ws = st.watchers;
+  auto w = std::find_if(ws.begin(), ws.end(), [&](const progress_watcher& x) {
+    return x.address() == msg.source;
+  });
+  if (w != ws.end()) {
+    ws.erase(w);  // nothing else changes
+    return;
+  }
+  auto i = st.running.find(msg.source);
+  if (i == st.running.end())
+    return;
+  auto attempts = std::move(i->second);
+  st.running.erase(i);
+  auto reason = caf::to_string(msg.reason);
+  std::vector<core::journal_event> events;
+  for (const auto& [task, ref] : attempts) {
+    if (st.graph->lose(task, ref.attempt, reason, now()) && st.journal) {
+      auto e = task_event(core::event_kind::task_lost, task, ref.attempt);
+      e.reason = reason;
+      events.push_back(std::move(e));
+    }
+    settle(st, task, ref.seq);
+  }
+  commit(self, std::move(events), collect(st));
+}
+
+/// A runner asks to start dispatched attempts; returns the seqs it may run.
+std::vector<uint64_t> start_attempts(job_pointer self,
+                                     std::vector<attempt_id>& ids,
+                                     const std::string& runner) {
+  auto& st = self->state;
+  auto sender = self->current_sender();
+  auto addr = caf::actor_cast<caf::actor_addr>(sender);
+  auto at = now();
+  std::vector<uint64_t> allowed;
+  std::vector<core::journal_event> events;
+  bool watched = st.running.count(addr) > 0;
+  for (const auto& id : ids) {
+    if (sender == nullptr || !st.graph->start(id.task, id.attempt, at)) {
+      if (id.task < st.graph->size())
+        settle(st, id.task, id.seq);
+      continue;
+    }
+    st.running[addr][id.task] = job_data::attempt_ref{id.attempt, id.seq};
+    allowed.push_back(id.seq);
+    if (st.journal) {
+      auto e = task_event(core::event_kind::task_started, id.task, id.attempt);
+      e.time = at;
+      e.runner = runner;
+      events.push_back(std::move(e));
+    }
+  }
+  if (!allowed.empty() && !watched)
+    self->monitor(sender);
+  // The attempts may run before their start is on disk: if this process
+  // dies first, the tasks are queued again on restart and run again,
+  // exactly as if the start had been written (at-least-once). So the start
+  // need not be synced on its own: readers see RUNNING once the journal has
+  // it, and the next synced write (the completion's at the latest) puts it
+  // on disk.
+  commit(self, std::move(events), collect(st), false);
+  return allowed;
+}
+
+/// A runner reports finished attempts it started for this job.
+void finish_attempts(job_pointer self, std::vector<task_result>& results) {
+  auto& st = self->state;
+  auto addr = caf::actor_cast<caf::actor_addr>(self->current_sender());
+  auto r = st.running.find(addr);
+  if (r == st.running.end())
+    return;  // not a runner this job started attempts on
+  std::vector<core::journal_event> events;
+  std::vector<core::task_index> computed;
+  for (auto& result : results) {
+    auto i = r->second.find(result.task);
+    if (i == r->second.end() || i->second.attempt != result.attempt)
+      continue;  // not an attempt this job started there
+    auto ref = i->second;
+    r->second.erase(i);
+    if (st.journal) {
+      auto e = task_event(result.outcome.succeeded
+                            ? core::event_kind::task_computed
+                            : core::event_kind::task_failed,
+                          result.task, ref.attempt);
+      e.outcome = result.outcome;
+      events.push_back(std::move(e));
+    }
+    st.graph->finish(result.task, ref.attempt, std::move(result.outcome));
+    // Only executions that ended COMPUTED teach what a task costs and
+    // submits (one whose subtasks were refused failed instead).
+    if (st.graph->state_of(result.task) == task_state::computed)
+      computed.push_back(result.task);
+    settle(st, result.task, ref.seq);
+  }
+  st.stats->learn(*st.graph, computed);
+  if (r->second.empty()) {
+    st.running.erase(r);
+    self->demonitor(addr);
+  }
+  // Subtasks are dispatched only once their parent's completion is on disk.
+  commit(self, std::move(events), collect(st));
+}
+
+/// Indicators of attempts still running, from the runner running them.
+void running_progress(job_pointer self,
+                      std::vector<attempt_progress>& reports) {
+  auto& st = self->state;
+  auto addr = caf::actor_cast<caf::actor_addr>(self->current_sender());
+  auto r = st.running.find(addr);
+  if (r == st.running.end())
+    return;
+  for (auto& report : reports) {
+    auto i = r->second.find(report.task);
+    if (i == r->second.end() || i->second.attempt != report.attempt)
+      continue;
+    if (st.graph->report_progress(report.task, report.attempt,
+                                  std::move(report.progress)))
+      st.progress_dirty = true;
+  }
+}
+
+/// A dispatch that never started (its start request would have come
+/// first) runs again under a new attempt.
+void redeliver(job_pointer self, uint32_t task, uint32_t attempt,
+               uint64_t seq) {
+  auto& st = self->state;
+  if (task >= st.graph->size())
+    return;
+  st.graph->redeliver(task, attempt);
+  settle(st, task, seq);
+  commit(self, {}, collect(st));
+}
+
+/// Journals a job-level event (cancel, retry) when `changed`, and answers
+/// `n` once it is visible.
+caf::result<uint64_t> commit_job_event(job_pointer self, core::event_kind kind,
+                                       bool changed, uint64_t n) {
+  auto& st = self->state;
+  std::vector<core::journal_event> events;
+  if (st.journal && changed)
+    events.push_back(task_event(kind, 0, 0));
+  auto rp = self->make_response_promise<uint64_t>();
+  auto fx = collect(st);
+  fx.replies.push_back([rp, n]() mutable { rp.deliver(n); });
+  commit(self, std::move(events), std::move(fx));
+  return rp;
+}
+
+caf::result<uint64_t> cancel(job_pointer self) {
+  auto& graph = *self->state.graph;
+  auto before = graph.state();
+  auto n = graph.cancel();
+  return commit_job_event(self, core::event_kind::job_canceled,
+                          graph.state() != before, n);
+}
+
+caf::result<uint64_t> retry(job_pointer self) {
+  auto n = self->state.graph->retry();
+  return commit_job_event(self, core::event_kind::job_retried, n > 0, n);
+}
+
+/// Answers `make(state)` once everything before is visible.
+template <class T, class Make>
+caf::result<T> answer_when_visible(job_pointer self, Make make) {
+  auto rp = self->make_response_promise<T>();
+  after_pending(self, [self, rp, make]() mutable {
+    rp.deliver(make(self->state));
+  });
+  return rp;
+}
+
+std::vector<task_info> task_list(const job_data& st) {
+  const auto& graph = *st.graph;
+  std::vector<task_info> result;
+  result.reserve(graph.size());
+  for (core::task_index i = 0; i < graph.size(); ++i)
+    result.push_back(graph.info(i));
+  return result;
+}
+
+void schedule_tick(job_pointer self) {
+  auto& st = self->state;
+  if (st.tick_scheduled)
+    return;
+  st.tick_scheduled = true;
+  self->delayed_send(self, st.progress_interval, atom::tick_v);
+}
+
+/// A watcher gets the current state first, however late it joins.
+void add_watcher(job_pointer self, progress_watcher watcher) {
+  after_pending(self, [self, watcher]() mutable {
+    auto& st = self->state;
+    self->monitor(watcher);
+    st.watchers.push_back(watcher);
+    auto u = make_update(st);
+    if (u.final)
+      st.final_sent = true;
+    self->send(watcher, atom::progress_v, std::move(u));
+    schedule_tick(self);
+  });
+}
+
+/// Its own timer: sends watchers what changed since the last update.
+void tick(job_pointer self) {
+  auto& st = self->state;
+  if (self->current_sender().get() != self->ctrl())
+    return;  // its own timer only
+  st.tick_scheduled = false;
+  if (st.watchers.empty())
+    return;
+  if (st.pending.empty() && (st.progress_dirty || !st.graph->quiescent()))
+    notify(self, !st.progress_dirty);
+  schedule_tick(self);
+}
+
+caf::result<job_info> wait_final(job_pointer self) {
+  auto rp = self->make_response_promise<job_info>();
+  after_pending(self, [self, rp]() mutable {
+    auto& st = self->state;
+    if (is_final(st.graph->state()) && st.graph->quiescent())
+      rp.deliver(make_info(st));
+    else
+      st.waiters.push_back(rp);
+  });
+  return rp;
+}
+
+void init(job_pointer self, job_environment env, recovered_job job) {
   auto& st = self->state;
   st.progress_interval = env.progress_interval;
   st.id = std::move(job.id);
@@ -304,221 +561,41 @@ job_actor::behavior_type job_fn(job_pointer self, job_environment env,
   st.journal = std::move(env.journal);
   st.stats = std::move(env.stats);  // the service's: never null
   st.last_state = st.graph->state();
-  self->set_down_handler([self](caf::down_msg& msg) {
-    auto& st = self->state;
-    auto& ws = st.watchers;
-    auto w = std::find_if(ws.begin(), ws.end(), [&](const progress_watcher& x) {
-      return x.address() == msg.source;
-    });
-    if (w != ws.end()) {
-      ws.erase(w);  // a watcher left: nothing else changes
-      return;
-    }
-    auto i = st.running.find(msg.source);
-    if (i == st.running.end())
-      return;
-    auto attempts = std::move(i->second);
-    st.running.erase(i);
-    // A runner gone with attempts unreported: they are lost, not failed.
-    auto reason = caf::to_string(msg.reason);
-    std::vector<core::journal_event> events;
-    for (const auto& [task, ref] : attempts) {
-      if (st.graph->lose(task, ref.attempt, reason, now()) && st.journal) {
-        auto e = task_event(core::event_kind::task_lost, task, ref.attempt);
-        e.reason = reason;
-        events.push_back(std::move(e));
-      }
-      settle(st, task, ref.seq);
-    }
-    commit(self, std::move(events), collect(st));
-  });
+  self->set_down_handler(
+    [self](caf::down_msg& msg) { runner_down(self, msg); });
   // The job service already has the submission on disk: dispatch now.
   self->send(st.service, atom::state_v, st.id, st.last_state);
   commit(self, {}, collect(st));
+}
+
+job_actor::behavior_type job_fn(job_pointer self, job_environment env,
+                                recovered_job job) {
+  init(self, std::move(env), std::move(job));
   return {
     [self](atom::start, std::vector<attempt_id>& ids,
-           const std::string& runner) -> std::vector<uint64_t> {
-      auto& st = self->state;
-      auto sender = self->current_sender();
-      auto addr = caf::actor_cast<caf::actor_addr>(sender);
-      auto at = now();
-      std::vector<uint64_t> allowed;
-      std::vector<core::journal_event> events;
-      bool watched = st.running.count(addr) > 0;
-      for (const auto& id : ids) {
-        if (sender == nullptr || !st.graph->start(id.task, id.attempt, at)) {
-          if (id.task < st.graph->size())
-            settle(st, id.task, id.seq);
-          continue;
-        }
-        st.running[addr][id.task] = job_data::attempt_ref{id.attempt, id.seq};
-        allowed.push_back(id.seq);
-        if (st.journal) {
-          auto e = task_event(core::event_kind::task_started, id.task,
-                              id.attempt);
-          e.time = at;
-          e.runner = runner;
-          events.push_back(std::move(e));
-        }
-      }
-      if (!allowed.empty() && !watched)
-        self->monitor(sender);
-      // The attempts may run before their start is on disk: if this process
-      // dies first, the tasks are queued again on restart and run again,
-      // exactly as if the start had been written (at-least-once). So the
-      // start need not be synced on its own: readers see RUNNING once the
-      // journal has it, and the next synced write (the completion's at the
-      // latest) puts it on disk.
-      commit(self, std::move(events), collect(st), false);
-      return allowed;
+           const std::string& runner) {
+      return start_attempts(self, ids, runner);
     },
     [self](atom::done, std::vector<task_result>& results) {
-      auto& st = self->state;
-      auto addr = caf::actor_cast<caf::actor_addr>(self->current_sender());
-      auto r = st.running.find(addr);
-      if (r == st.running.end())
-        return;  // not a runner this job started attempts on
-      std::vector<core::journal_event> events;
-      std::vector<core::task_index> computed;
-      for (auto& result : results) {
-        auto i = r->second.find(result.task);
-        if (i == r->second.end() || i->second.attempt != result.attempt)
-          continue;  // not an attempt this job started there
-        auto ref = i->second;
-        r->second.erase(i);
-        if (st.journal) {
-          auto e = task_event(result.outcome.succeeded
-                                ? core::event_kind::task_computed
-                                : core::event_kind::task_failed,
-                              result.task, ref.attempt);
-          e.outcome = result.outcome;
-          events.push_back(std::move(e));
-        }
-        st.graph->finish(result.task, ref.attempt, std::move(result.outcome));
-        // Only executions that ended COMPUTED teach what a task costs and
-        // submits (one whose subtasks were refused failed instead).
-        if (st.graph->state_of(result.task) == task_state::computed)
-          computed.push_back(result.task);
-        settle(st, result.task, ref.seq);
-      }
-      st.stats->learn(*st.graph, computed);
-      if (r->second.empty()) {
-        st.running.erase(r);
-        self->demonitor(addr);
-      }
-      // Subtasks are dispatched only once their parent's completion is on
-      // disk.
-      commit(self, std::move(events), collect(st));
+      finish_attempts(self, results);
     },
     [self](atom::progress, std::vector<attempt_progress>& reports) {
-      // Indicators of attempts still running, from the runner running them.
-      auto& st = self->state;
-      auto addr = caf::actor_cast<caf::actor_addr>(self->current_sender());
-      auto r = st.running.find(addr);
-      if (r == st.running.end())
-        return;
-      for (auto& report : reports) {
-        auto i = r->second.find(report.task);
-        if (i == r->second.end() || i->second.attempt != report.attempt)
-          continue;
-        if (st.graph->report_progress(report.task, report.attempt,
-                                      std::move(report.progress)))
-          st.progress_dirty = true;
-      }
+      running_progress(self, reports);
     },
     [self](atom::lost, uint32_t task, uint32_t attempt, uint64_t seq) {
-      // Never started (its start request would have come first): run it
-      // again under a new attempt.
-      auto& st = self->state;
-      if (task >= st.graph->size())
-        return;
-      st.graph->redeliver(task, attempt);
-      settle(st, task, seq);
-      commit(self, {}, collect(st));
+      redeliver(self, task, attempt, seq);
     },
-    [self](atom::find) -> caf::result<job_info> {
-      auto rp = self->make_response_promise<job_info>();
-      after_pending(self, [self, rp]() mutable {
-        rp.deliver(make_info(self->state));
-      });
-      return rp;
-    },
-    [self](atom::cancel) -> caf::result<uint64_t> {
-      auto& st = self->state;
-      auto before = st.graph->state();
-      auto n = st.graph->cancel();
-      std::vector<core::journal_event> events;
-      if (st.journal && st.graph->state() != before)
-        events.push_back(task_event(core::event_kind::job_canceled, 0, 0));
-      auto rp = self->make_response_promise<uint64_t>();
-      auto fx = collect(st);
-      fx.replies.push_back([rp, n]() mutable { rp.deliver(uint64_t{n}); });
-      commit(self, std::move(events), std::move(fx));
-      return rp;
-    },
-    [self](atom::retry) -> caf::result<uint64_t> {
-      auto& st = self->state;
-      auto n = st.graph->retry();
-      std::vector<core::journal_event> events;
-      if (st.journal && n > 0)
-        events.push_back(task_event(core::event_kind::job_retried, 0, 0));
-      auto rp = self->make_response_promise<uint64_t>();
-      auto fx = collect(st);
-      fx.replies.push_back([rp, n]() mutable { rp.deliver(uint64_t{n}); });
-      commit(self, std::move(events), std::move(fx));
-      return rp;
-    },
-    [self](atom::tasks) -> caf::result<std::vector<task_info>> {
-      auto rp = self->make_response_promise<std::vector<task_info>>();
-      after_pending(self, [self, rp]() mutable {
-        const auto& graph = *self->state.graph;
-        std::vector<task_info> result;
-        result.reserve(graph.size());
-        for (core::task_index i = 0; i < graph.size(); ++i)
-          result.push_back(graph.info(i));
-        rp.deliver(std::move(result));
-      });
-      return rp;
+    [self](atom::find) { return answer_when_visible<job_info>(self, make_info); },
+    [self](atom::cancel) { return cancel(self); },
+    [self](atom::retry) { return retry(self); },
+    [self](atom::tasks) {
+      return answer_when_visible<std::vector<task_info>>(self, task_list);
     },
     [self](atom::watch, progress_watcher& watcher) {
-      after_pending(self, [self, watcher]() mutable {
-        auto& st = self->state;
-        self->monitor(watcher);
-        st.watchers.push_back(watcher);
-        // The current state first, however late it joins.
-        auto u = make_update(st);
-        if (u.final)
-          st.final_sent = true;
-        self->send(watcher, atom::progress_v, std::move(u));
-        if (!st.tick_scheduled) {
-          st.tick_scheduled = true;
-          self->delayed_send(self, st.progress_interval, atom::tick_v);
-        }
-      });
+      add_watcher(self, watcher);
     },
-    [self](atom::tick) {
-      auto& st = self->state;
-      if (self->current_sender().get() != self->ctrl())
-        return;  // its own timer only
-      st.tick_scheduled = false;
-      if (st.watchers.empty())
-        return;
-      if (st.pending.empty() && (st.progress_dirty || !st.graph->quiescent()))
-        notify(self, !st.progress_dirty);
-      st.tick_scheduled = true;
-      self->delayed_send(self, st.progress_interval, atom::tick_v);
-    },
-    [self](atom::wait) -> caf::result<job_info> {
-      auto rp = self->make_response_promise<job_info>();
-      after_pending(self, [self, rp]() mutable {
-        auto& st = self->state;
-        if (is_final(st.graph->state()) && st.graph->quiescent())
-          rp.deliver(make_info(st));
-        else
-          st.waiters.push_back(rp);
-      });
-      return rp;
-    },
+    [self](atom::tick) { tick(self); },
+    [self](atom::wait) { return wait_final(self); },
   };
 }
 

@@ -5,15 +5,101 @@
 #include "weft/schemas/journal.capnp.h"
 
 #include <capnp/message.h>
-#include <cstring>
 #include <capnp/serialize.h>
 #include <kj/exception.h>
+
+#include <cstring>
+#include <optional>
 
 namespace weft::core {
 
 namespace {
 
 using schemas::Event;
+
+// The schema's enums number states as the C++ enums do (both are append
+// only, see runtime/include/weft/job.hpp): encoding is a cast, decoding a
+// switch that refuses numbers this build does not know.
+static_assert(static_cast<uint16_t>(schemas::JobState::SUBMITTED)
+              == static_cast<uint8_t>(job_state::submitted));
+static_assert(static_cast<uint16_t>(schemas::JobState::RUNNING)
+              == static_cast<uint8_t>(job_state::running));
+static_assert(static_cast<uint16_t>(schemas::JobState::STARTED)
+              == static_cast<uint8_t>(job_state::started));
+static_assert(static_cast<uint16_t>(schemas::JobState::COMPLETED)
+              == static_cast<uint8_t>(job_state::completed));
+static_assert(static_cast<uint16_t>(schemas::JobState::FAILED)
+              == static_cast<uint8_t>(job_state::failed));
+static_assert(static_cast<uint16_t>(schemas::JobState::CANCELED)
+              == static_cast<uint8_t>(job_state::canceled));
+static_assert(job_state_count == 6, "add the new job_state above and below");
+
+// Position i of a summary's tasksByState counts TaskState i.
+static_assert(static_cast<uint16_t>(schemas::TaskState::QUEUED)
+              == static_cast<uint8_t>(task_state::queued));
+static_assert(static_cast<uint16_t>(schemas::TaskState::RUNNING)
+              == static_cast<uint8_t>(task_state::running));
+static_assert(static_cast<uint16_t>(schemas::TaskState::COMPUTED)
+              == static_cast<uint8_t>(task_state::computed));
+static_assert(static_cast<uint16_t>(schemas::TaskState::FAILED)
+              == static_cast<uint8_t>(task_state::failed));
+static_assert(static_cast<uint16_t>(schemas::TaskState::CANCELED)
+              == static_cast<uint8_t>(task_state::canceled));
+static_assert(static_cast<uint16_t>(schemas::TaskState::FAILED_OPTIONAL)
+              == static_cast<uint8_t>(task_state::failed_optional));
+static_assert(static_cast<uint16_t>(schemas::TaskState::SKIPPED)
+              == static_cast<uint8_t>(task_state::skipped));
+static_assert(task_state_count == 7, "add the new task_state above");
+
+schemas::JobState schema_state(job_state s) noexcept {
+  return static_cast<schemas::JobState>(static_cast<uint8_t>(s));
+}
+
+/// The C++ state of a schema state; none for a number this build does not
+/// know (no default: the compiler names an enumerant left out).
+std::optional<job_state> state_of(schemas::JobState s) noexcept {
+  switch (s) {
+    case schemas::JobState::SUBMITTED: return job_state::submitted;
+    case schemas::JobState::RUNNING: return job_state::running;
+    case schemas::JobState::STARTED: return job_state::started;
+    case schemas::JobState::COMPLETED: return job_state::completed;
+    case schemas::JobState::FAILED: return job_state::failed;
+    case schemas::JobState::CANCELED: return job_state::canceled;
+  }
+  return std::nullopt;
+}
+
+/// What a TaskFailed record is; none for a cause this build does not know.
+std::optional<event_kind> failure_kind(schemas::FailureCause c) noexcept {
+  switch (c) {
+    case schemas::FailureCause::TASK: return event_kind::task_failed;
+    case schemas::FailureCause::RUNNER_LOSS: return event_kind::task_lost;
+  }
+  return std::nullopt;
+}
+
+/// A value this build does not know in a record: refused, naming it.
+[[noreturn]] void unknown_value(const char* record, const std::string& job_id,
+                                const char* what, unsigned value) {
+  throw error(errc::bad_data,
+              std::string{record} + " of job " + job_id + " has an unknown "
+                + what + " (" + std::to_string(value)
+                + "): written by a newer weft? run a newer weft on this data "
+                  "directory");
+}
+
+/// A summary's state: `jobState`, or for a record written before it
+/// existed (where it reads as its default) the legacy UInt8 `state`.
+job_state summary_state(schemas::Event::JobSummary::Reader r,
+                        const std::string& job_id) {
+  auto s = r.getJobState();
+  if (s == schemas::JobState::SUBMITTED)
+    s = static_cast<schemas::JobState>(r.getState());
+  if (auto state = state_of(s))
+    return *state;
+  unknown_value("job summary", job_id, "job state",
+                static_cast<uint16_t>(s));
+}
 
 /// The record's bytes in aligned words: the store's buffers carry no
 /// alignment promise.
@@ -201,7 +287,8 @@ std::string encode_event(const journal_event& e) {
       auto b = ev.initJobSummary();
       b.setName(j.name);
       b.setCluster(j.cluster);
-      b.setState(static_cast<uint8_t>(j.state));
+      b.setJobState(schema_state(j.state));
+      b.setState(static_cast<uint8_t>(j.state));  // for readers before @12
       b.setSubmittedAt(j.submitted_at);
       put_progress(b, j.progress);
       b.setFirstStarted(j.stats.first_started);
@@ -260,13 +347,15 @@ journal_event decode_event(std::string_view bytes) {
         auto r = ev.getTaskFailed();
         e.task = r.getTask();
         e.attempt = r.getAttempt();
-        if (r.getCause() == schemas::FailureCause::RUNNER_LOSS) {
-          e.kind = event_kind::task_lost;
+        auto kind = failure_kind(r.getCause());
+        if (!kind)
+          unknown_value("task failure", e.job_id, "cause",
+                        static_cast<uint16_t>(r.getCause()));
+        e.kind = *kind;
+        if (e.kind == event_kind::task_lost)
           e.reason = text(r.getError());
-        } else {
-          e.kind = event_kind::task_failed;
+        else
           e.outcome.error = text(r.getError());
-        }
         get_common(r, e.outcome);
         break;
       }
@@ -283,10 +372,7 @@ journal_event decode_event(std::string_view bytes) {
         j.id = e.job_id;
         j.name = text(r.getName());
         j.cluster = text(r.getCluster());
-        if (r.getState() >= job_state_count)
-          throw error(errc::bad_data, "job summary with an unknown state: "
-                                      "written by a newer weft?");
-        j.state = static_cast<job_state>(r.getState());
+        j.state = summary_state(r, e.job_id);
         j.submitted_at = r.getSubmittedAt();
         for (auto p : r.getProgress())
           j.progress.push_back({text(p.getLabel()), p.getTotal(), p.getDone()});
@@ -297,8 +383,12 @@ journal_event decode_event(std::string_view bytes) {
         j.stats.parallelism = r.getParallelism();
         j.stats.total_tasks = r.getTotalTasks();
         auto counts = r.getTasksByState();
-        for (unsigned i = 0; i < counts.size() && i < task_state_count; ++i)
-          j.stats.tasks_by_state[i] = counts[i];
+        for (unsigned i = 0; i < counts.size(); ++i) {
+          if (i < task_state_count)
+            j.stats.tasks_by_state[i] = counts[i];
+          else if (counts[i] != 0) // tasks in a state this build lacks
+            unknown_value("job summary", e.job_id, "task state", i);
+        }
         break;
       }
       default:

@@ -13,27 +13,67 @@ namespace weft {
 
 /// Task states. FAILED_OPTIONAL marks an optional task (or a task inside an
 /// optional branch) that failed; SKIPPED marks the rest of that branch.
+///
+/// The values are pinned: they travel between nodes as CAF serializes an
+/// enum (its underlying integer), and a journal's job summary counts tasks
+/// by state at these positions (`execution_stats::tasks_by_state`, the
+/// schema's `tasksByState`). If you add a value:
+/// - append it with the next number; never renumber, reorder or reuse one;
+/// - add its `static_assert` below and raise `task_state_count`;
+/// - add it to `TaskState` in schemas/weft/schemas/journal.capnp (same
+///   number) and to the mapping in runtime/src/journal_event.cpp;
+/// - add its name in runtime/src/job.cpp;
+/// - add a record with it under tests/data/ (a new directory; the existing
+///   files stay as they are) and decode it in tests/journal_format_test.cpp.
 enum class task_state : uint8_t {
-  queued,
-  running,
-  computed,
-  failed,
-  canceled,
-  failed_optional,
-  skipped,
+  queued = 0,
+  running = 1,
+  computed = 2,
+  failed = 3,
+  canceled = 4,
+  failed_optional = 5,
+  skipped = 6,
 };
 inline constexpr size_t task_state_count = 7;
 
+static_assert(static_cast<uint8_t>(task_state::queued) == 0);
+static_assert(static_cast<uint8_t>(task_state::running) == 1);
+static_assert(static_cast<uint8_t>(task_state::computed) == 2);
+static_assert(static_cast<uint8_t>(task_state::failed) == 3);
+static_assert(static_cast<uint8_t>(task_state::canceled) == 4);
+static_assert(static_cast<uint8_t>(task_state::failed_optional) == 5);
+static_assert(static_cast<uint8_t>(task_state::skipped) == 6);
+static_assert(task_state_count == 7, "one past the last task_state");
+
 /// Job states, derived from the task states (see docs/semantics.md).
+///
+/// The values are pinned: they travel between nodes as CAF serializes an
+/// enum (its underlying integer) and a journal's job summary stores one
+/// (the schema's `JobState`). If you add a value:
+/// - append it with the next number; never renumber, reorder or reuse one;
+/// - add its `static_assert` below and raise `job_state_count`;
+/// - add it to `JobState` in schemas/weft/schemas/journal.capnp (same
+///   number) and to the mapping in runtime/src/journal_event.cpp;
+/// - add its name in runtime/src/job.cpp;
+/// - add a record with it under tests/data/ (a new directory; the existing
+///   files stay as they are) and decode it in tests/journal_format_test.cpp.
 enum class job_state : uint8_t {
-  submitted,
-  running,
-  started,
-  completed,
-  failed,
-  canceled,
+  submitted = 0,
+  running = 1,
+  started = 2,
+  completed = 3,
+  failed = 4,
+  canceled = 5,
 };
 inline constexpr size_t job_state_count = 6;
+
+static_assert(static_cast<uint8_t>(job_state::submitted) == 0);
+static_assert(static_cast<uint8_t>(job_state::running) == 1);
+static_assert(static_cast<uint8_t>(job_state::started) == 2);
+static_assert(static_cast<uint8_t>(job_state::completed) == 3);
+static_assert(static_cast<uint8_t>(job_state::failed) == 4);
+static_assert(static_cast<uint8_t>(job_state::canceled) == 5);
+static_assert(job_state_count == 6, "one past the last job_state");
 
 /// "QUEUED", "RUNNING", ... as the reference spells them.
 const char* to_string(task_state state) noexcept;

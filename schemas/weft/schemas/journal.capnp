@@ -42,6 +42,30 @@ struct SpanRecord {
   attributes @3 :Text;   # JSON object
 }
 
+# States as weft's C++ enums number them (weft::job_state, weft::task_state
+# in runtime/include/weft/job.hpp); runtime/src/journal_event.cpp asserts at
+# compile time that every number matches. Like fields, enumerants are only
+# ever appended with the next number, never renumbered or reused; a reader
+# that meets a number it does not know refuses the record (bad_data).
+enum JobState {
+  submitted @0;
+  running @1;
+  started @2;
+  completed @3;
+  failed @4;
+  canceled @5;
+}
+
+enum TaskState {
+  queued @0;
+  running @1;
+  computed @2;
+  failed @3;
+  canceled @4;
+  failedOptional @5;
+  skipped @6;
+}
+
 enum FailureCause {
   task @0;               # the task failed or threw
   runnerLoss @1;         # its runner vanished; no retry spent
@@ -64,7 +88,13 @@ struct Event {
   struct JobSummary {
     name @0 :Text;
     cluster @1 :Text;
-    state @2 :UInt8;          # weft::job_state
+    # Legacy: the job's state as a number (a JobState's). A Cap'n Proto
+    # enum is a UInt16, so this UInt8 could not become one in place; the
+    # state is `jobState` (@12) since then. Still written, with the same
+    # value, so that a weft from before @12 reads new summaries; readers
+    # take `jobState`, and this field when `jobState` is its default
+    # (`submitted`: a record from before @12 has no jobState).
+    state @2 :UInt8;
     submittedAt @3 :Int64;
     progress @4 :List(ProgressIndicator);
     firstStarted @5 :Int64;
@@ -73,7 +103,8 @@ struct Event {
     elapsedNs @8 :Int64;
     parallelism @9 :Float64;
     totalTasks @10 :UInt64;
-    tasksByState @11 :List(UInt64);
+    tasksByState @11 :List(UInt64);  # position i counts TaskState i
+    jobState @12 :JobState;
   }
 
   struct JobSubmitted {

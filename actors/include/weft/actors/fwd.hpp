@@ -61,6 +61,10 @@ struct attempt_id {
 /// takes them along (for facts a crash may lose without changing what a
 /// restart resumes: a task's start, a compaction, learned statistics).
 struct journal_record {
+  // Pinned: `kind` travels as this number (CAF inspects it as a uint8_t).
+  // If you add a kind: append it with the next number, never renumber or
+  // reuse one, add its static_assert below and handle it in
+  // actors/src/journal.cpp (the store's key prefixes are its own).
   enum kind_type : uint8_t {
     event = 0,
     cluster_created = 1,
@@ -73,6 +77,11 @@ struct journal_record {
   uint8_t kind = event;
   bool sync = true;
 };
+
+static_assert(journal_record::event == 0);
+static_assert(journal_record::cluster_created == 1);
+static_assert(journal_record::cluster_deleted == 2);
+static_assert(journal_record::statistics == 3);
 
 /// What a runner tells its cluster when it joins.
 using runner_registration = runner_info;

@@ -1,8 +1,9 @@
-# The packages weft builds on; included by weft's own build and by
-# weftConfig.cmake, so an installed weft finds the same ones.
-include(CMakeFindDependencyMacro)
+# The packages weft's own build uses. Only Boost (json) and Threads are
+# public (weftConfig.cmake finds them again for an embedding project); the
+# others are private to libweft.so.
 find_package(Threads REQUIRED)
-find_package(Boost 1.81 REQUIRED COMPONENTS json)
+set(WEFT_BOOST_VERSION 1.81)
+find_package(Boost ${WEFT_BOOST_VERSION} REQUIRED COMPONENTS json)
 find_package(CapnProto REQUIRED)
 # The journal's store.
 find_package(RocksDB REQUIRED)

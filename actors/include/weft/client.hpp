@@ -30,7 +30,7 @@ task_input make_task_input(const T& task) {
 
 /// How to run a submitted job.
 struct submit_options {
-  std::string cluster;       ///< empty: "default"
+  std::string cluster{};     ///< empty: "default"
   uint32_t max_retries = 0;  ///< retries of each root task
 };
 

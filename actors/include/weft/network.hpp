@@ -12,9 +12,9 @@ namespace weft {
 /// all three or none: a node with them accepts only peers whose certificate
 /// the CA signed.
 struct tls_options {
-  std::filesystem::path certificate;  ///< this node's certificate (PEM)
-  std::filesystem::path key;          ///< its private key (PEM)
-  std::filesystem::path ca;           ///< the CA that signs every node (PEM)
+  std::filesystem::path certificate{};  ///< this node's certificate (PEM)
+  std::filesystem::path key{};          ///< its private key (PEM)
+  std::filesystem::path ca{};           ///< the CA that signs every node (PEM)
 
   bool enabled() const noexcept {
     return !certificate.empty() || !key.empty() || !ca.empty();
@@ -43,8 +43,8 @@ struct wire_limits {
 
 /// How a node talks to other nodes.
 struct network_options {
-  tls_options tls;
-  wire_limits limits;
+  tls_options tls{};
+  wire_limits limits{};
   /// How often a node tells its peers it is alive.
   std::chrono::milliseconds heartbeat{std::chrono::seconds{1}};
   /// A peer silent for this long is dropped (its runner's tasks are lost

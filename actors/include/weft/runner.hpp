@@ -16,9 +16,9 @@ struct runner_options {
   /// Attempts executed at once, each on a thread of its own; 0: one per
   /// hardware thread.
   uint32_t slots = 0;
-  std::string name;    ///< empty: "runner-<n>"
+  std::string name{};  ///< empty: "runner-<n>"
   /// Storage behind `context::job_cache()`; empty: the local cluster's.
-  std::shared_ptr<cache_store> cache;
+  std::shared_ptr<cache_store> cache{};
   /// Throughput mode for many short tasks: at most this many attempts
   /// accepted beyond the slots, queued on the runner until a slot frees, so
   /// the slots stay busy while results travel and work arrives in batches.
@@ -29,7 +29,7 @@ struct runner_options {
   /// no longer stops it. 0 (the default): a task is RUNNING only while it
   /// holds a slot. An attempt's start time is when a slot takes it.
   uint32_t prefetch = 0;
-  context_limits limits;
+  context_limits limits{};
   bool print_logs = false;  ///< echo task log lines to stderr
   /// How often the progress indicators of running attempts are sent to
   /// their jobs (only those that changed), so a long task's progress shows

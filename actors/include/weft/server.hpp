@@ -15,14 +15,14 @@ struct server_options {
   /// Where to listen; port 0 picks a free port (see `server::port()`).
   network_address listen{"127.0.0.1", 0};
   /// The journal (RocksDB); empty: jobs live in memory only.
-  std::filesystem::path data_dir;
+  std::filesystem::path data_dir{};
   bool fsync = true;
   size_t max_input_bytes = 1 << 20;
   /// How often a running job sends its watchers what changed.
   std::chrono::milliseconds progress_interval{std::chrono::seconds{2}};
   /// Without TLS certificates the server listens only on loopback
   /// addresses: plain TCP is for development on one machine.
-  network_options network;
+  network_options network{};
 };
 
 /// Boots an orchestrator (replaying its journal) and publishes its gateway.

@@ -38,9 +38,9 @@ struct subtask_handle {
 /// How to run a subtask. Fields in this order, so designated initializers
 /// read `{.depends_on = {a}, .max_retries = 3, .cluster = "gpu", .optional = true}`.
 struct subtask_options {
-  std::vector<subtask_handle> depends_on;
+  std::vector<subtask_handle> depends_on{};
   uint32_t max_retries = 0;
-  std::string cluster;  ///< empty: the submitting task's cluster
+  std::string cluster{};  ///< empty: the submitting task's cluster
   bool optional = false;
 };
 

@@ -181,13 +181,13 @@ struct cluster_info {
 
 /// Selection for `query`; every criterion left empty matches all jobs.
 struct job_query {
-  timestamp from = 0;            ///< submitted at or after (0: no bound)
-  timestamp to = 0;              ///< submitted before (0: no bound)
-  std::string id_from;           ///< job id >= this (ids are time-ordered)
-  std::string id_to;             ///< job id < this
-  std::vector<job_state> states; ///< any of these states
-  std::string name;              ///< exact job name
-  std::string cluster;           ///< exact cluster of the root task(s)
+  timestamp from = 0;              ///< submitted at or after (0: no bound)
+  timestamp to = 0;                ///< submitted before (0: no bound)
+  std::string id_from{};           ///< job id >= this (ids are time-ordered)
+  std::string id_to{};             ///< job id < this
+  std::vector<job_state> states{}; ///< any of these states
+  std::string name{};              ///< exact job name
+  std::string cluster{};           ///< exact cluster of the root task(s)
 };
 
 /// A structured log line written by a task through `context::logger()`.

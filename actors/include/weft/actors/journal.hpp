@@ -104,12 +104,12 @@ journal_actor spawn_journal(caf::actor_system& sys,
 
 /// A job rebuilt from the journal.
 struct recovered_job {
-  std::string id;
-  std::string name;
-  std::string cluster;
+  std::string id{};
+  std::string name{};
+  std::string cluster{};
   timestamp submitted_at = 0;
-  std::shared_ptr<core::task_graph> graph;  ///< null for a compacted job
-  job_info summary;                         ///< a compacted job's answer
+  std::shared_ptr<core::task_graph> graph{};  ///< null for a compacted job
+  job_info summary{};                         ///< a compacted job's answer
 };
 
 /// Replays the store into jobs; attempts that were running when the

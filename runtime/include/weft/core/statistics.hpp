@@ -22,10 +22,10 @@ namespace weft::core {
 /// are predicted apart; a task type submitted by different parents is
 /// learned per parent, since its inputs (and so its cost) usually differ.
 struct stat_key {
-  std::string name;
+  std::string name{};
   uint32_t major = 0;
   uint32_t depth = 0;
-  std::string parent;
+  std::string parent{};
 
   friend bool operator==(const stat_key&, const stat_key&) = default;
   friend auto operator<=>(const stat_key&, const stat_key&) = default;

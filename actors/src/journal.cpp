@@ -3,6 +3,9 @@
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
 #include <rocksdb/options.h>
+
+#include <charconv>
+#include <string_view>
 #include <rocksdb/write_batch.h>
 
 #include <fcntl.h>
@@ -364,28 +367,30 @@ std::optional<synced_mark> read_mark(const fs::path& dir) {
 
 // Everything that can be checked without writing a byte: a refused
 // directory stays exactly as it was. Returns what recovery will drop.
-std::string check_store(const fs::path& dir) {
+/// Refuses a directory another process holds: RocksDB's own lock (it also
+/// knows this process's locks) is asked before a read-only open, which
+/// does not lock.
+void check_not_in_use(const fs::path& dir) {
   std::error_code ec;
-  // In use: ask RocksDB's own lock (it also knows this process's locks)
-  // before a read-only open, which does not lock.
-  if (fs::exists(dir / "LOCK", ec)) {
-    rocksdb::FileLock* lock = nullptr;
-    auto* env = rocksdb::Env::Default();
-    auto st = env->LockFile((dir / "LOCK").string(), &lock);
-    if (!st.ok())
-      throw error(errc::data_in_use,
-                  "data directory " + dir.string()
-                    + " is in use by another weft process ("
-                    + one_line(st.ToString())
-                    + "): stop that process or pass another --data "
-                      "directory");
-    env->UnlockFile(lock).PermitUncheckedError();
-  }
-  // The write-ahead logs: recovery (point in time) silently stops at the
-  // first bad record, so decide here what may be dropped: only a torn end
-  // of the newest log. A store always has a live log.
+  if (!fs::exists(dir / "LOCK", ec))
+    return;
+  rocksdb::FileLock* lock = nullptr;
+  auto* env = rocksdb::Env::Default();
+  auto st = env->LockFile((dir / "LOCK").string(), &lock);
+  if (!st.ok())
+    throw error(errc::data_in_use,
+                "data directory " + dir.string()
+                  + " is in use by another weft process ("
+                  + one_line(st.ToString())
+                  + "): stop that process or pass another --data "
+                    "directory");
+  env->UnlockFile(lock).PermitUncheckedError();
+}
+
+/// The write-ahead logs by number.
+std::vector<std::pair<uint64_t, fs::path>> wal_files(const fs::path& dir) {
+  std::error_code ec;
   std::vector<std::pair<uint64_t, fs::path>> logs;
-  uint64_t log_bytes = 0;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     auto name = entry.path().filename().string();
     if (entry.path().extension() != ".log"
@@ -394,6 +399,15 @@ std::string check_store(const fs::path& dir) {
     logs.emplace_back(std::stoull(name), entry.path());
   }
   std::sort(logs.begin(), logs.end());
+  return logs;
+}
+
+/// Recovery (point in time) silently stops at the first bad record, so
+/// this decides what may be dropped: only a torn end of the newest log. A
+/// store always has a live log. Returns the note for a dropped tail, and
+/// adds the logs' size to `log_bytes`.
+std::string check_logs(const fs::path& dir, uint64_t& log_bytes) {
+  auto logs = wal_files(dir);
   if (logs.empty())
     throw error(errc::bad_data,
                 "journal in " + dir.string()
@@ -439,8 +453,12 @@ std::string check_store(const fs::path& dir) {
            + ", an incomplete record torn by a crash (never acknowledged as "
              "synced)";
   }
-  // Manifest and tables, read-only and without an info log (that would
-  // rotate LOG): every block's checksum is verified.
+  return note;
+}
+
+/// Manifest and tables, read-only and without an info log (that would
+/// rotate LOG): every block's checksum is verified.
+void check_tables(const fs::path& dir) {
   auto options = store_options();
   options.info_log = std::make_shared<quiet_logger>();
   rocksdb::DB* raw = nullptr;
@@ -451,18 +469,30 @@ std::string check_store(const fs::path& dir) {
   st = db->VerifyChecksum();
   if (!st.ok())
     refuse(st, dir);
-  db.reset();
+}
+
+void check_free_space(const fs::path& dir, uint64_t log_bytes) {
   struct statvfs vfs {};
-  if (statvfs(dir.c_str(), &vfs) == 0) {
-    auto free_bytes = uint64_t{vfs.f_bavail} * vfs.f_frsize;
-    auto needed = log_bytes + open_headroom;
-    if (free_bytes < needed)
-      throw error(errc::io_error,
-                  "no space left for the journal in " + dir.string() + " ("
-                    + std::to_string(free_bytes >> 10) + " KiB free, opening "
-                    + "it needs " + std::to_string(needed >> 10)
-                    + " KiB): free space on that disk and start again");
-  }
+  if (statvfs(dir.c_str(), &vfs) != 0)
+    return;
+  auto free_bytes = uint64_t{vfs.f_bavail} * vfs.f_frsize;
+  auto needed = log_bytes + open_headroom;
+  if (free_bytes < needed)
+    throw error(errc::io_error,
+                "no space left for the journal in " + dir.string() + " ("
+                  + std::to_string(free_bytes >> 10) + " KiB free, opening "
+                  + "it needs " + std::to_string(needed >> 10)
+                  + " KiB): free space on that disk and start again");
+}
+
+/// Everything a start checks before RocksDB may write to the directory;
+/// returns the note for a dropped torn tail, if any.
+std::string check_store(const fs::path& dir) {
+  check_not_in_use(dir);
+  uint64_t log_bytes = 0;
+  auto note = check_logs(dir, log_bytes);
+  check_tables(dir);
+  check_free_space(dir, log_bytes);
   return note;
 }
 
@@ -490,10 +520,11 @@ void journal_store::write_synced_mark() {
                                      bytes.size(), 0);
 }
 
-std::shared_ptr<journal_store> journal_store::open(const journal_options& opts) {
-  std::shared_ptr<journal_store> store{new journal_store};
-  store->opts_ = opts;
-  const auto& dir = opts.dir;
+namespace {
+
+/// What `--data` names: returns true for a new (missing or empty)
+/// directory; refuses a file, a damaged store and foreign contents.
+bool check_directory(const fs::path& dir) {
   std::error_code ec;
   if (fs::exists(dir, ec) && !fs::is_directory(dir, ec))
     throw error(errc::bad_data,
@@ -501,22 +532,85 @@ std::shared_ptr<journal_store> journal_store::open(const journal_options& opts) 
                   + " is a file, not a directory: pass a directory (a new "
                     "or empty one starts a new journal)");
   bool fresh = !fs::exists(dir, ec) || fs::is_empty(dir, ec);
-  if (!fresh && !fs::exists(dir / "CURRENT", ec)) {
-    bool store_files = false;
-    for (const auto& entry : fs::directory_iterator(dir, ec))
-      store_files = store_files
-                    || is_store_file(entry.path().filename().string());
-    if (store_files)
+  if (fresh || fs::exists(dir / "CURRENT", ec))
+    return fresh;
+  bool store_files = false;
+  for (const auto& entry : fs::directory_iterator(dir, ec))
+    store_files = store_files || is_store_file(entry.path().filename().string());
+  if (store_files)
+    throw error(errc::bad_data,
+                "journal in " + dir.string()
+                  + " is damaged: its CURRENT file (which names the "
+                    "manifest) is missing" + restore_hint);
+  throw error(errc::bad_data,
+              "data directory " + dir.string()
+                + " is not empty and holds no weft journal: pass an empty "
+                  "or a weft data directory");
+}
+
+/// The store's format tag: written into a new store, checked in an old one.
+void check_format(rocksdb::DB& db, const fs::path& dir) {
+  std::string format;
+  auto st = db.Get(rocksdb::ReadOptions{}, meta_key, &format);
+  auto expected = std::string{format_tag} + " "
+                  + std::to_string(core::journal_schema_version());
+  if (st.IsNotFound()) {
+    std::unique_ptr<rocksdb::Iterator> it{db.NewIterator(rocksdb::ReadOptions{})};
+    it->SeekToFirst();
+    if (it->Valid())
       throw error(errc::bad_data,
-                  "journal in " + dir.string()
-                    + " is damaged: its CURRENT file (which names the "
-                      "manifest) is missing" + restore_hint);
+                  "data directory " + dir.string()
+                    + " holds a RocksDB store that is not a weft journal: "
+                      "pass another --data directory");
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    st = db.Put(wo, meta_key, expected);
+    format = expected;
+  }
+  if (!st.ok())
+    refuse(st, dir);
+  auto tag = std::string_view{format};
+  unsigned long version = 0;
+  auto digits = tag.substr(std::min(tag.size(), std::string_view{format_tag}.size()));
+  while (!digits.empty() && digits.front() == ' ')
+    digits.remove_prefix(1);
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(),
+                                   version);
+  if (tag.rfind(format_tag, 0) != 0 || ec != std::errc{}
+      || end != digits.data() + digits.size())
+    throw error(errc::bad_data, "data directory " + dir.string()
+                                  + " holds no weft journal (format "
+                                  + one_line(format) + ")");
+  if (version > core::journal_schema_version())
     throw error(errc::bad_data,
                 "data directory " + dir.string()
-                  + " is not empty and holds no weft journal: pass an empty "
-                    "or a weft data directory");
+                  + " was written by a newer weft (journal schema "
+                  + std::to_string(version) + ", this weft reads up to "
+                  + std::to_string(core::journal_schema_version())
+                  + "): run a newer weft on it");
+}
+
+/// The highest sequence number of any job's event, plus one.
+uint64_t next_event_seq(rocksdb::DB& db) {
+  uint64_t next = 0;
+  std::unique_ptr<rocksdb::Iterator> it{db.NewIterator(rocksdb::ReadOptions{})};
+  for (it->Seek(std::string(1, event_prefix)); it->Valid(); it->Next()) {
+    if (!is_event_key(it->key()))
+      break;
+    next = std::max(next, seq_of(it->key()) + 1);
   }
+  return next;
+}
+
+} // namespace
+
+std::shared_ptr<journal_store> journal_store::open(const journal_options& opts) {
+  std::shared_ptr<journal_store> store{new journal_store};
+  store->opts_ = opts;
+  const auto& dir = opts.dir;
+  bool fresh = check_directory(dir);
   if (fresh) {
+    std::error_code ec;
     fs::create_directories(dir, ec);
     if (ec)
       throw error(errc::io_error, "cannot create data directory "
@@ -535,48 +629,9 @@ std::shared_ptr<journal_store> journal_store::open(const journal_options& opts) 
   store->synced_mark_fd_ =
     ::open((dir / synced_mark_name).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC,
            0644);
-  std::string format;
-  st = store->db_->Get(rocksdb::ReadOptions{}, meta_key, &format);
-  auto expected = std::string{format_tag} + " "
-                  + std::to_string(core::journal_schema_version());
-  if (st.IsNotFound()) {
-    std::unique_ptr<rocksdb::Iterator> it{
-      store->db_->NewIterator(rocksdb::ReadOptions{})};
-    it->SeekToFirst();
-    if (it->Valid())
-      throw error(errc::bad_data,
-                  "data directory " + dir.string()
-                    + " holds a RocksDB store that is not a weft journal: "
-                      "pass another --data directory");
-    rocksdb::WriteOptions wo;
-    wo.sync = true;
-    st = store->db_->Put(wo, meta_key, expected);
-    if (!st.ok())
-      refuse(st, dir);
-  } else if (!st.ok()) {
-    refuse(st, dir);
-  } else if (format.rfind(format_tag, 0) != 0) {
-    throw error(errc::bad_data, "data directory " + dir.string()
-                                  + " holds no weft journal (format '"
-                                  + format + "')");
-  } else {
-    auto version = std::stoul(format.substr(std::string{format_tag}.size()));
-    if (version > core::journal_schema_version())
-      throw error(errc::bad_data,
-                  "data directory " + dir.string()
-                    + " was written by a newer weft (journal schema "
-                    + std::to_string(version) + ", this weft reads up to "
-                    + std::to_string(core::journal_schema_version())
-                    + "): run a newer weft on it");
-  }
+  check_format(*store->db_, dir);
   // Continue numbering after the highest sequence number of any job.
-  std::unique_ptr<rocksdb::Iterator> it{
-    store->db_->NewIterator(rocksdb::ReadOptions{})};
-  for (it->Seek(std::string(1, event_prefix)); it->Valid(); it->Next()) {
-    if (!is_event_key(it->key()))
-      break;
-    store->next_seq_ = std::max(store->next_seq_, seq_of(it->key()) + 1);
-  }
+  store->next_seq_ = next_event_seq(*store->db_);
   return store;
 }
 

@@ -310,22 +310,43 @@ void run_batch(runner_pointer self, std::vector<dispatch_spec>& batch) {
   }
 }
 
-runner_actor::behavior_type runner_fn(runner_pointer self,
-                                      cluster_actor cluster,
-                                      std::shared_ptr<runner_shared> shared,
-                                      uint32_t slots, uint32_t prefetch) {
+/// An attempt finished on a worker thread: its result waits for the next
+/// flush, its slot is free.
+void attempt_done(runner_pointer self, job_actor& job, task_result& result) {
   auto& st = self->state;
-  st.shared = std::move(shared);
-  st.cluster = std::move(cluster);
-  st.slots = slots;
-  st.prefetch_max = prefetch;
+  auto d = std::max<double>(
+    1.0, static_cast<double>(result.outcome.stopped - result.outcome.started));
+  st.mean_ns = st.mean_ns == 0 ? d : 0.8 * st.mean_ns + 0.2 * d;
+  if (auto n = wire_bytes(result.outcome); n > max_result_bytes) {
+    // It could not reach the orchestrator in one message: the attempt fails
+    // with the reason instead of its connection.
+    auto& out = result.outcome;
+    core::attempt_outcome failed;
+    failed.error = "the attempt's results take " + std::to_string(n)
+                   + " bytes, more than the " + std::to_string(max_result_bytes)
+                   + " one attempt may send: submit fewer or smaller "
+                     "subtasks, or log less";
+    failed.started = out.started;
+    failed.stopped = out.stopped;
+    failed.runner = std::move(out.runner);
+    out = std::move(failed);
+  }
+  auto& entry = st.results[job.address()];
+  entry.first = std::move(job);
+  entry.second.push_back(std::move(result));
+  release(self, 1);
+}
+
+/// Joins the cluster, then offers it the slots; without its cluster (the
+/// orchestrator's node is gone) a runner has nothing to do, and whoever
+/// started it may connect again.
+void join_cluster(runner_pointer self) {
+  auto& st = self->state;
   runner_registration reg;
   reg.name = st.shared->name;
-  reg.slots = slots;
+  reg.slots = st.slots;
   reg.identifiers = st.shared->registry->identifiers();
   auto me = caf::actor_cast<runner_actor>(self);
-  // Without its cluster (the orchestrator's node is gone) a runner has
-  // nothing to do; whoever started it may connect again.
   self->monitor(st.cluster);
   self->set_down_handler([self](caf::down_msg& msg) {
     if (msg.source == self->state.cluster.address())
@@ -335,49 +356,44 @@ runner_actor::behavior_type runner_fn(runner_pointer self,
   self->request(st.cluster, caf::infinite, atom::join_v, me, std::move(reg))
     .then(
       [self, me](bool) {
-        self->send(self->state.cluster, atom::credit_v, me,
-                   self->state.slots);
+        self->send(self->state.cluster, atom::credit_v, me, self->state.slots);
       },
       [self](caf::error& err) { self->quit(err); });
+}
+
+/// Leaves the cluster first: batches it sent before its reply still arrive
+/// and run; then quits once they are done and reported.
+void leave_cluster(runner_pointer self) {
+  auto& st = self->state;
+  if (st.stopping)
+    return;
+  st.stopping = true;
   auto left = [self] {
     self->state.left = true;
     schedule_flush(self);  // quits once the last results are out
   };
+  self
+    ->request(st.cluster, caf::infinite, atom::stop_v,
+              caf::actor_cast<runner_actor>(self))
+    .then([left](bool) { left(); }, [left](caf::error&) { left(); });
+}
+
+runner_actor::behavior_type runner_fn(runner_pointer self,
+                                      cluster_actor cluster,
+                                      std::shared_ptr<runner_shared> shared,
+                                      uint32_t slots, uint32_t prefetch) {
+  auto& st = self->state;
+  st.shared = std::move(shared);
+  st.cluster = std::move(cluster);
+  st.slots = slots;
+  st.prefetch_max = prefetch;
+  join_cluster(self);
   return {
     [self](atom::run, std::vector<dispatch_spec>& batch) {
       run_batch(self, batch);
     },
     [self](atom::done, job_actor& job, task_result& result) {
-      auto& st = self->state;
-      auto d = std::max<double>(
-        1.0, static_cast<double>(result.outcome.stopped
-                                 - result.outcome.started));
-      st.mean_ns = st.mean_ns == 0 ? d : 0.8 * st.mean_ns + 0.2 * d;
-      if (auto n = wire_bytes(result.outcome); n > max_result_bytes) {
-        // It could not reach the orchestrator in one message: the attempt
-        // fails with the reason instead of its connection.
-        auto& out = result.outcome;
-        out = core::attempt_outcome{false,
-                                    "the attempt's results take "
-                                      + std::to_string(n)
-                                      + " bytes, more than the "
-                                      + std::to_string(max_result_bytes)
-                                      + " one attempt may send: submit "
-                                        "fewer or smaller subtasks, or log "
-                                        "less",
-                                    {},
-                                    {},
-                                    {},
-                                    {},
-                                    {},
-                                    out.started,
-                                    out.stopped,
-                                    std::move(out.runner)};
-      }
-      auto& entry = self->state.results[job.address()];
-      entry.first = std::move(job);
-      entry.second.push_back(std::move(result));
-      release(self, 1);
+      attempt_done(self, job, result);
     },
     [self](atom::flush) { flush(self); },
     [self](atom::tick) {
@@ -385,25 +401,10 @@ runner_actor::behavior_type runner_fn(runner_pointer self,
         report_progress(self);
     },
     [self](atom::idle) -> caf::result<bool> {
-      auto rp = self->make_response_promise<bool>();
-      self->request(self->state.cluster, caf::infinite, atom::idle_v,
-                    caf::actor_cast<runner_actor>(self))
-        .then([rp](bool x) mutable { rp.deliver(x); },
-              [rp](caf::error& e) mutable { rp.deliver(e); });
-      return rp;
+      return self->delegate(self->state.cluster, atom::idle_v,
+                            caf::actor_cast<runner_actor>(self));
     },
-    [self, left](atom::stop) {
-      // Leave the cluster first: batches it sent before its reply still
-      // arrive and run; then quit once they are done and reported.
-      auto& st = self->state;
-      if (st.stopping)
-        return;
-      st.stopping = true;
-      self
-        ->request(st.cluster, caf::infinite, atom::stop_v,
-                  caf::actor_cast<runner_actor>(self))
-        .then([left](bool) { left(); }, [left](caf::error&) { left(); });
-    },
+    [self](atom::stop) { leave_cluster(self); },
   };
 }
 

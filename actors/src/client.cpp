@@ -1,6 +1,7 @@
 #include "weft/client.hpp"
 
 #include "weft/actors/client_internal.hpp"
+#include "weft/core/submission.hpp"
 
 #include <optional>
 
@@ -16,14 +17,7 @@ job_info job_client::submit(std::string name, std::vector<task_input> roots,
   req.cluster = std::move(opts.cluster);
   req.max_retries = opts.max_retries;
   for (auto& r : roots) {
-    validate_identifier(r.identifier);
-    if (r.input.size() > max_input_bytes_)
-      throw error(errc::input_too_large,
-                  "input of " + to_string(r.identifier) + " is "
-                    + std::to_string(r.input.size())
-                    + " bytes, above the limit of "
-                    + std::to_string(max_input_bytes_)
-                    + " bytes: pass large data through the job cache instead");
+    core::validate_root(r.identifier, r.input, max_input_bytes_);
     core::task_submission sub;
     sub.identifier = std::move(r.identifier);
     sub.input = std::move(r.input);

@@ -1,5 +1,6 @@
 #include "weft/actors/directory.hpp"
 #include "weft/core/journal_event.hpp"
+#include "weft/core/submission.hpp"
 #include "weft/core/uuid.hpp"
 
 #include "weft/json.hpp"
@@ -61,21 +62,10 @@ caf::error validate(const orchestrator_config& cfg, const submit_request& req) {
   if (auto err = validate_cluster_name(req.cluster))
     return err;
   for (const auto& root : req.roots) {
-    if (auto err = checked([&] { validate_identifier(root.identifier); }))
+    if (auto err = checked([&] {
+          core::validate_root(root.identifier, root.input, cfg.max_input_bytes);
+        }))
       return err;
-    if (root.input.size() > cfg.max_input_bytes)
-      return make_weft_error(
-        errc::input_too_large,
-        "input of " + to_string(root.identifier) + " is "
-          + std::to_string(root.input.size()) + " bytes, above the limit of "
-          + std::to_string(cfg.max_input_bytes)
-          + " bytes: pass large data through the job cache instead");
-    try {
-      json::parse_input(root.input);
-    } catch (const error& e) {
-      return make_weft_error(e.code(), "input of " + to_string(root.identifier)
-                                         + ": " + e.what());
-    }
     if (!root.depends_on.empty())
       return make_weft_error(errc::invalid_argument,
                              "root tasks cannot depend on each other");

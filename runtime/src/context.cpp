@@ -1,5 +1,7 @@
 #include "weft/context.hpp"
 
+#include "weft/core/submission.hpp"
+
 #include "weft/text.hpp"
 
 #include <boost/json/serialize.hpp>
@@ -59,29 +61,15 @@ context::context(current_task_info task, std::shared_ptr<cache_store> cache,
 subtask_handle context::submit_json(const task_identifier& id,
                                     std::string input,
                                     subtask_options options) {
-  validate_identifier(id);
-  // Size first: parsing a huge text only to refuse it wastes the slot.
-  if (input.size() <= limits_.max_input_bytes) {
-    try {
-      json::parse_input(input);
-    } catch (const error& e) {
-      throw error(e.code(), "input of subtask " + to_string(id) + ": "
-                              + e.what());
-    }
-  }
+  core::validate_submission(id, input, limits_.max_input_bytes, "subtask ");
   return add_subtask(id, std::move(input), std::move(options));
 }
 
 subtask_handle context::add_subtask(const task_identifier& id,
                                     std::string input,
                                     subtask_options options) {
-  if (input.size() > limits_.max_input_bytes)
-    throw error(errc::input_too_large,
-                "input of subtask " + to_string(id) + " is "
-                  + std::to_string(input.size())
-                  + " bytes, above the limit of "
-                  + std::to_string(limits_.max_input_bytes)
-                  + " bytes: pass large data through the job cache instead");
+  core::check_input_size(id, input.size(), limits_.max_input_bytes,
+                         "subtask ");
   core::task_submission sub;
   sub.identifier = id;
   sub.input = std::move(input);

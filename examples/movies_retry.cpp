@@ -43,7 +43,7 @@ struct print_movie_stats {
     if (auto* hit = db.if_contains(title))
       response = hit->as_object();
     // The bug: a title the database lacks has no "Title" key.
-    ctx.current_task().display = response.at("Title").as_string().c_str();
+    ctx.set_display(response.at("Title").as_string().c_str());
     ctx.logger().info("Movie release date fetched",
                       {{"title", response.at("Title")},
                        {"released", response.at("Released")}});
@@ -64,12 +64,12 @@ struct print_movie_stats_fixed {
     auto* hit = db.if_contains(title);
     if (hit != nullptr && hit->as_object().contains("Title")) {
       const auto& r = hit->as_object();
-      ctx.current_task().display = r.at("Title").as_string().c_str();
+      ctx.set_display(r.at("Title").as_string().c_str());
       ctx.logger().info("Movie release date fetched",
                         {{"title", r.at("Title")},
                          {"released", r.at("Released")}});
     } else {
-      ctx.current_task().display = "NotFound: " + title;
+      ctx.set_display("NotFound: " + title);
       ctx.logger().info("Movie release date not found", {{"title", title}});
     }
   }

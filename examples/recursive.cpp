@@ -21,8 +21,8 @@ struct count_lines {
         ++lines;
     }
     ctx.progress("files").done(files.size());
-    ctx.current_task().display = "CountLines\n" + std::to_string(files.size())
-                                 + " files, " + std::to_string(lines) + " lines";
+    ctx.set_display("CountLines\n" + std::to_string(files.size())
+                                 + " files, " + std::to_string(lines) + " lines");
   }
 };
 BOOST_DESCRIBE_STRUCT(count_lines, (), (files))

@@ -26,8 +26,8 @@ struct RenderFrame {
     ctx.job_cache().group("frames").set(
       std::to_string(frame),
       "frame " + std::to_string(frame) + " by " + ctx.current_task().runner);
-    ctx.current_task().display =
-      "frame " + std::to_string(frame) + "\n" + ctx.current_task().runner;
+    ctx.set_display("frame " + std::to_string(frame) + "\n"
+                    + ctx.current_task().runner);
     ctx.progress("frames").done(1);
   }
 };

@@ -19,7 +19,7 @@ struct resize_image {
   }
 
   void execute(weft::context& ctx) const {
-    ctx.current_task().display = "Resize\n" + path;
+    ctx.set_display("Resize\n" + path);
     // ... the work ...
   }
 };

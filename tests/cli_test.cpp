@@ -122,7 +122,7 @@ struct odd_reporter {
   }
   void execute(weft::context& ctx) const {
     ctx.progress("bad\xff label").add(2).done(1);
-    ctx.current_task().display = "x\x1b[31my\nz\xfe";
+    ctx.set_display("x\x1b[31my\nz\xfe");
   }
 };
 BOOST_DESCRIBE_STRUCT(odd_reporter, (), ())
@@ -579,7 +579,7 @@ TEST_CASE("cli: text rules escape, cut, replace and validate", "[cli]") {
   CHECK(control_offset("a\nb") == 1);
   CHECK(weft::clean_display_name("a\nb\x1b" "c\xff", 1024)
         == "a\nb\\x1bc\xEF\xBF\xBD");
-  CHECK(weft::clean_display_name("ééé", 5) == "éé");
+  CHECK(weft::clean_display_name("ééé", 2) == "éé");
   CHECK_NOTHROW(weft::validate_job_name("café ✓"));
   CHECK_THROWS_WITH(weft::validate_job_name("a\xE2\x80\xAE"),
                     Catch::Contains(R"("a\u202e" contains a control)"));

@@ -22,7 +22,7 @@ struct parent {
     ctx.submit_subtasks(std::vector<child>{{4}, {5}}, {.depends_on = {a}});
     ctx.progress("items").add(5).done(2);
     ctx.progress().add(1);
-    ctx.current_task().display = "Parent\nsecond line";
+    ctx.set_display("Parent\nsecond line");
     ctx.logger().info("submitted", {{"count", 5}, {"names", std::vector<std::string>{"a"}}});
     auto span = ctx.tracer().span("work");
     span.set_attribute("size", 5);
@@ -32,8 +32,9 @@ BOOST_DESCRIBE_STRUCT(parent, (), ())
 
 struct long_display {
   void execute(weft::context& ctx) const {
-    // 1023 ASCII bytes then a 3-byte character: truncation must not split it.
-    ctx.current_task().display = std::string(1023, 'x') + "€tail";
+    // 1023 characters, a 3-byte one as the 1024th, then more: characters
+    // count, not bytes.
+    ctx.set_display(std::string(1023, 'x') + "€tail");
   }
 };
 BOOST_DESCRIBE_STRUCT(long_display, (), ())
@@ -126,10 +127,10 @@ TEST_CASE("context: an execution collects subtasks, progress, display, logs") {
   CHECK(out.runner == "test-runner");
 }
 
-TEST_CASE("context: display names are cut at 1024 bytes on a UTF-8 boundary") {
+TEST_CASE("context: display names are cut at 1024 characters, not bytes") {
   auto out = run(registry(), {"long_display", "v0.0"});
   REQUIRE(out.succeeded);
-  CHECK(out.display == std::string(1023, 'x'));
+  CHECK(out.display == std::string(1023, 'x') + "€");
 }
 
 TEST_CASE("context: progress labels and indicator counts are limited") {

@@ -324,7 +324,7 @@ struct print_movie_stats {
     span.set_attribute("movie.title", title);
     if (title == "Tilebox - The Movie" && !movies_fixed)
       throw std::out_of_range("KeyError('Title')");
-    ctx.current_task().display = title;
+    ctx.set_display(title);
     ctx.logger().info("Movie release date fetched", {{"title", title}});
   }
 };

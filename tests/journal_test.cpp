@@ -111,7 +111,7 @@ struct j_leaf {
   int i = 0;
   void execute(weft::context& ctx) const {
     ctx.progress("leaves").done(1);
-    ctx.current_task().display = "leaf " + std::to_string(i);
+    ctx.set_display("leaf " + std::to_string(i));
     ctx.logger().info("leaf ran", {{"i", i}});
   }
 };

@@ -14,7 +14,7 @@
 struct leaf_body {
   static void run(weft::context& ctx, uint32_t sleep_ms) {
     std::this_thread::sleep_for(std::chrono::milliseconds{sleep_ms});
-    ctx.current_task().display = ctx.current_task().runner;
+    ctx.set_display(ctx.current_task().runner);
     ctx.progress("leaves").add(1).done(1);
   }
 };

@@ -132,14 +132,14 @@ TEST_CASE("render: a 100000-task job collapses siblings into counted groups") {
 struct pic_leaf {
   int i = 0;
   void execute(weft::context& ctx) const {
-    ctx.current_task().display = "Leaf Nr. " + std::to_string(i);
+    ctx.set_display("Leaf Nr. " + std::to_string(i));
   }
 };
 BOOST_DESCRIBE_STRUCT(pic_leaf, (), (i))
 
 struct pic_root {
   void execute(weft::context& ctx) const {
-    ctx.current_task().display = "Root(3)";
+    ctx.set_display("Root(3)");
     for (int i = 0; i < 3; ++i)
       ctx.submit_subtask(pic_leaf{i});
   }

@@ -58,6 +58,10 @@ context::context(current_task_info task, std::shared_ptr<cache_store> cache,
     tracer_(&outcome_.spans) {
 }
 
+void context::set_display(std::string_view display) {
+  display_ = clean_display_name(display, limits_.max_display_chars);
+}
+
 subtask_handle context::submit_json(const task_identifier& id,
                                     std::string input,
                                     subtask_options options) {
@@ -126,8 +130,8 @@ core::attempt_outcome context::take_outcome() {
   auto out = std::move(outcome_);
   if (board_)
     out.progress = board_->take();
-  out.display = clean_display_name(task_.display, limits_.max_display_bytes);
-  task_.display.clear();
+  out.display = std::move(display_);
+  display_.clear();
   outcome_ = core::attempt_outcome{};
   return out;
 }

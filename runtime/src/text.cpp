@@ -185,10 +185,11 @@ void validate_cluster_name(std::string_view name) {
                   + " letters, digits, '-', '_' or '.'");
 }
 
-std::string clean_display_name(std::string_view display, size_t max_bytes) {
+std::string clean_display_name(std::string_view display, size_t max_chars) {
   std::string out;
   out.reserve(display.size());
-  for (size_t i = 0; i < display.size();) {
+  size_t chars = 0;
+  for (size_t i = 0; i < display.size() && chars < max_chars; ++chars) {
     size_t n = json::detail::utf8_sequence_length(display, i);
     if (n == 0) {
       out += "\xEF\xBF\xBD";
@@ -200,13 +201,6 @@ std::string clean_display_name(std::string_view display, size_t max_bytes) {
     else
       text::append_escaped(out, display, i, false);
     i += n;
-  }
-  // Cut without splitting a UTF-8 sequence.
-  if (out.size() > max_bytes) {
-    size_t cut = max_bytes;
-    while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80)
-      --cut;
-    out.resize(cut);
   }
   return out;
 }

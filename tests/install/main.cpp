@@ -5,7 +5,7 @@
 struct greet {
   std::string name;
   void execute(weft::context& ctx) const {
-    ctx.current_task().display = "hello " + name;
+    ctx.set_display("hello " + name);
   }
 };
 BOOST_DESCRIBE_STRUCT(greet, (), (name))

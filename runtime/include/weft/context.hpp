@@ -25,7 +25,7 @@ struct context_limits {
   size_t max_input_bytes = 1 << 20;  ///< per task input (JSON bytes)
   size_t max_label_bytes = 100;
   size_t max_indicators = 1000;      ///< progress indicators per task
-  size_t max_display_bytes = 1024;   ///< display names are truncated here
+  size_t max_display_chars = 1024;   ///< display names are cut here (code points)
 };
 
 /// Refers to a subtask submitted earlier in the same execution; pass it in
@@ -51,9 +51,6 @@ struct current_task_info {
   task_identifier identifier;
   uint32_t attempt = 0;
   std::string runner;  ///< name of the runner executing it
-  /// Display name in visualizations; ≤ 1024 bytes (longer is truncated),
-  /// line breaks allowed. Empty: the identifier's name.
-  std::string display;
 };
 
 /// The progress indicators of one execution: the task's thread updates
@@ -215,9 +212,14 @@ public:
   /// The indicator `label` (≤ 100 bytes; ≤ 1000 indicators per task).
   progress_handle progress(std::string_view label = {});
 
-  current_task_info& current_task() noexcept {
+  const current_task_info& current_task() const noexcept {
     return task_;
   }
+
+  /// The task's display name in visualizations: its first 1024 characters
+  /// (Unicode code points; longer is cut on a character boundary), line
+  /// breaks allowed. Not set: the identifier's name.
+  void set_display(std::string_view display);
 
   /// The cache shared by the tasks of this job.
   cache_group job_cache() const;
@@ -239,6 +241,7 @@ private:
                              subtask_options options);
 
   current_task_info task_;
+  std::string display_;
   std::shared_ptr<cache_store> cache_;
   context_limits limits_;
   core::attempt_outcome outcome_;

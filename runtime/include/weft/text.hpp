@@ -64,9 +64,9 @@ void validate_job_name(std::string_view name);
 /// letters, digits, '-', '_' or '.'. The message states the rule.
 void validate_cluster_name(std::string_view name);
 
-/// A display name as it is stored: bytes that are not UTF-8 become U+FFFD,
-/// control characters other than '\n' are shown escaped (\x1b), and the
-/// result is cut to `max_bytes` without splitting a character.
-std::string clean_display_name(std::string_view display, size_t max_bytes);
+/// A display name as it is stored: its first `max_chars` characters (Unicode
+/// code points, as the reference counts them), bytes that are not UTF-8 as
+/// U+FFFD, control characters other than '\n' shown escaped (\x1b).
+std::string clean_display_name(std::string_view display, size_t max_chars);
 
 } // namespace weft

@@ -148,7 +148,8 @@ TEST_CASE("actors: dispatches held by a runner that dies unstarted are redeliver
   caf::actor_system sys{cfg};
   auto dir = std::make_shared<weft::cluster_directory>(sys);
   auto service = weft::spawn_job_service(sys, dir, {});
-  weft::job_client jobs{std::make_shared<weft::job_client::impl>(sys, service)};
+  auto jobs = weft::job_client_access::make(
+    std::make_shared<weft::job_client::impl>(sys, service));
   {
     caf::scoped_actor self{sys};
     sys.spawn(black_hole, dir->get("default"), caf::actor{self});

@@ -84,9 +84,8 @@ void local_cluster::run_all() {
 }
 
 job_client local_cluster::jobs() {
-  job_client client{
-    std::make_shared<job_client::impl>(*impl_->sys, impl_->orch.service,
-                                       impl_->own)};
+  auto client = job_client_access::make(std::make_shared<job_client::impl>(
+    *impl_->sys, impl_->orch.service, impl_->own));
   client.set_max_input_bytes(impl_->opts.max_input_bytes);
   return client;
 }

@@ -33,7 +33,7 @@ job_client connection::jobs() {
   auto connect = impl_->connector();
   auto patience = impl_->opts.patience;
   ptr->reconnect = [connect, patience] { return connect(patience); };
-  job_client client{std::move(ptr)};
+  auto client = job_client_access::make(std::move(ptr));
   // The orchestrator enforces its own limit (`--max-input-bytes`), which
   // this node does not know; a local guess would hide larger ones.
   client.set_max_input_bytes(std::numeric_limits<size_t>::max());

@@ -267,9 +267,17 @@ const runner_options& runner::options() const {
   return impl_->opts;
 }
 
+/// What weft's own code reaches of a runner.
+struct runner_access {
+  static runner::impl& of(const runner& r) {
+    return *r.impl_;
+  }
+};
+
 runner_actor actor_of(const runner& r) {
-  std::lock_guard<std::mutex> guard{r.internals()->mtx};
-  return r.internals()->actor;
+  auto& st = runner_access::of(r);
+  std::lock_guard<std::mutex> guard{st.mtx};
+  return st.actor;
 }
 
 runner make_remote_runner(caf::actor_system& sys, gateway_connector connect,

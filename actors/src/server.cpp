@@ -89,7 +89,7 @@ job_client server::jobs() {
   auto ptr = std::make_shared<job_client::impl>(*impl_->node->sys,
                                                 impl_->orch.service,
                                                 impl_->node);
-  job_client client{std::move(ptr)};
+  auto client = job_client_access::make(std::move(ptr));
   client.set_max_input_bytes(impl_->opts.max_input_bytes);
   return client;
 }

@@ -2,6 +2,12 @@
 
 namespace weft {
 
+struct context_access {
+  static core::attempt_outcome take_outcome(context& ctx) {
+    return ctx.take_outcome();
+  }
+};
+
 void task_registry::add(const task_identifier& id, std::string type_name,
                         executor run) {
   validate_identifier(id, type_name);
@@ -76,7 +82,7 @@ core::attempt_outcome execute_attempt(const task_registry& registry,
   } catch (...) {
     failure = "execute threw an exception that is not a std::exception";
   }
-  auto out = ctx.take_outcome();
+  auto out = context_access::take_outcome(ctx);
   out.succeeded = ok;
   if (!ok) {
     out.error = "task " + to_string(request.identifier) + " failed: " + failure;

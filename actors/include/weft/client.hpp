@@ -40,7 +40,6 @@ struct submit_options {
 class job_client {
 public:
   struct impl;
-  explicit job_client(std::shared_ptr<impl> ptr);
 
   /// Submits a job with one root task.
   template <task_type T>
@@ -108,6 +107,9 @@ public:
   }
 
 private:
+  friend struct job_client_access;  // weft's own plumbing makes clients
+  explicit job_client(std::shared_ptr<impl> ptr);
+
   std::shared_ptr<impl> impl_;
   size_t max_input_bytes_ = 1 << 20;
 };

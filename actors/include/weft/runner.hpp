@@ -78,12 +78,8 @@ public:
   const std::string& name() const;
   const runner_options& options() const;
 
-  /// weft's own plumbing; not part of the API.
-  impl* internals() const noexcept {
-    return impl_.get();
-  }
-
 private:
+  friend struct runner_access;  // weft's own plumbing
   std::shared_ptr<impl> impl_;
 };
 

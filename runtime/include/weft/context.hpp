@@ -231,11 +231,11 @@ public:
     return tracer_;
   }
 
-  /// Moves out what this execution produced (used by the runner).
-  core::attempt_outcome take_outcome();
-
 private:
   friend class weft::logger;
+  friend struct context_access;  // the runner takes what an execution made
+  /// Moves out what this execution produced.
+  core::attempt_outcome take_outcome();
   /// Queues a subtask whose input is known to be valid JSON.
   subtask_handle add_subtask(const task_identifier& id, std::string input,
                              subtask_options options);

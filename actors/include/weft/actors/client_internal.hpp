@@ -14,6 +14,14 @@
 namespace weft {
 
 /// A blocking request/response channel to a job service.
+/// Makes a client on an orchestrator's service (the constructor is not
+/// part of the API).
+struct job_client_access {
+  static job_client make(std::shared_ptr<job_client::impl> ptr) {
+    return job_client{std::move(ptr)};
+  }
+};
+
 struct job_client::impl {
   caf::actor_system& sys;
   std::chrono::milliseconds timeout{std::chrono::seconds{60}};

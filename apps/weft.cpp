@@ -145,66 +145,14 @@ uint64_t parse_count(const std::string& flag, const std::string& text,
   return n;
 }
 
-/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
-/// days_from_civil).
-int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-/// YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC), checked against the calendar.
+/// A time flag's value, read by the SDK's `weft::parse_time`: what it
+/// refuses is a usage error (exit status 2), not a failed operation.
 weft::timestamp parse_time(const std::string& flag, const std::string& text) {
-  auto bad = [&](const std::string& why) {
-    return usage_error(flag + " " + weft::text::quote(text, 24) + " " + why
-                       + ": write a UTC time such as 2026-11-22 or "
-                         "2026-11-22T10:30:00Z");
-  };
-  static const std::string date_form = "dddd-dd-dd";
-  static const std::string time_form = "dddd-dd-ddTdd:dd:ddZ";
-  const auto& form = text.size() == date_form.size() ? date_form : time_form;
-  bool shaped = text.size() == form.size();
-  for (size_t i = 0; shaped && i < form.size(); ++i)
-    shaped = form[i] == 'd' ? text[i] >= '0' && text[i] <= '9'
-                            : text[i] == form[i];
-  if (!shaped)
-    throw bad("is not a time");
-  auto number = [&](size_t at, size_t len) {
-    return static_cast<unsigned>(std::stoul(text.substr(at, len)));
-  };
-  unsigned year = number(0, 4);
-  unsigned month = number(5, 2);
-  unsigned day = number(8, 2);
-  static constexpr const char* months[] = {
-    "January", "February", "March",     "April",   "May",      "June",
-    "July",    "August",   "September", "October", "November", "December"};
-  if (month < 1 || month > 12)
-    throw bad("has no month " + std::to_string(month));
-  bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-  static constexpr unsigned days_in[] = {31, 28, 31, 30, 31, 30,
-                                         31, 31, 30, 31, 30, 31};
-  unsigned last = days_in[month - 1] + (month == 2 && leap ? 1 : 0);
-  if (day < 1 || day > last)
-    throw bad("is not a date (" + std::string{months[month - 1]} + " "
-              + std::to_string(year) + " has " + std::to_string(last)
-              + " days)");
-  unsigned hour = 0, minute = 0, second = 0;
-  if (text.size() == time_form.size()) {
-    hour = number(11, 2);
-    minute = number(14, 2);
-    second = number(17, 2);
-    if (hour > 23 || minute > 59 || second > 59)
-      throw bad("has no such time of day (00:00:00 to 23:59:59)");
+  try {
+    return weft::parse_time(text);
+  } catch (const weft::error& e) {
+    throw usage_error(flag + ": " + e.what());
   }
-  // Timestamps are nanoseconds since 1970 in 64 bits: 1970 to 2262.
-  if (year < 1970 || year > 2261)
-    throw bad("is outside the years 1970 to 2261");
-  int64_t seconds = days_from_civil(year, month, day) * 86'400
-                    + hour * 3600 + minute * 60 + second;
-  return seconds * 1'000'000'000;
 }
 
 weft::task_identifier parse_task(const std::string& text) {

@@ -99,6 +99,16 @@ int main() {
     std::cout << p.label << ": " << p.done << "/" << p.total << "\n";
   // end snippet
 
+  // snippet after_the_job
+  // Read what the job's tasks left in its cache, after the job.
+  std::string counted = jobs.cache(words.id).group("counts")["words"];
+  std::cout << "words: " << counted << "\n";
+  // Jobs submitted in a time range (UTC; `to` is excluded).
+  for (const auto& j : jobs.query({.from = "2025-01-01", .to = "2261-01-01"}))
+    std::cout << j.id << " " << j.name << " " << weft::format_time(j.submitted_at)
+              << "\n";
+  // end snippet
+
   // snippet runner
   weft::runner gpu = cluster.add_runner({.cluster = "gpu", .slots = 1});
   gpu.register_tasks<resize_image>();

@@ -56,6 +56,22 @@ std::vector<task_info> job_client::tasks(const std::string& id) {
   return impl_->ask<std::vector<task_info>>(impl_->timeout, atom::tasks_v, id);
 }
 
+cache_group job_client::cache(const std::string& id) {
+  // Asked first so that an unknown id is unknown_job, whatever the store
+  // holds under that name.
+  auto info = find(id);
+  if (!cache_)
+    throw error(errc::invalid_state,
+                "the cache of job " + info.id
+                  + " is out of this client's reach: its runners keep it "
+                    "(in memory, per process, unless they share a store); "
+                    "give the runners and this client one file-system "
+                    "cache (runner_options::cache and job_client::set_cache "
+                    "or connect_options::cache, "
+                    "weft::make_file_system_cache(dir))");
+  return cache_group{make_read_only_cache(cache_), info.id};
+}
+
 std::string job_client::visualize(const std::string& id,
                                   const render_options& options) {
   auto info = find(id);

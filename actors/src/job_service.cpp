@@ -93,9 +93,9 @@ std::optional<caf::result<T>> ask_summary(const job_entry& e, Atom) {
 }
 
 bool matches(const job_query& q, const std::string& id, const job_entry& e) {
-  if (q.from != 0 && e.submitted_at < q.from)
+  if (q.from.ns != 0 && e.submitted_at < q.from.ns)
     return false;
-  if (q.to != 0 && e.submitted_at >= q.to)
+  if (q.to.ns != 0 && e.submitted_at >= q.to.ns)
     return false;
   if (!q.id_from.empty() && id < q.id_from)
     return false;

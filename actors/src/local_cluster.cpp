@@ -87,6 +87,9 @@ job_client local_cluster::jobs() {
   auto client = job_client_access::make(std::make_shared<job_client::impl>(
     *impl_->sys, impl_->orch.service, impl_->own));
   client.set_max_input_bytes(impl_->opts.max_input_bytes);
+  // The cache of the runners that bring none: a runner given its own
+  // (runner_options::cache) keeps what this client cannot see.
+  client.set_cache(impl_->cache);
   return client;
 }
 

@@ -37,12 +37,13 @@ job_client connection::jobs() {
   // The orchestrator enforces its own limit (`--max-input-bytes`), which
   // this node does not know; a local guess would hide larger ones.
   client.set_max_input_bytes(std::numeric_limits<size_t>::max());
+  client.set_cache(impl_->opts.cache);
   return client;
 }
 
 weft::runner connection::make_runner(runner_options opts) {
   return make_remote_runner(*impl_->node->sys, impl_->connector(),
-                            std::move(opts), nullptr, impl_);
+                            std::move(opts), impl_->opts.cache, impl_);
 }
 
 const std::string& connection::address() const {

@@ -211,6 +211,39 @@ private:
   fs::path root_;
 };
 
+class read_only_cache : public cache_store {
+public:
+  explicit read_only_cache(std::shared_ptr<cache_store> store)
+    : store_(std::move(store)) {
+  }
+
+  void put(const std::string& path, std::string_view) override {
+    throw error(errc::invalid_state,
+                "cannot write job cache entry '" + path
+                  + "': this view of the cache is read-only (only a job's "
+                    "tasks write its cache)");
+  }
+
+  std::optional<std::string> get(const std::string& path) const override {
+    return store_->get(path);
+  }
+
+  bool contains(const std::string& path) const override {
+    return store_->contains(path);
+  }
+
+  std::vector<std::string> keys(const std::string& group) const override {
+    return store_->keys(group);
+  }
+
+  std::vector<std::string> groups(const std::string& group) const override {
+    return store_->groups(group);
+  }
+
+private:
+  std::shared_ptr<cache_store> store_;
+};
+
 } // namespace
 
 cache_store::~cache_store() = default;
@@ -221,6 +254,11 @@ std::shared_ptr<cache_store> make_in_memory_cache() {
 
 std::shared_ptr<cache_store> make_file_system_cache(fs::path root) {
   return std::make_shared<file_system_cache>(std::move(root));
+}
+
+std::shared_ptr<cache_store>
+make_read_only_cache(std::shared_ptr<cache_store> store) {
+  return std::make_shared<read_only_cache>(std::move(store));
 }
 
 cache_entry& cache_entry::operator=(std::string_view bytes) {

@@ -1,9 +1,5 @@
 #include "weft/job.hpp"
 
-#include <chrono>
-#include <cstdio>
-#include <ctime>
-
 namespace weft {
 
 namespace {
@@ -56,24 +52,6 @@ std::optional<job_state> parse_job_state(std::string_view text) noexcept {
 bool is_final(job_state state) noexcept {
   return state == job_state::completed || state == job_state::failed
          || state == job_state::canceled;
-}
-
-timestamp now() noexcept {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
-}
-
-std::string format_time(timestamp t) {
-  std::time_t secs = static_cast<std::time_t>(t / 1'000'000'000);
-  auto millis = static_cast<int>((t / 1'000'000) % 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[96];
-  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                tm.tm_min, tm.tm_sec, millis);
-  return buf;
 }
 
 } // namespace weft

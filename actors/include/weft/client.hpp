@@ -1,5 +1,6 @@
 #pragma once
 
+#include "weft/cache.hpp"
 #include "weft/error.hpp"
 #include "weft/job.hpp"
 #include "weft/json.hpp"
@@ -71,6 +72,30 @@ public:
   /// Every task of a job with its state, display name, progress, attempts,
   /// logs and spans.
   std::vector<task_info> tasks(const std::string& id);
+  /// The cache of a job, as its tasks wrote it (so far: reading while the
+  /// job runs shows what is written by then), for reading from outside the
+  /// job, typically after `wait`:
+  ///
+  ///     auto cache = jobs.cache(job.id);
+  ///     std::string words = cache.group("counts")["words"];
+  ///
+  /// Groups and keys work as in `context::job_cache()`; a key that was never
+  /// written throws errc::missing_key naming it, and a write throws
+  /// errc::invalid_state (the view is read-only). Throws errc::unknown_job
+  /// for an id the orchestrator does not know, and errc::invalid_state when
+  /// this client cannot reach the store the runners write to (see
+  /// `set_cache`). A `local_cluster`'s client reads the cluster's cache.
+  cache_group cache(const std::string& id);
+
+  /// The store behind the job cache of the runners, for `cache(id)`. A
+  /// remote orchestrator does not hold job caches, its runners do: a client
+  /// can only read one that the runners share with it, such as
+  /// `make_file_system_cache(dir)` on a directory they all mount (see
+  /// docs/remote.md). `client::connect_options::cache` sets it too.
+  void set_cache(std::shared_ptr<cache_store> store) noexcept {
+    cache_ = std::move(store);
+  }
+
   /// An SVG picture of the job as it is now (see `render_svg`).
   std::string visualize(const std::string& id,
                         const render_options& options = {});
@@ -112,6 +137,7 @@ private:
 
   std::shared_ptr<impl> impl_;
   size_t max_input_bytes_ = 1 << 20;
+  std::shared_ptr<cache_store> cache_;  // empty: the runners' is out of reach
 };
 
 } // namespace weft

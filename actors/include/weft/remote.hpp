@@ -14,6 +14,12 @@ namespace weft::client {
 struct connect_options : network_options {
   /// How long `connect` keeps trying before it gives up.
   std::chrono::milliseconds patience{std::chrono::seconds{10}};
+  /// The job cache of the runners made here that bring none, and what
+  /// `jobs().cache(id)` reads: to read a job's cache from this node, the
+  /// runners that ran it must use the same store, such as
+  /// `make_file_system_cache(dir)` on a directory they all reach. Empty:
+  /// each runner keeps an in-memory cache of its own, which no client reads.
+  std::shared_ptr<cache_store> cache{};
 };
 
 /// A node's connection to a remote orchestrator: runners that execute its

@@ -17,7 +17,8 @@ struct runner_options {
   /// hardware thread.
   uint32_t slots = 0;
   std::string name{};  ///< empty: "runner-<n>"
-  /// Storage behind `context::job_cache()`; empty: the local cluster's.
+  /// Storage behind `context::job_cache()`; empty: the local cluster's
+  /// (or `client::connect_options::cache`), else in memory in this process.
   std::shared_ptr<cache_store> cache{};
   /// Throughput mode for many short tasks: at most this many attempts
   /// accepted beyond the slots, queued on the runner until a slot frees, so

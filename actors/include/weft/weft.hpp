@@ -18,3 +18,4 @@
 #include "weft/runner.hpp"
 #include "weft/server.hpp"
 #include "weft/task.hpp"
+#include "weft/time.hpp"

@@ -33,6 +33,12 @@ std::shared_ptr<cache_store> make_in_memory_cache();
 /// keys are files. Throws `weft::error` (io_error) if `root` cannot be made.
 std::shared_ptr<cache_store> make_file_system_cache(std::filesystem::path root);
 
+/// `store` for reading only: a write throws `weft::error` (invalid_state).
+/// What `job_client::cache` hands out, so that code outside a job cannot
+/// change what its tasks read.
+std::shared_ptr<cache_store>
+make_read_only_cache(std::shared_ptr<cache_store> store);
+
 class cache_group;
 
 /// One entry of a cache group: assign bytes to store them, read them back.

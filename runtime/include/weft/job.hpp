@@ -1,6 +1,7 @@
 #pragma once
 
 #include "weft/identifier.hpp"
+#include "weft/time.hpp"
 
 #include <array>
 #include <cstdint>
@@ -84,12 +85,6 @@ std::optional<job_state> parse_job_state(std::string_view text) noexcept;
 /// True for COMPLETED, FAILED and CANCELED: nothing starts any more until a
 /// retry (running tasks may still be finishing; see `job_info::running`).
 bool is_final(job_state state) noexcept;
-
-/// Nanoseconds since the Unix epoch; 0 means "not yet".
-using timestamp = int64_t;
-timestamp now() noexcept;
-/// "2026-11-22T09:31:05.123Z"
-std::string format_time(timestamp t);
 
 /// One progress indicator: a `done / total` pair summed over the tasks of a
 /// job, counting only the last execution of each task.
@@ -180,14 +175,32 @@ struct cluster_info {
 };
 
 /// Selection for `query`; every criterion left empty matches all jobs.
+///
+/// Times are given as the reference writes them, or in nanoseconds:
+///
+///     jobs.query({.from = "2025-01-01", .to = "2025-02-01"});
+///     jobs.query(weft::job_query::between("2025-01-01", "2025-02-01"));
+///     jobs.query({.from = "2025-01-01T08:00:00Z"});  // open end
+///
+/// The range is half-open, like the reference's: a job submitted at exactly
+/// `to` is not in it, so consecutive ranges never count a job twice.
 struct job_query {
-  timestamp from = 0;              ///< submitted at or after (0: no bound)
-  timestamp to = 0;                ///< submitted before (0: no bound)
+  utc_time from{};                 ///< submitted at or after (0: no bound)
+  utc_time to{};                   ///< submitted before (0: no bound)
   std::string id_from{};           ///< job id >= this (ids are time-ordered)
   std::string id_to{};             ///< job id < this
   std::vector<job_state> states{}; ///< any of these states
   std::string name{};              ///< exact job name
   std::string cluster{};           ///< exact cluster of the root task(s)
+
+  /// The jobs submitted in [from, to); throws `weft::error`
+  /// (invalid_argument) for a time `parse_time` refuses.
+  static job_query between(utc_time from, utc_time to) {
+    job_query q;
+    q.from = from;
+    q.to = to;
+    return q;
+  }
 };
 
 /// A structured log line written by a task through `context::logger()`.

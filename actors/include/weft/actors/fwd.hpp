@@ -315,7 +315,7 @@ typename F::result_type inspect(F& f, job_info& x) {
 
 template <class F>
 typename F::result_type inspect(F& f, job_query& x) {
-  return f(caf::meta::type_name("job_query"), x.from, x.to, x.id_from,
+  return f(caf::meta::type_name("job_query"), x.from.ns, x.to.ns, x.id_from,
            x.id_to, x.states, x.name, x.cluster);
 }
 

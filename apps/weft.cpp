@@ -436,14 +436,14 @@ weft::job_client connect(const command_line& cl) {
   }
   weft::network_address addr;
   check_argument(source, [&] { addr = weft::parse_address(address); });
-  weft::client::connect_options opts;
+  weft::remote::connect_options opts;
   opts.tls = tls_of(cl);
   opts.patience = std::chrono::seconds{5};
   if (auto t = cl.flag("--connect-timeout"))
     opts.patience =
       std::chrono::seconds{parse_count("--connect-timeout", *t, 86'400)};
   opts.scheduler_threads = 2;
-  return weft::client::connect(address, opts).jobs();
+  return weft::remote::connect(address, opts).jobs();
 }
 
 std::string one_word(const command_line& cl, const char* what) {

@@ -395,9 +395,9 @@ struct bench_setup {
 
 /// Runner process mode: serve the bench tasks of a server until SIGTERM.
 int serve(const options& opt) {
-  weft::client::connect_options co;
+  weft::remote::connect_options co;
   co.scheduler_threads = 2;
-  auto conn = weft::client::connect(opt.serve, co);
+  auto conn = weft::remote::connect(opt.serve, co);
   auto runner = conn.make_runner({.slots = opt.slots, .prefetch = opt.prefetch});
   runner.register_tasks<bench_noop, bench_tree, bench_fanout, bench_chain>();
   runner.run_forever();

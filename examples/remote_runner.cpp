@@ -68,7 +68,7 @@ int main(int argc, char** argv) {
                  "[--slots N] [--name N] [--cert F --key F --ca F]\n";
     return 2;
   }
-  weft::client::connect_options connect;
+  weft::remote::connect_options connect;
   weft::runner_options runner;
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
   runner.cache = weft::make_file_system_cache(
     std::filesystem::temp_directory_path() / "weft-example-cache");
   try {
-    auto server = weft::client::connect(argv[1], connect);
+    auto server = weft::remote::connect(argv[1], connect);
     auto r = server.make_runner(runner);
     r.register_tasks<RenderMovie, RenderFrame, Encode>();
     r.start();

@@ -378,10 +378,10 @@ TEST_CASE("cli: names are printable UTF-8, checked by the command and by "
   }
   // A client that skips the command line meets the same rules at the
   // server.
-  weft::client::connect_options opts;
+  weft::remote::connect_options opts;
   opts.scheduler_threads = 2;
   opts.patience = 10s;
-  auto conn = weft::client::connect(srv.address(), opts);
+  auto conn = weft::remote::connect(srv.address(), opts);
   auto jobs = conn.jobs();
   weft::task_input leaf{{"Leaf", "v1.0"}, "{}"};
   for (const auto& name : bad_names) {
@@ -482,10 +482,10 @@ TEST_CASE("cli: --json output is valid UTF-8 even for what tasks report",
   temp_dir dir;
   auto srv = start_server(dir.path, "127.0.0.1:0");
   cli run{dir.path};
-  weft::client::connect_options opts;
+  weft::remote::connect_options opts;
   opts.scheduler_threads = 2;
   opts.patience = 10s;
-  auto conn = weft::client::connect(srv.address(), opts);
+  auto conn = weft::remote::connect(srv.address(), opts);
   auto runner = conn.make_runner({.cluster = "default", .slots = 1,
                                   .name = "odd \xff runner"});
   runner.register_tasks<odd_reporter>();

@@ -153,15 +153,15 @@ TEST_CASE("job access: a remote client reads a job's cache through the "
   auto address = "127.0.0.1:" + std::to_string(srv.port());
   // The runners' node and the client's node are two connections (two actor
   // systems) that share nothing but the directory.
-  weft::client::connect_options ropts;
+  weft::remote::connect_options ropts;
   ropts.cache = weft::make_file_system_cache(dir.path / "cache");
-  auto runner_node = weft::client::connect(address, ropts);
+  auto runner_node = weft::remote::connect(address, ropts);
   auto runner = runner_node.make_runner({.slots = 1});
   runner.register_tasks<access_tally>();
   runner.start();
-  weft::client::connect_options copts;
+  weft::remote::connect_options copts;
   copts.cache = weft::make_file_system_cache(dir.path / "cache");
-  auto client_node = weft::client::connect(address, copts);
+  auto client_node = weft::remote::connect(address, copts);
   auto jobs = client_node.jobs();
   auto job = jobs.submit("tally", access_tally{"remote"});
   REQUIRE(jobs.wait(job.id, 30s).state == weft::job_state::completed);
@@ -173,7 +173,7 @@ TEST_CASE("job access: a remote client reads a job's cache through the "
         == weft::errc::unknown_job);
   // Without a shared store the cache is out of reach, and the error says
   // how to share one.
-  auto plain = weft::client::connect(address).jobs();
+  auto plain = weft::remote::connect(address).jobs();
   CHECK(code_of([&] { plain.cache(job.id); }) == weft::errc::invalid_state);
   CHECK_THROWS_WITH(plain.cache(job.id),
                     Catch::Contains("make_file_system_cache"));

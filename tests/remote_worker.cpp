@@ -89,7 +89,7 @@ int main(int argc, char** argv) {
     std::cerr << "usage: weft-remote-worker HOST:PORT [options]\n";
     return 2;
   }
-  weft::client::connect_options copts;
+  weft::remote::connect_options copts;
   weft::runner_options ropts;
   ropts.slots = 2;
   std::string leaf_version = "v1.0";
@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
   }
   try {
     copts.scheduler_threads = 2;
-    auto conn = weft::client::connect(argv[1], copts);
+    auto conn = weft::remote::connect(argv[1], copts);
     auto runner = conn.make_runner(ropts);
     if (leaf_version == "v2.0")
       runner.register_tasks<LeafV2>();

@@ -72,13 +72,13 @@ start_runner(const fs::path& dir, const std::string& address,
   return proc;
 }
 
-inline weft::client::connection connect(const std::string& address,
+inline weft::remote::connection connect(const std::string& address,
                                   weft::tls_options tls = {}) {
-  weft::client::connect_options opts;
+  weft::remote::connect_options opts;
   opts.tls = std::move(tls);
   opts.scheduler_threads = 2;
   opts.patience = 10s;
-  return weft::client::connect(address, opts);
+  return weft::remote::connect(address, opts);
 }
 
 /// The root task of the worker's Spread workflow, submitted by name.

@@ -6,7 +6,7 @@
 
 #include <limits>
 
-namespace weft::client {
+namespace weft::remote {
 
 struct connection::impl {
   std::shared_ptr<owned_system> node;
@@ -60,4 +60,4 @@ connection connect(const std::string& address, connect_options opts) {
   return connection{std::move(ptr)};
 }
 
-} // namespace weft::client
+} // namespace weft::remote

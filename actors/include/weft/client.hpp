@@ -91,7 +91,7 @@ public:
   /// remote orchestrator does not hold job caches, its runners do: a client
   /// can only read one that the runners share with it, such as
   /// `make_file_system_cache(dir)` on a directory they all mount (see
-  /// docs/remote.md). `client::connect_options::cache` sets it too.
+  /// docs/remote.md). `remote::connect_options::cache` sets it too.
   void set_cache(std::shared_ptr<cache_store> store) noexcept {
     cache_ = std::move(store);
   }

@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-namespace weft::client {
+namespace weft::remote {
 
 /// How to reach an orchestrator (`weft server`) over the network.
 struct connect_options : network_options {
@@ -50,4 +50,4 @@ private:
 /// invalid_argument (a malformed address or unreadable certificates).
 connection connect(const std::string& address, connect_options opts = {});
 
-} // namespace weft::client
+} // namespace weft::remote

@@ -18,7 +18,7 @@ struct runner_options {
   uint32_t slots = 0;
   std::string name{};  ///< empty: "runner-<n>"
   /// Storage behind `context::job_cache()`; empty: the local cluster's
-  /// (or `client::connect_options::cache`), else in memory in this process.
+  /// (or `remote::connect_options::cache`), else in memory in this process.
   std::shared_ptr<cache_store> cache{};
   /// Throughput mode for many short tasks: at most this many attempts
   /// accepted beyond the slots, queued on the runner until a slot frees, so

@@ -34,7 +34,9 @@ struct fixture {
   caf::actor_system_config cfg;  // outlives the system
   std::unique_ptr<caf::actor_system> sys;
   caf::scheduler::test_coordinator* sched = nullptr;
-  std::vector<caf::actor> stubs;
+  // Stopped at the end, also when a check failed on the way.
+  std::vector<caf::actor> actors;
+  std::vector<std::shared_ptr<weft::cluster_directory>> dirs;
 
   fixture() {
     cfg.set("scheduler.policy", caf::atom("testing"));
@@ -48,15 +50,35 @@ struct fixture {
   }
 
   ~fixture() {
-    for (auto& a : stubs)
+    for (auto& a : actors)
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
-    sched->run();
+    for (auto& d : dirs)
+      d->shutdown();
+    sched->run(max_steps);
     sys.reset();
   }
 
+  /// Far more messages than any test here exchanges: a bound, so that a
+  /// regression that makes actors talk forever fails instead of hanging.
+  static constexpr size_t max_steps = 100000;
+
   /// Delivers every message until none is left; returns how many.
   size_t run() {
-    return sched->run();
+    auto n = sched->run(max_steps);
+    REQUIRE(n < max_steps);
+    return n;
+  }
+
+  /// Stops `hdl` at the end of the test.
+  template <class Handle>
+  Handle keep(Handle hdl) {
+    actors.push_back(caf::actor_cast<caf::actor>(hdl));
+    return hdl;
+  }
+
+  std::shared_ptr<weft::cluster_directory> directory() {
+    dirs.push_back(std::make_shared<weft::cluster_directory>(*sys));
+    return dirs.back();
   }
 
   /// Asks `hdl` from a probe actor; the answer is there once it came.
@@ -83,7 +105,7 @@ struct fixture {
   template <class Fn, class... Ts>
   caf::actor stub(Fn fn, Ts&&... xs) {
     auto a = sys->spawn(fn, std::forward<Ts>(xs)...);
-    stubs.push_back(a);
+    actors.push_back(a);
     return a;
   }
 };
@@ -245,7 +267,7 @@ weft::runner_registration registration(std::string name,
 TEST_CASE("deterministic: the cluster dispatches the oldest compatible head "
           "first, within credit") {
   fixture f;
-  auto cluster = weft::spawn_cluster(*f.sys, "c");
+  auto cluster = f.keep(weft::spawn_cluster(*f.sys, "c"));
   auto log1 = std::make_shared<runner_log>();
   auto log2 = std::make_shared<runner_log>();
   auto r1 = caf::actor_cast<weft::runner_actor>(f.stub(stub_runner, log1));
@@ -315,12 +337,11 @@ TEST_CASE("deterministic: the cluster dispatches the oldest compatible head "
   CHECK(log1->unexpected.empty());
   CHECK(log2->unexpected.empty());
   CHECK(jlog->lost.empty());
-  caf::anon_send_exit(cluster, caf::exit_reason::user_shutdown);
 }
 
 TEST_CASE("deterministic: the cluster serves runners round robin") {
   fixture f;
-  auto cluster = weft::spawn_cluster(*f.sys, "c");
+  auto cluster = f.keep(weft::spawn_cluster(*f.sys, "c"));
   auto log1 = std::make_shared<runner_log>();
   auto log2 = std::make_shared<runner_log>();
   auto r1 = caf::actor_cast<weft::runner_actor>(f.stub(stub_runner, log1));
@@ -353,13 +374,12 @@ TEST_CASE("deterministic: the cluster serves runners round robin") {
   CHECK(log2->batches.size() == 3);
   for (const auto& b : log1->batches)
     CHECK(b.size() == 1);
-  caf::anon_send_exit(cluster, caf::exit_reason::user_shutdown);
 }
 
 TEST_CASE("deterministic: a runner going down hands back what its job did "
           "not settle") {
   fixture f;
-  auto cluster = weft::spawn_cluster(*f.sys, "c");
+  auto cluster = f.keep(weft::spawn_cluster(*f.sys, "c"));
   auto log1 = std::make_shared<runner_log>();
   auto log2 = std::make_shared<runner_log>();
   auto r1_actor = f.stub(stub_runner, log1);
@@ -412,7 +432,6 @@ TEST_CASE("deterministic: a runner going down hands back what its job did "
   f.run();
   REQUIRE(info->value);
   CHECK(info->value->dispatched == 0);
-  caf::anon_send_exit(cluster, caf::exit_reason::user_shutdown);
 }
 
 // -- the job ------------------------------------------------------------------
@@ -458,13 +477,13 @@ caf::actor join_default(fixture& f, weft::cluster_directory& dir,
 TEST_CASE("deterministic: a job's roots reach the cluster only once the "
           "journal has its submission") {
   fixture f;
-  auto dir = std::make_shared<weft::cluster_directory>(*f.sys);
+  auto dir = f.directory();
   auto rlog = std::make_shared<runner_log>();
   join_default(f, *dir, rlog);
   auto jlog = std::make_shared<journal_log>();
   auto journal = caf::actor_cast<weft::journal_actor>(f.stub(stub_journal, jlog));
-  auto service = weft::spawn_job_service(*f.sys, dir, weft::orchestrator_config{},
-                                         journal);
+  auto service = f.keep(weft::spawn_job_service(
+    *f.sys, dir, weft::orchestrator_config{}, journal));
   weft::submit_request req;
   req.name = "ordered";
   req.cluster = "default";
@@ -488,14 +507,12 @@ TEST_CASE("deterministic: a job's roots reach the cluster only once the "
   REQUIRE(submitted->value);
   CHECK(submitted->value->id == job_id);
   CHECK(rlog->unexpected.empty());
-  caf::anon_send_exit(service, caf::exit_reason::user_shutdown);
-  dir->shutdown();
 }
 
 TEST_CASE("deterministic: a job enqueues subtasks only after the journal "
           "acknowledged their parent's completion, and reads wait for it") {
   fixture f;
-  auto dir = std::make_shared<weft::cluster_directory>(*f.sys);
+  auto dir = f.directory();
   auto rlog = std::make_shared<runner_log>();
   auto runner = join_default(f, *dir, rlog);
   auto jlog = std::make_shared<journal_log>();
@@ -506,7 +523,7 @@ TEST_CASE("deterministic: a job enqueues subtasks only after the journal "
   env.dir = dir;
   env.journal = caf::actor_cast<weft::journal_actor>(journal_stub);
   env.stats = std::make_shared<weft::core::task_statistics>();
-  auto job = weft::spawn_job(*f.sys, env, submitted_job("job-1"));
+  auto job = f.keep(weft::spawn_job(*f.sys, env, submitted_job("job-1")));
   f.run();
   // Its submission is on disk before a job actor exists: the root goes out
   // at once, without a write of its own.
@@ -574,6 +591,4 @@ TEST_CASE("deterministic: a job enqueues subtasks only after the journal "
   CHECK(rlog->unexpected.empty());
   CHECK(jlog->unanswered.empty());
   CHECK(jlog->acks_without_append == 0);
-  caf::anon_send_exit(job, caf::exit_reason::user_shutdown);
-  dir->shutdown();
 }

@@ -1,5 +1,6 @@
 // Supervision and embedding at the actor level.
 
+#include "wait.hpp"
 #include "weft/actors/client_internal.hpp"
 #include "weft/actors/directory.hpp"
 #include "weft/actors/memory.hpp"
@@ -62,9 +63,7 @@ TEST_CASE("actors: a lost runner's task moves on without spending a retry") {
   lc.register_tasks<lose_root, stuck_once>();
   lc.start();
   auto job = lc.jobs().submit("lose-a-runner", lose_root{});
-  for (int i = 0; i < 5000 && !reached; ++i)
-    std::this_thread::sleep_for(1ms);
-  REQUIRE(reached);
+  REQUIRE(weft::test::wait_until([] { return reached.load(); }, 30s));
   std::string name;
   {
     std::lock_guard<std::mutex> guard{victim_mtx};

@@ -1,5 +1,6 @@
 // The embedded engine through its public API on a local_cluster.
 
+#include "wait.hpp"
 #include "weft/weft.hpp"
 
 #include <catch2/catch.hpp>
@@ -411,8 +412,7 @@ TEST_CASE("engine: cancel stops queued tasks lets running ones finish") {
   lc.start();
   take_log();
   auto job = lc.jobs().submit("cancel", cancel_root{});
-  while (!gate_reached)
-    std::this_thread::sleep_for(1ms);
+  REQUIRE(weft::test::wait_until([] { return gate_reached.load(); }, 30s));
   CHECK(lc.jobs().find(job.id).state == weft::job_state::running);
   CHECK(lc.jobs().cancel(job.id) == 2);  // the two queued siblings
   gate.set_value();  // the running task finishes and submits subtasks
@@ -446,8 +446,7 @@ TEST_CASE("engine: with prefetch a runner accepts short tasks ahead of its slots
   lc.start();
   take_log();
   auto job = lc.jobs().submit("prefetch", cancel_root{});
-  while (!gate_reached)
-    std::this_thread::sleep_for(1ms);
+  REQUIRE(weft::test::wait_until([] { return gate_reached.load(); }, 30s));
   // The three subtasks came in one batch and were all accepted.
   CHECK(lc.jobs().find(job.id).running == 3);
   CHECK(lc.jobs().cancel(job.id) == 0);  // nothing left queued

@@ -8,6 +8,7 @@
 
 #include "process.hpp"
 #include "temp_dir.hpp"
+#include "wait.hpp"
 
 #include <catch2/catch.hpp>
 #include <rocksdb/db.h>
@@ -323,8 +324,7 @@ TEST_CASE("journal: a job survives its orchestrator being killed repeatedly") {
     auto worker = start_worker(data, id_file, round == 0, out);
     // The first round must get its submission acknowledged before dying.
     if (round == 0)
-      for (int i = 0; i < 500 && !fs::exists(id_file); ++i)
-        std::this_thread::sleep_for(10ms);
+      weft::test::wait_until([&] { return fs::exists(id_file); }, 5s);
     std::this_thread::sleep_for(std::chrono::milliseconds{delay_ms(rng)});
     if (!worker->running()) {
       finished_early = true;  // it beat the kill: fine, still checked below

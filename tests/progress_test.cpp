@@ -2,6 +2,7 @@
 // after retries, and the percentage.
 
 #include "temp_dir.hpp"
+#include "wait.hpp"
 
 #include <weft/weft.hpp>
 
@@ -105,15 +106,16 @@ watch_fan(weft::job_client& jobs, uint32_t leaves) {
         waiting.push_back(u);
     });
   });
-  // Until the leaves run and the watcher has seen a few intervals.
-  auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(50ms);
-    std::lock_guard<std::mutex> guard{mtx};
-    if (!waiting.empty()
-        && waiting.back().stats.count(weft::task_state::running) == leaves)
-      break;
-  }
+  // Until the leaves run; then the watcher samples a few intervals of
+  // them running (a window of updates, not a wait for one).
+  weft::test::wait_until(
+    [&] {
+      std::lock_guard<std::mutex> guard{mtx};
+      return !waiting.empty()
+             && waiting.back().stats.count(weft::task_state::running)
+                  == leaves;
+    },
+    20s);
   std::this_thread::sleep_for(200ms);
   {
     std::lock_guard<std::mutex> guard{mtx};
@@ -154,8 +156,20 @@ TEST_CASE("progress: a watcher sees every state change in order and a final "
       seen.push_back(u);
     });
   });
-  // Let a few intervals pass while the leaves wait: running, 0 of 4.
-  std::this_thread::sleep_for(300ms);
+  // A few intervals pass while the leaves wait: running, 0 of 4. (A check,
+  // not a requirement: the gate must open for the watcher to end.)
+  CHECK(weft::test::wait_until(
+    [&] {
+      std::lock_guard<std::mutex> guard{mtx};
+      bool running = false;
+      bool zero = false;
+      for (const auto& u : seen) {
+        running = running || u.state == weft::job_state::running;
+        zero = zero || (u.percent == 0 && !u.final);
+      }
+      return running && zero;
+    },
+    20s));
   open.set_value();
   auto last = watcher.get();
   REQUIRE(last.final);
@@ -234,13 +248,22 @@ TEST_CASE("progress: no estimate without indicator totals") {
   auto jobs = lc.jobs();
   auto job = jobs.submit("silent", w_silent{});
   std::vector<weft::progress_update> seen;
+  std::mutex mtx;
   auto watcher = std::async(std::launch::async, [&] {
     return jobs.watch(job.id,
                       [&](const weft::progress_update& u) {
+                        std::lock_guard<std::mutex> guard{mtx};
                         seen.push_back(u);
                       });
   });
-  std::this_thread::sleep_for(200ms);
+  // Until the watcher saw the task run (the gate opens either way).
+  CHECK(weft::test::wait_until(
+    [&] {
+      std::lock_guard<std::mutex> guard{mtx};
+      return !seen.empty()
+             && seen.back().stats.count(weft::task_state::running) == 1;
+    },
+    20s));
   open.set_value();
   auto last = watcher.get();
   REQUIRE(seen.size() >= 2);
@@ -308,9 +331,7 @@ TEST_CASE("progress: running tasks report their indicators before they "
         saw_live = true;
     });
   });
-  for (int i = 0; i < 200 && !saw_live; ++i)
-    std::this_thread::sleep_for(50ms);
-  CHECK(saw_live);
+  CHECK(weft::test::wait_until([&] { return saw_live.load(); }, 10s));
   open.set_value();
   auto last = watcher.get();
   CHECK(last.state == weft::job_state::completed);

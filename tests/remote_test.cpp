@@ -2,6 +2,7 @@
 // with bounded timeouts; every process is killed at scope exit.
 
 #include "servers.hpp"
+#include "wait.hpp"
 
 #include <weft/certs.hpp>
 #include <weft/remote.hpp>
@@ -213,7 +214,13 @@ TEST_CASE("remote: a runner of an incompatible version never receives the "
   auto v2 = start_runner(dir.path, srv.address(), "old", "old-v2",
                          {"--leaf-version", "v2.0"});
   auto job = jobs.submit("versions", {leaf(1, 0, "v1.0")}, {.cluster = "old"});
-  std::this_thread::sleep_for(1s);
+  // Until the v2 runner is in the cluster and the task waits there.
+  CHECK(wait_until(
+    [&] {
+      auto c = jobs.find_cluster("old");
+      return c.runners.size() == 1 && c.queued == 1;
+    },
+    30s, 20ms));
   auto info = jobs.find(job.id);
   CHECK(info.stats.count(weft::task_state::queued) == 1);
   auto cluster = jobs.find_cluster("old");

@@ -25,6 +25,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <optional>
 #include <random>
 
 using namespace std::chrono_literals;
@@ -383,8 +384,16 @@ TEST_CASE("fuzz: hostile connections over plain TCP neither crash nor stall "
                           {"--data", (dir.path / "data").string()});
   auto runner = start_runner(dir.path, srv.address(), "default", "steady",
                              {"--slots", "4"});
-  auto conn = connect(srv.address());
-  auto jobs = conn.jobs();
+  std::optional<weft::remote::connection> conn;
+  try {
+    conn.emplace(connect(srv.address()));
+  } catch (const std::exception& e) {
+    // Should the server be gone, its own words and exit status say why.
+    FAIL(e.what() << "; server running: " << srv.proc->running()
+                  << ", exit status " << srv.proc->wait(0ms)
+                  << ", stderr: " << srv.proc->errors().substr(0, 2000));
+  }
+  auto jobs = conn->jobs();
   barrage(dir.path, srv, *runner, jobs, {}, nullptr, {}, 2500);
 }
 

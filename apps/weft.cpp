@@ -351,18 +351,18 @@ int run_server(const command_line& cl) {
   check_argument("--listen",
                  [&] { opts.listen = weft::parse_address(*listen, true); });
   if (auto dir = cl.flag("--data"))
-    opts.data_dir = *dir;
+    opts.orchestrator.data_dir = *dir;
   if (auto fsync = cl.flag("--fsync")) {
     if (*fsync != "always" && *fsync != "never")
       throw usage_error("--fsync is always or never, not "
                         + weft::text::quote(*fsync));
-    opts.fsync = *fsync == "always";
+    opts.orchestrator.fsync = *fsync == "always";
   }
   if (auto n = cl.flag("--max-input-bytes"))
-    opts.max_input_bytes =
+    opts.orchestrator.max_input_bytes =
       parse_count("--max-input-bytes", *n, uint64_t{1} << 40);
   if (auto n = cl.flag("--progress-interval"))
-    opts.progress_interval =
+    opts.orchestrator.progress_interval =
       std::chrono::milliseconds{parse_count("--progress-interval", *n)};
   auto& limits = opts.network.limits;
   if (auto n = cl.flag("--max-message-bytes"))
@@ -387,12 +387,13 @@ int run_server(const command_line& cl) {
                           : " (plain TCP on loopback: for development only; "
                             "give --cert, --key and --ca for TLS)")
             << "\n";
-  if (opts.data_dir.empty())
+  if (opts.orchestrator.data_dir.empty())
     std::cout << "no --data: jobs live in memory and are lost when the "
                  "server stops\n";
   else
-    std::cout << "journal in " << opts.data_dir.string() << " (fsync "
-              << (opts.fsync ? "always" : "never") << ")\n";
+    std::cout << "journal in " << opts.orchestrator.data_dir.string()
+              << " (fsync "
+              << (opts.orchestrator.fsync ? "always" : "never") << ")\n";
   std::cout.flush();
   srv.run_until_signal();
   std::cout << "weft server stopping\n";

@@ -302,8 +302,8 @@ weft::local_cluster_options cluster_options(const options& opt,
   lco.runners[0].slots = opt.slots;
   lco.runners[0].prefetch = opt.prefetch;
   if (opt.journal != "none") {
-    lco.data_dir = dir.path;
-    lco.fsync = opt.journal == "fsync";
+    lco.orchestrator.data_dir = dir.path;
+    lco.orchestrator.fsync = opt.journal == "fsync";
   }
   return lco;
 }
@@ -336,8 +336,8 @@ struct bench_setup {
     }
     weft::server_options so;
     if (opt.journal != "none") {
-      so.data_dir = dir.path;
-      so.fsync = opt.journal == "fsync";
+      so.orchestrator.data_dir = dir.path;
+      so.orchestrator.fsync = opt.journal == "fsync";
     }
     server.emplace(so);
     auto address = "127.0.0.1:" + std::to_string(server->port());
@@ -687,7 +687,7 @@ int run_estimate(const options& opt) {
   weft::local_cluster_options lco;
   lco.runners[0].slots = opt.slots;
   lco.runners[0].progress_interval = std::chrono::milliseconds{50};
-  lco.progress_interval = std::chrono::milliseconds{100};
+  lco.orchestrator.progress_interval = std::chrono::milliseconds{100};
   weft::local_cluster cluster{lco};
   cluster.register_tasks<est_sleep, est_flat, est_group, est_tree, est_merge,
                          est_pipeline>();

@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
   }
   try {
     weft::local_cluster_options opts;
-    opts.data_dir = argv[1];
+    opts.orchestrator.data_dir = argv[1];
     opts.runners[0].slots = 2;
     weft::local_cluster cluster{opts};
     cluster.register_tasks<crash_tree>();

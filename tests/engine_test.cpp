@@ -565,7 +565,7 @@ TEST_CASE("engine: registration rejects duplicates and bad identifiers") {
 
 TEST_CASE("engine: bad input is refused or fails the attempt clearly") {
   weft::local_cluster_options opts = slots(1);
-  opts.max_input_bytes = 64;
+  opts.orchestrator.max_input_bytes = 64;
   weft::local_cluster lc{opts};
   lc.register_tasks<fib, noop>();
   lc.start();

@@ -131,7 +131,7 @@ BOOST_DESCRIBE_STRUCT(j_root, (), (n))
 TEST_CASE("journal: jobs survive a restart and unfinished ones resume") {
   temp_dir dir;
   weft::local_cluster_options opts;
-  opts.data_dir = dir.path;
+  opts.orchestrator.data_dir = dir.path;
   opts.runners[0].slots = 2;
   std::string finished_id;
   std::string waiting_id;
@@ -186,7 +186,7 @@ TEST_CASE("journal: jobs survive a restart and unfinished ones resume") {
 TEST_CASE("journal: canceled and retried jobs replay to the same state") {
   temp_dir dir;
   weft::local_cluster_options opts;
-  opts.data_dir = dir.path;
+  opts.orchestrator.data_dir = dir.path;
   opts.runners = {};
   std::string id;
   {
@@ -216,7 +216,7 @@ TEST_CASE("journal: canceled and retried jobs replay to the same state") {
 TEST_CASE("journal: unusable data directories are refused with a reason") {
   temp_dir dir;
   weft::local_cluster_options opts;
-  opts.data_dir = dir.path;
+  opts.orchestrator.data_dir = dir.path;
   opts.runners = {};
   SECTION("in use by another orchestrator") {
     weft::local_cluster first{opts};
@@ -365,7 +365,7 @@ TEST_CASE("journal: a job survives its orchestrator being killed repeatedly") {
 TEST_CASE("journal: completed jobs are compacted and answer find and query as before") {
   temp_dir dir;
   weft::local_cluster_options opts;
-  opts.data_dir = dir.path;
+  opts.orchestrator.data_dir = dir.path;
   opts.runners[0].slots = 2;
   opts.runners.push_back(weft::runner_options{});
   opts.runners[1].cluster = "later";

@@ -85,7 +85,7 @@ weft::local_cluster_options options() {
   opts.runners[0].slots = 2;
   opts.runners[0].progress_interval = 20ms;
   opts.scheduler_threads = 2;
-  opts.progress_interval = 50ms;
+  opts.orchestrator.progress_interval = 50ms;
   return opts;
 }
 
@@ -342,8 +342,8 @@ TEST_CASE("progress: running tasks report their indicators before they "
 TEST_CASE("progress: what was learned survives a restart") {
   weft::test::temp_dir data;
   auto opts = options();
-  opts.data_dir = data.path;
-  opts.fsync = false;
+  opts.orchestrator.data_dir = data.path;
+  opts.orchestrator.fsync = false;
   {
     weft::local_cluster lc{opts};
     lc.register_tasks<w_fan, w_silent>();

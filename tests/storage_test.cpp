@@ -58,8 +58,8 @@ std::map<std::string, std::string> snapshot(const fs::path& dir) {
 
 weft::server_options server_at(const fs::path& data) {
   weft::server_options opts;
-  opts.data_dir = data;
-  opts.fsync = true;
+  opts.orchestrator.data_dir = data;
+  opts.orchestrator.fsync = true;
   return opts;
 }
 

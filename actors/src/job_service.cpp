@@ -63,7 +63,8 @@ caf::error validate(const orchestrator_config& cfg, const submit_request& req) {
     return err;
   for (const auto& root : req.roots) {
     if (auto err = checked([&] {
-          core::validate_root(root.identifier, root.input, cfg.max_input_bytes);
+          core::validate_root(root.identifier, root.input,
+                              cfg.options.max_input_bytes);
         }))
       return err;
     if (!root.depends_on.empty())
@@ -358,7 +359,7 @@ private:
     } else {
       entry.state = job.graph->state();
       job_environment env{caf::actor_cast<job_service_actor>(self_), dir_,
-                          journal_, stats_, cfg_.progress_interval};
+                          journal_, stats_, cfg_.options.progress_interval};
       entry.handle = spawn_job(self_->system(), std::move(env), std::move(job));
     }
     return jobs_.emplace(std::move(id), std::move(entry)).first->first;

@@ -18,9 +18,8 @@ struct local_cluster::impl {
 
   void boot() {
     orchestrator_config ocfg;
-    ocfg.max_input_bytes = opts.max_input_bytes;
-    ocfg.progress_interval = opts.progress_interval;
-    orch.boot(*sys, opts.data_dir, opts.fsync, ocfg);
+    ocfg.options = opts.orchestrator;
+    orch.boot(*sys, opts.orchestrator.data_dir, opts.orchestrator.fsync, ocfg);
     cache = opts.cache ? opts.cache : make_in_memory_cache();
   }
 
@@ -86,7 +85,7 @@ void local_cluster::run_all() {
 job_client local_cluster::jobs() {
   auto client = job_client_access::make(std::make_shared<job_client::impl>(
     *impl_->sys, impl_->orch.service, impl_->own));
-  client.set_max_input_bytes(impl_->opts.max_input_bytes);
+  client.set_max_input_bytes(impl_->opts.orchestrator.max_input_bytes);
   // The cache of the runners that bring none: a runner given its own
   // (runner_options::cache) keeps what this client cannot see.
   client.set_cache(impl_->cache);

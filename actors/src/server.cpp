@@ -50,10 +50,10 @@ server::server(server_options opts) : impl_(std::make_unique<impl>()) {
                 "results may take 32 MiB in one message");
   st.node = make_system(st.opts.network.scheduler_threads, &st.opts.network);
   orchestrator_config cfg;
-  cfg.max_input_bytes = st.opts.max_input_bytes;
-  cfg.progress_interval = st.opts.progress_interval;
+  cfg.options = st.opts.orchestrator;
   cfg.create_clusters_on_use = false;
-  st.orch.boot(*st.node->sys, st.opts.data_dir, st.opts.fsync, cfg);
+  st.orch.boot(*st.node->sys, st.opts.orchestrator.data_dir,
+                st.opts.orchestrator.fsync, cfg);
   try {
     st.port = st.node->relay->listen(
       host, st.opts.listen.port,
@@ -90,7 +90,7 @@ job_client server::jobs() {
                                                 impl_->orch.service,
                                                 impl_->node);
   auto client = job_client_access::make(std::move(ptr));
-  client.set_max_input_bytes(impl_->opts.max_input_bytes);
+  client.set_max_input_bytes(impl_->opts.orchestrator.max_input_bytes);
   return client;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "weft/client.hpp"
+#include "weft/orchestrator_options.hpp"
 #include "weft/runner.hpp"
 
 #include <chrono>
@@ -20,21 +21,12 @@ struct local_cluster_options {
   /// The runners to create; by default one runner on the "default" cluster
   /// with one slot per hardware thread.
   std::vector<runner_options> runners = {runner_options{}};
-  size_t max_input_bytes = 1 << 20;
   /// Job cache shared by the runners that bring none; empty: in memory.
   std::shared_ptr<cache_store> cache{};
   /// Threads of the actor system it creates (0: hardware threads).
   size_t scheduler_threads = 0;
-  /// Where the orchestrator journals every transition (RocksDB); empty: no
-  /// journal, jobs live in memory only. An existing directory is replayed:
-  /// unfinished jobs resume. A corrupt directory, one from a newer weft or
-  /// one in use by another process is refused with `weft::error`.
-  std::filesystem::path data_dir{};
-  /// Sync each journal batch to disk before acknowledging it; off, a
-  /// machine crash (not a process crash) may lose acknowledged events.
-  bool fsync = true;
-  /// How often a running job sends its watchers what changed.
-  std::chrono::milliseconds progress_interval{std::chrono::seconds{2}};
+  /// Journal, limits and intervals (`.orchestrator = {.data_dir = ...}`).
+  orchestrator_options orchestrator{};
 };
 
 /// An orchestrator plus runners in one process. Register the task types,

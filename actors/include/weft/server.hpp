@@ -2,6 +2,7 @@
 
 #include "weft/client.hpp"
 #include "weft/network.hpp"
+#include "weft/orchestrator_options.hpp"
 
 #include <chrono>
 #include <filesystem>
@@ -14,12 +15,8 @@ namespace weft {
 struct server_options {
   /// Where to listen; port 0 picks a free port (see `server::port()`).
   network_address listen{"127.0.0.1", 0};
-  /// The journal (RocksDB); empty: jobs live in memory only.
-  std::filesystem::path data_dir{};
-  bool fsync = true;
-  size_t max_input_bytes = 1 << 20;
-  /// How often a running job sends its watchers what changed.
-  std::chrono::milliseconds progress_interval{std::chrono::seconds{2}};
+  /// Journal, limits and intervals (`.orchestrator = {.data_dir = ...}`).
+  orchestrator_options orchestrator{};
   /// Without TLS certificates the server listens only on loopback
   /// addresses: plain TCP is for development on one machine.
   network_options network{};

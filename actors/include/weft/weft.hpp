@@ -13,6 +13,7 @@
 #include "weft/json.hpp"
 #include "weft/local_cluster.hpp"
 #include "weft/network.hpp"
+#include "weft/orchestrator_options.hpp"
 #include "weft/registry.hpp"
 #include "weft/remote.hpp"
 #include "weft/runner.hpp"

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "weft/orchestrator_options.hpp"
+
 #include "weft/actors/fwd.hpp"
 #include "weft/actors/journal.hpp"
 #include "weft/core/statistics.hpp"
@@ -41,12 +43,10 @@ private:
 
 /// Settings of one orchestrator.
 struct orchestrator_config {
-  size_t max_input_bytes = 1 << 20;  ///< per root task input
+  orchestrator_options options{};
   /// Create a cluster when a job or runner first names it (the embedded
   /// default); off, only "default" and clusters created explicitly exist.
   bool create_clusters_on_use = true;
-  /// How often a running job sends its watchers what changed.
-  std::chrono::milliseconds progress_interval{std::chrono::seconds{2}};
 };
 
 cluster_actor spawn_cluster(caf::actor_system& sys, std::string name);
@@ -66,7 +66,8 @@ struct job_environment {
   std::shared_ptr<cluster_directory> dir;
   journal_actor journal;  ///< null: no journal
   std::shared_ptr<core::task_statistics> stats;  ///< never null
-  std::chrono::milliseconds progress_interval{std::chrono::seconds{2}};
+  std::chrono::milliseconds progress_interval =
+    orchestrator_options{}.progress_interval;
 };
 
 job_actor spawn_job(caf::actor_system& sys, job_environment env,

@@ -85,9 +85,14 @@ struct runner_data {
   uint32_t busy = 0;  // dispatched here and not yet finished
   bool stopping = false;
   bool left = false;  // the cluster confirmed it sends nothing more
-  // Gathered since the last flush: results per job, and freed slots.
-  std::map<caf::actor_addr, std::pair<job_actor, std::vector<task_result>>>
-    results;
+  // Gathered since the last flush: results per job, already cut into
+  // messages of about result_batch_bytes, and freed slots.
+  struct job_results {
+    job_actor job;
+    std::vector<std::vector<task_result>> batches;
+    size_t last_bytes = 0;  // of the last batch
+  };
+  std::map<caf::actor_addr, job_results> results;
   uint32_t credit = 0;
   bool flush_scheduled = false;
   // Prefetch: attempts granted beyond the slots, as many as the runner
@@ -157,22 +162,9 @@ constexpr size_t max_result_bytes = 32u << 20;
 void flush(runner_pointer self) {
   auto& st = self->state;
   st.flush_scheduled = false;
-  for (auto& [addr, entry] : st.results) {
-    std::vector<task_result> batch;
-    size_t bytes = 0;
-    for (auto& r : entry.second) {
-      auto n = wire_bytes(r.outcome);
-      if (!batch.empty() && bytes + n > result_batch_bytes) {
-        self->send(entry.first, atom::done_v, std::move(batch));
-        batch.clear();
-        bytes = 0;
-      }
-      bytes += n;
-      batch.push_back(std::move(r));
-    }
-    if (!batch.empty())
-      self->send(entry.first, atom::done_v, std::move(batch));
-  }
+  for (auto& [addr, entry] : st.results)
+    for (auto& batch : entry.batches)
+      self->send(entry.job, atom::done_v, std::move(batch));
   st.results.clear();
   if (!st.stopping && st.credit > 0)
     self->send(st.cluster, atom::credit_v,
@@ -317,7 +309,8 @@ void attempt_done(runner_pointer self, job_actor& job, task_result& result) {
   auto d = std::max<double>(
     1.0, static_cast<double>(result.outcome.stopped - result.outcome.started));
   st.mean_ns = st.mean_ns == 0 ? d : 0.8 * st.mean_ns + 0.2 * d;
-  if (auto n = wire_bytes(result.outcome); n > max_result_bytes) {
+  auto n = wire_bytes(result.outcome);
+  if (n > max_result_bytes) {
     // It could not reach the orchestrator in one message: the attempt fails
     // with the reason instead of its connection.
     auto& out = result.outcome;
@@ -330,10 +323,16 @@ void attempt_done(runner_pointer self, job_actor& job, task_result& result) {
     failed.stopped = out.stopped;
     failed.runner = std::move(out.runner);
     out = std::move(failed);
+    n = wire_bytes(out);
   }
   auto& entry = st.results[job.address()];
-  entry.first = std::move(job);
-  entry.second.push_back(std::move(result));
+  entry.job = std::move(job);
+  if (entry.batches.empty() || entry.last_bytes + n > result_batch_bytes) {
+    entry.batches.emplace_back();
+    entry.last_bytes = 0;
+  }
+  entry.last_bytes += n;
+  entry.batches.back().push_back(std::move(result));
   release(self, 1);
 }
 

@@ -593,27 +593,27 @@ int run_job(const command_line& cl) {
   return 0;
 }
 
-std::string bar(double percent, size_t width = 30) {
-  if (percent < 0)
+std::string bar(std::optional<double> percent, size_t width = 30) {
+  if (!percent)
     return "[" + std::string(width, '?') + "]";
-  auto filled = static_cast<size_t>(percent / 100.0 * width + 0.5);
+  auto filled = static_cast<size_t>(*percent / 100.0 * width + 0.5);
   filled = std::min(filled, width);
   return "[" + std::string(filled, '#') + std::string(width - filled, '.')
          + "]";
 }
 
-std::string format_percent(double percent) {
-  if (percent < 0)
+std::string format_percent(std::optional<double> percent) {
+  if (!percent)
     return "no estimate";
   std::ostringstream out;
-  out << std::fixed << std::setprecision(1) << percent << "%";
+  out << std::fixed << std::setprecision(1) << *percent << "%";
   return out.str();
 }
 
-std::string format_eta(int64_t ns) {
-  if (ns < 0)
+std::string format_eta(std::optional<int64_t> ns) {
+  if (!ns)
     return "ETA unknown";
-  auto secs = ns / 1'000'000'000;
+  auto secs = *ns / 1'000'000'000;
   std::ostringstream out;
   out << "ETA ";
   if (secs >= 3600)
@@ -636,19 +636,19 @@ json::object to_json(const weft::progress_update& u) {
     progress.push_back(
       json::object{{"label", p.label}, {"done", p.done}, {"total", p.total}});
   o["progress"] = std::move(progress);
-  if (u.percent >= 0)
-    o["percent"] = u.percent;
+  if (u.percent)
+    o["percent"] = *u.percent;
   else
     o["percent"] = nullptr;
-  if (u.eta_ns >= 0)
-    o["eta_seconds"] = static_cast<double>(u.eta_ns) / 1e9;
+  if (u.eta_ns)
+    o["eta_seconds"] = static_cast<double>(*u.eta_ns) / 1e9;
   else
     o["eta_seconds"] = nullptr;
   // Where the figures came from: learned statistics, the indicators'
   // totals, the job having completed, or nothing.
   o["estimate"] = u.learned                                ? "learned"
                   : u.state == weft::job_state::completed ? "completed"
-                  : u.percent >= 0                         ? "indicators"
+                  : u.percent                              ? "indicators"
                                                            : "none";
   json::array items;
   for (const auto& i : u.items)
@@ -656,7 +656,7 @@ json::object to_json(const weft::progress_update& u) {
       {"task", i.task},
       {"label", i.label},
       {"state", weft::to_string(i.state)},
-      {"percent", i.percent >= 0 ? json::value(i.percent) : json::value()}});
+      {"percent", i.percent ? json::value(*i.percent) : json::value()}});
   o["items"] = std::move(items);
   o["final"] = u.final;
   return o;
@@ -678,9 +678,10 @@ std::vector<std::string> frame(const weft::progress_update& u) {
     }
   lines.push_back(head.str());
   for (const auto& p : u.progress) {
-    double pct = p.total > 0 ? 100.0 * static_cast<double>(std::min(p.done, p.total))
-                                 / static_cast<double>(p.total)
-                             : -1;
+    std::optional<double> pct;
+    if (p.total > 0)
+      pct = 100.0 * static_cast<double>(std::min(p.done, p.total))
+            / static_cast<double>(p.total);
     std::ostringstream line;
     line << std::left << std::setw(16)
          << (p.label.empty() ? std::string{"progress"} : printable(p.label))

@@ -18,7 +18,7 @@
 // with --slots slots. Runners prefetch up to --prefetch attempts (default
 // 256; see runner_options::prefetch).
 
-#include "weft/actors/fwd.hpp"
+#include "weft/actors/messages.hpp"
 #include "weft/actors/journal.hpp"
 #include "weft/actors/memory.hpp"
 #include "weft/core/journal_event.hpp"
@@ -26,6 +26,8 @@
 #include "weft/core/task_graph.hpp"
 #include "weft/core/uuid.hpp"
 #include "weft/weft.hpp"
+
+#include <caf/all.hpp>
 
 #include <caf/io/middleman.hpp>
 
@@ -568,8 +570,8 @@ template <class Root>
 estimate_run watch_run(weft::job_client& jobs, const Root& root) {
   struct sample {
     weft::timestamp at;
-    double percent;
-    int64_t eta_ns;
+    std::optional<double> percent;
+    std::optional<int64_t> eta_ns;
   };
   std::vector<sample> samples;
   auto t0 = weft::now();
@@ -591,7 +593,7 @@ estimate_run watch_run(weft::job_client& jobs, const Root& root) {
                                      : t1;
     if (to <= from)
       continue;
-    if (samples[k].percent < 0) {
+    if (!samples[k].percent) {
       r.no_estimate_share += static_cast<double>(to - from) / span;
       continue;
     }
@@ -599,16 +601,16 @@ estimate_run watch_run(weft::job_client& jobs, const Root& root) {
     auto step = static_cast<double>(to - from) / 16;
     for (int j = 0; j < 16; ++j) {
       auto t = static_cast<double>(from - t0) + (j + 0.5) * step;
-      error_area += std::abs(samples[k].percent - 100 * t / span) * step;
+      error_area += std::abs(*samples[k].percent - 100 * t / span) * step;
     }
     known_time += static_cast<double>(to - from);
     auto fraction = static_cast<double>(from - t0) / span;
     auto left = static_cast<double>(t1 - from);
     // From the 20 % mark on; the last 5 % is within an update interval of
     // the end, where any ETA is right or wrong by the interval alone.
-    if (fraction >= 0.2 && fraction <= 0.95 && samples[k].eta_ns >= 0)
+    if (fraction >= 0.2 && fraction <= 0.95 && samples[k].eta_ns)
       r.eta_errors.push_back(
-        std::abs(static_cast<double>(samples[k].eta_ns) - left) / left);
+        std::abs(static_cast<double>(*samples[k].eta_ns) - left) / left);
   }
   r.mean_abs_error = known_time > 0 ? error_area / known_time : -1;
   return r;
@@ -670,11 +672,11 @@ int run_estimate_cost(const options& opt) {
   r.tasks = graph.size();
   r.seconds = percentile(ms, 0.5) / 1000;
   r.extra = ",\"estimate_ms\":" + std::to_string(percentile(ms, 0.5))
-            + ",\"percent\":" + std::to_string(e.percent);
+            + ",\"percent\":" + std::to_string(e.percent.value_or(-1));
   std::ostringstream summary;
   summary << "one estimate of a job of " << r.tasks << " tasks, half done: "
-          << percentile(ms, 0.5) << " ms (median of 5), " << e.percent
-          << " %";
+          << percentile(ms, 0.5) << " ms (median of 5), "
+          << e.percent.value_or(-1) << " %";
   report(r, summary.str());
   return 0;
 }

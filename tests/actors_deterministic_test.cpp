@@ -2,10 +2,14 @@
 // CAF's test coordinator: no sleeps, no threads for actors. Each test
 // delivers messages with run() and looks at what stub actors recorded.
 
-#include "weft/actors/directory.hpp"
+#include "weft/actors/cluster.hpp"
+#include "weft/actors/job.hpp"
+#include "weft/actors/job_service.hpp"
 #include "weft/actors/journal.hpp"
 #include "weft/core/journal_event.hpp"
 #include "weft/core/task_graph.hpp"
+
+#include <caf/all.hpp>
 
 #include <caf/scheduler/test_coordinator.hpp>
 

@@ -2,10 +2,14 @@
 
 #include "wait.hpp"
 #include "weft/actors/client_internal.hpp"
-#include "weft/actors/directory.hpp"
+#include "weft/actors/cluster.hpp"
+#include "weft/actors/job.hpp"
+#include "weft/actors/job_service.hpp"
 #include "weft/actors/memory.hpp"
-#include "weft/actors/runner_internal.hpp"
+#include "weft/actors/runner_actor.hpp"
 #include "weft/weft.hpp"
+
+#include <caf/all.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -10,6 +10,8 @@
 #include "temp_dir.hpp"
 #include "wait.hpp"
 
+#include <caf/all.hpp>
+
 #include <catch2/catch.hpp>
 #include <rocksdb/db.h>
 

@@ -11,6 +11,8 @@
 #include "process.hpp"
 #include "temp_dir.hpp"
 
+#include <caf/all.hpp>
+
 #include <catch2/catch.hpp>
 
 #include <sys/mount.h>

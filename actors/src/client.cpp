@@ -3,6 +3,8 @@
 #include "weft/actors/client_internal.hpp"
 #include "weft/core/submission.hpp"
 
+#include <caf/all.hpp>
+
 #include <optional>
 
 namespace weft {

@@ -1,6 +1,9 @@
-#include "weft/actors/directory.hpp"
+#include "weft/actors/cluster.hpp"
+#include "weft/actors/messages.hpp"
 
 #include "weft/core/dispatch_queue.hpp"
+
+#include <caf/all.hpp>
 
 namespace weft {
 

@@ -1,14 +1,18 @@
-#include "weft/actors/directory.hpp"
+#include "weft/actors/job.hpp"
+#include "weft/actors/messages.hpp"
 #include "weft/actors/journal.hpp"
 #include "weft/actors/memory.hpp"
 #include "weft/core/journal_event.hpp"
 #include "weft/core/task_graph.hpp"
+
+#include <caf/all.hpp>
 
 #include <algorithm>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 
 namespace weft {
 
@@ -60,8 +64,8 @@ struct job_data {
   bool progress_dirty = false;
   bool tick_scheduled = false;
   bool final_sent = false;
-  double sent_percent = -1;
-  int64_t sent_eta_ns = -1;
+  std::optional<double> sent_percent;
+  std::optional<int64_t> sent_eta_ns;
 };
 
 using job_pointer = job_actor::stateful_pointer<job_data>;

@@ -1,10 +1,14 @@
-#include "weft/actors/directory.hpp"
+#include "weft/actors/job_service.hpp"
+#include "weft/actors/job.hpp"
+#include "weft/actors/messages.hpp"
 #include "weft/core/journal_event.hpp"
 #include "weft/core/submission.hpp"
 #include "weft/core/uuid.hpp"
 
 #include "weft/json.hpp"
 #include "weft/text.hpp"
+
+#include <caf/all.hpp>
 
 #include <cctype>
 #include <map>

@@ -1,5 +1,7 @@
 #include "weft/actors/journal.hpp"
 
+#include <caf/all.hpp>
+
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
 #include <rocksdb/options.h>

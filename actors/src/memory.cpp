@@ -1,5 +1,7 @@
 #include "weft/actors/memory.hpp"
 
+#include <caf/all.hpp>
+
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif

@@ -1,5 +1,7 @@
 #include "weft/actors/node.hpp"
 
+#include <caf/all.hpp>
+
 #include <caf/io/all.hpp>
 
 #include <thread>

@@ -2,7 +2,9 @@
 
 #include "weft/actors/client_internal.hpp"
 #include "weft/actors/node.hpp"
-#include "weft/actors/runner_internal.hpp"
+#include "weft/actors/runner_actor.hpp"
+
+#include <caf/all.hpp>
 
 #include <limits>
 

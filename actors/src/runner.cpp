@@ -1,6 +1,8 @@
 #include "weft/runner.hpp"
 
-#include "weft/actors/runner_internal.hpp"
+#include "weft/actors/runner_actor.hpp"
+
+#include <caf/all.hpp>
 
 #include <atomic>
 #include <csignal>

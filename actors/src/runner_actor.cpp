@@ -1,4 +1,6 @@
-#include "weft/actors/runner_internal.hpp"
+#include "weft/actors/runner_actor.hpp"
+
+#include <caf/all.hpp>
 
 #include <algorithm>
 #include <iostream>

@@ -1,4 +1,7 @@
 #include "weft/actors/fwd.hpp"
+#include "weft/actors/messages.hpp"
+
+#include <caf/all.hpp>
 
 namespace weft {
 

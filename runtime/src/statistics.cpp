@@ -421,7 +421,7 @@ job_estimate estimate(const task_graph& graph, const task_statistics& stats,
     job_unknown = job_unknown || unknown[i] != 0;
   }
   for (auto& item : r.items) {
-    if (item.percent >= 100)
+    if (item.percent && *item.percent >= 100)
       continue;  // settled
     auto t = item.task;
     if (unknown[t] == 0 && done[t] + left[t] > 0)
@@ -460,10 +460,11 @@ job_estimate estimate(const task_graph& graph, const task_statistics& stats,
   auto f = indicator_fraction(graph.progress());
   if (f < 0)
     return r;
-  r.percent = capped(100 * f);
-  if (!is_final(job_state) && r.percent > 0 && first > 0 && now > first)
+  auto percent = capped(100 * f);
+  r.percent = percent;
+  if (!is_final(job_state) && percent > 0 && first > 0 && now > first)
     r.eta_ns = static_cast<int64_t>(static_cast<double>(now - first)
-                                    * (100 - r.percent) / r.percent);
+                                    * (100 - percent) / percent);
   return r;
 }
 

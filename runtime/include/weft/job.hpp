@@ -130,7 +130,7 @@ struct item_progress {
   uint32_t task = 0;   ///< task index
   std::string label;   ///< display name, else the identifier's name
   task_state state = task_state::queued;
-  double percent = -1; ///< 0-100; negative: no estimate
+  std::optional<double> percent; ///< 0-100; empty: no estimate
 };
 
 /// What a job's watchers receive: at every state change of the job, and
@@ -141,12 +141,12 @@ struct progress_update {
   job_state state = job_state::submitted;
   std::vector<progress_indicator> progress;
   execution_stats stats;  ///< includes task counts by state
-  /// How far the job is (0-100, see docs/progress.md); negative: no
+  /// How far the job is (0-100, see docs/progress.md); empty: no
   /// estimate.
-  double percent = -1;
+  std::optional<double> percent;
   std::vector<item_progress> items;
-  /// Time left at the rate so far; negative: none.
-  int64_t eta_ns = -1;
+  /// Time left in nanoseconds (see docs/progress.md); empty: none.
+  std::optional<int64_t> eta_ns;
   timestamp at = 0;
   /// The last update: the job is final and nothing of it runs any more.
   bool final = false;

@@ -1,7 +1,11 @@
 #pragma once
 
-#include "weft/actors/fwd.hpp"
+#include "weft/actors/messages.hpp"
 #include "weft/client.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/system_messages.hpp>
 
 #include <functional>
 #include <future>

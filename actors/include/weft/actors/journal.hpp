@@ -1,6 +1,6 @@
 #pragma once
 
-#include "weft/actors/fwd.hpp"
+#include "weft/actors/messages.hpp"
 #include "weft/core/journal_event.hpp"
 #include "weft/core/statistics.hpp"
 

@@ -3,10 +3,13 @@
 // What the embedded cluster, the server and remote nodes share: an actor
 // system weft owns, an orchestrator's actors, and connecting to a gateway.
 
-#include "weft/actors/directory.hpp"
+#include "weft/actors/job_service.hpp"
 #include "weft/actors/journal.hpp"
 #include "weft/actors/wire.hpp"
 #include "weft/network.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
 
 #include <filesystem>
 #include <memory>

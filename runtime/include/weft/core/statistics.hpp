@@ -106,12 +106,12 @@ private:
 
 /// How far a job is.
 struct job_estimate {
-  /// 0-100, capped at 99.9 until the job is COMPLETED; negative: no
+  /// 0-100, capped at 99.9 until the job is COMPLETED; empty: no
   /// estimate.
-  double percent = -1;
+  std::optional<double> percent;
   /// Time left (docs/progress.md: between the bounds set by the slots the
-  /// job keeps busy and its longest chain of work); negative: none.
-  int64_t eta_ns = -1;
+  /// job keeps busy and its longest chain of work); empty: none.
+  std::optional<int64_t> eta_ns;
   /// The job's items (see `task_graph::items`) with their percentages.
   std::vector<item_progress> items;
   /// Whether the figures came from learned statistics (else from the

@@ -1,4 +1,7 @@
-#include "weft/actors/directory.hpp"
+#include "weft/actors/cluster_directory.hpp"
+#include "weft/actors/cluster.hpp"
+
+#include <caf/all.hpp>
 
 namespace weft {
 

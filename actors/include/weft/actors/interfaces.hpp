@@ -1,0 +1,117 @@
+#pragma once
+
+// The typed interfaces of weft's actors, and the type-ID block of their
+// handles: handles travel in messages between nodes (a cluster handed to a
+// runner, a runner joining its cluster), so they need type IDs too, and
+// those can only be given once the interfaces are declared.
+
+#include "weft/actors/fwd.hpp"
+
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace weft {
+
+/// Whoever watches a job: receives its progress updates.
+using progress_watcher =
+  caf::typed_actor<caf::reacts_to<atom::progress, progress_update>>;
+
+/// One per active job: owns the task graph and supervises its attempts.
+/// Runners talk to it in batches: one start request for the attempts of a
+/// dispatch batch, one done message for the results gathered meanwhile.
+using job_actor = caf::typed_actor<
+  // A runner asks to start attempts it was dispatched; answers with the
+  // dispatch seqs that may run (the others were canceled meanwhile). The
+  // job then monitors the runner: if it goes away, so do these attempts.
+  caf::replies_to<atom::start, std::vector<attempt_id>,
+                  std::string>::with<std::vector<uint64_t>>,
+  // Outcomes of attempts, from the runner that started them.
+  caf::reacts_to<atom::done, std::vector<task_result>>,
+  // Indicators of attempts still running there, sampled by that runner.
+  caf::reacts_to<atom::progress, std::vector<attempt_progress>>,
+  // The cluster's dispatch (task, attempt, seq) went to a runner that died
+  // before it could start it.
+  caf::reacts_to<atom::lost, uint32_t, uint32_t, uint64_t>,
+  caf::replies_to<atom::find>::with<job_info>,
+  caf::replies_to<atom::cancel>::with<uint64_t>,
+  caf::replies_to<atom::retry>::with<uint64_t>,
+  caf::replies_to<atom::tasks>::with<std::vector<task_info>>,
+  // Answers once the job is final and nothing runs any more.
+  caf::replies_to<atom::wait>::with<job_info>,
+  // Subscribes a watcher: it gets the current state at once, then updates
+  // (see progress_update) until the final one.
+  caf::reacts_to<atom::watch, progress_watcher>,
+  // Its own timer: sends watchers what changed since the last update.
+  caf::reacts_to<atom::tick>>;
+
+/// One per runner: executes what its cluster sends within its slots.
+using runner_actor = caf::typed_actor<
+  caf::reacts_to<atom::run, std::vector<dispatch_spec>>,
+  // A worker thread finished an attempt of a job.
+  caf::reacts_to<atom::done, job_actor, task_result>,
+  // Sends the results and credit gathered since the last flush.
+  caf::reacts_to<atom::flush>,
+  // Its own timer: sends the live indicators of running attempts.
+  caf::reacts_to<atom::tick>,
+  // Answers true once neither its cluster nor it has work left.
+  caf::replies_to<atom::idle>::with<bool>,
+  caf::reacts_to<atom::stop>>;
+
+/// One per cluster: the ready queue across jobs and credit-based dispatch.
+using cluster_actor = caf::typed_actor<
+  // New attempts to queue, and the dispatches (by seq) the sending job has
+  // finished processing: their follow-up work is in this same message.
+  caf::reacts_to<atom::enqueue, std::vector<dispatch_spec>,
+                 std::vector<uint64_t>>,
+  caf::reacts_to<atom::withdraw, std::string>,
+  caf::replies_to<atom::join, runner_actor, runner_registration>::with<bool>,
+  caf::reacts_to<atom::credit, runner_actor, uint32_t>,
+  caf::replies_to<atom::idle, runner_actor>::with<bool>,
+  // A runner leaves: nothing more is sent to it after the reply.
+  caf::replies_to<atom::stop, runner_actor>::with<bool>,
+  caf::replies_to<atom::info>::with<cluster_info>>;
+
+/// One per orchestrator: the job index and the front door for clients.
+using job_service_actor = caf::typed_actor<
+  // Answers with the new job, once it is durable.
+  caf::replies_to<atom::submit, submit_request>::with<job_info>,
+  caf::replies_to<atom::find, std::string>::with<job_info>,
+  caf::replies_to<atom::query, job_query>::with<std::vector<job_info>>,
+  caf::replies_to<atom::cancel, std::string>::with<uint64_t>,
+  caf::replies_to<atom::retry, std::string>::with<uint64_t>,
+  caf::replies_to<atom::tasks, std::string>::with<std::vector<task_info>>,
+  caf::replies_to<atom::wait, std::string>::with<job_info>,
+  // Subscribes a watcher to a job; answers once it is subscribed.
+  caf::replies_to<atom::watch, std::string, progress_watcher>::with<bool>,
+  // The cluster a runner joins; unknown names are refused unless the
+  // orchestrator creates clusters on first use.
+  caf::replies_to<atom::cluster, std::string>::with<cluster_actor>,
+  caf::replies_to<atom::create, std::string>::with<cluster_info>,
+  caf::replies_to<atom::info, std::string>::with<cluster_info>,
+  caf::replies_to<atom::list>::with<std::vector<cluster_info>>,
+  // Refused while the cluster has runners or work, and for "default".
+  caf::replies_to<atom::remove, std::string>::with<bool>,
+  // A client's protocol version; answers with the orchestrator's.
+  caf::replies_to<atom::hello, std::string>::with<std::string>,
+  // A job actor reports its new state.
+  caf::reacts_to<atom::state, std::string, job_state>,
+  // Its own timer: journals what the jobs learned.
+  caf::reacts_to<atom::tick>>;
+
+} // namespace weft
+
+// Actor handles travel in messages between nodes (a cluster handed to a
+// runner, a runner joining its cluster), so they need type IDs too.
+CAF_BEGIN_TYPE_ID_BLOCK(weft_actors, caf::id_block::weft::end)
+
+  CAF_ADD_TYPE_ID(weft_actors, (weft::progress_watcher))
+  CAF_ADD_TYPE_ID(weft_actors, (weft::job_actor))
+  CAF_ADD_TYPE_ID(weft_actors, (weft::runner_actor))
+  CAF_ADD_TYPE_ID(weft_actors, (weft::cluster_actor))
+  CAF_ADD_TYPE_ID(weft_actors, (weft::job_service_actor))
+
+CAF_END_TYPE_ID_BLOCK(weft_actors)

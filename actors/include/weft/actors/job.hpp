@@ -1,0 +1,30 @@
+#pragma once
+
+// The job actor: one per active job, owner of its task graph.
+
+#include "weft/orchestrator_options.hpp"
+
+#include "weft/actors/cluster_directory.hpp"
+#include "weft/actors/interfaces.hpp"
+#include "weft/actors/journal.hpp"
+#include "weft/core/statistics.hpp"
+
+#include <chrono>
+#include <memory>
+
+namespace weft {
+
+/// What the job actors of one orchestrator share.
+struct job_environment {
+  job_service_actor service;
+  std::shared_ptr<cluster_directory> dir;
+  journal_actor journal;  ///< null: no journal
+  std::shared_ptr<core::task_statistics> stats;  ///< never null
+  std::chrono::milliseconds progress_interval =
+    orchestrator_options{}.progress_interval;
+};
+
+job_actor spawn_job(caf::actor_system& sys, job_environment env,
+                    recovered_job job);
+
+} // namespace weft

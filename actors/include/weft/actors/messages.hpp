@@ -1,0 +1,135 @@
+#pragma once
+
+// The messages weft's actors exchange, with their inspect overloads.
+
+#include "weft/actors/inspect.hpp"
+#include "weft/actors/interfaces.hpp"
+#include "weft/core/attempt.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace weft {
+
+/// A job's request to create a job.
+struct submit_request {
+  std::string name;
+  std::string cluster;
+  uint32_t max_retries = 0;
+  std::vector<core::task_submission> roots;
+};
+
+/// What a runner reports when an attempt finished.
+struct task_result {
+  uint32_t task = 0;
+  uint32_t attempt = 0;
+  core::attempt_outcome outcome;
+};
+
+/// The indicators of an attempt that is still running, as its runner
+/// samples them.
+struct attempt_progress {
+  uint32_t task = 0;
+  uint32_t attempt = 0;
+  std::vector<progress_indicator> progress;
+};
+
+/// A dispatched attempt, as a runner asks its job to start it.
+struct attempt_id {
+  uint32_t task = 0;
+  uint32_t attempt = 0;
+  uint64_t seq = 0;  // the cluster's dispatch id
+};
+
+/// One encoded journal event of a job (see core::encode_event). With
+/// `replaces_job`, it replaces every earlier event of the job (compaction).
+/// The cluster kinds record a cluster created or deleted; `job_id` then
+/// holds the cluster's name and `bytes` is empty. A `statistics` record is
+/// a learned profile (core::encode_profile) that replaces the one under the
+/// same key, held in `job_id`. Without `sync`, the record may be
+/// acknowledged once the store has it but before it is on disk: a batch of
+/// such records alone is written without a sync, and the next synced write
+/// takes them along (for facts a crash may lose without changing what a
+/// restart resumes: a task's start, a compaction, learned statistics).
+struct journal_record {
+  // Pinned: `kind` travels as this number (CAF inspects it as a uint8_t).
+  // If you add a kind: append it with the next number, never renumber or
+  // reuse one, add its static_assert below and handle it in
+  // actors/src/journal.cpp (the store's key prefixes are its own).
+  enum kind_type : uint8_t {
+    event = 0,
+    cluster_created = 1,
+    cluster_deleted = 2,
+    statistics = 3,
+  };
+  std::string job_id;
+  std::string bytes;
+  bool replaces_job = false;
+  uint8_t kind = event;
+  bool sync = true;
+};
+
+static_assert(journal_record::event == 0);
+static_assert(journal_record::cluster_created == 1);
+static_assert(journal_record::cluster_deleted == 2);
+static_assert(journal_record::statistics == 3);
+
+/// What a cluster keeps of a dispatched attempt: whom to tell if its
+/// runner is lost before the job heard of it.
+struct dispatch_ticket {
+  job_actor job;
+  uint32_t task = 0;
+  uint32_t attempt = 0;
+};
+
+/// One attempt to run: job -> cluster -> runner.
+struct dispatch_spec {
+  job_actor job;
+  std::string job_id;
+  uint32_t task = 0;
+  uint32_t attempt = 0;
+  task_identifier identifier;
+  std::string input;
+  uint64_t seq = 0;  // dispatch id, unique in its cluster, in arrival order
+
+  dispatch_ticket ticket() const {
+    return {job, task, attempt};
+  }
+};
+
+template <class F>
+typename F::result_type inspect(F& f, submit_request& x) {
+  return f(caf::meta::type_name("submit_request"), x.name, x.cluster,
+           x.max_retries, x.roots);
+}
+
+template <class F>
+typename F::result_type inspect(F& f, attempt_id& x) {
+  return f(caf::meta::type_name("attempt_id"), x.task, x.attempt, x.seq);
+}
+
+template <class F>
+typename F::result_type inspect(F& f, task_result& x) {
+  return f(caf::meta::type_name("task_result"), x.task, x.attempt, x.outcome);
+}
+
+template <class F>
+typename F::result_type inspect(F& f, attempt_progress& x) {
+  return f(caf::meta::type_name("attempt_progress"), x.task, x.attempt,
+           x.progress);
+}
+
+template <class F>
+typename F::result_type inspect(F& f, journal_record& x) {
+  return f(caf::meta::type_name("journal_record"), x.job_id, x.bytes,
+           x.replaces_job, x.kind, x.sync);
+}
+
+template <class F>
+typename F::result_type inspect(F& f, dispatch_spec& x) {
+  return f(caf::meta::type_name("dispatch_spec"), x.job, x.job_id, x.task,
+           x.attempt, x.identifier, x.input, x.seq);
+}
+
+} // namespace weft

@@ -184,11 +184,12 @@ struct journal_log {
   uint64_t next_seq = 0;
   int acks_without_append = 0;
 
-  /// The kinds of the events of append `i`.
+  /// The kinds of the events of append `i` (not its index entries).
   std::vector<weft::core::event_kind> kinds(size_t i) const {
     std::vector<weft::core::event_kind> out;
     for (const auto& r : appends.at(i))
-      out.push_back(weft::core::decode_event(r.bytes).kind);
+      if (r.kind == weft::journal_record::event)
+        out.push_back(weft::core::decode_event(r.bytes).kind);
     return out;
   }
 };

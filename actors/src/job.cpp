@@ -54,9 +54,9 @@ struct job_data {
   std::vector<caf::typed_response_promise<job_info>> waiters;
   job_state last_state = job_state::submitted;
   bool was_halted = false;
-  /// Finished as far as apply() has seen, and then compacted: its summary
-  /// replaced its events in the journal (a completed job changes no more).
-  enum class rest : uint8_t { working, at_rest, compacted };
+  /// Finished as far as apply() has seen, and then snapshotted: its final
+  /// state replaced its events in the journal (until it runs again).
+  enum class rest : uint8_t { working, at_rest, snapshotted };
   rest lifecycle = rest::working;
   // Watchers, and whether they have seen everything so far.
   std::vector<progress_watcher> watchers;
@@ -197,8 +197,8 @@ void publish_state(job_pointer self) {
   if (done && st.lifecycle == job_data::rest::working) {
     st.lifecycle = job_data::rest::at_rest;
     memory_releaser::process().job_settled(graph.size());  // see memory.hpp
-  } else if (!done && st.lifecycle == job_data::rest::at_rest) {
-    st.lifecycle = job_data::rest::working;
+  } else if (!done && st.lifecycle != job_data::rest::working) {
+    st.lifecycle = job_data::rest::working;  // runs again (a retry)
   }
   if (state != st.last_state) {
     st.last_state = state;
@@ -215,31 +215,40 @@ void publish_state(job_pointer self) {
   }
 }
 
-/// A completed job can change no more (retry and cancel find nothing to
-/// do): its summary replaces its events, so the journal does not grow with
-/// the work of finished jobs. This actor keeps the full graph until the
-/// orchestrator restarts.
-void compact(job_pointer self) {
+/// A finished job's final state becomes one snapshot in the journal,
+/// replacing its events (docs/journal.md); once that is written, or at once
+/// without a journal, the job service may let this actor leave memory.
+void snapshot(job_pointer self) {
   auto& st = self->state;
-  if (!st.journal || st.lifecycle != job_data::rest::at_rest
-      || st.graph->state() != job_state::completed)
+  if (st.lifecycle != job_data::rest::at_rest)
     return;
-  st.lifecycle = job_data::rest::compacted;
+  st.lifecycle = job_data::rest::snapshotted;
+  if (!st.journal) {
+    self->send(st.service, atom::done_v, st.id);
+    return;
+  }
   core::journal_event e;
   e.kind = core::event_kind::job_summary;
   e.job_id = st.id;
   e.time = now();
   e.summary = make_info(st);
   // Unsynced: lost in a crash, the events stay and replay to the same
-  // completed job.
-  journal_record summary{st.id, core::encode_event(e), true};
-  summary.sync = false;
+  // finished job, which is snapshotted again.
+  journal_record rec{st.id, core::encode_event(e)};
+  rec.kind = journal_record::snapshot;
+  rec.sync = false;
   self->request(st.journal, caf::infinite, atom::append_v,
-                std::vector<journal_record>{std::move(summary)})
-    .then([](uint64_t) {},
-          [](caf::error&) {
-            // Not compacted: the events stay and replay to the same job.
-          });
+                std::vector<journal_record>{std::move(rec)})
+    .then(
+      [self](uint64_t) {
+        auto& st = self->state;
+        if (st.lifecycle == job_data::rest::snapshotted)
+          self->send(st.service, atom::done_v, st.id);
+      },
+      [self](caf::error&) {
+        // The events stay: the job keeps its actor and stays as it is.
+        self->state.lifecycle = job_data::rest::at_rest;
+      });
 }
 
 /// Makes one committed step visible, in this order.
@@ -253,7 +262,7 @@ void apply(job_pointer self, effects& fx) {
   for (auto& reply : fx.replies)
     reply();
   publish_state(self);
-  compact(self);
+  snapshot(self);
 }
 
 /// Makes the effects of the events just applied to the graph visible: at
@@ -273,7 +282,13 @@ void commit(job_pointer self, std::vector<core::journal_event> events,
     return;
   }
   std::vector<journal_record> records;
-  records.reserve(events.size());
+  records.reserve(events.size() + 1);
+  if (st.lifecycle == job_data::rest::snapshotted) {
+    // It runs again: its history goes back among the events first.
+    st.lifecycle = job_data::rest::working;
+    records.push_back(journal_record{st.id, {}});
+    records.back().kind = journal_record::reopen;
+  }
   for (auto& e : events) {
     e.job_id = st.id;
     records.push_back(journal_record{st.id, core::encode_event(e)});
@@ -565,10 +580,14 @@ void init(job_pointer self, job_environment env, recovered_job job) {
   st.journal = std::move(env.journal);
   st.stats = std::move(env.stats);  // the service's: never null
   st.last_state = st.graph->state();
+  if (job.from_snapshot)
+    st.lifecycle = job_data::rest::snapshotted;
   self->set_down_handler(
     [self](caf::down_msg& msg) { runner_down(self, msg); });
   // The job service already has the submission on disk: dispatch now.
   self->send(st.service, atom::state_v, st.id, st.last_state);
+  if (job.from_snapshot)
+    self->send(st.service, atom::done_v, st.id);
   commit(self, {}, collect(st));
 }
 
@@ -600,6 +619,10 @@ job_actor::behavior_type job_fn(job_pointer self, job_environment env,
     },
     [self](atom::tick) { tick(self); },
     [self](atom::wait) { return wait_final(self); },
+    [self](atom::stop) {
+      if (self->current_sender() == self->state.service.address())
+        self->quit();
+    },
   };
 }
 

@@ -11,6 +11,8 @@
 #include <caf/all.hpp>
 
 #include <cctype>
+#include <deque>
+#include <iostream>
 #include <map>
 #include <optional>
 
@@ -18,17 +20,46 @@ namespace weft {
 
 namespace {
 
-struct job_entry {
-  job_actor handle;  // null once the job is compacted (summary below)
-  std::optional<job_info> summary;
+/// A job with an actor in memory: unfinished, or finished and lingering.
+struct live_job {
+  job_actor handle;
+  /// Shared with its actor; read here only once the actor is gone.
+  std::shared_ptr<core::task_graph> graph;
   std::string name;
   std::string cluster;
   timestamp submitted_at = 0;
   job_state state = job_state::submitted;
+  /// Finished with its final state durable: it may leave memory.
+  bool at_rest = false;
+  timestamp rest_since = 0;
+  size_t bytes = 0;  // of its graph, once at rest
+  uint32_t restarts = 0;  // after its actor died (supervision)
 };
 
+/// A finished job without a data directory: its graph stays in memory
+/// (bounded), without an actor.
+struct kept_job {
+  std::shared_ptr<core::task_graph> graph;
+  std::string name;
+  std::string cluster;
+  timestamp submitted_at = 0;
+};
 
-constexpr auto statistics_interval = std::chrono::seconds{1};
+/// A job whose actor died and could not be started again: FAILED, saying
+/// why.
+struct failed_job {
+  job_info info;
+  std::string why;
+};
+
+/// A job actor that dies is started again from its durable state this many
+/// times; then its job fails.
+constexpr uint32_t max_job_restarts = 3;
+
+constexpr auto housekeeping_interval = std::chrono::seconds{1};
+/// Retention deletes at most this many jobs per second, so a long backlog
+/// never stalls the service.
+constexpr size_t retention_batch = 2000;
 
 /// Runs one of the shared validators, turning its exception into a reply.
 template <class Fn>
@@ -78,33 +109,30 @@ caf::error validate(const orchestrator_config& cfg, const submit_request& req) {
   return {};
 }
 
-/// What a compacted job answers in place of its actor.
-template <class T, class Atom>
-std::optional<caf::result<T>> ask_summary(const job_entry& e, Atom) {
-  if (e.handle)
-    return std::nullopt;
-  const auto& info = *e.summary;
+/// What a job compacted by an earlier release (a summary, no tasks)
+/// answers in place of an actor.
+template <class T>
+caf::result<T> summary_answer(const job_info& info) {
   if constexpr (std::is_same_v<T, job_info>)
-    return caf::result<T>{info};  // find, wait: final already
+    return info;  // find, wait: final already
   else if constexpr (std::is_same_v<T, uint64_t>)
-    return caf::result<T>{uint64_t{0}};  // cancel, retry: nothing left
+    return uint64_t{0};  // cancel, retry: nothing left
   else
-    return caf::result<T>{make_weft_error(
+    return make_weft_error(
       errc::invalid_state,
       "job " + info.id
-        + " completed before the orchestrator last restarted and was "
-          "compacted: find and query still answer, its tasks are no longer "
-          "kept")};
+        + " completed under an earlier weft release, which kept only its "
+          "summary: find and query answer, its tasks are no longer kept");
 }
 
-bool matches(const job_query& q, const std::string& id, const job_entry& e) {
+bool matches(const job_query& q, const job_info& e) {
   if (q.from.ns != 0 && e.submitted_at < q.from.ns)
     return false;
   if (q.to.ns != 0 && e.submitted_at >= q.to.ns)
     return false;
-  if (!q.id_from.empty() && id < q.id_from)
+  if (!q.id_from.empty() && e.id < q.id_from)
     return false;
-  if (!q.id_to.empty() && id >= q.id_to)
+  if (!q.id_to.empty() && e.id >= q.id_to)
     return false;
   if (!q.name.empty() && e.name != q.name)
     return false;
@@ -114,6 +142,28 @@ bool matches(const job_query& q, const std::string& id, const job_entry& e) {
       && std::find(q.states.begin(), q.states.end(), e.state) == q.states.end())
     return false;
   return true;
+}
+
+job_info brief(const std::string& id, const std::string& name,
+               const std::string& cluster, timestamp submitted_at,
+               job_state state) {
+  job_info info;
+  info.id = id;
+  info.name = name;
+  info.cluster = cluster;
+  info.submitted_at = submitted_at;
+  info.state = state;
+  return info;
+}
+
+/// A job_summary event of `info`, as the index stores it.
+std::string encode_summary(const job_info& info) {
+  core::journal_event e;
+  e.kind = core::event_kind::job_summary;
+  e.job_id = info.id;
+  e.time = now();
+  e.summary = info;
+  return core::encode_event(e);
 }
 
 /// One per orchestrator: the index of its jobs, the job actors it spawned,
@@ -132,17 +182,20 @@ public:
     journal_ = std::move(journal);
     stats_ = stats ? std::move(stats)
                    : std::make_shared<core::task_statistics>();
-    // What the jobs learn goes to the journal about once a second: losing
-    // the last second of it in a crash costs only estimate accuracy.
-    if (journal_)
-      self->delayed_send(self, statistics_interval, atom::tick_v);
+    // Once a second: what the jobs learned goes to the journal (losing the
+    // last second of it in a crash costs only estimate accuracy), finished
+    // jobs leave memory, retention deletes old ones.
+    self->delayed_send(self, housekeeping_interval, atom::tick_v);
+    // Unfinished jobs resume (finished ones stay on disk; the store's
+    // migrate() made snapshots of summaries written by earlier releases).
     for (auto& job : recovered)
-      start_job(std::move(job));
+      if (job.graph)
+        start_job(std::move(job));
+    self->set_down_handler([this](caf::down_msg& msg) { job_down(msg); });
     // Job actors live and die with their service.
     self->set_exit_handler([this](caf::exit_msg& msg) {
       for (auto& [id, e] : jobs_)
-        if (e.handle)
-          self_->send_exit(e.handle, msg.reason);
+        self_->send_exit(e.handle, msg.reason);
       self_->quit(msg.reason);
     });
   }
@@ -171,68 +224,92 @@ public:
     // actor's own view: by then it has run its first step and sent its
     // root tasks to their cluster, so whatever the submitter does next
     // (such as run_all) sees them queued.
-    journal_then({journal_record{e.job_id, core::encode_event(e)}}, rp,
+    journal_record index{e.job_id, encode_summary(brief(
+                                      e.job_id, e.name, e.cluster, e.time,
+                                      job_state::submitted))};
+    index.kind = journal_record::index;
+    journal_then({journal_record{e.job_id, core::encode_event(e)},
+                  std::move(index)},
+                 rp,
                  [this, rp, job = std::move(job)]() mutable {
-                   auto id = start_job(std::move(job));
-                   rp.delegate(jobs_[id].handle, atom::find_v);
+                   auto i = start_job(std::move(job));
+                   rp.delegate(i->second.handle, atom::find_v);
                  });
     return rp;
   }
 
-  std::vector<job_info> query(const job_query& q) const {
+  /// Pages through the index: the store's, where the state of a job in
+  /// memory is the newer one, or without a data directory the jobs kept.
+  caf::result<std::vector<job_info>> query(const job_query& q) const {
     std::vector<job_info> result;
-    for (const auto& [id, e] : jobs_) {
-      if (!matches(q, id, e))
-        continue;
-      job_info info;
-      info.id = id;
-      info.name = e.name;
-      info.cluster = e.cluster;
-      info.state = e.state;
-      info.submitted_at = e.submitted_at;
-      result.push_back(std::move(info));
+    auto visit = [&](job_info& info) {
+      if (auto i = jobs_.find(info.id); i != jobs_.end())
+        info.state = i->second.state;
+      if (matches(q, info))
+        result.push_back(std::move(info));
+      return q.limit == 0 || result.size() < q.limit;
+    };
+    try {
+      if (cfg_.store)
+        cfg_.store->scan_index(q.cursor, q.newest_first, visit);
+      else
+        scan_memory(q, visit);
+    } catch (const error& e) {
+      return make_weft_error(e.code(), e.what());
     }
     return result;
   }
 
-  /// Forwards to the job's actor, or answers from its summary.
+  /// Forwards to the job's actor, loading a finished job back first.
   template <class T, class Atom>
   caf::result<T> ask_job(const std::string& id, Atom what) {
     auto i = jobs_.find(id);
-    if (i == jobs_.end())
-      return no_such_job(id);
-    if (auto answer = ask_summary<T>(i->second, what))
-      return std::move(*answer);
+    if (i == jobs_.end()) {
+      auto loaded = load_finished<T>(id);
+      if (loaded.first == jobs_.end())
+        return std::move(loaded.second);
+      i = loaded.first;
+    }
+    if constexpr (std::is_same_v<Atom, atom::retry>)
+      wake(i->second);  // it may run again: keep its actor
     return self_->delegate(i->second.handle, what);
   }
 
   caf::result<bool> watch(const std::string& id, progress_watcher& watcher) {
     auto i = jobs_.find(id);
-    if (i == jobs_.end())
-      return no_such_job(id);
-    if (i->second.handle) {
-      self_->send(i->second.handle, atom::watch_v, watcher);
-      return true;
+    if (i == jobs_.end()) {
+      auto loaded = load_finished<bool>(id);
+      if (loaded.first == jobs_.end())
+        return std::move(loaded.second);
+      i = loaded.first;
     }
-    // Compacted: its summary is the first and final update.
-    const auto& info = *i->second.summary;
-    progress_update u;
-    u.job_id = info.id;
-    u.name = info.name;
-    u.state = info.state;
-    u.progress = info.progress;
-    u.stats = info.stats;
-    u.percent = 100;
-    u.eta_ns = 0;
-    u.at = now();
-    u.final = true;
-    self_->send(watcher, atom::progress_v, std::move(u));
+    self_->send(i->second.handle, atom::watch_v, watcher);
     return true;
   }
 
   void state_changed(const std::string& id, job_state state) {
-    if (auto i = jobs_.find(id); i != jobs_.end())
+    if (auto i = jobs_.find(id); i != jobs_.end()) {
       i->second.state = state;
+      if (!is_final(state))
+        wake(i->second);
+    }
+  }
+
+  /// The job's actor is finished and its final state durable.
+  void job_done(const std::string& id) {
+    auto i = jobs_.find(id);
+    if (i == jobs_.end() || !is_final(i->second.state)
+        || self_->current_sender() != i->second.handle.address())
+      return;
+    auto& e = i->second;
+    wake(e);  // a second report replaces the first
+    e.at_rest = true;
+    e.rest_since = now();
+    e.bytes = e.graph->approximate_bytes();
+    resting_.emplace_back(id, e.rest_since);
+    ++resting_count_;
+    resting_bytes_ += e.bytes;
+    leave_over_bounds();
   }
 
   // -- clusters ---------------------------------------------------------------
@@ -331,10 +408,302 @@ public:
 
   // -- housekeeping -----------------------------------------------------------
 
-  /// Its own timer: what the jobs learned goes to the journal.
-  void write_statistics() {
-    if (!journal_ || self_->current_sender().get() != self_->ctrl())
+  /// Its own timer, once a second.
+  void housekeeping() {
+    if (self_->current_sender().get() != self_->ctrl())
       return;  // its own timer only (the service is reachable remotely)
+    write_statistics();
+    leave_over_bounds();
+    apply_retention();
+    self_->delayed_send(self_, housekeeping_interval, atom::tick_v);
+  }
+
+  /// A job actor that died on its own is started again from the job's
+  /// durable state (docs/journal.md, "Supervision").
+  void job_down(const caf::down_msg& msg) {
+    auto i = std::find_if(jobs_.begin(), jobs_.end(), [&](const auto& kv) {
+      return kv.second.handle.address() == msg.source;
+    });
+    if (i == jobs_.end())
+      return;  // it left memory as asked
+    auto id = i->first;
+    auto reason = caf::to_string(msg.reason);
+    auto restarts = i->second.restarts + 1;
+    std::cerr << "weft: the actor of job " << id << " stopped (" << reason
+              << ")";
+    auto was = i->second;
+    forget_live(i);
+    if (restarts > max_job_restarts) {
+      std::cerr << "; it stopped " << restarts
+                << " times, so the job stays as it was\n";
+      failed_.emplace(id, failed_job{brief(id, was.name, was.cluster,
+                                           was.submitted_at, job_state::failed),
+                                     "job " + id + " failed in the "
+                                     "orchestrator: its actor stopped "
+                                     + std::to_string(restarts)
+                                     + " times, last with " + reason});
+      return;
+    }
+    std::cerr << "; restarting it from its durable state\n";
+    restart(id, restarts, reason, was.graph, was);
+  }
+
+  static inline const char* name = "weft.job_service";
+
+private:
+  // -- jobs in memory ---------------------------------------------------------
+
+  /// Spawns and monitors the job's actor. Returns its entry.
+  std::map<std::string, live_job>::iterator start_job(recovered_job job,
+                                                      uint32_t restarts = 0) {
+    auto id = job.id;  // the job itself moves into its actor
+    live_job entry;
+    entry.graph = job.graph;
+    entry.name = job.name;
+    entry.cluster = job.cluster;
+    entry.submitted_at = job.submitted_at;
+    entry.state = job.graph->state();
+    entry.restarts = restarts;
+    job_environment env{caf::actor_cast<job_service_actor>(self_), dir_,
+                        journal_, stats_, cfg_.options.progress_interval};
+    entry.handle = spawn_job(self_->system(), std::move(env), std::move(job));
+    self_->monitor(entry.handle);
+    return jobs_.insert_or_assign(std::move(id), std::move(entry)).first;
+  }
+
+  /// A finished job that left memory, back with an actor; or the answer
+  /// when it cannot come back (unknown, compacted, evicted, failed).
+  template <class T>
+  std::pair<std::map<std::string, live_job>::iterator, caf::result<T>>
+  load_finished(const std::string& id) {
+    using result = std::pair<std::map<std::string, live_job>::iterator,
+                             caf::result<T>>;
+    auto none = jobs_.end();
+    if (auto f = failed_.find(id); f != failed_.end())
+      return result{none, failed_answer<T>(f->second)};
+    try {
+      auto job = finished_job(id);
+      if (!job)
+        return result{none, no_such_job(id)};
+      if (!job->graph)
+        return result{none, summary_answer<T>(job->summary)};
+      return result{start_job(std::move(*job)), caf::result<T>{caf::error{}}};
+    } catch (const error& e) {
+      return result{none, make_weft_error(e.code(), e.what())};
+    }
+  }
+
+  /// A finished job as its snapshot (or, without a data directory, its
+  /// kept graph) holds it; nothing when it has none.
+  std::optional<recovered_job> finished_job(const std::string& id) {
+    recovered_job job;
+    job.id = id;
+    job.from_snapshot = true;
+    if (!cfg_.store) {
+      auto k = kept_.find(id);
+      if (k == kept_.end())
+        return std::nullopt;
+      job.name = k->second.name;
+      job.cluster = k->second.cluster;
+      job.submitted_at = k->second.submitted_at;
+      job.graph = k->second.graph;
+      return job;
+    }
+    auto bytes = cfg_.store->snapshot(id);
+    if (!bytes)
+      return std::nullopt;
+    auto snap = core::decode_event(*bytes);
+    job.name = snap.summary.name;
+    job.cluster = snap.summary.cluster;
+    job.submitted_at = snap.summary.submitted_at;
+    job.summary = snap.summary;
+    job.graph = core::graph_of_snapshot(snap);
+    return job;
+  }
+
+  /// Starts a dead job actor again: from the journal (what is durable),
+  /// or without one from the graph it left. Running attempts are requeued.
+  void restart(const std::string& id, uint32_t restarts,
+               const std::string& reason, std::shared_ptr<core::task_graph> graph,
+               const live_job& was) {
+    try {
+      recovered_job job;
+      if (cfg_.store) {
+        auto found = recover_job(*cfg_.store, id);
+        if (!found)
+          found = finished_job(id);
+        if (!found || !found->graph)
+          throw error(errc::bad_data, "nothing durable is left of it");
+        job = std::move(*found);
+      } else {
+        job = recovered_job{id, was.name, was.cluster, was.submitted_at,
+                            std::move(graph)};
+      }
+      job.graph->requeue_running();
+      job.graph->rebuild_ready();
+      start_job(std::move(job), restarts);
+    } catch (const error& e) {
+      failed_.emplace(id, failed_job{brief(id, was.name, was.cluster,
+                                           was.submitted_at, job_state::failed),
+                                     "job " + id + " failed in the "
+                                     "orchestrator: its actor stopped ("
+                                     + reason + ") and could not be started "
+                                     "again: " + e.what()});
+    }
+  }
+
+  template <class T>
+  static caf::result<T> failed_answer(const failed_job& f) {
+    if constexpr (std::is_same_v<T, job_info>)
+      return f.info;
+    else
+      return make_weft_error(errc::invalid_state, f.why);
+  }
+
+  /// Not at rest any more (it runs again, or leaves).
+  void wake(live_job& e) {
+    if (!e.at_rest)
+      return;
+    e.at_rest = false;
+    --resting_count_;
+    resting_bytes_ -= e.bytes;
+  }
+
+  void forget_live(std::map<std::string, live_job>::iterator i) {
+    wake(i->second);
+    self_->demonitor(i->second.handle.address());
+    jobs_.erase(i);
+  }
+
+  /// Finished actors leave memory: after their linger, and the longest at
+  /// rest first while there are more, or bigger, than the bounds.
+  void leave_over_bounds() {
+    const auto& o = cfg_.options;
+    auto linger_ns = std::chrono::nanoseconds{o.finished_linger}.count();
+    auto t = now();
+    while (!resting_.empty()) {
+      auto [id, since] = resting_.front();
+      auto i = jobs_.find(id);
+      if (i == jobs_.end() || !i->second.at_rest
+          || i->second.rest_since != since) {
+        resting_.pop_front();  // woken or gone meanwhile
+        continue;
+      }
+      if (resting_count_ <= o.finished_in_memory
+          && resting_bytes_ <= o.finished_in_memory_bytes
+          && t - since < linger_ns)
+        return;
+      resting_.pop_front();
+      leave_memory(i);
+    }
+  }
+
+  /// The actor goes (after what this service sent it before); without a
+  /// data directory its graph stays, within its own bound.
+  void leave_memory(std::map<std::string, live_job>::iterator i) {
+    self_->send(i->second.handle, atom::stop_v);
+    if (!cfg_.store)
+      keep(i->first, i->second);
+    forget_live(i);
+  }
+
+  void keep(const std::string& id, const live_job& e) {
+    kept_.insert_or_assign(id, kept_job{e.graph, e.name, e.cluster,
+                                        e.submitted_at});
+    kept_order_.push_back(id);
+    while (kept_.size() > cfg_.options.finished_kept_without_data_dir
+           && !kept_order_.empty()) {
+      auto oldest = kept_order_.front();
+      kept_order_.pop_front();
+      if (kept_.erase(oldest) == 0)
+        continue;
+      ++evicted_;
+      newest_evicted_ = std::max(newest_evicted_, oldest);
+      if (cfg_.cache)
+        erase_cache(oldest);
+    }
+  }
+
+  /// Without a data directory: the jobs in memory and kept, in id order.
+  void scan_memory(const job_query& q,
+                   const std::function<bool(job_info&)>& visit) const {
+    std::vector<job_info> all;
+    all.reserve(jobs_.size() + kept_.size());
+    for (const auto& [id, e] : jobs_)
+      all.push_back(brief(id, e.name, e.cluster, e.submitted_at, e.state));
+    for (const auto& [id, k] : kept_)
+      if (!jobs_.count(id))
+        all.push_back(brief(id, k.name, k.cluster, k.submitted_at,
+                            k.graph->state()));
+    std::sort(all.begin(), all.end(),
+              [](const auto& a, const auto& b) { return a.id < b.id; });
+    if (q.newest_first)
+      std::reverse(all.begin(), all.end());
+    for (auto& info : all) {
+      if (!q.cursor.empty()
+          && (q.newest_first ? info.id >= q.cursor : info.id <= q.cursor))
+        continue;
+      if (!visit(info))
+        return;
+    }
+  }
+
+  // -- retention --------------------------------------------------------------
+
+  /// Deletes finished jobs submitted before the retention limit, oldest
+  /// first, a bounded batch per call.
+  void apply_retention() {
+    auto keep_for = cfg_.options.retention;
+    if (keep_for.count() <= 0)
+      return;
+    auto cutoff = now() - std::chrono::nanoseconds{keep_for}.count();
+    std::vector<std::string> doomed;
+    auto visit = [&](job_info& info) {
+      if (info.submitted_at >= cutoff || doomed.size() >= retention_batch)
+        return false;
+      if (is_final(info.state) && !jobs_.count(info.id))
+        doomed.push_back(info.id);
+      return true;
+    };
+    try {
+      if (cfg_.store)
+        cfg_.store->scan_index({}, false, visit);
+      else
+        scan_memory(job_query{}, visit);
+    } catch (const error& e) {
+      std::cerr << "weft: retention skipped: " << e.what() << "\n";
+      return;
+    }
+    for (const auto& id : doomed)
+      forget_finished(id);
+  }
+
+  void forget_finished(const std::string& id) {
+    kept_.erase(id);
+    if (cfg_.cache)
+      erase_cache(id);
+    if (!journal_)
+      return;
+    journal_record rec{id, {}};
+    rec.kind = journal_record::forget;
+    rec.sync = false;  // lost in a crash, the next sweep deletes it again
+    self_->request(journal_, caf::infinite, atom::append_v,
+                   std::vector<journal_record>{std::move(rec)})
+      .then([](uint64_t) {}, [](caf::error&) {});
+  }
+
+  void erase_cache(const std::string& id) {
+    try {
+      cfg_.cache->erase_group(id);
+    } catch (const error& e) {
+      std::cerr << "weft: " << e.what() << "\n";
+    }
+  }
+
+  /// What the jobs learned goes to the journal.
+  void write_statistics() {
+    if (!journal_)
+      return;
     auto records = statistics_records(*stats_);
     if (!records.empty())
       self_->request(journal_, caf::infinite, atom::append_v,
@@ -343,30 +712,6 @@ public:
               [](caf::error&) {
                 // Advisory: the next change is written again.
               });
-    self_->delayed_send(self_, statistics_interval, atom::tick_v);
-  }
-
-  static inline const char* name = "weft.job_service";
-
-private:
-  /// Indexes a job and, unless it was compacted, spawns its job actor.
-  /// Returns its id.
-  std::string start_job(recovered_job job) {
-    auto id = job.id;  // the job itself moves into its actor
-    job_entry entry;
-    entry.name = job.name;
-    entry.cluster = job.cluster;
-    entry.submitted_at = job.submitted_at;
-    if (!job.graph) {
-      entry.state = job.summary.state;
-      entry.summary = job.summary;
-    } else {
-      entry.state = job.graph->state();
-      job_environment env{caf::actor_cast<job_service_actor>(self_), dir_,
-                          journal_, stats_, cfg_.options.progress_interval};
-      entry.handle = spawn_job(self_->system(), std::move(env), std::move(job));
-    }
-    return jobs_.emplace(std::move(id), std::move(entry)).first->first;
   }
 
   /// Journals `records`, then runs `next`; without a journal at once. A
@@ -383,12 +728,22 @@ private:
             [rp](caf::error& err) mutable { rp.deliver(err); });
   }
 
-  static caf::error no_such_job(const std::string& id) {
+  caf::error no_such_job(const std::string& id) const {
     if (!core::is_uuid(id))
       return make_weft_error(errc::unknown_job,
                              text::quote(id)
                                + " is not a job id: job ids are UUIDs such "
                                  "as 018dd029-58ca-74e5-8b58-b4f99d610f9a");
+    if (!cfg_.store && evicted_ > 0 && id <= newest_evicted_)
+      return make_weft_error(
+        errc::unknown_job,
+        "no job with id " + id + " in memory: without a data directory weft "
+          "keeps the "
+          + std::to_string(cfg_.options.finished_kept_without_data_dir)
+          + " most recently finished jobs and has dropped "
+          + std::to_string(evicted_)
+          + " older ones; give the orchestrator a data directory to keep "
+            "every job");
     return make_weft_error(errc::unknown_job, "no job with id " + id);
   }
 
@@ -413,7 +768,17 @@ private:
   orchestrator_config cfg_;
   journal_actor journal_;
   std::shared_ptr<core::task_statistics> stats_;
-  std::map<std::string, job_entry> jobs_;  // ids are time-ordered
+  std::map<std::string, live_job> jobs_;  // with an actor; ids time-ordered
+  // At rest, in the order they came to rest (with when, to skip stale ones).
+  std::deque<std::pair<std::string, timestamp>> resting_;
+  size_t resting_count_ = 0;
+  size_t resting_bytes_ = 0;
+  // Without a data directory: finished jobs that left memory as actors.
+  std::map<std::string, kept_job> kept_;
+  std::deque<std::string> kept_order_;
+  uint64_t evicted_ = 0;
+  std::string newest_evicted_;
+  std::map<std::string, failed_job> failed_;  // could not be restarted
 };
 
 caf::result<std::string> hello(const std::string& version) {
@@ -470,7 +835,8 @@ service_fn(job_service_state::pointer self,
     [&st](atom::state, const std::string& id, job_state state) {
       st.state_changed(id, state);
     },
-    [&st](atom::tick) { st.write_statistics(); },
+    [&st](atom::done, const std::string& id) { st.job_done(id); },
+    [&st](atom::tick) { st.housekeeping(); },
   };
 }
 

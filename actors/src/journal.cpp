@@ -36,6 +36,8 @@ constexpr const char* format_tag = "weft-journal";
 constexpr char event_prefix = 'e';
 constexpr char cluster_prefix = 'c';  // 'c' + name: a created cluster
 constexpr char profile_prefix = 's';  // 's' + key: a learned task profile
+constexpr char snapshot_prefix = 'f';  // 'f' + job id: a finished job
+constexpr char index_prefix = 'i';     // 'i' + job id: its summary
 
 // Events are keyed by job, then by a store-wide sequence number: a job's
 // events are one contiguous range (replayed in order, and removable as one
@@ -678,6 +680,22 @@ void journal_store::append(const std::vector<journal_record>& records) {
       batch.Put(profile_prefix + r.job_id, r.bytes);
       continue;
     }
+    if (r.kind == journal_record::index) {
+      batch.Put(index_prefix + r.job_id, r.bytes);
+      continue;
+    }
+    if (r.kind == journal_record::snapshot) {
+      add_snapshot(batch, r);
+      continue;
+    }
+    if (r.kind == journal_record::reopen) {
+      add_reopen(batch, r);
+      continue;
+    }
+    if (r.kind == journal_record::forget) {
+      add_forget(batch, r);
+      continue;
+    }
     if (r.replaces_job) // the job's range, up to the key written next
       batch.DeleteRange(event_key(r.job_id, 0), event_key(r.job_id, next_seq_));
     batch.Put(event_key(r.job_id, next_seq_++), r.bytes);
@@ -700,6 +718,154 @@ void journal_store::append(const std::vector<journal_record>& records) {
     ++synced_writes_;
     write_synced_mark();
   }
+}
+
+std::vector<std::pair<std::string, std::string>>
+journal_store::job_events(const std::string& job_id) const {
+  std::vector<std::pair<std::string, std::string>> events;
+  rocksdb::ReadOptions ro;
+  ro.verify_checksums = true;
+  std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(ro)};
+  auto first = event_key(job_id, 0);
+  auto prefix = rocksdb::Slice{first.data(), 1 + job_id_size};
+  for (it->Seek(first); it->Valid() && it->key().starts_with(prefix);
+       it->Next())
+    events.emplace_back(it->key().ToString(), it->value().ToString());
+  if (!it->status().ok())
+    throw error(errc::io_error, "journal read failed in " + opts_.dir.string()
+                                  + ": " + one_line(it->status().ToString()));
+  return events;
+}
+
+// One write: the events go, the snapshot and the index entry come. Point
+// deletes, not a range: a store of a million finished jobs would otherwise
+// carry a million range tombstones into every read.
+void journal_store::add_snapshot(rocksdb::WriteBatch& batch,
+                                 const journal_record& r) {
+  auto summary = core::decode_event(r.bytes).summary;
+  std::vector<std::string> history;
+  for (auto& [key, value] : job_events(r.job_id)) {
+    batch.Delete(key);
+    history.push_back(std::move(value));
+  }
+  auto snap = core::make_snapshot(summary, history);
+  batch.Put(snapshot_prefix + r.job_id, core::encode_event(snap));
+  batch.Put(index_prefix + r.job_id, r.bytes);
+}
+
+void journal_store::add_reopen(rocksdb::WriteBatch& batch,
+                               const journal_record& r) {
+  auto snap = snapshot(r.job_id);
+  if (!snap)
+    return;  // already among the events
+  batch.Put(event_key(r.job_id, next_seq_++), *snap);
+  batch.Delete(snapshot_prefix + r.job_id);
+}
+
+void journal_store::add_forget(rocksdb::WriteBatch& batch,
+                               const journal_record& r) {
+  for (auto& [key, value] : job_events(r.job_id))
+    batch.Delete(key);
+  batch.Delete(snapshot_prefix + r.job_id);
+  batch.Delete(index_prefix + r.job_id);
+}
+
+void journal_store::migrate(std::vector<recovered_job>& jobs) {
+  std::vector<journal_record> records;
+  auto summary_of = [](const job_info& info) {
+    core::journal_event e;
+    e.kind = core::event_kind::job_summary;
+    e.job_id = info.id;
+    e.time = now();
+    e.summary = info;
+    return core::encode_event(e);
+  };
+  for (const auto& job : jobs) {
+    if (!job.graph) {
+      records.push_back({job.id, summary_of(job.summary)});
+      records.back().kind = journal_record::snapshot;
+    } else if (!indexed(job.id)) {
+      job_info info;
+      info.id = job.id;
+      info.name = job.name;
+      info.cluster = job.cluster;
+      info.submitted_at = job.submitted_at;
+      info.state = job.graph->state();
+      records.push_back({job.id, summary_of(info)});
+      records.back().kind = journal_record::index;
+    }
+  }
+  if (!records.empty())
+    append(records);
+  std::erase_if(jobs, [](const recovered_job& j) { return !j.graph; });
+}
+
+std::vector<std::string>
+journal_store::job_history(const std::string& job_id) const {
+  std::vector<std::string> result;
+  for (auto& [key, value] : job_events(job_id))
+    result.push_back(std::move(value));
+  return result;
+}
+
+std::optional<std::string>
+journal_store::snapshot(const std::string& job_id) const {
+  rocksdb::ReadOptions ro;
+  ro.verify_checksums = true;
+  std::string value;
+  auto st = db_->Get(ro, snapshot_prefix + job_id, &value);
+  if (st.IsNotFound())
+    return std::nullopt;
+  if (!st.ok())
+    throw error(errc::io_error, "journal read failed in " + opts_.dir.string()
+                                  + ": " + one_line(st.ToString()));
+  return value;
+}
+
+bool journal_store::indexed(const std::string& job_id) const {
+  std::string value;
+  return db_->Get(rocksdb::ReadOptions{}, index_prefix + job_id, &value).ok();
+}
+
+void journal_store::scan_index(
+  const std::string& cursor, bool newest_first,
+  const std::function<bool(job_info&)>& visit) const {
+  rocksdb::ReadOptions ro;
+  ro.verify_checksums = true;
+  std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(ro)};
+  auto in_index = [&] {
+    return it->Valid() && it->key().size() > 0 && it->key()[0] == index_prefix;
+  };
+  auto from = index_prefix + cursor;
+  if (newest_first) {
+    if (cursor.empty())
+      it->SeekForPrev(std::string(1, index_prefix + 1));
+    else
+      it->SeekForPrev(from);
+    if (in_index() && !cursor.empty() && it->key() == from)
+      it->Prev();
+  } else {
+    it->Seek(from);
+    if (in_index() && !cursor.empty() && it->key() == from)
+      it->Next();
+  }
+  for (; in_index(); newest_first ? it->Prev() : it->Next()) {
+    auto bytes = std::string_view{it->value().data(), it->value().size()};
+    job_info info;
+    try {
+      info = core::decode_event(bytes).summary;
+    } catch (const error& e) {
+      throw error(errc::bad_data, "data directory " + opts_.dir.string()
+                                    + ", index entry of job "
+                                    + it->key().ToString().substr(1) + ": "
+                                    + e.what());
+    }
+    if (!visit(info))
+      return;
+  }
+  if (!it->status().ok())
+    throw error(errc::io_error, "journal read failed in " + opts_.dir.string()
+                                  + ": " + one_line(it->status().ToString()));
 }
 
 std::vector<std::string> journal_store::clusters() const {
@@ -838,6 +1004,16 @@ std::vector<recovered_job> recover_jobs(const journal_store& store) {
                                    core::graph_of(e)});
       return;
     }
+    if (e.kind == core::event_kind::job_snapshot) {
+      // A finished job that was retried: its history first, then the rest.
+      index.emplace(e.job_id, jobs.size());
+      jobs.push_back(recovered_job{e.job_id, e.summary.name, e.summary.cluster,
+                                   e.summary.submitted_at,
+                                   core::graph_of_snapshot(e)});
+      if (!jobs.back().graph)
+        jobs.back().summary = e.summary;
+      return;
+    }
     auto i = index.find(e.job_id);
     if (i == index.end())
       throw error(errc::bad_data,
@@ -858,6 +1034,48 @@ std::vector<recovered_job> recover_jobs(const journal_store& store) {
     j.graph->rebuild_ready();
   }
   return jobs;
+}
+
+std::optional<recovered_job> recover_job(const journal_store& store,
+                                         const std::string& job_id) {
+  auto history = store.job_history(job_id);
+  if (history.empty())
+    return std::nullopt;
+  auto fail = [&](size_t k, const std::string& why) {
+    return error(errc::bad_data, "data directory " + store.options().dir.string()
+                                   + ", job " + job_id + ", event "
+                                   + std::to_string(k) + ": " + why);
+  };
+  recovered_job job;
+  job.id = job_id;
+  for (size_t k = 0; k < history.size(); ++k) {
+    core::journal_event e;
+    try {
+      e = core::decode_event(history[k]);
+    } catch (const error& err) {
+      throw fail(k, err.what());
+    }
+    if (k == 0 && e.kind == core::event_kind::job_submitted) {
+      job.name = e.name;
+      job.cluster = e.cluster;
+      job.submitted_at = e.time;
+      job.graph = core::graph_of(e);
+    } else if (k == 0 && e.kind == core::event_kind::job_snapshot) {
+      job.name = e.summary.name;
+      job.cluster = e.summary.cluster;
+      job.submitted_at = e.summary.submitted_at;
+      job.graph = core::graph_of_snapshot(e);
+    } else if (k == 0 || !job.graph) {
+      throw fail(k, "the job's events do not start with its submission");
+    } else {
+      core::replay(*job.graph, e);
+    }
+  }
+  if (!job.graph)
+    return std::nullopt;
+  job.graph->requeue_running();
+  job.graph->rebuild_ready();
+  return job;
 }
 
 void recover_statistics(const journal_store& store,

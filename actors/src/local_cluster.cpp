@@ -19,10 +19,11 @@ struct local_cluster::impl {
   local_cluster_options opts;
 
   void boot() {
+    cache = opts.cache ? opts.cache : make_in_memory_cache();
     orchestrator_config ocfg;
     ocfg.options = opts.orchestrator;
+    ocfg.cache = cache;  // retention deletes a job's entries with the job
     orch.boot(*sys, opts.orchestrator.data_dir, opts.orchestrator.fsync, ocfg);
-    cache = opts.cache ? opts.cache : make_in_memory_cache();
   }
 
   void shutdown() {

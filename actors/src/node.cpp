@@ -46,8 +46,10 @@ void orchestrator::boot(caf::actor_system& s,
     auto store = journal_store::open({data_dir, fsync});
     recovery_note = store->recovery_note();
     recovered = recover_jobs(*store);
+    store->migrate(recovered);
     clusters = store->clusters();
     recover_statistics(*store, *stats);
+    cfg.store = store;  // the job service reads snapshots and the index
     journal = spawn_journal(s, std::move(store));
   }
   dir = std::make_shared<cluster_directory>(s);

@@ -106,6 +106,15 @@ public:
     return {result.begin(), result.end()};
   }
 
+  void erase_group(const std::string& group) override {
+    std::unique_lock guard{mtx_};
+    auto prefix = group + "/";
+    auto i = entries_.lower_bound(prefix);
+    while (i != entries_.end()
+           && i->first.compare(0, prefix.size(), prefix) == 0)
+      i = entries_.erase(i);
+  }
+
 private:
   mutable std::shared_mutex mtx_;
   std::map<std::string, std::string> entries_;
@@ -170,6 +179,15 @@ public:
 
   std::vector<std::string> groups(const std::string& group) const override {
     return list(group, ".g", true);
+  }
+
+  void erase_group(const std::string& group) override {
+    std::error_code ec;
+    fs::remove_all(dir_of(group), ec);
+    if (ec)
+      throw error(errc::io_error, "cannot delete job cache group "
+                                    + dir_of(group).string() + ": "
+                                    + ec.message());
   }
 
 private:
@@ -247,6 +265,9 @@ private:
 } // namespace
 
 cache_store::~cache_store() = default;
+
+void cache_store::erase_group(const std::string&) {
+}
 
 std::shared_ptr<cache_store> make_in_memory_cache() {
   return std::make_shared<in_memory_cache>();

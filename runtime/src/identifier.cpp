@@ -70,13 +70,4 @@ bool compatible(task_version submitted, task_version runner) noexcept {
   return submitted.major == runner.major && runner.minor >= submitted.minor;
 }
 
-bool compatible(const task_identifier& submitted,
-                const task_identifier& runner) noexcept {
-  task_version s;
-  task_version r;
-  return submitted.name == runner.name
-         && try_parse_version(submitted.version, s).empty()
-         && try_parse_version(runner.version, r).empty() && compatible(s, r);
-}
-
 } // namespace weft

@@ -1,6 +1,7 @@
 #include "weft/core/journal_event.hpp"
 
 #include "weft/error.hpp"
+#include "weft/time.hpp"
 
 #include "weft/schemas/journal.capnp.h"
 
@@ -217,6 +218,53 @@ void get_common(Reader r, attempt_outcome& out) {
   out.runner = text(r.getRunner());
 }
 
+
+using SummaryBuilder = schemas::Event::JobSummary::Builder;
+using SummaryReader = schemas::Event::JobSummary::Reader;
+
+void put_summary(SummaryBuilder b, const job_info& j) {
+  b.setName(j.name);
+  b.setCluster(j.cluster);
+  b.setJobState(schema_state(j.state));
+  b.setState(static_cast<uint8_t>(j.state));  // for readers before @12
+  b.setSubmittedAt(j.submitted_at);
+  put_progress(b, j.progress);
+  b.setFirstStarted(j.stats.first_started);
+  b.setLastStopped(j.stats.last_stopped);
+  b.setComputeNs(j.stats.compute_ns);
+  b.setElapsedNs(j.stats.elapsed_ns);
+  b.setParallelism(j.stats.parallelism);
+  b.setTotalTasks(j.stats.total_tasks);
+  auto counts = b.initTasksByState(task_state_count);
+  for (unsigned i = 0; i < task_state_count; ++i)
+    counts.set(i, j.stats.tasks_by_state[i]);
+}
+
+job_info get_summary(SummaryReader r, const std::string& job_id) {
+  job_info j;
+  j.id = job_id;
+  j.name = text(r.getName());
+  j.cluster = text(r.getCluster());
+  j.state = summary_state(r, job_id);
+  j.submitted_at = r.getSubmittedAt();
+  for (auto p : r.getProgress())
+    j.progress.push_back({text(p.getLabel()), p.getTotal(), p.getDone()});
+  j.stats.first_started = r.getFirstStarted();
+  j.stats.last_stopped = r.getLastStopped();
+  j.stats.compute_ns = r.getComputeNs();
+  j.stats.elapsed_ns = r.getElapsedNs();
+  j.stats.parallelism = r.getParallelism();
+  j.stats.total_tasks = r.getTotalTasks();
+  auto counts = r.getTasksByState();
+  for (unsigned i = 0; i < counts.size(); ++i) {
+    if (i < task_state_count)
+      j.stats.tasks_by_state[i] = counts[i];
+    else if (counts[i] != 0) // tasks in a state this build lacks
+      unknown_value("job summary", job_id, "task state", i);
+  }
+  return j;
+}
+
 } // namespace
 
 uint16_t journal_schema_version() noexcept {
@@ -282,24 +330,17 @@ std::string encode_event(const journal_event& e) {
     case event_kind::job_retried:
       ev.setJobRetried();
       break;
-    case event_kind::job_summary: {
-      const auto& j = e.summary;
-      auto b = ev.initJobSummary();
-      b.setName(j.name);
-      b.setCluster(j.cluster);
-      b.setJobState(schema_state(j.state));
-      b.setState(static_cast<uint8_t>(j.state));  // for readers before @12
-      b.setSubmittedAt(j.submitted_at);
-      put_progress(b, j.progress);
-      b.setFirstStarted(j.stats.first_started);
-      b.setLastStopped(j.stats.last_stopped);
-      b.setComputeNs(j.stats.compute_ns);
-      b.setElapsedNs(j.stats.elapsed_ns);
-      b.setParallelism(j.stats.parallelism);
-      b.setTotalTasks(j.stats.total_tasks);
-      auto counts = b.initTasksByState(task_state_count);
-      for (unsigned i = 0; i < task_state_count; ++i)
-        counts.set(i, j.stats.tasks_by_state[i]);
+    case event_kind::job_summary:
+      put_summary(ev.initJobSummary(), e.summary);
+      break;
+    case event_kind::job_snapshot: {
+      auto b = ev.initJobSnapshot();
+      put_summary(b.initSummary(), e.summary);
+      auto events = b.initEvents(static_cast<unsigned>(e.history.size()));
+      for (unsigned i = 0; i < e.history.size(); ++i)
+        events.set(i, capnp::Data::Reader{
+                        reinterpret_cast<const kj::byte*>(e.history[i].data()),
+                        e.history[i].size()});
       break;
     }
   }
@@ -365,30 +406,17 @@ journal_event decode_event(std::string_view bytes) {
       case Event::JOB_RETRIED:
         e.kind = event_kind::job_retried;
         break;
-      case Event::JOB_SUMMARY: {
-        auto r = ev.getJobSummary();
+      case Event::JOB_SUMMARY:
         e.kind = event_kind::job_summary;
-        auto& j = e.summary;
-        j.id = e.job_id;
-        j.name = text(r.getName());
-        j.cluster = text(r.getCluster());
-        j.state = summary_state(r, e.job_id);
-        j.submitted_at = r.getSubmittedAt();
-        for (auto p : r.getProgress())
-          j.progress.push_back({text(p.getLabel()), p.getTotal(), p.getDone()});
-        j.stats.first_started = r.getFirstStarted();
-        j.stats.last_stopped = r.getLastStopped();
-        j.stats.compute_ns = r.getComputeNs();
-        j.stats.elapsed_ns = r.getElapsedNs();
-        j.stats.parallelism = r.getParallelism();
-        j.stats.total_tasks = r.getTotalTasks();
-        auto counts = r.getTasksByState();
-        for (unsigned i = 0; i < counts.size(); ++i) {
-          if (i < task_state_count)
-            j.stats.tasks_by_state[i] = counts[i];
-          else if (counts[i] != 0) // tasks in a state this build lacks
-            unknown_value("job summary", e.job_id, "task state", i);
-        }
+        e.summary = get_summary(ev.getJobSummary(), e.job_id);
+        break;
+      case Event::JOB_SNAPSHOT: {
+        auto r = ev.getJobSnapshot();
+        e.kind = event_kind::job_snapshot;
+        e.summary = get_summary(r.getSummary(), e.job_id);
+        for (auto d : r.getEvents())
+          e.history.emplace_back(reinterpret_cast<const char*>(d.begin()),
+                                 d.size());
         break;
       }
       default:
@@ -437,8 +465,40 @@ void replay(task_graph& g, const journal_event& e) {
       g.retry();
       break;
     case event_kind::job_summary:
-      break;  // handled by recovery: the job has no graph any more
+    case event_kind::job_snapshot:
+      break;  // handled by recovery: they are not events of a graph
   }
+}
+
+journal_event make_snapshot(const job_info& summary,
+                            const std::vector<std::string>& events) {
+  journal_event snap;
+  snap.kind = event_kind::job_snapshot;
+  snap.job_id = summary.id;
+  snap.time = now();
+  snap.summary = summary;
+  for (const auto& bytes : events) {
+    auto e = decode_event(bytes);
+    if (e.kind == event_kind::job_snapshot)
+      snap.history.insert(snap.history.end(), e.history.begin(),
+                          e.history.end());
+    else if (e.kind != event_kind::job_summary)
+      snap.history.push_back(bytes);
+  }
+  return snap;
+}
+
+std::unique_ptr<task_graph> graph_of_snapshot(const journal_event& snapshot) {
+  if (snapshot.history.empty())
+    return nullptr;
+  auto first = decode_event(snapshot.history.front());
+  if (first.kind != event_kind::job_submitted)
+    throw error(errc::bad_data, "snapshot of job " + snapshot.job_id
+                                  + " does not start with its submission");
+  auto graph = graph_of(first);
+  for (size_t i = 1; i < snapshot.history.size(); ++i)
+    replay(*graph, decode_event(snapshot.history[i]));
+  return graph;
 }
 
 } // namespace weft::core

@@ -559,4 +559,23 @@ std::vector<progress_indicator> task_graph::progress() const {
   return progress_;
 }
 
+size_t task_graph::approximate_bytes() const {
+  auto bytes = nodes_.capacity() * sizeof(node);
+  for (const auto& n : nodes_)
+    bytes += n.input.capacity();
+  for (const auto& [i, ex] : extras_)
+    bytes += sizeof(ex) + 32 + ex.display.capacity()
+             + 4 * (ex.depends_on.capacity() + ex.dependents.capacity())
+             + ex.progress.capacity() * sizeof(progress_indicator);
+  for (const auto& [i, attempts] : history_)
+    for (const auto& a : attempts) {
+      bytes += sizeof(a) + a.error.capacity() + a.runner.capacity();
+      for (const auto& l : a.logs)
+        bytes += sizeof(l) + l.message.capacity() + l.fields.capacity();
+      for (const auto& sp : a.spans)
+        bytes += sizeof(sp) + sp.name.capacity() + sp.attributes.capacity();
+    }
+  return bytes;
+}
+
 } // namespace weft::core

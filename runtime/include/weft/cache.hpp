@@ -24,6 +24,10 @@ public:
   /// Direct subgroups of a group, sorted.
   virtual std::vector<std::string> groups(const std::string& group_path) const
     = 0;
+  /// Removes a group with everything in it (a job's cache, when retention
+  /// deletes the job). The default removes nothing: a store that cannot
+  /// delete keeps its entries.
+  virtual void erase_group(const std::string& group_path);
 };
 
 /// A cache kept in this process's memory.

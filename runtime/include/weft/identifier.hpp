@@ -42,9 +42,4 @@ void validate_identifier(const task_identifier& id,
 /// `submitted`: same major version, runner minor >= submitted minor.
 bool compatible(task_version submitted, task_version runner) noexcept;
 
-/// Convenience overload on identifiers: names equal and versions compatible.
-/// Versions that do not parse are never compatible.
-bool compatible(const task_identifier& submitted,
-                const task_identifier& runner) noexcept;
-
 } // namespace weft

@@ -192,6 +192,13 @@ struct job_query {
   std::vector<job_state> states{}; ///< any of these states
   std::string name{};              ///< exact job name
   std::string cluster{};           ///< exact cluster of the root task(s)
+  /// At most this many jobs (0: all). A page of `limit` jobs may have a
+  /// next one: ask again with `cursor` set to its last job's id.
+  uint32_t limit = 0;
+  /// Continue after this job id (the last of the previous page).
+  std::string cursor{};
+  /// Newest first (else oldest first, the order jobs were submitted in).
+  bool newest_first = false;
 
   /// The jobs submitted in [from, to); throws `weft::error`
   /// (invalid_argument) for a time `parse_time` refuses.

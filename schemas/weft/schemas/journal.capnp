@@ -83,6 +83,10 @@ struct Event {
     jobCanceled @7 :Void;
     jobRetried @8 :Void;
     jobSummary @9 :JobSummary;  # replaces a completed job's events
+    # A finished job in one record, under its own key: its summary (what
+    # find and query answer) and every event it had, in order, each an
+    # encoded Event; replaying them rebuilds the job exactly.
+    jobSnapshot @10 :JobSnapshot;
   }
 
   struct JobSummary {
@@ -105,6 +109,11 @@ struct Event {
     totalTasks @10 :UInt64;
     tasksByState @11 :List(UInt64);  # position i counts TaskState i
     jobState @12 :JobState;
+  }
+
+  struct JobSnapshot {
+    summary @0 :JobSummary;
+    events @1 :List(Data);
   }
 
   struct JobSubmitted {

@@ -82,7 +82,8 @@ typename F::result_type inspect(F& f, job_info& x) {
 template <class F>
 typename F::result_type inspect(F& f, job_query& x) {
   return f(caf::meta::type_name("job_query"), x.from.ns, x.to.ns, x.id_from,
-           x.id_to, x.states, x.name, x.cluster);
+           x.id_to, x.states, x.name, x.cluster, x.limit, x.cursor,
+           x.newest_first);
 }
 
 template <class F>

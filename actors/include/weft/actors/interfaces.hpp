@@ -46,7 +46,10 @@ using job_actor = caf::typed_actor<
   // (see progress_update) until the final one.
   caf::reacts_to<atom::watch, progress_watcher>,
   // Its own timer: sends watchers what changed since the last update.
-  caf::reacts_to<atom::tick>>;
+  caf::reacts_to<atom::tick>,
+  // From its job service: the job is finished and at rest; leave memory
+  // (after whatever the service sent before).
+  caf::reacts_to<atom::stop>>;
 
 /// One per runner: executes what its cluster sends within its slots.
 using runner_actor = caf::typed_actor<
@@ -99,6 +102,9 @@ using job_service_actor = caf::typed_actor<
   caf::replies_to<atom::hello, std::string>::with<std::string>,
   // A job actor reports its new state.
   caf::reacts_to<atom::state, std::string, job_state>,
+  // A job actor is finished and its final state durable: it may leave
+  // memory.
+  caf::reacts_to<atom::done, std::string>,
   // Its own timer: journals what the jobs learned.
   caf::reacts_to<atom::tick>>;
 

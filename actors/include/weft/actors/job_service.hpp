@@ -2,6 +2,7 @@
 
 // The job service actor: the orchestrator's job index and front door.
 
+#include "weft/cache.hpp"
 #include "weft/orchestrator_options.hpp"
 
 #include "weft/actors/cluster_directory.hpp"
@@ -20,6 +21,12 @@ struct orchestrator_config {
   /// Create a cluster when a job or runner first names it (the embedded
   /// default); off, only "default" and clusters created explicitly exist.
   bool create_clusters_on_use = true;
+  /// The journal's store, read for finished jobs and the index; null: no
+  /// journal, finished jobs are kept in memory (bounded).
+  std::shared_ptr<journal_store> store{};
+  /// The job cache whose entries retention deletes with their jobs; null:
+  /// none reachable from here (a server's runners keep their own).
+  std::shared_ptr<cache_store> cache{};
 };
 
 /// The job service; with a journal (non-null), submissions are durable

@@ -7,14 +7,18 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace rocksdb {
 class DB;
+class WriteBatch;
 } // namespace rocksdb
 
 namespace weft {
+
+struct recovered_job;
 
 /// Where and how an orchestrator keeps its journal.
 struct journal_options {
@@ -60,7 +64,33 @@ public:
   /// The learned task profiles (encoded, see core::decode_profile).
   std::vector<std::string> profiles() const;
 
-  /// Calls `fn(seq, record)` for every event in append order.
+  /// Brings jobs from a store written by an earlier release up to this
+  /// one before anything runs: an index entry for each job without one,
+  /// and a snapshot for each job compacted to a summary (which leaves
+  /// `jobs`: it is finished and stays on disk).
+  void migrate(std::vector<recovered_job>& jobs);
+
+  /// A finished job's snapshot (an encoded job_snapshot event), if the
+  /// store has one.
+  std::optional<std::string> snapshot(const std::string& job_id) const;
+
+  /// The job's events among the live ones, in order (empty once it is a
+  /// snapshot).
+  std::vector<std::string> job_history(const std::string& job_id) const;
+
+  /// Whether the job has an index entry (it was submitted and not deleted
+  /// by retention).
+  bool indexed(const std::string& job_id) const;
+
+  /// Calls `visit` with the index entries (decoded summaries) in id order,
+  /// which is submission order, from just after `cursor` (a job id; empty:
+  /// the first or, `newest_first`, the last), until it returns false.
+  /// Throws `weft::error` (bad_data) for an entry that does not decode.
+  void scan_index(const std::string& cursor, bool newest_first,
+                  const std::function<bool(job_info&)>& visit) const;
+
+  /// Calls `fn(seq, record)` for every event, a job's events in a row, in
+  /// the order they were appended.
   void for_each(const std::function<void(uint64_t, std::string_view)>& fn) const;
 
   uint64_t events() const noexcept {
@@ -89,6 +119,11 @@ private:
   std::string last_failure_;  // why the last write failed, until one works
   int synced_mark_fd_ = -1;    // see write_synced_mark
   void write_synced_mark();
+  void add_snapshot(rocksdb::WriteBatch& batch, const journal_record& r);
+  void add_reopen(rocksdb::WriteBatch& batch, const journal_record& r);
+  void add_forget(rocksdb::WriteBatch& batch, const journal_record& r);
+  std::vector<std::pair<std::string, std::string>>
+  job_events(const std::string& job_id) const;
 };
 
 /// Writes events with group commit: every append that arrives while a
@@ -110,12 +145,21 @@ struct recovered_job {
   timestamp submitted_at = 0;
   std::shared_ptr<core::task_graph> graph{};  ///< null for a compacted job
   job_info summary{};                         ///< a compacted job's answer
+  /// Loaded from its snapshot: a finished job whose final state is already
+  /// durable (its events are the snapshot's until it runs again).
+  bool from_snapshot = false;
 };
 
 /// Replays the store into jobs; attempts that were running when the
 /// previous process stopped are requeued without spending a retry. Throws
 /// `weft::error` (bad_data) naming the first record that does not decode.
 std::vector<recovered_job> recover_jobs(const journal_store& store);
+
+/// One job replayed from its events, as `recover_jobs` does for all (a
+/// supervisor restarting a job actor); nothing when the journal has no
+/// events of it. Throws `weft::error` (bad_data) like `recover_jobs`.
+std::optional<recovered_job> recover_job(const journal_store& store,
+                                         const std::string& job_id);
 
 /// Loads the learned task profiles into `stats`. Throws `weft::error`
 /// (bad_data) when one does not decode.

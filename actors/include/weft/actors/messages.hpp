@@ -62,6 +62,18 @@ struct journal_record {
     cluster_created = 1,
     cluster_deleted = 2,
     statistics = 3,
+    /// The job (`job_id`) is finished: its events become one snapshot
+    /// under its own key, beside its index entry; `bytes` is its summary
+    /// (a job_summary event). The job's events must all be written before.
+    snapshot = 4,
+    /// A finished job runs again (a retry): its snapshot goes back among
+    /// the events, as the first event of the job.
+    reopen = 5,
+    /// The job's index entry (`bytes`: a job_summary event), written with
+    /// its submission.
+    index = 6,
+    /// Retention: the job, its snapshot and its index entry are deleted.
+    forget = 7,
   };
   std::string job_id;
   std::string bytes;
@@ -74,6 +86,10 @@ static_assert(journal_record::event == 0);
 static_assert(journal_record::cluster_created == 1);
 static_assert(journal_record::cluster_deleted == 2);
 static_assert(journal_record::statistics == 3);
+static_assert(journal_record::snapshot == 4);
+static_assert(journal_record::reopen == 5);
+static_assert(journal_record::index == 6);
+static_assert(journal_record::forget == 7);
 
 /// What a cluster keeps of a dispatched attempt: whom to tell if its
 /// runner is lost before the job heard of it.

@@ -22,6 +22,7 @@ enum class event_kind : uint8_t {
   job_canceled,
   job_retried,
   job_summary,  ///< a completed job, compacted: its events are gone
+  job_snapshot, ///< a finished job: its summary and its events in one
 };
 
 struct journal_event {
@@ -39,7 +40,8 @@ struct journal_event {
   std::string runner;       ///< started: who runs it
   attempt_outcome outcome;  ///< computed, failed
   std::string reason;       ///< lost: why
-  job_info summary;         ///< job_summary (its id is `job_id`)
+  job_info summary;         ///< job_summary, job_snapshot (id: `job_id`)
+  std::vector<std::string> history; ///< job_snapshot: its encoded events
 };
 
 /// The schema version this build writes and the newest it reads.
@@ -61,6 +63,18 @@ std::pair<stat_key, task_profile> decode_profile(std::string_view bytes);
 
 /// A job's graph as of a `job_submitted` event.
 std::unique_ptr<task_graph> graph_of(const journal_event& submitted);
+
+/// A finished job's snapshot: `summary` and the job's encoded events in
+/// order (a nested snapshot, from a job that was retried after it
+/// finished, is flattened into its events; summaries are left out).
+/// Throws `weft::error` (bad_data) for events that do not decode.
+journal_event make_snapshot(const job_info& summary,
+                            const std::vector<std::string>& events);
+
+/// Rebuilds a job's graph from a snapshot's history. Throws `weft::error`
+/// (bad_data) when it does not start with the job's submission. Null for a
+/// snapshot without history (a job compacted by an earlier release).
+std::unique_ptr<task_graph> graph_of_snapshot(const journal_event& snapshot);
 
 /// Applies a task or job event (not `job_submitted`) to a graph being
 /// rebuilt. Attempts are renumbered by the graph; the event's attempt is

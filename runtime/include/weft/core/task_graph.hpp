@@ -80,6 +80,9 @@ public:
   size_t size() const noexcept {
     return nodes_.size();
   }
+  /// About how much memory the graph holds, in bytes (for bounds on what
+  /// stays in memory; walks every task).
+  size_t approximate_bytes() const;
   uint64_t count(task_state s) const noexcept {
     return counts_[static_cast<size_t>(s)];
   }

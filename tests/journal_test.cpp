@@ -386,7 +386,7 @@ TEST_CASE("journal: completed jobs are compacted and answer find and query as be
   uint64_t records = 0;
   {
     auto store = weft::journal_store::open({dir.path, false});
-    store->for_each([&](uint64_t, std::string_view bytes) {
+    store->for_each([&](uint64_t, std::string_view, std::string_view bytes) {
       ++records;
       CHECK(weft::core::decode_event(bytes).kind
             == weft::core::event_kind::job_summary);
@@ -464,7 +464,7 @@ TEST_CASE("journal: records that need no sync are written unsynced until a synce
   // All of them are in the journal, in order.
   auto store = weft::journal_store::open({dir.path, true});
   std::vector<weft::core::event_kind> kinds;
-  store->for_each([&](uint64_t, std::string_view bytes) {
+  store->for_each([&](uint64_t, std::string_view, std::string_view bytes) {
     kinds.push_back(weft::core::decode_event(bytes).kind);
   });
   CHECK(kinds

@@ -113,12 +113,28 @@ kj::Array<capnp::word> aligned_words(std::string_view bytes) {
 }
 
 void check_schema_version(uint16_t version) {
+  // Every weft writes its version (the schema's first rule): a record
+  // without one was not written by weft.
+  if (version == 0)
+    throw error(errc::bad_data,
+                "journal record carries no schema version: not a record weft "
+                "wrote");
   if (version > schemas::CURRENT_SCHEMA_VERSION)
     throw error(errc::bad_data,
                 "journal record written with schema version "
                   + std::to_string(version) + ", newer than this weft's "
                   + std::to_string(schemas::CURRENT_SCHEMA_VERSION)
                   + ": run a newer weft on this data directory");
+}
+
+/// A record of `kind` whose own struct is absent: every weft writes it, so
+/// the record is not one weft wrote (defaults would pass for task 0).
+void check_present(bool present, event_kind kind) {
+  if (!present)
+    throw error(errc::bad_data, std::string{"journal record is a "}
+                                  + to_string(kind)
+                                  + " without its fields: not a record weft "
+                                    "wrote");
 }
 
 std::string flat_bytes(capnp::MallocMessageBuilder& message) {
@@ -219,6 +235,20 @@ void get_common(Reader r, attempt_outcome& out) {
 
 } // namespace
 
+const char* to_string(event_kind kind) noexcept {
+  switch (kind) {
+    case event_kind::job_submitted: return "job_submitted";
+    case event_kind::task_started: return "task_started";
+    case event_kind::task_computed: return "task_computed";
+    case event_kind::task_failed: return "task_failed";
+    case event_kind::task_lost: return "task_lost";
+    case event_kind::job_canceled: return "job_canceled";
+    case event_kind::job_retried: return "job_retried";
+    case event_kind::job_summary: return "job_summary";
+  }
+  return "unknown";
+}
+
 uint16_t journal_schema_version() noexcept {
   return schemas::CURRENT_SCHEMA_VERSION;
 }
@@ -317,8 +347,9 @@ journal_event decode_event(std::string_view bytes) {
     e.time = ev.getTime();
     switch (ev.which()) {
       case Event::JOB_SUBMITTED: {
-        auto r = ev.getJobSubmitted();
         e.kind = event_kind::job_submitted;
+        check_present(ev.hasJobSubmitted(), e.kind);
+        auto r = ev.getJobSubmitted();
         e.name = text(r.getName());
         e.cluster = text(r.getCluster());
         e.max_retries = r.getMaxRetries();
@@ -326,16 +357,18 @@ journal_event decode_event(std::string_view bytes) {
         break;
       }
       case Event::TASK_STARTED: {
-        auto r = ev.getTaskStarted();
         e.kind = event_kind::task_started;
+        check_present(ev.hasTaskStarted(), e.kind);
+        auto r = ev.getTaskStarted();
         e.task = r.getTask();
         e.attempt = r.getAttempt();
         e.runner = text(r.getRunner());
         break;
       }
       case Event::TASK_COMPUTED: {
-        auto r = ev.getTaskComputed();
         e.kind = event_kind::task_computed;
+        check_present(ev.hasTaskComputed(), e.kind);
+        auto r = ev.getTaskComputed();
         e.task = r.getTask();
         e.attempt = r.getAttempt();
         e.outcome.succeeded = true;
@@ -344,6 +377,7 @@ journal_event decode_event(std::string_view bytes) {
         break;
       }
       case Event::TASK_FAILED: {
+        check_present(ev.hasTaskFailed(), event_kind::task_failed);
         auto r = ev.getTaskFailed();
         e.task = r.getTask();
         e.attempt = r.getAttempt();
@@ -366,8 +400,9 @@ journal_event decode_event(std::string_view bytes) {
         e.kind = event_kind::job_retried;
         break;
       case Event::JOB_SUMMARY: {
-        auto r = ev.getJobSummary();
         e.kind = event_kind::job_summary;
+        check_present(ev.hasJobSummary(), e.kind);
+        auto r = ev.getJobSummary();
         auto& j = e.summary;
         j.id = e.job_id;
         j.name = text(r.getName());
@@ -408,37 +443,6 @@ std::unique_ptr<task_graph> graph_of(const journal_event& submitted) {
   for (auto& r : roots)
     r.max_retries = submitted.max_retries;
   return std::make_unique<task_graph>(std::move(roots), submitted.cluster);
-}
-
-void replay(task_graph& g, const journal_event& e) {
-  switch (e.kind) {
-    case event_kind::job_submitted:
-      break;
-    case event_kind::task_started:
-      g.take_ready();  // dispatch decisions are not replayed
-      g.start(e.task, g.attempt(e.task), e.outcome.started != 0
-                                            ? e.outcome.started
-                                            : e.time);
-      break;
-    case event_kind::task_computed:
-    case event_kind::task_failed: {
-      auto out = e.outcome;
-      out.succeeded = e.kind == event_kind::task_computed;
-      g.finish(e.task, g.attempt(e.task), std::move(out));
-      break;
-    }
-    case event_kind::task_lost:
-      g.lose(e.task, g.attempt(e.task), e.reason, e.time);
-      break;
-    case event_kind::job_canceled:
-      g.cancel();
-      break;
-    case event_kind::job_retried:
-      g.retry();
-      break;
-    case event_kind::job_summary:
-      break;  // handled by recovery: the job has no graph any more
-  }
 }
 
 } // namespace weft::core

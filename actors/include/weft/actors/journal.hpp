@@ -60,8 +60,12 @@ public:
   /// The learned task profiles (encoded, see core::decode_profile).
   std::vector<std::string> profiles() const;
 
-  /// Calls `fn(seq, record)` for every event in append order.
-  void for_each(const std::function<void(uint64_t, std::string_view)>& fn) const;
+  /// Calls `fn(seq, job_id, record)` for every event: job by job in the
+  /// order of their ids, each job's in append order. `job_id` is the job
+  /// the store files the record under.
+  using record_fn =
+    std::function<void(uint64_t, std::string_view, std::string_view)>;
+  void for_each(const record_fn& fn) const;
 
   uint64_t events() const noexcept {
     return next_seq_;
@@ -114,7 +118,8 @@ struct recovered_job {
 
 /// Replays the store into jobs; attempts that were running when the
 /// previous process stopped are requeued without spending a retry. Throws
-/// `weft::error` (bad_data) naming the first record that does not decode.
+/// `weft::error` (bad_data) naming the first record that does not decode
+/// or does not fit its job (see `core::job_replay`).
 std::vector<recovered_job> recover_jobs(const journal_store& store);
 
 /// Loads the learned task profiles into `stats`. Throws `weft::error`

@@ -24,6 +24,9 @@ enum class event_kind : uint8_t {
   job_summary,  ///< a completed job, compacted: its events are gone
 };
 
+/// The kind's name as the enum spells it, e.g. "task_computed".
+const char* to_string(event_kind kind) noexcept;
+
 struct journal_event {
   event_kind kind = event_kind::job_submitted;
   std::string job_id;
@@ -49,7 +52,9 @@ uint16_t journal_schema_version() noexcept;
 std::string encode_event(const journal_event& e);
 
 /// Decodes an encoded event; throws `weft::error` (bad_data) when the bytes
-/// are not an event or come from a newer schema, saying which.
+/// are not an event, lack what every event of their kind carries, or come
+/// from a newer schema, saying which. Whether the event fits its job is
+/// `job_replay`'s to check.
 journal_event decode_event(std::string_view bytes);
 
 /// A learned profile as a Cap'n Proto `TaskProfile` message.
@@ -59,12 +64,9 @@ std::string encode_profile(const stat_key& key, const task_profile& profile);
 /// `decode_event`.
 std::pair<stat_key, task_profile> decode_profile(std::string_view bytes);
 
-/// A job's graph as of a `job_submitted` event.
+/// A job's graph as of a `job_submitted` event. Throws `weft::error`
+/// (invalid_argument) for roots a graph refuses; `job_replay` checks a
+/// recorded submission before it gets here.
 std::unique_ptr<task_graph> graph_of(const journal_event& submitted);
-
-/// Applies a task or job event (not `job_submitted`) to a graph being
-/// rebuilt. Attempts are renumbered by the graph; the event's attempt is
-/// informational.
-void replay(task_graph& graph, const journal_event& e);
 
 } // namespace weft::core

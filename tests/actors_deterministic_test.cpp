@@ -6,6 +6,7 @@
 #include "weft/actors/job.hpp"
 #include "weft/actors/job_service.hpp"
 #include "weft/actors/journal.hpp"
+#include "weft/core/job_replay.hpp"
 #include "weft/core/journal_event.hpp"
 #include "weft/core/task_graph.hpp"
 
@@ -450,8 +451,8 @@ weft::core::task_submission submission(std::string name) {
   return s;
 }
 
-/// A job's graph as of its submission, as the job service builds it.
-weft::recovered_job submitted_job(std::string job_id) {
+/// The submission of a job of one root, as the job service writes it.
+weft::core::journal_event submission_event(std::string job_id) {
   weft::core::journal_event e;
   e.kind = weft::core::event_kind::job_submitted;
   e.job_id = std::move(job_id);
@@ -459,6 +460,12 @@ weft::recovered_job submitted_job(std::string job_id) {
   e.name = "ordered";
   e.cluster = "default";
   e.roots = {submission("root")};
+  return e;
+}
+
+/// A job's graph as of its submission, as the job service builds it.
+weft::recovered_job submitted_job(std::string job_id) {
+  auto e = submission_event(std::move(job_id));
   return weft::recovered_job{e.job_id, e.name, e.cluster, e.time,
                              weft::core::graph_of(e), {}};
 }
@@ -596,4 +603,70 @@ TEST_CASE("deterministic: a job enqueues subtasks only after the journal "
   CHECK(rlog->unexpected.empty());
   CHECK(jlog->unanswered.empty());
   CHECK(jlog->acks_without_append == 0);
+}
+
+TEST_CASE("deterministic: a retry that lifts a cancel is journaled even when "
+          "it requeues nothing, so a replay rebuilds the live job") {
+  fixture f;
+  auto dir = f.directory();
+  auto rlog = std::make_shared<runner_log>();
+  auto runner = join_default(f, *dir, rlog);
+  auto jlog = std::make_shared<journal_log>();
+  auto journal_stub = f.stub(stub_journal, jlog);
+  auto ack = [&] {
+    caf::anon_send(journal_stub, ack_atom::value);
+    f.run();
+  };
+  weft::job_environment env;
+  env.service = caf::actor_cast<weft::job_service_actor>(f.stub(stub_service));
+  env.dir = dir;
+  env.journal = caf::actor_cast<weft::journal_actor>(journal_stub);
+  env.stats = std::make_shared<weft::core::task_statistics>();
+  auto job = f.keep(weft::spawn_job(*f.sys, env, submitted_job("job-1")));
+  f.run();
+  REQUIRE(rlog->batches.size() == 1);
+  auto root = rlog->batches[0][0];
+  caf::anon_send(runner, go_atom::value);
+  f.run();
+  ack();
+
+  // The root runs: a cancel finds nothing queued but cancels the job, and
+  // a retry finds nothing to requeue but makes it live again.
+  auto canceled = f.ask<uint64_t>(job, atom::cancel_v);
+  f.run();
+  ack();
+  REQUIRE(canceled->value);
+  CHECK(*canceled->value == 0);
+  auto retried = f.ask<uint64_t>(job, atom::retry_v);
+  f.run();
+  ack();
+  REQUIRE(retried->value);
+  CHECK(*retried->value == 0);
+  REQUIRE(jlog->appends.size() == 3);
+  CHECK(jlog->kinds(2) == std::vector{weft::core::event_kind::job_retried});
+
+  // So the root's subtask is queued, not canceled, and starts.
+  weft::task_result result;
+  result.task = root.task;
+  result.attempt = root.attempt;
+  result.outcome.succeeded = true;
+  result.outcome.subtasks = {submission("child")};
+  caf::anon_send(runner, atom::done_v, std::vector<weft::task_result>{result});
+  f.run();
+  ack();
+  REQUIRE(rlog->batches.size() == 2);
+  caf::anon_send(runner, go_atom::value);
+  f.run();
+  ack();
+
+  // What was written replays to the same job, the child's start included.
+  weft::core::job_replay replay{"job-1"};
+  replay.apply(weft::core::encode_event(submission_event("job-1")));
+  for (const auto& append : jlog->appends)
+    for (const auto& record : append)
+      REQUIRE_NOTHROW(replay.apply(record.bytes));
+  CHECK(replay.graph()->state_of(1) == weft::task_state::running);
+  CHECK(replay.graph()->state() == weft::job_state::running);
+  CHECK(rlog->unexpected.empty());
+  CHECK(jlog->unanswered.empty());
 }

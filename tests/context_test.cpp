@@ -3,6 +3,7 @@
 
 #include "weft/registry.hpp"
 
+#include <boost/json/parse.hpp>
 #include <catch2/catch.hpp>
 
 namespace context_test {
@@ -69,6 +70,26 @@ struct big_subtask {
 };
 BOOST_DESCRIBE_STRUCT(big_subtask, (), ())
 
+/// `logs` log lines, then `spans` spans, each named with `size` bytes, then
+/// one short log line and span; fails at the end when `fail` is set.
+struct chatty {
+  int logs = 0;
+  int spans = 0;
+  size_t size = 10;
+  bool fail = false;
+  void execute(weft::context& ctx) const {
+    for (int i = 0; i < logs; ++i)
+      ctx.logger().info(std::string(size, 'm'));
+    for (int i = 0; i < spans; ++i)
+      ctx.tracer().span(std::string(size, 's'));
+    ctx.logger().debug("");
+    ctx.tracer().span("");
+    if (fail)
+      throw weft::error(weft::errc::invalid_state, "failed after logging");
+  }
+};
+BOOST_DESCRIBE_STRUCT(chatty, (), (logs, spans, size, fail))
+
 struct throws_int {
   void execute(weft::context&) const {
     throw 42;
@@ -99,8 +120,23 @@ weft::core::attempt_outcome run(const weft::task_registry& reg,
 weft::task_registry registry() {
   weft::task_registry reg;
   reg.add_all<child, parent, long_display, long_label, many_labels,
-              reads_missing, big_subtask, throws_int>();
+              reads_missing, big_subtask, chatty, throws_int>();
   return reg;
+}
+
+std::string chatty_input(int logs, int spans, size_t size = 10,
+                         bool fail = false) {
+  return weft::json::encode(chatty{logs, spans, size, fail});
+}
+
+/// The closing warning of an attempt that dropped records: its last log.
+const weft::log_record& dropped_note(const weft::core::attempt_outcome& out) {
+  REQUIRE_FALSE(out.logs.empty());
+  const auto& note = out.logs.back();
+  CHECK(note.level == "warn");
+  CHECK_THAT(note.message, Catch::StartsWith("this attempt dropped ")
+                             && Catch::Contains("runner_options::limits"));
+  return note;
 }
 
 } // namespace
@@ -178,4 +214,97 @@ TEST_CASE("context: identifiers and version compatibility") {
   CHECK_THROWS_AS(weft::validate_identifier({std::string(257, 'n'), "v1.0"}),
                   weft::error);
   CHECK_NOTHROW(weft::validate_identifier({std::string(256, 'n'), "v1.0"}));
+}
+
+TEST_CASE("context: an attempt keeps 10,000 logs and spans and 1 MiB of each "
+          "by default") {
+  weft::context_limits defaults;
+  CHECK(defaults.max_logs == 10000);
+  CHECK(defaults.max_log_bytes == 1u << 20);
+  CHECK(defaults.max_spans == 10000);
+  CHECK(defaults.max_span_bytes == 1u << 20);
+  // 9,999 lines and spans, plus chatty's closing short ones: all kept.
+  auto out = run(registry(), {"chatty", "v0.0"}, chatty_input(9999, 9999));
+  REQUIRE(out.succeeded);
+  CHECK(out.logs.size() == 10000);
+  CHECK(out.spans.size() == 10000);
+  CHECK(out.logs.back().level == "debug");  // no closing warning
+  // One more of each: dropped, and said so.
+  out = run(registry(), {"chatty", "v0.0"}, chatty_input(10000, 10000));
+  CHECK(out.logs.size() == 10001);
+  CHECK(out.spans.size() == 10000);
+  CHECK_THAT(dropped_note(out).message,
+             Catch::Contains("1 log record (2 bytes) past its limit of 10000 "
+                             "log records (context_limits::max_logs)")
+               && Catch::Contains("1 span (2 bytes) past its limit of 10000 "
+                                  "spans (context_limits::max_spans)")
+               && Catch::Contains("raise them"));
+  // 1 MiB in records of 1 KiB (1022 bytes of message, "{}"): 1,024 fit.
+  out = run(registry(), {"chatty", "v0.0"}, chatty_input(1100, 0, 1022));
+  CHECK(out.logs.size() == 1024 + 1);
+  CHECK_THAT(dropped_note(out).message,
+             Catch::Contains("77 log records (77826 bytes) past its limit of "
+                             "1048576 bytes of log records "
+                             "(context_limits::max_log_bytes)"));
+}
+
+TEST_CASE("context: logs past a limit are dropped and counted in one "
+          "closing warning") {
+  auto out = run(registry(), {"chatty", "v0.0"}, chatty_input(5, 0), {.max_logs = 3});
+  REQUIRE(out.succeeded);
+  REQUIRE(out.logs.size() == 4);
+  for (int i = 0; i < 3; ++i)
+    CHECK(out.logs[i].message == std::string(10, 'm'));
+  const auto& note = dropped_note(out);
+  // Lines 4 and 5 (10 bytes and "{}" each) and the closing debug line.
+  CHECK_THAT(note.message,
+             Catch::Contains("dropped 3 log records (26 bytes) past its limit "
+                             "of 3 log records (context_limits::max_logs): "
+                             "raise it"));
+  CHECK(boost::json::parse(note.fields)
+        == boost::json::parse(R"({"logs":{"dropped":3,"dropped_bytes":26,)"
+                              R"("limit":"max_logs"}})"));
+  CHECK(out.spans.size() == 1);  // spans have limits of their own
+}
+
+TEST_CASE("context: past the byte limit every later record is dropped, "
+          "small ones too") {
+  // Each line takes 12 bytes (10 of message, "{}" of fields): two fit in
+  // 30; the third would pass it, and the short closing line after it is
+  // dropped as well, so what is kept has no holes.
+  auto out = run(registry(), {"chatty", "v0.0"}, chatty_input(4, 0),
+                 {.max_log_bytes = 30});
+  REQUIRE(out.logs.size() == 3);
+  CHECK_THAT(dropped_note(out).message,
+             Catch::Contains("dropped 3 log records (26 bytes) past its limit "
+                             "of 30 bytes of log records "
+                             "(context_limits::max_log_bytes)"));
+}
+
+TEST_CASE("context: spans past a limit are dropped, and logs and spans share "
+          "the closing warning") {
+  // Spans take their name and attributes ("{}"): 4 of 12 bytes fit in 50.
+  auto out = run(registry(), {"chatty", "v0.0"}, chatty_input(2, 6),
+                 {.max_logs = 1, .max_span_bytes = 50});
+  CHECK(out.spans.size() == 4);
+  REQUIRE(out.logs.size() == 2);
+  const auto& note = dropped_note(out);
+  CHECK_THAT(note.message,
+             Catch::Contains("dropped 2 log records (14 bytes) past its limit "
+                             "of 1 log record (context_limits::max_logs) and "
+                             "3 spans (26 bytes) past its limit of 50 bytes "
+                             "of spans (context_limits::max_span_bytes): "
+                             "raise them"));
+  auto fields = boost::json::parse(note.fields);
+  CHECK(fields.at("spans").at("dropped") == 3);
+  CHECK(fields.at("spans").at("limit") == "max_span_bytes");
+  CHECK(fields.at("logs").at("limit") == "max_logs");
+}
+
+TEST_CASE("context: a failed attempt reports its dropped records too") {
+  auto out = run(registry(), {"chatty", "v0.0"}, chatty_input(3, 0, 10, true),
+                 {.max_logs = 0});
+  CHECK_FALSE(out.succeeded);
+  REQUIRE(out.logs.size() == 1);
+  CHECK_THAT(dropped_note(out).message, Catch::Contains("dropped 4 log records"));
 }

@@ -391,7 +391,8 @@ TEST_CASE("journal: a finished job becomes one snapshot and answers find, "
   uint64_t records = 0;
   {
     auto store = weft::journal_store::open({dir.path, false});
-    store->for_each([&](uint64_t, std::string_view) { ++records; });
+    store->for_each(
+      [&](uint64_t, std::string_view, std::string_view) { ++records; });
     auto snap = store->snapshot(before.id);
     REQUIRE(snap);
     auto e = weft::core::decode_event(*snap);
@@ -475,7 +476,7 @@ TEST_CASE("journal: records that need no sync are written unsynced until a synce
   // All of them are in the journal, in order.
   auto store = weft::journal_store::open({dir.path, true});
   std::vector<weft::core::event_kind> kinds;
-  store->for_each([&](uint64_t, std::string_view bytes) {
+  store->for_each([&](uint64_t, std::string_view, std::string_view bytes) {
     kinds.push_back(weft::core::decode_event(bytes).kind);
   });
   CHECK(kinds

@@ -193,6 +193,20 @@ TEST_CASE("storage: a clean stop leaves nothing in the write-ahead log",
   CHECK(listed(srv) == ids);
 }
 
+TEST_CASE("storage: files named like logs but not as RocksDB names them are "
+          "ignored, as RocksDB ignores them",
+          "[storage]") {
+  temp_dir dir;
+  auto data = dir.path / "data";
+  auto ids = crash_image(data, 5);
+  // A number past 64 bits once escaped the checks as std::out_of_range.
+  for (const auto* name : {"99999999999999999999999.log", ".log", "12ab.log"})
+    std::ofstream{data / name} << "not a log";
+  weft::server srv{server_at(data)};
+  CHECK(srv.recovery_note().empty());
+  CHECK(listed(srv) == ids);
+}
+
 TEST_CASE("storage: a torn unsynced tail is dropped with a warning, nothing "
           "acknowledged is lost",
           "[storage]") {

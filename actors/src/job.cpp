@@ -497,8 +497,13 @@ caf::result<uint64_t> cancel(job_pointer self) {
 }
 
 caf::result<uint64_t> retry(job_pointer self) {
-  auto n = self->state.graph->retry();
-  return commit_job_event(self, core::event_kind::job_retried, n > 0, n);
+  auto& graph = *self->state.graph;
+  auto before = graph.state();
+  auto n = graph.retry();
+  // A retry that requeues nothing still lifts a cancel (running tasks then
+  // finish into a live job): unrecorded, a replay would keep it canceled.
+  return commit_job_event(self, core::event_kind::job_retried,
+                          n > 0 || graph.state() != before, n);
 }
 
 /// Answers `make(state)` once everything before is visible.

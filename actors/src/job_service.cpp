@@ -1,6 +1,7 @@
 #include "weft/actors/job_service.hpp"
 #include "weft/actors/job.hpp"
 #include "weft/actors/messages.hpp"
+#include "weft/core/job_replay.hpp"
 #include "weft/core/journal_event.hpp"
 #include "weft/core/submission.hpp"
 #include "weft/core/uuid.hpp"

@@ -1,5 +1,7 @@
 #include "weft/actors/journal.hpp"
 
+#include "weft/core/job_replay.hpp"
+
 #include <caf/all.hpp>
 
 #include <rocksdb/db.h>
@@ -66,6 +68,13 @@ uint64_t seq_of(const rocksdb::Slice& key) {
 
 bool is_event_key(const rocksdb::Slice& key) {
   return key.size() == event_key_size && key[0] == event_prefix;
+}
+
+// The job an event key files its record under, without event_key's padding.
+std::string_view job_of(const rocksdb::Slice& key) {
+  std::string_view job{key.data() + 1, job_id_size};
+  auto end = job.find_last_not_of(' ');
+  return job.substr(0, end == std::string_view::npos ? 0 : end + 1);
 }
 
 // What to do about a damaged directory, the end of every such refusal.
@@ -391,16 +400,29 @@ void check_not_in_use(const fs::path& dir) {
   env->UnlockFile(lock).PermitUncheckedError();
 }
 
+/// The number of a write-ahead log named `<digits>.log`; none for any other
+/// name (".log" alone, or digits past 64 bits). RocksDB parses its file
+/// names the same way and ignores what does not parse: so do these checks.
+std::optional<uint64_t> wal_number(std::string_view name) {
+  constexpr std::string_view suffix = ".log";
+  if (name.size() <= suffix.size() || !name.ends_with(suffix))
+    return std::nullopt;
+  auto digits = name.substr(0, name.size() - suffix.size());
+  uint64_t number = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(),
+                                   number);
+  if (ec != std::errc{} || end != digits.data() + digits.size())
+    return std::nullopt;
+  return number;
+}
+
 /// The write-ahead logs by number.
 std::vector<std::pair<uint64_t, fs::path>> wal_files(const fs::path& dir) {
   std::error_code ec;
   std::vector<std::pair<uint64_t, fs::path>> logs;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    auto name = entry.path().filename().string();
-    if (entry.path().extension() != ".log"
-        || name.find_first_not_of("0123456789") != name.size() - 4)
-      continue;
-    logs.emplace_back(std::stoull(name), entry.path());
+    if (auto number = wal_number(entry.path().filename().string()))
+      logs.emplace_back(*number, entry.path());
   }
   std::sort(logs.begin(), logs.end());
   return logs;
@@ -895,8 +917,7 @@ std::vector<std::string> journal_store::profiles() const {
   return result;
 }
 
-void journal_store::for_each(
-  const std::function<void(uint64_t, std::string_view)>& fn) const {
+void journal_store::for_each(const record_fn& fn) const {
   rocksdb::ReadOptions ro;
   ro.verify_checksums = true;
   std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(ro)};
@@ -904,7 +925,8 @@ void journal_store::for_each(
     auto key = it->key();
     if (!is_event_key(key))
       break;
-    fn(seq_of(key), std::string_view{it->value().data(), it->value().size()});
+    fn(seq_of(key), job_of(key),
+       std::string_view{it->value().data(), it->value().size()});
   }
   if (!it->status().ok())
     throw error(errc::bad_data, "data directory " + opts_.dir.string()
@@ -972,61 +994,45 @@ journal_actor spawn_journal(caf::actor_system& sys,
   return sys.spawn<caf::detached>(journal_fn, std::move(store));
 }
 
+namespace {
+
+recovered_job recovered(const core::job_replay& replay) {
+  const auto& head = replay.head();
+  if (!replay.graph()) {  // compacted: only its summary is left
+    const auto& s = head.summary;
+    return recovered_job{replay.job_id(), s.name, s.cluster, s.submitted_at,
+                         nullptr, s};
+  }
+  return recovered_job{replay.job_id(), head.name, head.cluster, head.time,
+                       replay.graph(), {}};
+}
+
+} // namespace
+
 std::vector<recovered_job> recover_jobs(const journal_store& store) {
   std::vector<recovered_job> jobs;
-  std::map<std::string, size_t> index;
-  store.for_each([&](uint64_t seq, std::string_view bytes) {
-    core::journal_event e;
+  // A job's records are contiguous (keyed by job first): one at a time.
+  std::optional<core::job_replay> replay;
+  store.for_each([&](uint64_t seq, std::string_view job_id,
+                     std::string_view bytes) {
+    if (!replay || replay->job_id() != job_id) {
+      if (replay)
+        jobs.push_back(recovered(*replay));
+      replay.emplace(std::string{job_id});
+    }
     try {
-      e = core::decode_event(bytes);
+      replay->apply(bytes);
     } catch (const error& err) {
       throw error(errc::bad_data,
                   "data directory " + store.options().dir.string()
                     + ", event " + std::to_string(seq) + ": " + err.what()
                     + " (weft refuses to start on a journal it cannot read "
-                      "whole)");
+                      "whole)"
+                    + restore_hint);
     }
-    if (e.kind == core::event_kind::job_summary) {
-      // A completed job, compacted: only its summary is left.
-      recovered_job job;
-      job.id = e.job_id;
-      job.name = e.summary.name;
-      job.cluster = e.summary.cluster;
-      job.submitted_at = e.summary.submitted_at;
-      job.summary = e.summary;
-      index[e.job_id] = jobs.size();
-      jobs.push_back(std::move(job));
-      return;
-    }
-    if (e.kind == core::event_kind::job_submitted) {
-      index.emplace(e.job_id, jobs.size());
-      jobs.push_back(recovered_job{e.job_id, e.name, e.cluster, e.time,
-                                   core::graph_of(e)});
-      return;
-    }
-    if (e.kind == core::event_kind::job_snapshot) {
-      // A finished job that was retried: its history first, then the rest.
-      index.emplace(e.job_id, jobs.size());
-      jobs.push_back(recovered_job{e.job_id, e.summary.name, e.summary.cluster,
-                                   e.summary.submitted_at,
-                                   core::graph_of_snapshot(e)});
-      if (!jobs.back().graph)
-        jobs.back().summary = e.summary;
-      return;
-    }
-    auto i = index.find(e.job_id);
-    if (i == index.end())
-      throw error(errc::bad_data,
-                  "data directory " + store.options().dir.string()
-                    + ", event " + std::to_string(seq) + ": job " + e.job_id
-                    + " has events but was never submitted");
-    if (!jobs[i->second].graph)
-      throw error(errc::bad_data,
-                  "data directory " + store.options().dir.string()
-                    + ", event " + std::to_string(seq) + ": job " + e.job_id
-                    + " has events after its summary");
-    core::replay(*jobs[i->second].graph, e);
   });
+  if (replay)
+    jobs.push_back(recovered(*replay));
   for (auto& j : jobs) {
     if (!j.graph)
       continue;
@@ -1041,36 +1047,15 @@ std::optional<recovered_job> recover_job(const journal_store& store,
   auto history = store.job_history(job_id);
   if (history.empty())
     return std::nullopt;
-  auto fail = [&](size_t k, const std::string& why) {
-    return error(errc::bad_data, "data directory " + store.options().dir.string()
-                                   + ", job " + job_id + ", event "
-                                   + std::to_string(k) + ": " + why);
-  };
-  recovered_job job;
-  job.id = job_id;
-  for (size_t k = 0; k < history.size(); ++k) {
-    core::journal_event e;
-    try {
-      e = core::decode_event(history[k]);
-    } catch (const error& err) {
-      throw fail(k, err.what());
-    }
-    if (k == 0 && e.kind == core::event_kind::job_submitted) {
-      job.name = e.name;
-      job.cluster = e.cluster;
-      job.submitted_at = e.time;
-      job.graph = core::graph_of(e);
-    } else if (k == 0 && e.kind == core::event_kind::job_snapshot) {
-      job.name = e.summary.name;
-      job.cluster = e.summary.cluster;
-      job.submitted_at = e.summary.submitted_at;
-      job.graph = core::graph_of_snapshot(e);
-    } else if (k == 0 || !job.graph) {
-      throw fail(k, "the job's events do not start with its submission");
-    } else {
-      core::replay(*job.graph, e);
-    }
+  core::job_replay replay{job_id};
+  try {
+    for (const auto& bytes : history)
+      replay.apply(std::string_view{bytes});
+  } catch (const error& err) {
+    throw error(errc::bad_data, "data directory " + store.options().dir.string()
+                                  + ": " + err.what());
   }
+  auto job = recovered(replay);
   if (!job.graph)
     return std::nullopt;
   job.graph->requeue_running();

@@ -4,11 +4,21 @@
 
 #include "weft/text.hpp"
 
+#include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
 
 namespace weft {
 
 namespace {
+
+/// "1 span", "3 spans".
+std::string count_of(size_t n, std::string_view noun) {
+  return std::to_string(n) + " " + std::string{noun} + (n == 1 ? "" : "s");
+}
 
 std::string fields_to_json(fields f) {
   boost::json::object obj;
@@ -53,9 +63,13 @@ context::context(current_task_info task, std::shared_ptr<cache_store> cache,
   : task_(std::move(task)),
     cache_(std::move(cache)),
     limits_(limits),
+    logs_{"logs", "log record", "max_logs", "max_log_bytes",
+          limits.max_logs, limits.max_log_bytes},
+    spans_{"spans", "span", "max_spans", "max_span_bytes", limits.max_spans,
+           limits.max_span_bytes},
     observer_(observer),
     logger_(this),
-    tracer_(&outcome_.spans) {
+    tracer_(this) {
 }
 
 void context::set_display(std::string_view display) {
@@ -132,8 +146,81 @@ core::attempt_outcome context::take_outcome() {
     out.progress = board_->take();
   out.display = std::move(display_);
   display_.clear();
+  if (auto note = dropped_records_note())
+    out.logs.push_back(std::move(*note));  // beyond the limit, on purpose
   outcome_ = core::attempt_outcome{};
+  logs_.reset();
+  spans_.reset();
   return out;
+}
+
+bool context::record_budget::admit(size_t bytes) {
+  // Once a limit is hit everything after is dropped, so what is kept is
+  // the attempt's first records, without holes.
+  if (hit == limit::none) {
+    if (kept >= max_count)
+      hit = limit::count;
+    else if (bytes > max_bytes - kept_bytes)
+      hit = limit::bytes;
+  }
+  if (hit != limit::none) {
+    ++dropped;
+    dropped_bytes += bytes;
+    return false;
+  }
+  ++kept;
+  kept_bytes += bytes;
+  return true;
+}
+
+void context::add_log(log_record&& record) {
+  if (logs_.admit(record.message.size() + record.fields.size()))
+    outcome_.logs.push_back(std::move(record));
+}
+
+void context::add_span(span_record&& record) {
+  if (spans_.admit(record.name.size() + record.attributes.size()))
+    outcome_.spans.push_back(std::move(record));
+}
+
+const char* context::record_budget::hit_setting() const noexcept {
+  return hit == limit::count ? count_setting : bytes_setting;
+}
+
+std::string context::record_budget::dropped_text() const {
+  auto limit_text = hit == limit::count
+                      ? count_of(max_count, noun)
+                      : std::to_string(max_bytes) + " bytes of " + noun + "s";
+  return count_of(dropped, noun) + " (" + std::to_string(dropped_bytes)
+         + " bytes) past its limit of " + limit_text + " (context_limits::"
+         + hit_setting() + ")";
+}
+
+void context::record_budget::reset() noexcept {
+  kept = kept_bytes = dropped = dropped_bytes = 0;
+  hit = limit::none;
+}
+
+std::optional<log_record> context::dropped_records_note() const {
+  std::vector<std::string> parts;
+  boost::json::object fields;
+  for (const auto* b : {&logs_, &spans_}) {
+    if (b->dropped == 0)
+      continue;
+    parts.push_back(b->dropped_text());
+    fields[b->key] = {{"dropped", b->dropped},
+                       {"dropped_bytes", b->dropped_bytes},
+                       {"limit", b->hit_setting()}};
+  }
+  if (parts.empty())
+    return std::nullopt;
+  auto message = "this attempt dropped " + parts.front();
+  if (parts.size() > 1)
+    message += " and " + parts.back();
+  message += parts.size() > 1 ? ": raise them" : ": raise it";
+  message += " in the runner's options (runner_options::limits)";
+  return log_record{now(), "warn", std::move(message),
+                    boost::json::serialize(fields)};
 }
 
 void logger::debug(std::string_view message, fields f) {
@@ -150,20 +237,20 @@ void logger::error(std::string_view message, fields f) {
 }
 
 void logger::write(const char* level, std::string_view message, fields f) {
-  ctx_->outcome_.logs.push_back(
+  ctx_->add_log(
     log_record{now(), level, std::string{message}, fields_to_json(f)});
 }
 
-span::span(std::vector<span_record>* sink, std::string name) : sink_(sink) {
+span::span(class context* ctx, std::string name) : ctx_(ctx) {
   record_.name = std::move(name);
   record_.start = now();
 }
 
 span::span(span&& other) noexcept
-  : sink_(other.sink_),
+  : ctx_(other.ctx_),
     record_(std::move(other.record_)),
     attributes_(std::move(other.attributes_)) {
-  other.sink_ = nullptr;
+  other.ctx_ = nullptr;
 }
 
 span::~span() {
@@ -176,16 +263,16 @@ span& span::set_attribute(std::string_view key, boost::json::value value) {
 }
 
 void span::end() {
-  if (sink_ == nullptr)
+  if (ctx_ == nullptr)
     return;
   record_.end = now();
   record_.attributes = boost::json::serialize(attributes_);
-  sink_->push_back(std::move(record_));
-  sink_ = nullptr;
+  ctx_->add_span(std::move(record_));
+  ctx_ = nullptr;
 }
 
 weft::span tracer::start_span(std::string name) {
-  return weft::span{sink_, std::move(name)};
+  return weft::span{ctx_, std::move(name)};
 }
 
 } // namespace weft

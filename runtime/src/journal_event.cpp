@@ -114,12 +114,28 @@ kj::Array<capnp::word> aligned_words(std::string_view bytes) {
 }
 
 void check_schema_version(uint16_t version) {
+  // Every weft writes its version (the schema's first rule): a record
+  // without one was not written by weft.
+  if (version == 0)
+    throw error(errc::bad_data,
+                "journal record carries no schema version: not a record weft "
+                "wrote");
   if (version > schemas::CURRENT_SCHEMA_VERSION)
     throw error(errc::bad_data,
                 "journal record written with schema version "
                   + std::to_string(version) + ", newer than this weft's "
                   + std::to_string(schemas::CURRENT_SCHEMA_VERSION)
                   + ": run a newer weft on this data directory");
+}
+
+/// A record of `kind` whose own struct is absent: every weft writes it, so
+/// the record is not one weft wrote (defaults would pass for task 0).
+void check_present(bool present, event_kind kind) {
+  if (!present)
+    throw error(errc::bad_data, std::string{"journal record is a "}
+                                  + to_string(kind)
+                                  + " without its fields: not a record weft "
+                                    "wrote");
 }
 
 std::string flat_bytes(capnp::MallocMessageBuilder& message) {
@@ -267,6 +283,21 @@ job_info get_summary(SummaryReader r, const std::string& job_id) {
 
 } // namespace
 
+const char* to_string(event_kind kind) noexcept {
+  switch (kind) {
+    case event_kind::job_submitted: return "job_submitted";
+    case event_kind::task_started: return "task_started";
+    case event_kind::task_computed: return "task_computed";
+    case event_kind::task_failed: return "task_failed";
+    case event_kind::task_lost: return "task_lost";
+    case event_kind::job_canceled: return "job_canceled";
+    case event_kind::job_retried: return "job_retried";
+    case event_kind::job_summary: return "job_summary";
+    case event_kind::job_snapshot: return "job_snapshot";
+  }
+  return "unknown";
+}
+
 uint16_t journal_schema_version() noexcept {
   return schemas::CURRENT_SCHEMA_VERSION;
 }
@@ -358,8 +389,9 @@ journal_event decode_event(std::string_view bytes) {
     e.time = ev.getTime();
     switch (ev.which()) {
       case Event::JOB_SUBMITTED: {
-        auto r = ev.getJobSubmitted();
         e.kind = event_kind::job_submitted;
+        check_present(ev.hasJobSubmitted(), e.kind);
+        auto r = ev.getJobSubmitted();
         e.name = text(r.getName());
         e.cluster = text(r.getCluster());
         e.max_retries = r.getMaxRetries();
@@ -367,16 +399,18 @@ journal_event decode_event(std::string_view bytes) {
         break;
       }
       case Event::TASK_STARTED: {
-        auto r = ev.getTaskStarted();
         e.kind = event_kind::task_started;
+        check_present(ev.hasTaskStarted(), e.kind);
+        auto r = ev.getTaskStarted();
         e.task = r.getTask();
         e.attempt = r.getAttempt();
         e.runner = text(r.getRunner());
         break;
       }
       case Event::TASK_COMPUTED: {
-        auto r = ev.getTaskComputed();
         e.kind = event_kind::task_computed;
+        check_present(ev.hasTaskComputed(), e.kind);
+        auto r = ev.getTaskComputed();
         e.task = r.getTask();
         e.attempt = r.getAttempt();
         e.outcome.succeeded = true;
@@ -385,6 +419,7 @@ journal_event decode_event(std::string_view bytes) {
         break;
       }
       case Event::TASK_FAILED: {
+        check_present(ev.hasTaskFailed(), event_kind::task_failed);
         auto r = ev.getTaskFailed();
         e.task = r.getTask();
         e.attempt = r.getAttempt();
@@ -408,11 +443,13 @@ journal_event decode_event(std::string_view bytes) {
         break;
       case Event::JOB_SUMMARY:
         e.kind = event_kind::job_summary;
+        check_present(ev.hasJobSummary(), e.kind);
         e.summary = get_summary(ev.getJobSummary(), e.job_id);
         break;
       case Event::JOB_SNAPSHOT: {
         auto r = ev.getJobSnapshot();
         e.kind = event_kind::job_snapshot;
+        check_present(ev.hasJobSnapshot(), e.kind);
         e.summary = get_summary(r.getSummary(), e.job_id);
         for (auto d : r.getEvents())
           e.history.emplace_back(reinterpret_cast<const char*>(d.begin()),
@@ -438,38 +475,6 @@ std::unique_ptr<task_graph> graph_of(const journal_event& submitted) {
   return std::make_unique<task_graph>(std::move(roots), submitted.cluster);
 }
 
-void replay(task_graph& g, const journal_event& e) {
-  switch (e.kind) {
-    case event_kind::job_submitted:
-      break;
-    case event_kind::task_started:
-      g.take_ready();  // dispatch decisions are not replayed
-      g.start(e.task, g.attempt(e.task), e.outcome.started != 0
-                                            ? e.outcome.started
-                                            : e.time);
-      break;
-    case event_kind::task_computed:
-    case event_kind::task_failed: {
-      auto out = e.outcome;
-      out.succeeded = e.kind == event_kind::task_computed;
-      g.finish(e.task, g.attempt(e.task), std::move(out));
-      break;
-    }
-    case event_kind::task_lost:
-      g.lose(e.task, g.attempt(e.task), e.reason, e.time);
-      break;
-    case event_kind::job_canceled:
-      g.cancel();
-      break;
-    case event_kind::job_retried:
-      g.retry();
-      break;
-    case event_kind::job_summary:
-    case event_kind::job_snapshot:
-      break;  // handled by recovery: they are not events of a graph
-  }
-}
-
 journal_event make_snapshot(const job_info& summary,
                             const std::vector<std::string>& events) {
   journal_event snap;
@@ -486,19 +491,6 @@ journal_event make_snapshot(const job_info& summary,
       snap.history.push_back(bytes);
   }
   return snap;
-}
-
-std::unique_ptr<task_graph> graph_of_snapshot(const journal_event& snapshot) {
-  if (snapshot.history.empty())
-    return nullptr;
-  auto first = decode_event(snapshot.history.front());
-  if (first.kind != event_kind::job_submitted)
-    throw error(errc::bad_data, "snapshot of job " + snapshot.job_id
-                                  + " does not start with its submission");
-  auto graph = graph_of(first);
-  for (size_t i = 1; i < snapshot.history.size(); ++i)
-    replay(*graph, decode_event(snapshot.history[i]));
-  return graph;
 }
 
 } // namespace weft::core

@@ -20,12 +20,23 @@
 
 namespace weft {
 
-/// Limits a context enforces; a runner sets them from its configuration.
+/// Limits a context enforces; a runner sets them from its configuration
+/// (`runner_options::limits`).
 struct context_limits {
   size_t max_input_bytes = 1 << 20;  ///< per task input (JSON bytes)
   size_t max_label_bytes = 100;
   size_t max_indicators = 1000;      ///< progress indicators per task
   size_t max_display_chars = 1024;   ///< display names are cut here (code points)
+  /// Log records one attempt keeps, and the bytes of their messages and
+  /// fields (as JSON) together. The first record that would pass either
+  /// limit and every one after it are dropped; the attempt's logs then end
+  /// with one warning saying how many were dropped and which limit to raise.
+  size_t max_logs = 10000;
+  size_t max_log_bytes = 1 << 20;
+  /// Spans one attempt keeps, and the bytes of their names and attributes
+  /// (as JSON) together; past either, spans are dropped as logs are.
+  size_t max_spans = 10000;
+  size_t max_span_bytes = 1 << 20;
 };
 
 /// Refers to a subtask submitted earlier in the same execution; pass it in
@@ -113,7 +124,8 @@ struct field {
 using fields = std::initializer_list<field>;
 
 /// Structured logging bound to the current task; lines are kept with the
-/// attempt (read them back with `jobs().tasks(id)`) and echoed by the runner
+/// attempt (read them back with `jobs().tasks(id)`), up to
+/// `context_limits::max_logs` and `max_log_bytes`, and echoed by the runner
 /// when it is configured to print logs.
 class logger {
 public:
@@ -149,13 +161,14 @@ public:
 
 private:
   friend class tracer;
-  span(std::vector<span_record>* sink, std::string name);
-  std::vector<span_record>* sink_;
+  span(class context* ctx, std::string name);
+  class context* ctx_;  // null once ended (or moved from)
   span_record record_;
   boost::json::object attributes_;
 };
 
-/// Records spans with the current attempt.
+/// Records spans with the current attempt, up to `context_limits::max_spans`
+/// and `max_span_bytes`.
 class tracer {
 public:
   weft::span start_span(std::string name);
@@ -166,9 +179,9 @@ public:
 
 private:
   friend class context;
-  explicit tracer(std::vector<span_record>* sink) : sink_(sink) {
+  explicit tracer(class context* ctx) : ctx_(ctx) {
   }
-  std::vector<span_record>* sink_;
+  class context* ctx_;
 };
 
 /// What a task sees while it executes: submit subtasks, report progress,
@@ -233,9 +246,42 @@ public:
 
 private:
   friend class weft::logger;
+  friend class weft::span;
   friend struct context_access;  // the runner takes what an execution made
+
+  /// What an attempt kept and dropped of one kind of record (logs or
+  /// spans) against its two limits.
+  struct record_budget {
+    enum class limit : uint8_t { none, count, bytes };
+    const char* key;            // "logs", "spans": in the warning's fields
+    const char* noun;           // "log record", "span": in its message
+    const char* count_setting;  // the context_limits fields, for messages
+    const char* bytes_setting;
+    size_t max_count = 0;
+    size_t max_bytes = 0;
+    size_t kept = 0;
+    size_t kept_bytes = 0;
+    size_t dropped = 0;
+    size_t dropped_bytes = 0;
+    limit hit = limit::none;  // the limit that started the dropping
+
+    /// Whether a record of `bytes` is kept; counted as dropped if not.
+    bool admit(size_t bytes);
+    /// The setting of the limit that was hit.
+    const char* hit_setting() const noexcept;
+    /// "3 spans (120 bytes) past its limit of 2 spans (context_limits::
+    /// max_spans)", for a budget that dropped records.
+    std::string dropped_text() const;
+    /// Counts from zero again (a new attempt).
+    void reset() noexcept;
+  };
+
   /// Moves out what this execution produced.
   core::attempt_outcome take_outcome();
+  void add_log(log_record&& record);
+  void add_span(span_record&& record);
+  /// The closing warning of an attempt that dropped records, if it did.
+  std::optional<log_record> dropped_records_note() const;
   /// Queues a subtask whose input is known to be valid JSON.
   subtask_handle add_subtask(const task_identifier& id, std::string input,
                              subtask_options options);
@@ -245,6 +291,8 @@ private:
   std::shared_ptr<cache_store> cache_;
   context_limits limits_;
   core::attempt_outcome outcome_;
+  record_budget logs_;
+  record_budget spans_;
   progress_observer* observer_;
   std::shared_ptr<progress_board> board_;  // null until an indicator exists
   weft::logger logger_;

@@ -89,9 +89,12 @@ public:
   void scan_index(const std::string& cursor, bool newest_first,
                   const std::function<bool(job_info&)>& visit) const;
 
-  /// Calls `fn(seq, record)` for every event, a job's events in a row, in
-  /// the order they were appended.
-  void for_each(const std::function<void(uint64_t, std::string_view)>& fn) const;
+  /// Calls `fn(seq, job_id, record)` for every event: job by job in the
+  /// order of their ids, each job's in append order. `job_id` is the job
+  /// the store files the record under.
+  using record_fn =
+    std::function<void(uint64_t, std::string_view, std::string_view)>;
+  void for_each(const record_fn& fn) const;
 
   uint64_t events() const noexcept {
     return next_seq_;
@@ -152,7 +155,8 @@ struct recovered_job {
 
 /// Replays the store into jobs; attempts that were running when the
 /// previous process stopped are requeued without spending a retry. Throws
-/// `weft::error` (bad_data) naming the first record that does not decode.
+/// `weft::error` (bad_data) naming the first record that does not decode
+/// or does not fit its job (see `core::job_replay`).
 std::vector<recovered_job> recover_jobs(const journal_store& store);
 
 /// One job replayed from its events, as `recover_jobs` does for all (a

@@ -25,6 +25,9 @@ enum class event_kind : uint8_t {
   job_snapshot, ///< a finished job: its summary and its events in one
 };
 
+/// The kind's name as the enum spells it, e.g. "task_computed".
+const char* to_string(event_kind kind) noexcept;
+
 struct journal_event {
   event_kind kind = event_kind::job_submitted;
   std::string job_id;
@@ -51,7 +54,9 @@ uint16_t journal_schema_version() noexcept;
 std::string encode_event(const journal_event& e);
 
 /// Decodes an encoded event; throws `weft::error` (bad_data) when the bytes
-/// are not an event or come from a newer schema, saying which.
+/// are not an event, lack what every event of their kind carries, or come
+/// from a newer schema, saying which. Whether the event fits its job is
+/// `job_replay`'s to check.
 journal_event decode_event(std::string_view bytes);
 
 /// A learned profile as a Cap'n Proto `TaskProfile` message.
@@ -61,7 +66,9 @@ std::string encode_profile(const stat_key& key, const task_profile& profile);
 /// `decode_event`.
 std::pair<stat_key, task_profile> decode_profile(std::string_view bytes);
 
-/// A job's graph as of a `job_submitted` event.
+/// A job's graph as of a `job_submitted` event. Throws `weft::error`
+/// (invalid_argument) for roots a graph refuses; `job_replay` checks a
+/// recorded submission before it gets here.
 std::unique_ptr<task_graph> graph_of(const journal_event& submitted);
 
 /// A finished job's snapshot: `summary` and the job's encoded events in
@@ -70,15 +77,5 @@ std::unique_ptr<task_graph> graph_of(const journal_event& submitted);
 /// Throws `weft::error` (bad_data) for events that do not decode.
 journal_event make_snapshot(const job_info& summary,
                             const std::vector<std::string>& events);
-
-/// Rebuilds a job's graph from a snapshot's history. Throws `weft::error`
-/// (bad_data) when it does not start with the job's submission. Null for a
-/// snapshot without history (a job compacted by an earlier release).
-std::unique_ptr<task_graph> graph_of_snapshot(const journal_event& snapshot);
-
-/// Applies a task or job event (not `job_submitted`) to a graph being
-/// rebuilt. Attempts are renumbered by the graph; the event's attempt is
-/// informational.
-void replay(task_graph& graph, const journal_event& e);
 
 } // namespace weft::core

@@ -44,6 +44,11 @@ The orchestrator:
          [--progress-interval MS] [--max-message-bytes N]
          [--handshake-timeout-ms MS] [--max-connections N]
                           limits on what peers may send (docs/security.md)
+         [--retention AGE] [--finished-in-memory N]
+                          delete finished jobs submitted longer ago than AGE
+                          (30d, 12h, 90m, 3600s; default: keep them); how
+                          many finished jobs keep an actor in memory
+                          (docs/journal.md)
 
 Jobs on a server (--server HOST:PORT, default $WEFT_SERVER or 127.0.0.1:7100):
   submit --task NAME@vX.Y --input JSON|@FILE|- [--cluster C]
@@ -52,6 +57,10 @@ Jobs on a server (--server HOST:PORT, default $WEFT_SERVER or 127.0.0.1:7100):
                           from standard input (up to the server's
                           --max-input-bytes)
   jobs [--from TIME] [--to TIME] [--state STATE] [--name N] [--cluster C]
+       [--limit N] [--cursor ID] [--newest]
+                          oldest first (--newest: newest first), N per page
+                          (default 100, 0: all); the next page starts after
+                          --cursor, the last id shown
   job ID
   watch ID                live progress until the job ends (exit status 0
                           COMPLETED, 3 FAILED, 4 CANCELED)
@@ -101,7 +110,8 @@ struct usage_error : std::runtime_error {
 };
 
 command_line parse(int argc, char** argv) {
-  static const std::set<std::string> known_switches{"--json", "--help"};
+  static const std::set<std::string> known_switches{"--json", "--help",
+                                                    "--newest"};
   static const std::set<std::string> known_flags{
     "--listen",  "--data",         "--fsync",       "--cert",
     "--key",     "--ca",           "--server",      "--task",
@@ -109,7 +119,8 @@ command_line parse(int argc, char** argv) {
     "--from",    "--to",           "--state",       "--dir",
     "-o",        "--max-input-bytes", "--connect-timeout",
     "--progress-interval", "--max-message-bytes", "--handshake-timeout-ms",
-    "--max-connections"};
+    "--max-connections", "--retention", "--finished-in-memory", "--limit",
+    "--cursor"};
   command_line cl;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -143,6 +154,20 @@ uint64_t parse_count(const std::string& flag, const std::string& text,
     throw usage_error(flag + " " + weft::text::quote(text, 24)
                       + " is too large (max " + std::to_string(max) + ")");
   return n;
+}
+
+/// An age such as 30d, 12h, 90m or 3600s.
+std::chrono::seconds parse_age(const std::string& flag,
+                               const std::string& text) {
+  auto unit = text.empty() ? '\0' : text.back();
+  uint64_t scale = unit == 'd' ? 86400 : unit == 'h' ? 3600 : unit == 'm' ? 60
+                 : unit == 's' ? 1 : 0;
+  if (scale == 0)
+    throw usage_error(flag + " wants an age such as 30d, 12h, 90m or 3600s, "
+                             "not " + weft::text::quote(text));
+  auto n = parse_count(flag, text.substr(0, text.size() - 1),
+                       uint64_t{100'000'000'000} / scale);
+  return std::chrono::seconds{static_cast<int64_t>(n * scale)};
 }
 
 /// A time flag's value, read by the SDK's `weft::parse_time`: what it
@@ -364,6 +389,11 @@ int run_server(const command_line& cl) {
   if (auto n = cl.flag("--progress-interval"))
     opts.orchestrator.progress_interval =
       std::chrono::milliseconds{parse_count("--progress-interval", *n)};
+  if (auto age = cl.flag("--retention"))
+    opts.orchestrator.retention = parse_age("--retention", *age);
+  if (auto n = cl.flag("--finished-in-memory"))
+    opts.orchestrator.finished_in_memory =
+      parse_count("--finished-in-memory", *n, uint64_t{1} << 32);
   auto& limits = opts.network.limits;
   if (auto n = cl.flag("--max-message-bytes"))
     limits.max_message_bytes =
@@ -512,6 +542,13 @@ int run_jobs(const command_line& cl) {
   if (!q.cluster.empty())
     check_argument("--cluster",
                    [&] { weft::validate_cluster_name(q.cluster); });
+  q.limit = static_cast<uint32_t>(
+    parse_count("--limit", cl.flag("--limit").value_or("100"), UINT32_MAX));
+  q.cursor = cl.flag("--cursor").value_or("");
+  if (!q.cursor.empty() && !weft::core::is_uuid(q.cursor))
+    throw usage_error("--cursor wants a job id (the last one a page showed), "
+                      "not " + weft::text::quote(q.cursor));
+  q.newest_first = cl.has("--newest");
   auto jobs = connect(cl).query(q);
   if (cl.has("--json")) {
     json::array all;
@@ -532,6 +569,8 @@ int run_jobs(const command_line& cl) {
               << weft::to_string(j.state) << std::setw(26)
               << weft::format_time(j.submitted_at) << std::setw(14)
               << printable(j.cluster) << printable(j.name) << "\n";
+  if (q.limit != 0 && jobs.size() == q.limit)
+    std::cout << "more may follow: add --cursor " << jobs.back().id << "\n";
   return 0;
 }
 

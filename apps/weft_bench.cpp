@@ -5,6 +5,7 @@
 //   weft-bench --scenario tree     --tasks N [--slots S]
 //   weft-bench --scenario chain    --tasks K [--slots S]
 //   weft-bench --scenario many-jobs --jobs J [--slots S] [--submitters N]
+//   weft-bench --scenario soak --jobs J --journal fsync [--submitters N]
 //   weft-bench --scenario render   --tasks N [--slots S]
 //   weft-bench --scenario recovery --events N
 //   weft-bench --scenario caf-baseline [--pairs N]
@@ -42,6 +43,8 @@
 #include <csignal>
 #include <thread>
 #include <filesystem>
+#include <deque>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <fstream>
@@ -490,6 +493,154 @@ int run_render(const options& opt) {
   summary << r.tasks << " tasks drawn in " << render_s << " s (SVG of "
           << svg.size() << " bytes), after fetching them in " << fetch_s
           << " s";
+  report(r, summary.str());
+  return 0;
+}
+
+// -- soak: a long-running orchestrator -------------------------------------------
+
+/// Submits `count` small jobs from `submitters` threads, each keeping
+/// `window` jobs in flight (waiting for its oldest before the next), and
+/// calls `checkpoint(done)` from one thread every `every` finished jobs.
+template <class Checkpoint>
+void run_jobs_in_window(weft::job_client& jobs, uint64_t count,
+                        uint32_t submitters, uint32_t window, uint64_t every,
+                        Checkpoint checkpoint) {
+  std::atomic<uint64_t> next{0};
+  std::atomic<uint64_t> done{0};
+  std::mutex checkpoint_mtx;
+  std::vector<std::thread> threads;
+  for (uint32_t t = 0; t < submitters; ++t)
+    threads.emplace_back([&] {
+      std::deque<std::string> in_flight;
+      auto finish_oldest = [&] {
+        jobs.wait(in_flight.front(), std::chrono::hours{1});
+        in_flight.pop_front();
+        auto n = ++done;
+        if (n % every == 0) {
+          std::lock_guard<std::mutex> guard{checkpoint_mtx};
+          checkpoint(n);
+        }
+      };
+      while (next++ < count) {
+        in_flight.push_back(jobs.submit("soak", bench_small_job{9}).id);
+        if (in_flight.size() >= window)
+          finish_oldest();
+      }
+      while (!in_flight.empty())
+        finish_oldest();
+    });
+  for (auto& th : threads)
+    th.join();
+}
+
+/// The median, in milliseconds, of `runs` calls of `fn`.
+template <class Fn>
+double median_ms(int runs, Fn fn) {
+  std::vector<double> ms;
+  for (int i = 0; i < runs; ++i) {
+    auto t0 = clock_type::now();
+    fn();
+    ms.push_back(std::chrono::duration<double, std::milli>(clock_type::now()
+                                                           - t0)
+                   .count());
+  }
+  return percentile(ms, 0.5);
+}
+
+/// What a store of finished jobs costs to use: a restart until it accepts
+/// work, the newest page of the index, a finished 1,000-task job's find and
+/// tasks (cold: loaded from its snapshot each time; warm: its actor back in
+/// memory).
+std::string finished_store_fields(const options& opt, const scratch_dir& dir,
+                                  const std::string& big_job) {
+  auto lco = cluster_options(opt, dir);
+  auto t0 = clock_type::now();
+  std::optional<weft::local_cluster> owner;
+  owner.emplace(lco);
+  owner->register_tasks<bench_noop, bench_small_job>();
+  owner->start();
+  auto probe = owner->jobs().submit("probe", bench_small_job{0}).id;
+  auto restart_ms = std::chrono::duration<double, std::milli>(clock_type::now()
+                                                              - t0)
+                      .count();
+  owner->jobs().wait(probe, std::chrono::minutes{1});
+  auto jobs = owner->jobs();
+  weft::job_query newest;
+  newest.limit = 100;
+  newest.newest_first = true;
+  auto query_ms = median_ms(50, [&] { jobs.query(newest); });
+  auto warm_ms = median_ms(50, [&] {
+    jobs.find(big_job);
+    jobs.tasks(big_job);
+  });
+  owner.reset();
+  lco.orchestrator.finished_in_memory = 0;  // every request loads it again
+  owner.emplace(lco);
+  owner->register_tasks<bench_noop, bench_small_job>();
+  owner->start();
+  auto cold = owner->jobs();
+  auto cold_ms = median_ms(50, [&] {
+    cold.find(big_job);
+    cold.tasks(big_job);
+  });
+  return ",\"restart_accepts_work_ms\":" + std::to_string(restart_ms)
+         + ",\"query_newest_100_p50_ms\":" + std::to_string(query_ms)
+         + ",\"find_tasks_1000_warm_p50_ms\":" + std::to_string(warm_ms)
+         + ",\"find_tasks_1000_cold_p50_ms\":" + std::to_string(cold_ms);
+}
+
+int run_soak(const options& opt) {
+  scratch_dir dir;
+  std::optional<weft::local_cluster> owner;
+  owner.emplace(cluster_options(opt, dir));
+  owner->register_tasks<bench_noop, bench_small_job>();
+  owner->start();
+  auto jobs = owner->jobs();
+  auto every = std::max<uint64_t>(1, std::min<uint64_t>(100000, opt.jobs / 10));
+  std::vector<double> rss;  // at each checkpoint
+  auto start = clock_type::now();
+  run_jobs_in_window(jobs, opt.jobs, opt.submitters, 32, every,
+                     [&](uint64_t done) {
+                       auto mb = status_mb("VmRSS:");
+                       rss.push_back(mb);
+                       auto s = std::chrono::duration<double>(clock_type::now()
+                                                              - start)
+                                  .count();
+                       std::cout << "{\"scenario\":\"soak-checkpoint\","
+                                    "\"jobs\":"
+                                 << done << ",\"seconds\":" << s
+                                 << ",\"jobs_per_s\":"
+                                 << static_cast<double>(done) / s
+                                 << ",\"rss_mb\":" << mb
+                                 << ",\"heap_mb\":"
+                                 << heap_in_use() / (1 << 20) << "}"
+                                 << std::endl;
+                     });
+  auto seconds = std::chrono::duration<double>(clock_type::now() - start)
+                   .count();
+  // A finished job of 1,000 tasks to read back later.
+  auto big = jobs.submit("soak-big", bench_small_job{999}).id;
+  jobs.wait(big, std::chrono::minutes{5});
+  owner.reset();
+  result r;
+  r.scenario = "soak";
+  r.seconds = seconds;
+  r.tasks = opt.jobs * 10;
+  auto first = rss.empty() ? 0.0 : rss.front();
+  auto last = rss.empty() ? 0.0 : rss.back();
+  r.extra = ",\"jobs\":" + std::to_string(opt.jobs) + ",\"jobs_per_s\":"
+            + std::to_string(static_cast<double>(opt.jobs) / seconds)
+            + ",\"rss_first_checkpoint_mb\":" + std::to_string(first)
+            + ",\"rss_last_checkpoint_mb\":" + std::to_string(last)
+            + ",\"rss_growth\":" + std::to_string(first > 0 ? last / first : 0)
+            + ",\"journal\":\"" + opt.journal + "\"";
+  if (opt.journal != "none")
+    r.extra += finished_store_fields(opt, dir, big);
+  std::ostringstream summary;
+  summary << opt.jobs << " jobs of 10 tasks in " << seconds << " s, resident "
+          << first << " MB at the first checkpoint, " << last
+          << " MB at the last";
   report(r, summary.str());
   return 0;
 }
@@ -962,7 +1113,7 @@ int run_caf_baseline(const options& opt) {
 void usage() {
   std::cerr
     << "usage: weft-bench --scenario "
-       "fanout|tree|chain|many-jobs|render|recovery|caf-baseline|estimate|"
+       "fanout|tree|chain|many-jobs|soak|render|recovery|caf-baseline|estimate|"
        "estimate-cost\n"
        "                  [--tasks N] [--jobs N] [--events N] [--pairs N]\n"
        "                  [--slots N] [--threshold N]\n"
@@ -1036,6 +1187,8 @@ int main(int argc, char** argv) {
     return run_job_scenario(opt);
   if (opt.scenario == "many-jobs")
     return run_many_jobs(opt);
+  if (opt.scenario == "soak")
+    return run_soak(opt);
   if (opt.scenario == "render")
     return run_render(opt);
   if (opt.scenario == "recovery")

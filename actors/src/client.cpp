@@ -138,8 +138,11 @@ progress_update job_client::watch(
     if (!got)
       continue;
     on_update(*got);
-    if (got->final)
+    if (got->final) {
+      // The service would keep the record of this monitor for good.
+      self->demonitor(impl_->service().address());
       return std::move(*got);
+    }
   }
 }
 

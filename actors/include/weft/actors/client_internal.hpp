@@ -5,6 +5,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
 #include <caf/system_messages.hpp>
 
 #include <functional>
@@ -87,7 +88,11 @@ struct job_client::impl {
 
 private:
   /// One request; it fails at once (instead of at its timeout) when the
-  /// service's node goes away while it is pending.
+  /// service's node goes away while it is pending. The timeout is kept
+  /// here, not as a CAF request timeout: CAF 0.17's clock keeps a request
+  /// timeout, and with it the requesting actor, until it expires even when
+  /// the answer came long before (a wait of an hour held each helper actor
+  /// for an hour).
   template <class T, class... Ts>
   std::variant<T, caf::error> try_ask(std::chrono::milliseconds wait_for,
                                       const Ts&... xs) {
@@ -100,12 +105,15 @@ private:
     auto result = std::make_shared<std::promise<outcome>>();
     auto future = result->get_future();
     auto args = std::make_tuple(xs...);
-    sys.spawn([svc, wait_for, result, args](caf::event_based_actor* self) {
+    auto helper = sys.spawn([svc, result, args](caf::event_based_actor* self) {
       auto done = std::make_shared<bool>(false);
-      auto deliver = [self, result, done](outcome x) {
+      // Demonitors before quitting: the service keeps a monitor's record
+      // (and with it this actor's memory) until it is removed.
+      auto deliver = [self, svc, result, done](outcome x) {
         if (*done)
           return;
         *done = true;
+        self->demonitor(svc.address());
         result->set_value(std::move(x));
         self->quit();
       };
@@ -114,14 +122,24 @@ private:
         deliver(msg.reason ? msg.reason
                            : caf::error{caf::sec::request_receiver_down});
       });
+      self->set_exit_handler([deliver](caf::exit_msg& msg) {
+        deliver(msg.reason);  // the caller gave up (its timeout)
+      });
       std::apply(
         [&](const auto&... ys) {
-          self->request(svc, caf::duration{wait_for}, ys...)
+          self->request(svc, caf::infinite, ys...)
             .then([deliver](T& x) { deliver(std::move(x)); },
                   [deliver](caf::error& e) { deliver(std::move(e)); });
         },
         args);
     });
+    if (future.wait_for(wait_for) == std::future_status::timeout) {
+      caf::anon_send_exit(helper, caf::exit_reason::user_shutdown);
+      auto late = future.get();  // the helper answers its exit at once
+      if (late.index() == 0)
+        return late;  // the answer came just before the exit
+      return caf::error{caf::sec::request_timeout};
+    }
     return future.get();
   }
 

@@ -31,6 +31,7 @@ namespace atom = weft::atom;
 // Test-only commands to the stubs (they are dynamically typed actors, cast
 // to the typed interface they stand in for).
 using ack_atom = caf::atom_constant<caf::atom("tAck")>;
+using fail_atom = caf::atom_constant<caf::atom("tFail")>;
 using go_atom = caf::atom_constant<caf::atom("tGo")>;
 
 /// An actor system on the test coordinator; actors run only in run().
@@ -177,7 +178,7 @@ caf::behavior stub_job(caf::event_based_actor*, std::shared_ptr<job_log> log) {
 // -- stub journal -------------------------------------------------------------
 
 /// Appends in arrival order; each is answered only when the test sends
-/// `ack` (the oldest unanswered first).
+/// `ack` (the oldest unanswered first), or refused with `fail`.
 struct journal_log {
   std::vector<std::vector<weft::journal_record>> appends;
   std::deque<caf::typed_response_promise<uint64_t>> unanswered;
@@ -212,6 +213,11 @@ caf::behavior stub_journal(caf::event_based_actor* self,
       auto rp = std::move(log->unanswered.front());
       log->unanswered.pop_front();
       rp.deliver(log->next_seq++);
+    },
+    [log](fail_atom) {
+      auto rp = std::move(log->unanswered.front());
+      log->unanswered.pop_front();
+      rp.deliver(caf::make_error(caf::sec::runtime_error, "disk full"));
     },
   };
 }
@@ -438,6 +444,66 @@ TEST_CASE("deterministic: a runner going down hands back what its job did "
   CHECK(info->value->dispatched == 0);
 }
 
+TEST_CASE("deterministic: a job that goes takes its queued work and its "
+          "dispatches with it, and idle answers") {
+  fixture f;
+  auto cluster = f.keep(weft::spawn_cluster(*f.sys, "c"));
+  auto rlog = std::make_shared<runner_log>();
+  auto r = caf::actor_cast<weft::runner_actor>(f.stub(stub_runner, rlog));
+  auto doomed_actor = f.stub(stub_job, std::make_shared<job_log>());
+  auto doomed = caf::actor_cast<weft::job_actor>(doomed_actor);
+  auto other = caf::actor_cast<weft::job_actor>(
+    f.stub(stub_job, std::make_shared<job_log>()));
+  caf::anon_send(cluster, atom::join_v, r, registration("r", {id("x", "v1.0")}));
+  caf::anon_send(cluster, atom::credit_v, r, uint32_t{3});
+  f.run();
+  auto of = [](const weft::job_actor& job, uint32_t task, std::string job_id) {
+    auto s = spec(job, task, id("x", "v1.0"));
+    s.job_id = std::move(job_id);
+    return s;
+  };
+  // Two of the doomed job's go out, with one of the other's; one of each
+  // waits for credit.
+  caf::anon_send(cluster, atom::enqueue_v,
+                 std::vector<dispatch_spec>{of(doomed, 0, "doomed"),
+                                            of(doomed, 1, "doomed"),
+                                            of(other, 2, "other"),
+                                            of(doomed, 3, "doomed"),
+                                            of(other, 4, "other")},
+                 std::vector<uint64_t>{});
+  f.run();
+  REQUIRE(rlog->batches.size() == 1);
+  REQUIRE(tasks_of(rlog->batches[0]) == std::vector<uint32_t>{0, 1, 2});
+  auto idle = f.ask<bool>(cluster, atom::idle_v, r);
+  f.run();
+  CHECK_FALSE(idle->arrived());
+
+  caf::anon_send_exit(doomed_actor, caf::exit_reason::kill);
+  f.run();
+  auto info = f.ask<weft::cluster_info>(cluster, atom::info_v);
+  f.run();
+  REQUIRE(info->value);
+  CHECK(info->value->queued == 1);      // the other's task 4
+  CHECK(info->value->dispatched == 1);  // the other's task 2
+  CHECK_FALSE(idle->arrived());
+
+  // The other job settles its dispatch; the runner's credit for it comes
+  // back (as a real runner's would) and takes task 4: idle once that one
+  // is settled too.
+  caf::anon_send(cluster, atom::enqueue_v, std::vector<dispatch_spec>{},
+                 std::vector<uint64_t>{rlog->batches[0][2].seq});
+  caf::anon_send(cluster, atom::credit_v, r, uint32_t{1});
+  f.run();
+  REQUIRE(rlog->batches.size() == 2);
+  CHECK(tasks_of(rlog->batches[1]) == std::vector<uint32_t>{4});
+  CHECK_FALSE(idle->arrived());
+  caf::anon_send(cluster, atom::enqueue_v, std::vector<dispatch_spec>{},
+                 std::vector<uint64_t>{rlog->batches[1][0].seq});
+  f.run();
+  CHECK(idle->value == true);
+  CHECK(rlog->unexpected.empty());
+}
+
 // -- the job ------------------------------------------------------------------
 
 namespace {
@@ -595,4 +661,40 @@ TEST_CASE("deterministic: a job enqueues subtasks only after the journal "
   CHECK(rlog->unexpected.empty());
   CHECK(jlog->unanswered.empty());
   CHECK(jlog->acks_without_append == 0);
+}
+
+TEST_CASE("deterministic: a job stopped by a journal error leaves nothing in "
+          "its cluster, and idle answers") {
+  fixture f;
+  auto dir = f.directory();
+  auto rlog = std::make_shared<runner_log>();
+  auto runner = join_default(f, *dir, rlog);
+  auto jlog = std::make_shared<journal_log>();
+  auto journal_stub = f.stub(stub_journal, jlog);
+  weft::job_environment env;
+  env.service = caf::actor_cast<weft::job_service_actor>(f.stub(stub_service));
+  env.dir = dir;
+  env.journal = caf::actor_cast<weft::journal_actor>(journal_stub);
+  env.stats = std::make_shared<weft::core::task_statistics>();
+  auto job = f.keep(weft::spawn_job(*f.sys, env, submitted_job("job-1")));
+  f.run();
+  REQUIRE(rlog->batches.size() == 1);
+  auto cluster = dir->get("default");
+  auto idle = f.ask<bool>(cluster, atom::idle_v,
+                          caf::actor_cast<weft::runner_actor>(runner));
+  f.run();
+  CHECK_FALSE(idle->arrived());
+
+  // The runner starts the root; the job cannot write the start and stops.
+  caf::anon_send(runner, go_atom::value);
+  f.run();
+  REQUIRE(jlog->appends.size() == 1);
+  caf::anon_send(journal_stub, fail_atom::value);
+  f.run();
+  auto info = f.ask<weft::cluster_info>(cluster, atom::info_v);
+  f.run();
+  REQUIRE(info->value);
+  CHECK(info->value->queued == 0);
+  CHECK(info->value->dispatched == 0);
+  CHECK(idle->value == true);
 }

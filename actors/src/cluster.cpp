@@ -5,6 +5,8 @@
 
 #include <caf/all.hpp>
 
+#include <map>
+
 namespace weft {
 
 namespace {
@@ -14,6 +16,14 @@ using cluster_queue
 
 /// One cluster: its runners, and the rules of `core::dispatch_queue` for
 /// what each of them runs. The handlers only move messages.
+///
+/// It monitors its runners and the jobs it holds work of: a runner that
+/// goes hands back what its job has not settled, a job that goes takes its
+/// work with it (nobody would settle or start it, and `idle` would never
+/// answer). A job stays monitored for as long as it lives, not only while
+/// its work is here: one map entry per job, and a down message when it
+/// ends, cost less than counting each job's items on every dispatch and
+/// settle.
 class cluster_state {
 public:
   using pointer = cluster_actor::stateful_pointer<cluster_state>;
@@ -21,13 +31,13 @@ public:
   void init(pointer self, std::string name) {
     self_ = self;
     name_ = std::move(name);
-    self->set_down_handler(
-      [this](caf::down_msg& msg) { runner_lost(msg.source); });
+    self->set_down_handler([this](caf::down_msg& msg) { down(msg.source); });
   }
 
   /// New attempts from a job, and the dispatches it has processed.
   void enqueue(std::vector<dispatch_spec>& batch,
                const std::vector<uint64_t>& settled) {
+    watch_jobs(batch);
     queue_.enqueue(batch);
     queue_.settle(settled);
     dispatch();
@@ -110,6 +120,35 @@ private:
         }
   }
 
+  /// Monitors the jobs of `batch` it did not know yet.
+  void watch_jobs(const std::vector<dispatch_spec>& batch) {
+    caf::actor_addr last;
+    for (const auto& spec : batch) {
+      auto addr = spec.job.address();
+      if (!spec.job || addr == last)
+        continue;  // a batch is mostly one job's
+      last = addr;
+      if (jobs_.emplace(addr, spec.job_id).second)
+        self_->monitor(spec.job);
+    }
+  }
+
+  void down(const caf::actor_addr& source) {
+    if (auto i = jobs_.find(source); i != jobs_.end()) {
+      job_lost(i->second);
+      jobs_.erase(i);
+    } else {
+      runner_lost(source);
+    }
+  }
+
+  /// Its queued work and its dispatches go; runners return the credit of
+  /// those they hold themselves (see dispatch_queue::forget_job).
+  void job_lost(const std::string& job_id) {
+    queue_.forget_job(job_id);
+    answer_idle_waiters();
+  }
+
   /// Whatever it was sent and its job has not heard of yet goes back to the
   /// jobs; those that did start are settled through the job's monitors.
   void runner_lost(const caf::actor_addr& addr) {
@@ -144,6 +183,7 @@ private:
   pointer self_ = nullptr;
   std::string name_;
   std::vector<runner_entry> runners_;
+  std::map<caf::actor_addr, std::string> jobs_;  // monitored, with their ids
   cluster_queue queue_;
   std::vector<std::pair<caf::actor_addr, caf::typed_response_promise<bool>>>
     idle_waiters_;

@@ -162,15 +162,41 @@ caf::behavior stub_runner(caf::event_based_actor* self,
 
 // -- stub job -----------------------------------------------------------------
 
-/// What the cluster told a stub job: (task, attempt, seq) of lost dispatches.
+/// What the cluster told a stub job: (task, attempt, seq) of lost
+/// dispatches, and (task, attempt) of those a deleted cluster refused.
 struct job_log {
   std::vector<std::tuple<uint32_t, uint32_t, uint64_t>> lost;
+  std::vector<std::pair<uint32_t, uint32_t>> refused;
 };
 
 caf::behavior stub_job(caf::event_based_actor*, std::shared_ptr<job_log> log) {
   return {
     [log](atom::lost, uint32_t task, uint32_t attempt, uint64_t seq) {
       log->lost.emplace_back(task, attempt, seq);
+    },
+    [log](atom::remove, const std::vector<weft::attempt_id>& ids) {
+      for (const auto& x : ids)
+        log->refused.emplace_back(x.task, x.attempt);
+    },
+  };
+}
+
+// -- stub remover -------------------------------------------------------------
+
+/// Asks `cluster` to delete itself, as the job service does, and records
+/// the answer; `(remove, durable)` from the test is passed on as the
+/// journal's verdict.
+caf::behavior stub_remover(caf::event_based_actor* self,
+                           weft::cluster_actor cluster,
+                           std::shared_ptr<std::vector<std::string>> answers) {
+  self->request(cluster, caf::infinite, atom::remove_v)
+    .then([answers](bool) { answers->push_back("deleting"); },
+          [answers](caf::error& err) {
+            answers->push_back(caf::to_string(err));
+          });
+  return {
+    [self, cluster](atom::remove, bool durable) {
+      self->send(cluster, atom::remove_v, durable);
     },
   };
 }
@@ -504,6 +530,110 @@ TEST_CASE("deterministic: a job that goes takes its queued work and its "
   CHECK(rlog->unexpected.empty());
 }
 
+TEST_CASE("deterministic: a cluster decides its deletion in one step and "
+          "refuses work once the deletion is journaled") {
+  fixture f;
+  auto cluster = f.keep(weft::spawn_cluster(*f.sys, "c"));
+  auto r = caf::actor_cast<weft::runner_actor>(
+    f.stub(stub_runner, std::make_shared<runner_log>()));
+  auto jlog = std::make_shared<job_log>();
+  auto job = caf::actor_cast<weft::job_actor>(f.stub(stub_job, jlog));
+  auto answers = std::make_shared<std::vector<std::string>>();
+  auto try_remove = [&] { return f.stub(stub_remover, cluster, answers); };
+  auto queued = [&] {
+    auto info = f.ask<weft::cluster_info>(cluster, atom::info_v);
+    f.run();
+    REQUIRE(info->value);
+    return info->value->queued;
+  };
+  caf::anon_send(cluster, atom::join_v, r, registration("r", {id("x", "v1.0")}));
+  f.run();
+  try_remove();
+  f.run();
+  REQUIRE(answers->size() == 1);
+  CHECK_THAT(answers->back(), Catch::Contains("1 live runner(s)"));
+  auto left = f.ask<bool>(cluster, atom::stop_v, r);
+  f.run();
+  REQUIRE(left->value == true);
+  caf::anon_send(cluster, atom::enqueue_v,
+                 std::vector<dispatch_spec>{spec(job, 1, id("x", "v1.0"))},
+                 std::vector<uint64_t>{});
+  try_remove();
+  f.run();
+  REQUIRE(answers->size() == 2);
+  CHECK_THAT(answers->back(), Catch::Contains("1 task(s) to run"));
+
+  // Nothing left: the deletion is decided. Until it is journaled, work and
+  // runners wait, and a second deletion is refused.
+  caf::anon_send(cluster, atom::withdraw_v, std::string{"stub-job"});
+  auto remover = try_remove();
+  f.run();
+  REQUIRE(answers->size() == 3);
+  CHECK(answers->back() == "deleting");
+  caf::anon_send(cluster, atom::enqueue_v,
+                 std::vector<dispatch_spec>{spec(job, 2, id("x", "v1.0"), 4)},
+                 std::vector<uint64_t>{});
+  auto joined = f.ask<bool>(cluster, atom::join_v, r,
+                            registration("r", {id("x", "v1.0")}));
+  try_remove();
+  f.run();
+  CHECK(queued() == 0);
+  CHECK(jlog->refused.empty());
+  CHECK_FALSE(joined->arrived());
+  REQUIRE(answers->size() == 4);
+  CHECK_THAT(answers->back(), Catch::Contains("is being deleted"));
+  // Only the one that decided may finish it.
+  caf::anon_send(cluster, atom::remove_v, true);
+  f.run();
+  CHECK(jlog->refused.empty());
+
+  // Journaled: what waited is refused, the job's attempt back to the job,
+  // and so is everything later.
+  caf::anon_send(remover, atom::remove_v, true);
+  f.run();
+  using refused_t = std::vector<std::pair<uint32_t, uint32_t>>;
+  CHECK(jlog->refused == refused_t{{2, 4}});
+  REQUIRE(joined->error);
+  CHECK_THAT(*joined->error, Catch::Contains("cluster c was deleted"));
+  caf::anon_send(cluster, atom::enqueue_v,
+                 std::vector<dispatch_spec>{spec(job, 3, id("x", "v1.0"))},
+                 std::vector<uint64_t>{});
+  f.run();
+  CHECK(jlog->refused == refused_t{{2, 4}, {3, 1}});
+  CHECK(queued() == 0);
+  CHECK(jlog->lost.empty());
+}
+
+TEST_CASE("deterministic: a deletion the journal refused leaves the cluster "
+          "as it was, with the work that waited") {
+  fixture f;
+  auto cluster = f.keep(weft::spawn_cluster(*f.sys, "c"));
+  auto rlog = std::make_shared<runner_log>();
+  auto r = caf::actor_cast<weft::runner_actor>(f.stub(stub_runner, rlog));
+  auto jlog = std::make_shared<job_log>();
+  auto job = caf::actor_cast<weft::job_actor>(f.stub(stub_job, jlog));
+  auto answers = std::make_shared<std::vector<std::string>>();
+  auto remover = f.stub(stub_remover, cluster, answers);
+  f.run();
+  REQUIRE(*answers == std::vector<std::string>{"deleting"});
+  caf::anon_send(cluster, atom::enqueue_v,
+                 std::vector<dispatch_spec>{spec(job, 1, id("x", "v1.0"))},
+                 std::vector<uint64_t>{});
+  auto joined = f.ask<bool>(cluster, atom::join_v, r,
+                            registration("r", {id("x", "v1.0")}));
+  f.run();
+  CHECK_FALSE(joined->arrived());
+
+  caf::anon_send(remover, atom::remove_v, false);
+  f.run();
+  CHECK(joined->value == true);
+  caf::anon_send(cluster, atom::credit_v, r, uint32_t{1});
+  f.run();
+  REQUIRE(rlog->batches.size() == 1);
+  CHECK(tasks_of(rlog->batches[0]) == std::vector<uint32_t>{1});
+  CHECK(jlog->refused.empty());
+}
+
 // -- the job ------------------------------------------------------------------
 
 namespace {
@@ -697,4 +827,128 @@ TEST_CASE("deterministic: a job stopped by a journal error leaves nothing in "
   CHECK(info->value->queued == 0);
   CHECK(info->value->dispatched == 0);
   CHECK(idle->value == true);
+}
+
+namespace {
+
+/// A runner stub joined to `cluster` for child tasks, with credit.
+caf::actor join_children(fixture& f, const weft::cluster_actor& cluster,
+                         std::shared_ptr<runner_log> log) {
+  auto r = f.stub(stub_runner, log);
+  auto hdl = caf::actor_cast<weft::runner_actor>(r);
+  caf::anon_send(cluster, atom::join_v, hdl,
+                 registration("gpu-runner", {id("child", "v1.0")}));
+  caf::anon_send(cluster, atom::credit_v, hdl, uint32_t{10});
+  f.run();
+  return r;
+}
+
+/// The stub runner `r` starts its last batch and reports it done, each
+/// attempt with `subtasks`.
+void run_last_batch(fixture& f, const caf::actor& r,
+                    const std::shared_ptr<runner_log>& log,
+                    std::vector<weft::core::task_submission> subtasks = {}) {
+  caf::anon_send(r, go_atom::value);
+  f.run();
+  std::vector<weft::task_result> results;
+  for (const auto& s : log->batches.back()) {
+    weft::task_result res;
+    res.task = s.task;
+    res.attempt = s.attempt;
+    res.outcome.succeeded = true;
+    res.outcome.subtasks = subtasks;
+    results.push_back(std::move(res));
+  }
+  caf::anon_send(r, atom::done_v, std::move(results));
+  f.run();
+}
+
+weft::core::task_submission child_on(std::string cluster) {
+  auto s = submission("child");
+  s.cluster = std::move(cluster);
+  return s;
+}
+
+} // namespace
+
+TEST_CASE("deterministic: a job whose cluster was deleted under it sends to "
+          "the one created since, or waits for it") {
+  fixture f;
+  auto dir = f.directory();
+  auto dlog = std::make_shared<runner_log>();
+  auto rd = join_default(f, *dir, dlog);
+  auto gpu_log = std::make_shared<runner_log>();
+  auto rg = join_children(f, dir->get("gpu"), gpu_log);
+  weft::orchestrator_config cfg;
+  cfg.create_clusters_on_use = false;  // as a server
+  auto service = f.keep(weft::spawn_job_service(*f.sys, dir, cfg));
+  weft::job_environment env;
+  env.service = caf::actor_cast<weft::job_service_actor>(f.stub(stub_service));
+  env.dir = dir;
+  env.stats = std::make_shared<weft::core::task_statistics>();
+  env.create_clusters_on_use = false;
+  auto job = f.keep(weft::spawn_job(*f.sys, env, submitted_job("job-1")));
+  f.run();
+  // The root makes task 1 for gpu (so the job knows that cluster) and
+  // task 2 for default.
+  run_last_batch(f, rd, dlog, {child_on("gpu"), child_on("default")});
+  REQUIRE(gpu_log->batches.size() == 1);
+  REQUIRE(tasks_of(gpu_log->batches[0]) == std::vector<uint32_t>{1});
+  run_last_batch(f, rg, gpu_log);
+  auto old_gpu = dir->get("gpu");
+  auto left = f.ask<bool>(old_gpu, atom::stop_v,
+                          caf::actor_cast<weft::runner_actor>(rg));
+  auto removed = f.ask<bool>(service, atom::remove_v, std::string{"gpu"});
+  f.run();
+  REQUIRE(left->value == true);
+  INFO(removed->error.value_or(""));
+  REQUIRE(removed->value == true);
+  CHECK_FALSE(dir->find("gpu"));
+
+  auto task_states = [&] {
+    auto tasks = f.ask<std::vector<weft::task_info>>(job, atom::tasks_v);
+    f.run();
+    REQUIRE(tasks->value);
+    std::vector<weft::task_state> out;
+    for (const auto& t : *tasks->value)
+      out.push_back(t.state);
+    return out;
+  };
+  using enum weft::task_state;
+  auto create_gpu = [&] {
+    auto created = f.ask<weft::cluster_info>(service, atom::create_v,
+                                             std::string{"gpu"});
+    f.run();
+    REQUIRE(created->value);
+  };
+  auto new_log = std::make_shared<runner_log>();
+  SECTION("created again before the job sends to it") {
+    create_gpu();
+    // Task 2 makes task 3 for gpu: the old cluster refuses it, the new one
+    // gets it.
+    run_last_batch(f, rd, dlog, {child_on("gpu")});
+  }
+  SECTION("not created again: the task waits, QUEUED, until it is") {
+    run_last_batch(f, rd, dlog, {child_on("gpu")});
+    CHECK(task_states() == std::vector{computed, computed, computed, queued});
+    create_gpu();
+  }
+  auto new_gpu = dir->find("gpu");
+  REQUIRE(new_gpu);
+  CHECK(new_gpu != old_gpu);
+  auto info = f.ask<weft::cluster_info>(new_gpu, atom::info_v);
+  f.run();
+  REQUIRE(info->value);
+  CHECK(info->value->queued == 1);
+  auto rg2 = join_children(f, new_gpu, new_log);
+  REQUIRE(new_log->batches.size() == 1);
+  CHECK(tasks_of(new_log->batches[0]) == std::vector<uint32_t>{3});
+  run_last_batch(f, rg2, new_log);
+  auto done = f.ask<weft::job_info>(job, atom::wait_v);
+  f.run();
+  REQUIRE(done->value);
+  CHECK(done->value->state == weft::job_state::completed);
+  CHECK(gpu_log->batches.size() == 1);  // the old runner got nothing more
+  CHECK(dlog->unexpected.empty());
+  CHECK(new_log->unexpected.empty());
 }

@@ -578,8 +578,8 @@ int run_job(const command_line& cl) {
   auto id = one_job_id(cl);
   auto client = connect(cl);
   auto info = client.find(id);
-  // Work that waits for a runner: queued tasks whose identifier no runner
-  // of their cluster can run.
+  // Work that waits: queued tasks whose cluster does not exist (never
+  // created, or deleted under the job) or has no runner for them.
   std::vector<std::string> waiting;
   if (!weft::is_final(info.state)) {
     std::map<std::string, std::set<weft::task_identifier>> queued;
@@ -590,8 +590,14 @@ int run_job(const command_line& cl) {
       weft::cluster_info c;
       try {
         c = client.find_cluster(cluster);
-      } catch (const weft::error&) {
-        waiting.push_back("cluster " + cluster + " does not exist");
+      } catch (const weft::error& e) {
+        if (e.code() == weft::errc::unknown_cluster)
+          waiting.push_back("cluster " + cluster
+                            + " does not exist: its tasks wait until it is "
+                              "created (weft clusters create "
+                            + cluster + ")");
+        else
+          waiting.push_back("cluster " + cluster + ": " + e.what());
         continue;
       }
       for (const auto& u : c.unserved)

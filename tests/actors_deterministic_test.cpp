@@ -32,6 +32,7 @@ namespace atom = weft::atom;
 // Test-only commands to the stubs (they are dynamically typed actors, cast
 // to the typed interface they stand in for).
 using ack_atom = caf::atom_constant<caf::atom("tAck")>;
+using fail_atom = caf::atom_constant<caf::atom("tFail")>;
 using go_atom = caf::atom_constant<caf::atom("tGo")>;
 
 /// An actor system on the test coordinator; actors run only in run().
@@ -162,9 +163,11 @@ caf::behavior stub_runner(caf::event_based_actor* self,
 
 // -- stub job -----------------------------------------------------------------
 
-/// What the cluster told a stub job: (task, attempt, seq) of lost dispatches.
+/// What the cluster told a stub job: (task, attempt, seq) of lost
+/// dispatches, and (task, attempt) of those a deleted cluster refused.
 struct job_log {
   std::vector<std::tuple<uint32_t, uint32_t, uint64_t>> lost;
+  std::vector<std::pair<uint32_t, uint32_t>> refused;
 };
 
 caf::behavior stub_job(caf::event_based_actor*, std::shared_ptr<job_log> log) {
@@ -172,13 +175,37 @@ caf::behavior stub_job(caf::event_based_actor*, std::shared_ptr<job_log> log) {
     [log](atom::lost, uint32_t task, uint32_t attempt, uint64_t seq) {
       log->lost.emplace_back(task, attempt, seq);
     },
+    [log](atom::remove, const std::vector<weft::attempt_id>& ids) {
+      for (const auto& x : ids)
+        log->refused.emplace_back(x.task, x.attempt);
+    },
+  };
+}
+
+// -- stub remover -------------------------------------------------------------
+
+/// Asks `cluster` to delete itself, as the job service does, and records
+/// the answer; `(remove, durable)` from the test is passed on as the
+/// journal's verdict.
+caf::behavior stub_remover(caf::event_based_actor* self,
+                           weft::cluster_actor cluster,
+                           std::shared_ptr<std::vector<std::string>> answers) {
+  self->request(cluster, caf::infinite, atom::remove_v)
+    .then([answers](bool) { answers->push_back("deleting"); },
+          [answers](caf::error& err) {
+            answers->push_back(caf::to_string(err));
+          });
+  return {
+    [self, cluster](atom::remove, bool durable) {
+      self->send(cluster, atom::remove_v, durable);
+    },
   };
 }
 
 // -- stub journal -------------------------------------------------------------
 
 /// Appends in arrival order; each is answered only when the test sends
-/// `ack` (the oldest unanswered first).
+/// `ack` (the oldest unanswered first), or refused with `fail`.
 struct journal_log {
   std::vector<std::vector<weft::journal_record>> appends;
   std::deque<caf::typed_response_promise<uint64_t>> unanswered;
@@ -215,6 +242,11 @@ caf::behavior stub_journal(caf::event_based_actor* self,
       log->unanswered.pop_front();
       rp.deliver(log->next_seq++);
     },
+    [log](fail_atom) {
+      auto rp = std::move(log->unanswered.front());
+      log->unanswered.pop_front();
+      rp.deliver(caf::make_error(caf::sec::runtime_error, "disk full"));
+    },
   };
 }
 
@@ -222,6 +254,7 @@ caf::behavior stub_journal(caf::event_based_actor* self,
 caf::behavior stub_service(caf::event_based_actor*) {
   return {
     [](atom::state, const std::string&, weft::job_state) {},
+    [](atom::done, const std::string&) {},  // at rest: may leave memory
   };
 }
 
@@ -438,6 +471,170 @@ TEST_CASE("deterministic: a runner going down hands back what its job did "
   f.run();
   REQUIRE(info->value);
   CHECK(info->value->dispatched == 0);
+}
+
+TEST_CASE("deterministic: a job that goes takes its queued work and its "
+          "dispatches with it, and idle answers") {
+  fixture f;
+  auto cluster = f.keep(weft::spawn_cluster(*f.sys, "c"));
+  auto rlog = std::make_shared<runner_log>();
+  auto r = caf::actor_cast<weft::runner_actor>(f.stub(stub_runner, rlog));
+  auto doomed_actor = f.stub(stub_job, std::make_shared<job_log>());
+  auto doomed = caf::actor_cast<weft::job_actor>(doomed_actor);
+  auto other = caf::actor_cast<weft::job_actor>(
+    f.stub(stub_job, std::make_shared<job_log>()));
+  caf::anon_send(cluster, atom::join_v, r, registration("r", {id("x", "v1.0")}));
+  caf::anon_send(cluster, atom::credit_v, r, uint32_t{3});
+  f.run();
+  auto of = [](const weft::job_actor& job, uint32_t task, std::string job_id) {
+    auto s = spec(job, task, id("x", "v1.0"));
+    s.job_id = std::move(job_id);
+    return s;
+  };
+  // Two of the doomed job's go out, with one of the other's; one of each
+  // waits for credit.
+  caf::anon_send(cluster, atom::enqueue_v,
+                 std::vector<dispatch_spec>{of(doomed, 0, "doomed"),
+                                            of(doomed, 1, "doomed"),
+                                            of(other, 2, "other"),
+                                            of(doomed, 3, "doomed"),
+                                            of(other, 4, "other")},
+                 std::vector<uint64_t>{});
+  f.run();
+  REQUIRE(rlog->batches.size() == 1);
+  REQUIRE(tasks_of(rlog->batches[0]) == std::vector<uint32_t>{0, 1, 2});
+  auto idle = f.ask<bool>(cluster, atom::idle_v, r);
+  f.run();
+  CHECK_FALSE(idle->arrived());
+
+  caf::anon_send_exit(doomed_actor, caf::exit_reason::kill);
+  f.run();
+  auto info = f.ask<weft::cluster_info>(cluster, atom::info_v);
+  f.run();
+  REQUIRE(info->value);
+  CHECK(info->value->queued == 1);      // the other's task 4
+  CHECK(info->value->dispatched == 1);  // the other's task 2
+  CHECK_FALSE(idle->arrived());
+
+  // The other job settles its dispatch; the runner's credit for it comes
+  // back (as a real runner's would) and takes task 4: idle once that one
+  // is settled too.
+  caf::anon_send(cluster, atom::enqueue_v, std::vector<dispatch_spec>{},
+                 std::vector<uint64_t>{rlog->batches[0][2].seq});
+  caf::anon_send(cluster, atom::credit_v, r, uint32_t{1});
+  f.run();
+  REQUIRE(rlog->batches.size() == 2);
+  CHECK(tasks_of(rlog->batches[1]) == std::vector<uint32_t>{4});
+  CHECK_FALSE(idle->arrived());
+  caf::anon_send(cluster, atom::enqueue_v, std::vector<dispatch_spec>{},
+                 std::vector<uint64_t>{rlog->batches[1][0].seq});
+  f.run();
+  CHECK(idle->value == true);
+  CHECK(rlog->unexpected.empty());
+}
+
+TEST_CASE("deterministic: a cluster decides its deletion in one step and "
+          "refuses work once the deletion is journaled") {
+  fixture f;
+  auto cluster = f.keep(weft::spawn_cluster(*f.sys, "c"));
+  auto r = caf::actor_cast<weft::runner_actor>(
+    f.stub(stub_runner, std::make_shared<runner_log>()));
+  auto jlog = std::make_shared<job_log>();
+  auto job = caf::actor_cast<weft::job_actor>(f.stub(stub_job, jlog));
+  auto answers = std::make_shared<std::vector<std::string>>();
+  auto try_remove = [&] { return f.stub(stub_remover, cluster, answers); };
+  auto queued = [&] {
+    auto info = f.ask<weft::cluster_info>(cluster, atom::info_v);
+    f.run();
+    REQUIRE(info->value);
+    return info->value->queued;
+  };
+  caf::anon_send(cluster, atom::join_v, r, registration("r", {id("x", "v1.0")}));
+  f.run();
+  try_remove();
+  f.run();
+  REQUIRE(answers->size() == 1);
+  CHECK_THAT(answers->back(), Catch::Contains("1 live runner(s)"));
+  auto left = f.ask<bool>(cluster, atom::stop_v, r);
+  f.run();
+  REQUIRE(left->value == true);
+  caf::anon_send(cluster, atom::enqueue_v,
+                 std::vector<dispatch_spec>{spec(job, 1, id("x", "v1.0"))},
+                 std::vector<uint64_t>{});
+  try_remove();
+  f.run();
+  REQUIRE(answers->size() == 2);
+  CHECK_THAT(answers->back(), Catch::Contains("1 task(s) to run"));
+
+  // Nothing left: the deletion is decided. Until it is journaled, work and
+  // runners wait, and a second deletion is refused.
+  caf::anon_send(cluster, atom::withdraw_v, std::string{"stub-job"});
+  auto remover = try_remove();
+  f.run();
+  REQUIRE(answers->size() == 3);
+  CHECK(answers->back() == "deleting");
+  caf::anon_send(cluster, atom::enqueue_v,
+                 std::vector<dispatch_spec>{spec(job, 2, id("x", "v1.0"), 4)},
+                 std::vector<uint64_t>{});
+  auto joined = f.ask<bool>(cluster, atom::join_v, r,
+                            registration("r", {id("x", "v1.0")}));
+  try_remove();
+  f.run();
+  CHECK(queued() == 0);
+  CHECK(jlog->refused.empty());
+  CHECK_FALSE(joined->arrived());
+  REQUIRE(answers->size() == 4);
+  CHECK_THAT(answers->back(), Catch::Contains("is being deleted"));
+  // Only the one that decided may finish it.
+  caf::anon_send(cluster, atom::remove_v, true);
+  f.run();
+  CHECK(jlog->refused.empty());
+
+  // Journaled: what waited is refused, the job's attempt back to the job,
+  // and so is everything later.
+  caf::anon_send(remover, atom::remove_v, true);
+  f.run();
+  using refused_t = std::vector<std::pair<uint32_t, uint32_t>>;
+  CHECK(jlog->refused == refused_t{{2, 4}});
+  REQUIRE(joined->error);
+  CHECK_THAT(*joined->error, Catch::Contains("cluster c was deleted"));
+  caf::anon_send(cluster, atom::enqueue_v,
+                 std::vector<dispatch_spec>{spec(job, 3, id("x", "v1.0"))},
+                 std::vector<uint64_t>{});
+  f.run();
+  CHECK(jlog->refused == refused_t{{2, 4}, {3, 1}});
+  CHECK(queued() == 0);
+  CHECK(jlog->lost.empty());
+}
+
+TEST_CASE("deterministic: a deletion the journal refused leaves the cluster "
+          "as it was, with the work that waited") {
+  fixture f;
+  auto cluster = f.keep(weft::spawn_cluster(*f.sys, "c"));
+  auto rlog = std::make_shared<runner_log>();
+  auto r = caf::actor_cast<weft::runner_actor>(f.stub(stub_runner, rlog));
+  auto jlog = std::make_shared<job_log>();
+  auto job = caf::actor_cast<weft::job_actor>(f.stub(stub_job, jlog));
+  auto answers = std::make_shared<std::vector<std::string>>();
+  auto remover = f.stub(stub_remover, cluster, answers);
+  f.run();
+  REQUIRE(*answers == std::vector<std::string>{"deleting"});
+  caf::anon_send(cluster, atom::enqueue_v,
+                 std::vector<dispatch_spec>{spec(job, 1, id("x", "v1.0"))},
+                 std::vector<uint64_t>{});
+  auto joined = f.ask<bool>(cluster, atom::join_v, r,
+                            registration("r", {id("x", "v1.0")}));
+  f.run();
+  CHECK_FALSE(joined->arrived());
+
+  caf::anon_send(remover, atom::remove_v, false);
+  f.run();
+  CHECK(joined->value == true);
+  caf::anon_send(cluster, atom::credit_v, r, uint32_t{1});
+  f.run();
+  REQUIRE(rlog->batches.size() == 1);
+  CHECK(tasks_of(rlog->batches[0]) == std::vector<uint32_t>{1});
+  CHECK(jlog->refused.empty());
 }
 
 // -- the job ------------------------------------------------------------------
@@ -669,4 +866,164 @@ TEST_CASE("deterministic: a retry that lifts a cancel is journaled even when "
   CHECK(replay.graph()->state() == weft::job_state::running);
   CHECK(rlog->unexpected.empty());
   CHECK(jlog->unanswered.empty());
+}
+
+TEST_CASE("deterministic: a job stopped by a journal error leaves nothing in "
+          "its cluster, and idle answers") {
+  fixture f;
+  auto dir = f.directory();
+  auto rlog = std::make_shared<runner_log>();
+  auto runner = join_default(f, *dir, rlog);
+  auto jlog = std::make_shared<journal_log>();
+  auto journal_stub = f.stub(stub_journal, jlog);
+  weft::job_environment env;
+  env.service = caf::actor_cast<weft::job_service_actor>(f.stub(stub_service));
+  env.dir = dir;
+  env.journal = caf::actor_cast<weft::journal_actor>(journal_stub);
+  env.stats = std::make_shared<weft::core::task_statistics>();
+  auto job = f.keep(weft::spawn_job(*f.sys, env, submitted_job("job-1")));
+  f.run();
+  REQUIRE(rlog->batches.size() == 1);
+  auto cluster = dir->get("default");
+  auto idle = f.ask<bool>(cluster, atom::idle_v,
+                          caf::actor_cast<weft::runner_actor>(runner));
+  f.run();
+  CHECK_FALSE(idle->arrived());
+
+  // The runner starts the root; the job cannot write the start and stops.
+  caf::anon_send(runner, go_atom::value);
+  f.run();
+  REQUIRE(jlog->appends.size() == 1);
+  caf::anon_send(journal_stub, fail_atom::value);
+  f.run();
+  auto info = f.ask<weft::cluster_info>(cluster, atom::info_v);
+  f.run();
+  REQUIRE(info->value);
+  CHECK(info->value->queued == 0);
+  CHECK(info->value->dispatched == 0);
+  CHECK(idle->value == true);
+}
+
+namespace {
+
+/// A runner stub joined to `cluster` for child tasks, with credit.
+caf::actor join_children(fixture& f, const weft::cluster_actor& cluster,
+                         std::shared_ptr<runner_log> log) {
+  auto r = f.stub(stub_runner, log);
+  auto hdl = caf::actor_cast<weft::runner_actor>(r);
+  caf::anon_send(cluster, atom::join_v, hdl,
+                 registration("gpu-runner", {id("child", "v1.0")}));
+  caf::anon_send(cluster, atom::credit_v, hdl, uint32_t{10});
+  f.run();
+  return r;
+}
+
+/// The stub runner `r` starts its last batch and reports it done, each
+/// attempt with `subtasks`.
+void run_last_batch(fixture& f, const caf::actor& r,
+                    const std::shared_ptr<runner_log>& log,
+                    std::vector<weft::core::task_submission> subtasks = {}) {
+  caf::anon_send(r, go_atom::value);
+  f.run();
+  std::vector<weft::task_result> results;
+  for (const auto& s : log->batches.back()) {
+    weft::task_result res;
+    res.task = s.task;
+    res.attempt = s.attempt;
+    res.outcome.succeeded = true;
+    res.outcome.subtasks = subtasks;
+    results.push_back(std::move(res));
+  }
+  caf::anon_send(r, atom::done_v, std::move(results));
+  f.run();
+}
+
+weft::core::task_submission child_on(std::string cluster) {
+  auto s = submission("child");
+  s.cluster = std::move(cluster);
+  return s;
+}
+
+} // namespace
+
+TEST_CASE("deterministic: a job whose cluster was deleted under it sends to "
+          "the one created since, or waits for it") {
+  fixture f;
+  auto dir = f.directory();
+  auto dlog = std::make_shared<runner_log>();
+  auto rd = join_default(f, *dir, dlog);
+  auto gpu_log = std::make_shared<runner_log>();
+  auto rg = join_children(f, dir->get("gpu"), gpu_log);
+  weft::orchestrator_config cfg;
+  cfg.create_clusters_on_use = false;  // as a server
+  auto service = f.keep(weft::spawn_job_service(*f.sys, dir, cfg));
+  weft::job_environment env;
+  env.service = caf::actor_cast<weft::job_service_actor>(f.stub(stub_service));
+  env.dir = dir;
+  env.stats = std::make_shared<weft::core::task_statistics>();
+  env.create_clusters_on_use = false;
+  auto job = f.keep(weft::spawn_job(*f.sys, env, submitted_job("job-1")));
+  f.run();
+  // The root makes task 1 for gpu (so the job knows that cluster) and
+  // task 2 for default.
+  run_last_batch(f, rd, dlog, {child_on("gpu"), child_on("default")});
+  REQUIRE(gpu_log->batches.size() == 1);
+  REQUIRE(tasks_of(gpu_log->batches[0]) == std::vector<uint32_t>{1});
+  run_last_batch(f, rg, gpu_log);
+  auto old_gpu = dir->get("gpu");
+  auto left = f.ask<bool>(old_gpu, atom::stop_v,
+                          caf::actor_cast<weft::runner_actor>(rg));
+  auto removed = f.ask<bool>(service, atom::remove_v, std::string{"gpu"});
+  f.run();
+  REQUIRE(left->value == true);
+  INFO(removed->error.value_or(""));
+  REQUIRE(removed->value == true);
+  CHECK_FALSE(dir->find("gpu"));
+
+  auto task_states = [&] {
+    auto tasks = f.ask<std::vector<weft::task_info>>(job, atom::tasks_v);
+    f.run();
+    REQUIRE(tasks->value);
+    std::vector<weft::task_state> out;
+    for (const auto& t : *tasks->value)
+      out.push_back(t.state);
+    return out;
+  };
+  using enum weft::task_state;
+  auto create_gpu = [&] {
+    auto created = f.ask<weft::cluster_info>(service, atom::create_v,
+                                             std::string{"gpu"});
+    f.run();
+    REQUIRE(created->value);
+  };
+  auto new_log = std::make_shared<runner_log>();
+  SECTION("created again before the job sends to it") {
+    create_gpu();
+    // Task 2 makes task 3 for gpu: the old cluster refuses it, the new one
+    // gets it.
+    run_last_batch(f, rd, dlog, {child_on("gpu")});
+  }
+  SECTION("not created again: the task waits, QUEUED, until it is") {
+    run_last_batch(f, rd, dlog, {child_on("gpu")});
+    CHECK(task_states() == std::vector{computed, computed, computed, queued});
+    create_gpu();
+  }
+  auto new_gpu = dir->find("gpu");
+  REQUIRE(new_gpu);
+  CHECK(new_gpu != old_gpu);
+  auto info = f.ask<weft::cluster_info>(new_gpu, atom::info_v);
+  f.run();
+  REQUIRE(info->value);
+  CHECK(info->value->queued == 1);
+  auto rg2 = join_children(f, new_gpu, new_log);
+  REQUIRE(new_log->batches.size() == 1);
+  CHECK(tasks_of(new_log->batches[0]) == std::vector<uint32_t>{3});
+  run_last_batch(f, rg2, new_log);
+  auto done = f.ask<weft::job_info>(job, atom::wait_v);
+  f.run();
+  REQUIRE(done->value);
+  CHECK(done->value->state == weft::job_state::completed);
+  CHECK(gpu_log->batches.size() == 1);  // the old runner got nothing more
+  CHECK(dlog->unexpected.empty());
+  CHECK(new_log->unexpected.empty());
 }

@@ -1,6 +1,6 @@
 // A cluster's dispatch rules as plain data: FIFO per identifier, oldest head
-// first, version matching, credit, round robin, what is in flight and what a
-// lost runner hands back.
+// first, version matching, credit, round robin, what is in flight, what a
+// lost runner hands back and what a job that is gone leaves behind.
 
 #include <weft/core/dispatch_queue.hpp>
 
@@ -127,6 +127,60 @@ TEST_CASE("dispatch queue: withdrawing a job drops only its queued items") {
   auto out = q.dispatch();
   REQUIRE(out.size() == 1);
   CHECK(tasks_of(out[0].second) == std::vector<uint32_t>{3});
+}
+
+TEST_CASE("dispatch queue: a job that is gone leaves neither queued items "
+          "nor dispatches in flight, and others keep theirs") {
+  queue q;
+  q.add_runner(1, {{"t", "v1.0"}});
+  auto a = items({{"v1.0", 1}, {"v1.0", 2}, {"v1.0", 3}}, "a");
+  auto b = items({{"v1.0", 4}, {"v1.0", 5}}, "b");
+  q.enqueue(a);
+  q.enqueue(b);
+  q.add_credit(1, 3);
+  auto out = q.dispatch();
+  REQUIRE(out.size() == 1);
+  REQUIRE(tasks_of(out[0].second) == std::vector<uint32_t>{1, 2, 3});
+  q.add_credit(1, 1);
+  REQUIRE(tasks_of(q.dispatch().at(0).second) == std::vector<uint32_t>{4});
+  CHECK(q.queued() == 1);
+  CHECK(q.dispatched() == 4);
+  CHECK_FALSE(q.idle_for(1));
+
+  // a had three in flight: they go, b's dispatch and queued item stay.
+  CHECK(q.forget_job("a") == 3);
+  CHECK(q.dispatched() == 1);
+  CHECK(q.queued() == 1);
+  CHECK(q.forget_job("a") == 0);
+  // Its runner lost now hands back only b's dispatch.
+  auto lost = q.remove_runner(1);
+  REQUIRE(lost.size() == 1);
+  CHECK(lost[0].second == 4);
+  q.settle({lost[0].first});
+  q.add_runner(2, {{"t", "v1.0"}});
+  CHECK_FALSE(q.idle_for(2));  // b's item 5 still waits for runner 2
+
+  // b goes too, with its queued item: nothing is left to wait for.
+  CHECK(q.forget_job("b") == 0);
+  CHECK(q.queued() == 0);
+  CHECK(q.idle_for(2));
+}
+
+TEST_CASE("dispatch queue: forgetting a job takes its queued items, not "
+          "credit") {
+  queue q;
+  q.add_runner(1, {{"t", "v1.0"}});
+  auto a = items({{"v1.0", 1}, {"v1.0", 2}}, "a");
+  q.enqueue(a);
+  CHECK(q.forget_job("a") == 0);
+  CHECK(q.queued() == 0);
+  // The runner's credit was never spent on them: two later items both go.
+  q.add_credit(1, 2);
+  auto b = items({{"v1.0", 3}, {"v1.0", 4}}, "b");
+  q.enqueue(b);
+  auto out = q.dispatch();
+  REQUIRE(out.size() == 1);
+  CHECK(tasks_of(out[0].second) == std::vector<uint32_t>{3, 4});
 }
 
 TEST_CASE("dispatch queue: an unparsable version waits, unserved") {

@@ -6,6 +6,7 @@
 
 #include <weft/certs.hpp>
 #include <weft/remote.hpp>
+#include <weft/weft.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -15,6 +16,7 @@
 #include <pty.h>
 #include <sys/socket.h>
 
+#include <future>
 #include <map>
 #include <memory>
 #include <random>
@@ -425,6 +427,114 @@ TEST_CASE("remote: the weft command reports errors in one line with a "
     CHECK(s7 == 1);
     CHECK_THAT(err7, Catch::Contains("cannot be deleted"));
   }
+}
+
+// A job across a cluster's deletion: its root makes a task for gpu (so
+// the job holds gpu's handle) and one for default that, once the test
+// opens the gate, makes another task for gpu.
+namespace {
+std::shared_future<void> across_gate;
+}
+
+struct across_leaf {
+  int n = 0;
+  void execute(weft::context&) const {
+  }
+};
+BOOST_DESCRIBE_STRUCT(across_leaf, (), (n))
+
+struct across_gated {
+  void execute(weft::context& ctx) const {
+    across_gate.wait();
+    ctx.submit_subtask(across_leaf{1}, {.cluster = "gpu"});
+  }
+};
+BOOST_DESCRIBE_STRUCT(across_gated, (), ())
+
+struct across_root {
+  void execute(weft::context& ctx) const {
+    ctx.submit_subtask(across_leaf{0}, {.cluster = "gpu"});
+    ctx.submit_subtask(across_gated{});
+  }
+};
+BOOST_DESCRIBE_STRUCT(across_root, (), ())
+
+TEST_CASE("remote: a cluster deleted, and maybe created again, while a job "
+          "targets it strands nothing") {
+  temp_dir dir;
+  auto srv = start_server(dir.path, "127.0.0.1:0",
+                          {"--data", (dir.path / "data").string()});
+  auto conn = connect(srv.address());
+  auto jobs = conn.jobs();
+  jobs.create_cluster("gpu");
+  auto base = conn.make_runner({.cluster = "default", .slots = 2});
+  base.register_tasks<across_root, across_gated>();
+  base.start();
+  auto gpu_runner = [&] {
+    auto r = conn.make_runner({.cluster = "gpu", .slots = 1});
+    r.register_tasks<across_leaf>();
+    r.start();
+    return r;
+  };
+  std::promise<void> gate;
+  across_gate = gate.get_future().share();
+  struct opener {  // a failed check must not leave a worker blocked
+    std::promise<void>& gate;
+    bool open = false;
+    void operator()() {
+      if (!std::exchange(open, true))
+        gate.set_value();
+    }
+    ~opener() {
+      (*this)();
+    }
+  } open_gate{gate};
+  auto state_of = [&](const std::string& id, size_t task) {
+    auto tasks = jobs.tasks(id);
+    return tasks.size() > task ? tasks[task].state : weft::task_state::queued;
+  };
+  using enum weft::task_state;
+  auto job = jobs.submit("across a deletion", across_root{});
+  {
+    auto first = gpu_runner();
+    REQUIRE(wait_until([&] { return state_of(job.id, 1) == computed; }, 30s));
+    first.stop();
+  }
+  REQUIRE(wait_until(
+    [&] { return jobs.find_cluster("gpu").runners.empty(); }, 30s));
+  jobs.delete_cluster("gpu");
+  CHECK_THROWS_WITH(jobs.find_cluster("gpu"), Catch::Contains("no cluster"));
+
+  SECTION("created again: the job's new task and new jobs go to it") {
+    jobs.create_cluster("gpu");
+    open_gate();
+    REQUIRE(wait_until(
+      [&] { return jobs.find_cluster("gpu").queued == 1; }, 30s));
+    auto later = jobs.submit("after the deletion", across_leaf{2},
+                             {.cluster = "gpu"});
+    auto second = gpu_runner();
+    CHECK(jobs.wait(job.id, 30s).state == weft::job_state::completed);
+    CHECK(jobs.wait(later.id, 30s).state == weft::job_state::completed);
+    second.stop();
+  }
+  SECTION("not created again: weft job says what the task waits for, and "
+          "it runs once the cluster exists") {
+    open_gate();
+    REQUIRE(wait_until([&] { return state_of(job.id, 2) == computed; }, 30s));
+    CHECK(state_of(job.id, 3) == queued);
+    child_process cli{{WEFT_CLI, "job", job.id, "--server", srv.address()},
+                      dir.path / "job.out"};
+    CHECK(cli.wait(60s) == 0);
+    CHECK_THAT(cli.output(),
+               Catch::Contains("waiting:   cluster gpu does not exist: its "
+                               "tasks wait until it is created"));
+    CHECK(jobs.find(job.id).state == weft::job_state::started);  // not final
+    jobs.create_cluster("gpu");
+    auto second = gpu_runner();
+    CHECK(jobs.wait(job.id, 30s).state == weft::job_state::completed);
+    second.stop();
+  }
+  base.stop();
 }
 
 TEST_CASE("remote: the server stops cleanly on SIGTERM and refuses a data "

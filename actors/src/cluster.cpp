@@ -5,6 +5,9 @@
 
 #include <caf/all.hpp>
 
+#include <functional>
+#include <map>
+
 namespace weft {
 
 namespace {
@@ -14,6 +17,25 @@ using cluster_queue
 
 /// One cluster: its runners, and the rules of `core::dispatch_queue` for
 /// what each of them runs. The handlers only move messages.
+///
+/// It monitors its runners and the jobs it holds work of: a runner that
+/// goes hands back what its job has not settled, a job that goes takes its
+/// work with it (nobody would settle or start it, and `idle` would never
+/// answer). A job stays monitored for as long as it lives, not only while
+/// its work is here: one map entry per job, and a down message when it
+/// ends, cost less than counting each job's items on every dispatch and
+/// settle.
+///
+/// It also decides its own deletion (`remove`), so that no work can arrive
+/// between the check that it has none and the deletion: it refuses while a
+/// runner is joined or an attempt is queued or in flight, and otherwise,
+/// in the same handler, stops taking work. Until the job service says
+/// whether the deletion is journaled, what could add work (enqueue, join,
+/// and withdraw, to keep their order) waits; then the cluster either opens
+/// again and takes it, or refuses it: every enqueue from then on goes back
+/// to its job, which looks the name up again (job.cpp, cluster_deleted).
+/// Jobs may hold its handle long after the directory forgot its name, so
+/// the actor lives on, deleted, for as long as they do.
 class cluster_state {
 public:
   using pointer = cluster_actor::stateful_pointer<cluster_state>;
@@ -21,13 +43,23 @@ public:
   void init(pointer self, std::string name) {
     self_ = self;
     name_ = std::move(name);
-    self->set_down_handler(
-      [this](caf::down_msg& msg) { runner_lost(msg.source); });
+    self->set_down_handler([this](caf::down_msg& msg) { down(msg.source); });
   }
 
   /// New attempts from a job, and the dispatches it has processed.
   void enqueue(std::vector<dispatch_spec>& batch,
                const std::vector<uint64_t>& settled) {
+    if (life_ == life::deleting) {
+      hold([this, batch = std::move(batch), settled]() mutable {
+        enqueue(batch, settled);
+      });
+      return;
+    }
+    if (life_ == life::deleted) {
+      refuse(batch);
+      return;
+    }
+    watch_jobs(batch);
     queue_.enqueue(batch);
     queue_.settle(settled);
     dispatch();
@@ -35,24 +67,27 @@ public:
   }
 
   void withdraw(const std::string& job_id) {
+    if (life_ == life::deleting) {
+      hold([this, job_id] { withdraw(job_id); });
+      return;
+    }
     queue_.withdraw(job_id);
     answer_idle_waiters();
   }
 
   caf::result<bool> join(runner_actor& runner, runner_registration& reg) {
-    for (const auto& id : reg.identifiers) {
-      try {
-        validate_identifier(id);
-      } catch (const error& err) {
-        return make_weft_error(errc::invalid_identifier,
-                               "runner " + reg.name
-                                 + " registered a bad task: " + err.what());
-      }
+    if (life_ == life::deleting) {
+      auto rp = self_->make_response_promise<bool>();
+      hold([this, rp, runner, reg]() mutable {
+        if (auto err = admit(runner, reg))
+          rp.deliver(std::move(err));
+        else
+          rp.deliver(true);
+      });
+      return rp;
     }
-    auto addr = caf::actor_cast<caf::actor_addr>(runner);
-    queue_.add_runner(addr, reg.identifiers);
-    self_->monitor(runner);
-    runners_.push_back({addr, std::move(runner), std::move(reg)});
+    if (auto err = admit(runner, reg))
+      return err;
     return true;
   }
 
@@ -81,6 +116,37 @@ public:
     return true;
   }
 
+  /// The decision to delete: refused while the cluster is in use, else it
+  /// takes no work until `finish_removal` says whether the deletion is
+  /// journaled. Only whoever asked may finish it, and only a local actor
+  /// (the job service, which journals the deletion and takes the name out
+  /// of the directory first) may ask: other nodes delete through it.
+  caf::result<bool> remove() {
+    auto sender = self_->current_sender();
+    if (!sender || sender->node() != self_->node())
+      return make_weft_error(errc::refused,
+                             "clusters are deleted through the job service");
+    if (auto err = in_use())
+      return err;
+    life_ = life::deleting;
+    remover_ = caf::actor_cast<caf::actor_addr>(sender);
+    return true;
+  }
+
+  /// The deletion is journaled (`durable`) or could not be: what waited is
+  /// refused back to its jobs, or taken as if nothing had happened.
+  void finish_removal(bool durable) {
+    if (life_ != life::deleting
+        || caf::actor_cast<caf::actor_addr>(self_->current_sender())
+             != remover_)
+      return;
+    life_ = durable ? life::deleted : life::open;
+    auto held = std::move(held_);
+    held_.clear();
+    for (auto& fn : held)
+      fn();
+  }
+
   cluster_info info() const {
     cluster_info out;
     out.name = name_;
@@ -101,6 +167,75 @@ private:
     runner_registration reg;
   };
 
+  /// open -> deleting (decided, not yet journaled) -> deleted, or back to
+  /// open if the journal refused the deletion.
+  enum class life : uint8_t { open, deleting, deleted };
+
+  void hold(std::function<void()> fn) {
+    held_.push_back(std::move(fn));
+  }
+
+  /// Adds a runner, or says why not.
+  caf::error admit(runner_actor& runner, runner_registration& reg) {
+    if (life_ == life::deleted)
+      return make_weft_error(errc::unknown_cluster,
+                             "cluster " + name_ + " was deleted");
+    for (const auto& id : reg.identifiers) {
+      try {
+        validate_identifier(id);
+      } catch (const error& err) {
+        return make_weft_error(errc::invalid_identifier,
+                               "runner " + reg.name
+                                 + " registered a bad task: " + err.what());
+      }
+    }
+    auto addr = caf::actor_cast<caf::actor_addr>(runner);
+    queue_.add_runner(addr, reg.identifiers);
+    self_->monitor(runner);
+    runners_.push_back({addr, std::move(runner), std::move(reg)});
+    return {};
+  }
+
+  /// Why the cluster may not be deleted now, if it may not.
+  caf::error in_use() const {
+    if (life_ != life::open)
+      return make_weft_error(errc::refused,
+                             "cluster " + name_
+                               + (life_ == life::deleting ? " is being deleted"
+                                                          : " was deleted"));
+    if (!runners_.empty())
+      return make_weft_error(errc::refused,
+                             "cluster " + name_ + " has "
+                               + std::to_string(runners_.size())
+                               + " live runner(s): stop them before "
+                                 "deleting it");
+    if (auto n = queue_.queued() + queue_.dispatched(); n > 0)
+      return make_weft_error(errc::refused,
+                             "cluster " + name_ + " still has "
+                               + std::to_string(n)
+                               + " task(s) to run: cancel their jobs before "
+                                 "deleting it");
+    return {};
+  }
+
+  /// Sends each job of `batch` those of its attempts that this deleted
+  /// cluster will not run (seq 0: never queued here). The settled seqs
+  /// that came with them need nothing: none was in flight here once the
+  /// deletion was decided.
+  void refuse(const std::vector<dispatch_spec>& batch) {
+    std::map<caf::actor_addr, std::pair<job_actor, std::vector<attempt_id>>>
+      by_job;
+    for (const auto& spec : batch) {
+      if (!spec.job)
+        continue;
+      auto& entry = by_job[spec.job.address()];
+      entry.first = spec.job;
+      entry.second.push_back(attempt_id{spec.task, spec.attempt, 0});
+    }
+    for (auto& [addr, entry] : by_job)
+      self_->send(entry.first, atom::remove_v, std::move(entry.second));
+  }
+
   void dispatch() {
     for (auto& [addr, batch] : queue_.dispatch())
       for (const auto& r : runners_)
@@ -108,6 +243,35 @@ private:
           self_->send(r.handle, atom::run_v, std::move(batch));
           break;
         }
+  }
+
+  /// Monitors the jobs of `batch` it did not know yet.
+  void watch_jobs(const std::vector<dispatch_spec>& batch) {
+    caf::actor_addr last;
+    for (const auto& spec : batch) {
+      auto addr = spec.job.address();
+      if (!spec.job || addr == last)
+        continue;  // a batch is mostly one job's
+      last = addr;
+      if (jobs_.emplace(addr, spec.job_id).second)
+        self_->monitor(spec.job);
+    }
+  }
+
+  void down(const caf::actor_addr& source) {
+    if (auto i = jobs_.find(source); i != jobs_.end()) {
+      job_lost(i->second);
+      jobs_.erase(i);
+    } else {
+      runner_lost(source);
+    }
+  }
+
+  /// Its queued work and its dispatches go; runners return the credit of
+  /// those they hold themselves (see dispatch_queue::forget_job).
+  void job_lost(const std::string& job_id) {
+    queue_.forget_job(job_id);
+    answer_idle_waiters();
   }
 
   /// Whatever it was sent and its job has not heard of yet goes back to the
@@ -144,7 +308,11 @@ private:
   pointer self_ = nullptr;
   std::string name_;
   std::vector<runner_entry> runners_;
+  std::map<caf::actor_addr, std::string> jobs_;  // monitored, with their ids
   cluster_queue queue_;
+  life life_ = life::open;
+  caf::actor_addr remover_;  // who decided the deletion under way
+  std::vector<std::function<void()>> held_;  // while deleting, in order
   std::vector<std::pair<caf::actor_addr, caf::typed_response_promise<bool>>>
     idle_waiters_;
 };
@@ -166,6 +334,8 @@ cluster_actor::behavior_type cluster_fn(cluster_state::pointer self,
     [&st](atom::idle, const runner_actor& runner) { return st.idle(runner); },
     [&st](atom::stop, const runner_actor& runner) { return st.leave(runner); },
     [&st](atom::info) { return st.info(); },
+    [&st](atom::remove) { return st.remove(); },
+    [&st](atom::remove, bool durable) { st.finish_removal(durable); },
   };
 }
 

@@ -47,6 +47,10 @@ struct job_data {
   };
   std::map<caf::actor_addr, std::map<uint32_t, attempt_ref>> running;
   std::map<std::string, cluster_actor> clusters;
+  bool create_clusters = true;
+  // Dispatches (task, attempt) that wait for a cluster of their name to
+  // exist; the directory says when one does.
+  std::map<std::string, std::vector<std::pair<uint32_t, uint32_t>>> unrouted;
   // Settled dispatches not yet reported to their cluster.
   std::map<std::string, std::vector<uint64_t>> settled;
   // Effects in event order; the front ones wait for the journal.
@@ -123,11 +127,20 @@ void notify(job_pointer self, bool if_moved = false) {
     self->send(w, atom::progress_v, u);
 }
 
-cluster_actor& cluster_of(job_data& st, const std::string& name) {
-  auto i = st.clusters.find(name);
-  if (i == st.clusters.end())
-    i = st.clusters.emplace(name, st.dir->get(name)).first;
-  return i->second;
+/// Where the tasks of cluster `name` go: the cluster this job sent them to
+/// before, else the directory's. Null when there is none and the
+/// orchestrator creates none on use; the directory then tells this job once
+/// one of that name is created (`cluster_created`).
+cluster_actor cluster_of(job_pointer self, const std::string& name) {
+  auto& st = self->state;
+  if (auto i = st.clusters.find(name); i != st.clusters.end())
+    return i->second;
+  auto hdl = st.create_clusters
+               ? st.dir->get(name)
+               : st.dir->find_or_await(name, caf::actor_cast<job_actor>(self));
+  if (hdl)
+    st.clusters.emplace(name, hdl);
+  return hdl;
 }
 
 /// Dispatch `seq` of `task` is fully processed: its cluster may stop
@@ -171,17 +184,24 @@ void dispatch_ready(job_pointer self, effects& fx) {
       seqs = std::move(i->second);
       fx.settled.erase(i);
     }
-    self->send(cluster_of(st, name), atom::enqueue_v, std::move(batch),
-               std::move(seqs));
+    auto hdl = cluster_of(self, name);
+    if (!hdl) {
+      // No such cluster: QUEUED they wait, and `weft job` says for what.
+      auto& waiting = st.unrouted[name];
+      for (const auto& spec : batch)
+        waiting.emplace_back(spec.task, spec.attempt);
+      continue;
+    }
+    self->send(hdl, atom::enqueue_v, std::move(batch), std::move(seqs));
   }
 }
 
 /// Tells the clusters which of their dispatches are fully processed.
 void report_settled(job_pointer self, effects& fx) {
-  auto& st = self->state;
   for (auto& [name, seqs] : fx.settled)
-    self->send(cluster_of(st, name), atom::enqueue_v,
-               std::vector<dispatch_spec>{}, std::move(seqs));
+    if (auto hdl = cluster_of(self, name))
+      self->send(hdl, atom::enqueue_v, std::vector<dispatch_spec>{},
+                 std::move(seqs));
 }
 
 /// The job's state to its service and watchers, its final state to those
@@ -473,6 +493,35 @@ void redeliver(job_pointer self, uint32_t task, uint32_t attempt,
   commit(self, {}, collect(st));
 }
 
+/// The sending cluster was deleted and refused these attempts: they are
+/// dispatched again under the same name, to the cluster created since (or
+/// on use), else they wait for one (see cluster_of).
+void cluster_deleted(job_pointer self, const std::vector<attempt_id>& ids) {
+  auto& st = self->state;
+  auto from = caf::actor_cast<caf::actor_addr>(self->current_sender());
+  for (auto i = st.clusters.begin(); i != st.clusters.end(); ++i)
+    if (i->second.address() == from) {
+      st.clusters.erase(i);
+      break;
+    }
+  for (const auto& id : ids)
+    st.graph->redeliver(id.task, id.attempt);
+  commit(self, {}, collect(st));
+}
+
+/// A cluster named `name` exists now: the attempts waiting for one go.
+void cluster_created(job_pointer self, const std::string& name) {
+  auto& st = self->state;
+  auto i = st.unrouted.find(name);
+  if (i == st.unrouted.end())
+    return;
+  auto waiting = std::move(i->second);
+  st.unrouted.erase(i);
+  for (const auto& [task, attempt] : waiting)
+    st.graph->redeliver(task, attempt);
+  commit(self, {}, collect(st));
+}
+
 /// Journals a job-level event (cancel, retry) when `changed`, and answers
 /// `n` once it is visible.
 caf::result<uint64_t> commit_job_event(job_pointer self, core::event_kind kind,
@@ -584,6 +633,7 @@ void init(job_pointer self, job_environment env, recovered_job job) {
   st.dir = std::move(env.dir);
   st.journal = std::move(env.journal);
   st.stats = std::move(env.stats);  // the service's: never null
+  st.create_clusters = env.create_clusters_on_use;
   st.last_state = st.graph->state();
   if (job.from_snapshot)
     st.lifecycle = job_data::rest::snapshotted;
@@ -612,6 +662,12 @@ job_actor::behavior_type job_fn(job_pointer self, job_environment env,
     },
     [self](atom::lost, uint32_t task, uint32_t attempt, uint64_t seq) {
       redeliver(self, task, attempt, seq);
+    },
+    [self](atom::remove, const std::vector<attempt_id>& ids) {
+      cluster_deleted(self, ids);
+    },
+    [self](atom::cluster, const std::string& name) {
+      cluster_created(self, name);
     },
     [self](atom::find) { return answer_when_visible<job_info>(self, make_info); },
     [self](atom::cancel) { return cancel(self); },

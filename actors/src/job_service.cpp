@@ -387,21 +387,26 @@ public:
     auto hdl = dir_->find(name);
     if (!hdl)
       return unknown_cluster(name);
+    // The cluster checks that no runner and no work is left and, in the
+    // same handler, stops taking work, so no enqueue slips in between. Once
+    // the deletion is journaled and its name out of the directory, it
+    // refuses what jobs send (they look the name up again and find a
+    // cluster created since, or none); if the journal failed, it goes on.
     auto rp = self_->make_response_promise<bool>();
-    self_->request(hdl, caf::infinite, atom::info_v)
+    self_->request(hdl, caf::infinite, atom::remove_v)
       .then(
-        [this, rp, name](cluster_info& info) mutable {
-          if (auto err = still_in_use(info)) {
-            rp.deliver(std::move(err));
-            return;
-          }
+        [this, rp, name, hdl](bool) mutable {
           journal_record rec;
           rec.kind = journal_record::cluster_deleted;
           rec.job_id = name;
-          journal_then({std::move(rec)}, rp, [this, rp, name]() mutable {
-            dir_->remove(name);
-            rp.deliver(true);
-          });
+          journal_then(
+            {std::move(rec)}, rp,
+            [this, rp, name, hdl]() mutable {
+              dir_->remove(name);
+              self_->send(hdl, atom::remove_v, true);
+              rp.deliver(true);
+            },
+            [this, hdl] { self_->send(hdl, atom::remove_v, false); });
         },
         [rp](caf::error& e) mutable { rp.deliver(e); });
     return rp;
@@ -466,7 +471,8 @@ private:
     entry.state = job.graph->state();
     entry.restarts = restarts;
     job_environment env{caf::actor_cast<job_service_actor>(self_), dir_,
-                        journal_, stats_, cfg_.options.progress_interval};
+                        journal_, stats_, cfg_.options.progress_interval,
+                        cfg_.create_clusters_on_use};
     entry.handle = spawn_job(self_->system(), std::move(env), std::move(job));
     self_->monitor(entry.handle);
     return jobs_.insert_or_assign(std::move(id), std::move(entry)).first;
@@ -715,18 +721,26 @@ private:
               });
   }
 
+  struct nothing_to_undo {
+    void operator()() const {
+    }
+  };
+
   /// Journals `records`, then runs `next`; without a journal at once. A
-  /// failed write answers `rp` with the error instead.
-  template <class Promise, class Next>
+  /// failed write runs `undo` and answers `rp` with the error instead.
+  template <class Promise, class Next, class Undo = nothing_to_undo>
   void journal_then(std::vector<journal_record> records, Promise rp,
-                    Next next) {
+                    Next next, Undo undo = {}) {
     if (!journal_) {
       next();
       return;
     }
     self_->request(journal_, caf::infinite, atom::append_v, std::move(records))
       .then([next](uint64_t) mutable { next(); },
-            [rp](caf::error& err) mutable { rp.deliver(err); });
+            [rp, undo](caf::error& err) mutable {
+              undo();
+              rp.deliver(err);
+            });
   }
 
   caf::error no_such_job(const std::string& id) const {
@@ -746,22 +760,6 @@ private:
           + " older ones; give the orchestrator a data directory to keep "
             "every job");
     return make_weft_error(errc::unknown_job, "no job with id " + id);
-  }
-
-  static caf::error still_in_use(const cluster_info& info) {
-    if (!info.runners.empty())
-      return make_weft_error(errc::refused,
-                             "cluster " + info.name + " has "
-                               + std::to_string(info.runners.size())
-                               + " live runner(s): stop them before "
-                                 "deleting it");
-    if (info.queued + info.dispatched > 0)
-      return make_weft_error(errc::refused,
-                             "cluster " + info.name + " still has "
-                               + std::to_string(info.queued + info.dispatched)
-                               + " task(s) to run: cancel their jobs before "
-                                 "deleting it");
-    return {};
   }
 
   pointer self_ = nullptr;

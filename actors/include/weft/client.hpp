@@ -107,7 +107,8 @@ public:
   cluster_info find_cluster(const std::string& name);
   std::vector<cluster_info> clusters();
   /// Deletes a cluster; refused for "default" and while it has runners or
-  /// work.
+  /// work. Tasks that jobs send it later go to a cluster of that name
+  /// created again, and wait for one until then (docs/remote.md).
   void delete_cluster(const std::string& name);
 
   /// Watches a job: calls `on_update` with its current state at once, then

@@ -36,6 +36,12 @@ using job_actor = caf::typed_actor<
   // The cluster's dispatch (task, attempt, seq) went to a runner that died
   // before it could start it.
   caf::reacts_to<atom::lost, uint32_t, uint32_t, uint64_t>,
+  // The sending cluster was deleted and refused these attempts (seq 0: never
+  // queued): the job looks its cluster's name up again.
+  caf::reacts_to<atom::remove, std::vector<attempt_id>>,
+  // A cluster of this name was created: the job's tasks that waited for one
+  // go to it (from the cluster directory).
+  caf::reacts_to<atom::cluster, std::string>,
   caf::replies_to<atom::find>::with<job_info>,
   caf::replies_to<atom::cancel>::with<uint64_t>,
   caf::replies_to<atom::retry>::with<uint64_t>,
@@ -76,7 +82,14 @@ using cluster_actor = caf::typed_actor<
   caf::replies_to<atom::idle, runner_actor>::with<bool>,
   // A runner leaves: nothing more is sent to it after the reply.
   caf::replies_to<atom::stop, runner_actor>::with<bool>,
-  caf::replies_to<atom::info>::with<cluster_info>>;
+  caf::replies_to<atom::info>::with<cluster_info>,
+  // Deletion, decided by the cluster when a local actor (the job service)
+  // asks: refused while it has runners or work, else it takes no more work
+  // and answers true...
+  caf::replies_to<atom::remove>::with<bool>,
+  // ...until that actor says whether the deletion was journaled: if so,
+  // every enqueue from then on is refused back to its job, else it goes on.
+  caf::reacts_to<atom::remove, bool>>;
 
 /// One per orchestrator: the job index and the front door for clients.
 using job_service_actor = caf::typed_actor<
@@ -96,7 +109,8 @@ using job_service_actor = caf::typed_actor<
   caf::replies_to<atom::create, std::string>::with<cluster_info>,
   caf::replies_to<atom::info, std::string>::with<cluster_info>,
   caf::replies_to<atom::list>::with<std::vector<cluster_info>>,
-  // Refused while the cluster has runners or work, and for "default".
+  // Refused while the cluster has runners or work (the cluster decides),
+  // and for "default".
   caf::replies_to<atom::remove, std::string>::with<bool>,
   // A client's protocol version; answers with the orchestrator's.
   caf::replies_to<atom::hello, std::string>::with<std::string>,

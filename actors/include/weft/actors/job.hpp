@@ -22,6 +22,9 @@ struct job_environment {
   std::shared_ptr<core::task_statistics> stats;  ///< never null
   std::chrono::milliseconds progress_interval =
     orchestrator_options{}.progress_interval;
+  /// As orchestrator_config's: when false, a task whose cluster does not
+  /// exist waits, QUEUED, until one of that name is created.
+  bool create_clusters_on_use = true;
 };
 
 job_actor spawn_job(caf::actor_system& sys, job_environment env,

@@ -7,7 +7,8 @@
 // names match, the majors are equal and its minor is at least the
 // submitted one); what it was given stays "in flight" until the job
 // settles it, so a runner lost before its job heard of them hands them
-// back. Runners are served round robin, one batch each per dispatch.
+// back, and a job that is gone takes its items and dispatches with it.
+// Runners are served round robin, one batch each per dispatch.
 
 #include "weft/error.hpp"
 #include "weft/identifier.hpp"
@@ -32,6 +33,7 @@ class dispatch_queue {
 public:
   struct in_flight {
     RunnerKey runner;
+    std::string job_id;  // so that a job that is gone can be forgotten
     Ticket ticket;
   };
 
@@ -61,6 +63,18 @@ public:
                                      return x.job_id == job_id;
                                    }),
                     q.items.end());
+  }
+
+  /// A job is gone (its actor ended): nobody will settle what it was given
+  /// or start what it queued, so both are dropped. Returns how many in-flight
+  /// dispatches went. No credit comes back here: queued items took none,
+  /// and a runner returns the credit of each dispatch it received itself,
+  /// once the attempt ends or its job fails to answer the start request.
+  size_t forget_job(const std::string& job_id) {
+    withdraw(job_id);
+    return std::erase_if(in_flight_, [&](const auto& entry) {
+      return entry.second.job_id == job_id;
+    });
   }
 
   /// A runner that runs `versions` (already validated) joins with no credit.
@@ -110,7 +124,8 @@ public:
         if (q == nullptr)
           break;
         auto& item = q->items.front();
-        in_flight_.emplace(item.seq, in_flight{r.key, item.ticket()});
+        in_flight_.emplace(item.seq,
+                           in_flight{r.key, item.job_id, item.ticket()});
         batch.push_back(std::move(item));
         q->items.pop_front();
         --r.credit;

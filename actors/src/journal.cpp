@@ -7,6 +7,8 @@
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
 #include <rocksdb/options.h>
+#include <rocksdb/cache.h>
+#include <rocksdb/table.h>
 
 #include <charconv>
 #include <string_view>
@@ -306,11 +308,18 @@ private:
 rocksdb::Options store_options() {
   rocksdb::Options options;
   options.paranoid_checks = true;
-  // The journal's records are small and a finished job's are deleted in
-  // one range: a 16 MB memtable (RocksDB's default is 64 MB) writes as
+  // The journal's records are small and a finished job's are replaced by
+  // its snapshot: a 16 MB memtable (RocksDB's default is 64 MB) writes as
   // fast and holds a quarter of the memory (docs/performance.md).
   options.write_buffer_size = 16 << 20;
   options.max_write_buffer_number = 2;
+  // Tables' index and filter blocks live in one bounded cache instead of
+  // beside each open table, where they grow with every finished job kept.
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(size_t{32} << 20);
+  table.cache_index_and_filter_blocks = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   // Replay must see a prefix of the writes: an unsynced start lost while
   // the synced completion after it survived would drop that completion.
   // What the prefix may leave out is checked before (check_logs).
@@ -718,8 +727,11 @@ void journal_store::append(const std::vector<journal_record>& records) {
       add_forget(batch, r);
       continue;
     }
-    if (r.replaces_job) // the job's range, up to the key written next
+    if (r.replaces_job) { // the job's range, up to the key written next
       batch.DeleteRange(event_key(r.job_id, 0), event_key(r.job_id, next_seq_));
+      recent_.erase(r.job_id);
+    }
+    remember(r, next_seq_);
     batch.Put(event_key(r.job_id, next_seq_++), r.bytes);
   }
   // One log: a synced write also makes every unsynced one before it
@@ -728,6 +740,9 @@ void journal_store::append(const std::vector<journal_record>& records) {
   wo.sync = opts_.fsync && sync;
   auto st = db_->Write(wo, &batch);
   if (!st.ok()) {
+    for (const auto& r : records)  // what they remember was not written
+      if (auto i = recent_.find(r.job_id); i != recent_.end())
+        i->second = recent_job{{}, 0, false};
     // While RocksDB recovers, writes fail with its stored error or Busy:
     // keep reporting the cause.
     if (last_failure_.empty() || !st.IsBusy())
@@ -745,10 +760,13 @@ void journal_store::append(const std::vector<journal_record>& records) {
 std::vector<std::pair<std::string, std::string>>
 journal_store::job_events(const std::string& job_id) const {
   std::vector<std::pair<std::string, std::string>> events;
+  auto first = event_key(job_id, 0);
+  auto last = event_key(job_id, UINT64_MAX);
+  rocksdb::Slice upper{last};
   rocksdb::ReadOptions ro;
   ro.verify_checksums = true;
+  ro.iterate_upper_bound = &upper;  // the job's range only
   std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(ro)};
-  auto first = event_key(job_id, 0);
   auto prefix = rocksdb::Slice{first.data(), 1 + job_id_size};
   for (it->Seek(first); it->Valid() && it->key().starts_with(prefix);
        it->Next())
@@ -759,6 +777,25 @@ journal_store::job_events(const std::string& job_id) const {
   return events;
 }
 
+void journal_store::remember(const journal_record& r, uint64_t seq) {
+  auto i = recent_.find(r.job_id);
+  if (i == recent_.end()) {
+    // Remembered from its submission on, or not at all.
+    bool first = core::decode_event(r.bytes).kind
+                 == core::event_kind::job_submitted;
+    i = recent_.emplace(r.job_id, recent_job{{}, 0, first}).first;
+  }
+  auto& job = i->second;
+  if (!job.complete)
+    return;
+  job.bytes += r.bytes.size();
+  if (job.bytes > recent_job_bytes) {
+    job = recent_job{{}, 0, false};  // read back from the store instead
+    return;
+  }
+  job.events.emplace_back(seq, r.bytes);
+}
+
 // One write: the events go, the snapshot and the index entry come. Point
 // deletes, not a range: a store of a million finished jobs would otherwise
 // carry a million range tombstones into every read.
@@ -766,10 +803,20 @@ void journal_store::add_snapshot(rocksdb::WriteBatch& batch,
                                  const journal_record& r) {
   auto summary = core::decode_event(r.bytes).summary;
   std::vector<std::string> history;
-  for (auto& [key, value] : job_events(r.job_id)) {
-    batch.Delete(key);
-    history.push_back(std::move(value));
+  auto known = recent_.find(r.job_id);
+  if (known != recent_.end() && known->second.complete) {
+    for (auto& [seq, bytes] : known->second.events) {
+      batch.Delete(event_key(r.job_id, seq));
+      history.push_back(std::move(bytes));
+    }
+  } else {
+    for (auto& [key, value] : job_events(r.job_id)) {
+      batch.Delete(key);
+      history.push_back(std::move(value));
+    }
   }
+  if (known != recent_.end())
+    recent_.erase(known);
   auto snap = core::make_snapshot(summary, history);
   batch.Put(snapshot_prefix + r.job_id, core::encode_event(snap));
   batch.Put(index_prefix + r.job_id, r.bytes);
@@ -780,12 +827,14 @@ void journal_store::add_reopen(rocksdb::WriteBatch& batch,
   auto snap = snapshot(r.job_id);
   if (!snap)
     return;  // already among the events
+  recent_[r.job_id] = recent_job{{}, 0, false};  // its history is read back
   batch.Put(event_key(r.job_id, next_seq_++), *snap);
   batch.Delete(snapshot_prefix + r.job_id);
 }
 
 void journal_store::add_forget(rocksdb::WriteBatch& batch,
                                const journal_record& r) {
+  recent_.erase(r.job_id);
   for (auto& [key, value] : job_events(r.job_id))
     batch.Delete(key);
   batch.Delete(snapshot_prefix + r.job_id);

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace rocksdb {
@@ -122,6 +123,17 @@ private:
   std::string last_failure_;  // why the last write failed, until one works
   int synced_mark_fd_ = -1;    // see write_synced_mark
   void write_synced_mark();
+  // The events of jobs submitted in this process, as written, so that a
+  // snapshot needs no read of the store. A job whose events began before
+  // this process, or outgrew recent_job_bytes, is read back instead.
+  struct recent_job {
+    std::vector<std::pair<uint64_t, std::string>> events;  // seq, bytes
+    size_t bytes = 0;
+    bool complete = true;
+  };
+  static constexpr size_t recent_job_bytes = size_t{1} << 20;
+  std::unordered_map<std::string, recent_job> recent_;
+  void remember(const journal_record& r, uint64_t seq);
   void add_snapshot(rocksdb::WriteBatch& batch, const journal_record& r);
   void add_reopen(rocksdb::WriteBatch& batch, const journal_record& r);
   void add_forget(rocksdb::WriteBatch& batch, const journal_record& r);

@@ -1,6 +1,8 @@
 // The snippets of docs/writing-tasks.md, compiled and run. Each block
 // between "snippet NAME" and "end snippet" markers appears verbatim in the
-// page; a test checks that they agree.
+// page; a test checks that they agree. Laid out for reading on the page,
+// so clang-format leaves this file alone.
+// clang-format off
 
 #include <weft/weft.hpp>
 

@@ -551,8 +551,16 @@ caf::result<uint64_t> retry(job_pointer self) {
   auto n = graph.retry();
   // A retry that requeues nothing still lifts a cancel (running tasks then
   // finish into a live job): unrecorded, a replay would keep it canceled.
-  return commit_job_event(self, core::event_kind::job_retried,
-                          n > 0 || graph.state() != before, n);
+  auto result = commit_job_event(self, core::event_kind::job_retried,
+                                 n > 0 || graph.state() != before, n);
+  // The job service set aside what it knew of this actor being at rest
+  // when it sent the retry: one that changed nothing is at rest still.
+  after_pending(self, [self] {
+    auto& st = self->state;
+    if (st.lifecycle == job_data::rest::snapshotted && finished(st))
+      self->send(st.service, atom::done_v, st.id);
+  });
+  return result;
 }
 
 /// Answers `make(state)` once everything before is visible.

@@ -35,6 +35,8 @@ struct live_job {
   timestamp rest_since = 0;
   size_t bytes = 0;  // of its graph, once at rest
   uint32_t restarts = 0;  // after its actor died (supervision)
+  /// Bumped whenever it may run again: a rest check asked before is stale.
+  uint64_t rest_check = 0;
 };
 
 /// A finished job without a data directory: its graph stays in memory
@@ -296,11 +298,26 @@ public:
     }
   }
 
-  /// The job's actor is finished and its final state durable.
+  /// The job's actor is finished and its final state durable. A retry
+  /// delegated before this report may be running it again (one loaded back
+  /// reports at once): it rests only once the actor, asked after
+  /// everything sent to it so far, answers that it is still finished.
   void job_done(const std::string& id) {
     auto i = jobs_.find(id);
     if (i == jobs_.end() || !is_final(i->second.state)
         || self_->current_sender() != i->second.handle.address())
+      return;
+    auto check = ++i->second.rest_check;
+    self_->request(i->second.handle, caf::infinite, atom::find_v)
+      .then([this, id, check](job_info& info) { come_to_rest(id, check, info); },
+            [](caf::error&) {});
+  }
+
+  void come_to_rest(const std::string& id, uint64_t check,
+                    const job_info& info) {
+    auto i = jobs_.find(id);
+    if (i == jobs_.end() || i->second.rest_check != check
+        || !is_final(info.state) || info.running > 0)
       return;
     auto& e = i->second;
     wake(e);  // a second report replaces the first
@@ -569,6 +586,7 @@ private:
 
   /// Not at rest any more (it runs again, or leaves).
   void wake(live_job& e) {
+    ++e.rest_check;
     if (!e.at_rest)
       return;
     e.at_rest = false;

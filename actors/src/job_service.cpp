@@ -686,7 +686,11 @@ private:
     auto visit = [&](job_info& info) {
       if (info.submitted_at >= cutoff || doomed.size() >= retention_batch)
         return false;
-      if (is_final(info.state) && !jobs_.count(info.id))
+      // One whose actor rests in memory goes too (it would otherwise stay
+      // as long as it is read within its linger); one running again stays.
+      auto live = jobs_.find(info.id);
+      if (is_final(info.state)
+          && (live == jobs_.end() || live->second.at_rest))
         doomed.push_back(info.id);
       return true;
     };
@@ -704,6 +708,10 @@ private:
   }
 
   void forget_finished(const std::string& id) {
+    if (auto i = jobs_.find(id); i != jobs_.end()) {
+      self_->send(i->second.handle, atom::stop_v);
+      forget_live(i);
+    }
     kept_.erase(id);
     if (cfg_.cache)
       erase_cache(id);

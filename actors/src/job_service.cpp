@@ -640,6 +640,12 @@ private:
            && !kept_order_.empty()) {
       auto oldest = kept_order_.front();
       kept_order_.pop_front();
+      if (jobs_.count(oldest)) {
+        // Back with an actor (a find, a retry): not dropped while it is
+        // there, cache and all; kept again when it leaves.
+        kept_.erase(oldest);
+        continue;
+      }
       if (kept_.erase(oldest) == 0)
         continue;
       ++evicted_;

@@ -1027,3 +1027,74 @@ TEST_CASE("deterministic: a job whose cluster was deleted under it sends to "
   CHECK(dlog->unexpected.empty());
   CHECK(new_log->unexpected.empty());
 }
+
+TEST_CASE("deterministic: a job has one journal write in flight at a time, "
+          "so nothing of it is written after a write that failed") {
+  fixture f;
+  auto dir = f.directory();
+  auto rlog = std::make_shared<runner_log>();
+  auto runner = join_default(f, *dir, rlog);
+  auto jlog = std::make_shared<journal_log>();
+  auto journal_stub = f.stub(stub_journal, jlog);
+  weft::job_environment env;
+  env.service = caf::actor_cast<weft::job_service_actor>(f.stub(stub_service));
+  env.dir = dir;
+  env.journal = caf::actor_cast<weft::journal_actor>(journal_stub);
+  env.stats = std::make_shared<weft::core::task_statistics>();
+
+  SECTION("the records of steps taken meanwhile go in the next write") {
+    auto job = f.keep(weft::spawn_job(*f.sys, env, submitted_job("job-1")));
+    f.run();
+    REQUIRE(rlog->batches.size() == 1);
+    auto root = rlog->batches[0][0];
+    caf::anon_send(runner, go_atom::value);
+    f.run();
+    REQUIRE(jlog->appends.size() == 1);  // the start, not yet acknowledged
+    weft::task_result result;
+    result.task = root.task;
+    result.attempt = root.attempt;
+    result.outcome.succeeded = true;
+    caf::anon_send(runner, atom::done_v, std::vector<weft::task_result>{result});
+    f.run();
+    CHECK(jlog->appends.size() == 1);  // the completion waits
+    caf::anon_send(journal_stub, ack_atom::value);
+    f.run();
+    REQUIRE(jlog->appends.size() == 2);
+    CHECK(jlog->kinds(1) == std::vector{weft::core::event_kind::task_computed});
+    CHECK(jlog->appends[1][0].sync);
+    auto found = f.ask<weft::job_info>(job, atom::find_v);
+    f.run();
+    CHECK_FALSE(found->arrived());  // it reads what the journal has
+    caf::anon_send(journal_stub, ack_atom::value);
+    f.run();
+    REQUIRE(found->value);
+    CHECK(found->value->state == weft::job_state::completed);
+  }
+
+  SECTION("after a failed write the job stops and writes nothing more") {
+    auto job = weft::spawn_job(*f.sys, env, submitted_job("job-2"));
+    f.run();
+    REQUIRE(rlog->batches.size() == 1);
+    auto root = rlog->batches[0][0];
+    caf::anon_send(runner, go_atom::value);
+    f.run();
+    REQUIRE(jlog->appends.size() == 1);
+    // The runner finished before the journal answered the start.
+    weft::task_result result;
+    result.task = root.task;
+    result.attempt = root.attempt;
+    result.outcome.succeeded = true;
+    caf::anon_send(runner, atom::done_v, std::vector<weft::task_result>{result});
+    f.run();
+    caf::anon_send(journal_stub, fail_atom::value);
+    f.run();
+    // Its completion never went out: a journal holding it without the
+    // start would not replay.
+    CHECK(jlog->appends.size() == 1);
+    CHECK(jlog->unanswered.empty());
+    auto found = f.ask<weft::job_info>(job, atom::find_v);
+    f.run();
+    CHECK(found->error);  // the actor is gone
+  }
+  CHECK(rlog->unexpected.empty());
+}

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <utility>
 
 namespace weft {
 
@@ -55,6 +56,11 @@ struct job_data {
   std::map<std::string, std::vector<uint64_t>> settled;
   // Effects in event order; the front ones wait for the journal.
   std::deque<effects> pending;
+  // Records not sent yet, and how many of the pending steps they are for:
+  // one append is in flight at a time (see write_next).
+  std::vector<journal_record> unsent;
+  size_t unsent_steps = 0;
+  bool writing = false;
   std::vector<caf::typed_response_promise<job_info>> waiters;
   job_state last_state = job_state::submitted;
   bool was_halted = false;
@@ -235,6 +241,8 @@ void publish_state(job_pointer self) {
   }
 }
 
+void write_next(job_pointer self);
+
 /// A finished job's final state becomes one snapshot in the journal,
 /// replacing its events (docs/journal.md); once that is written, or at once
 /// without a journal, the job service may let this actor leave memory.
@@ -257,17 +265,27 @@ void snapshot(job_pointer self) {
   journal_record rec{st.id, core::encode_event(e)};
   rec.kind = journal_record::snapshot;
   rec.sync = false;
+  // A retry's reopen waits for it: written in one batch with it, the
+  // reopen would not find the snapshot yet.
+  st.writing = true;
   self->request(st.journal, caf::infinite, atom::append_v,
                 std::vector<journal_record>{std::move(rec)})
     .then(
       [self](uint64_t) {
         auto& st = self->state;
+        st.writing = false;
         if (st.lifecycle == job_data::rest::snapshotted)
           self->send(st.service, atom::done_v, st.id);
+        write_next(self);
       },
       [self](caf::error&) {
-        // The events stay: the job keeps its actor and stays as it is.
-        self->state.lifecycle = job_data::rest::at_rest;
+        // The events stay: the job keeps its actor and stays as it is
+        // (unless a retry runs it again meanwhile).
+        auto& st = self->state;
+        st.writing = false;
+        if (st.lifecycle == job_data::rest::snapshotted)
+          st.lifecycle = job_data::rest::at_rest;
+        write_next(self);
       });
 }
 
@@ -316,20 +334,43 @@ void commit(job_pointer self, std::vector<core::journal_event> events,
   }
   fx.awaits_journal = true;
   st.pending.push_back(std::move(fx));
+  for (auto& r : records)
+    st.unsent.push_back(std::move(r));
+  ++st.unsent_steps;
+  write_next(self);
+}
+
+/// Sends the records waiting for the journal as one append, once the
+/// previous one is acknowledged. One write at a time: after a failed write
+/// nothing of this job reaches the journal behind it (a later write that
+/// succeeded would leave a hole, such as a completion without its start,
+/// and the journal would no longer replay).
+void write_next(job_pointer self) {
+  auto& st = self->state;
+  if (st.writing || st.unsent.empty())
+    return;
+  st.writing = true;
+  auto steps = std::exchange(st.unsent_steps, 0);
+  auto records = std::move(st.unsent);
+  st.unsent.clear();
   self->request(st.journal, caf::infinite, atom::append_v, std::move(records))
     .then(
-      [self](uint64_t) {
+      [self, steps](uint64_t) {
         auto& st = self->state;
-        // The front entry is the one this write was for; the entries behind
-        // it that need no write follow it.
-        auto fx = std::move(st.pending.front());
-        st.pending.pop_front();
-        apply(self, fx);
-        while (!st.pending.empty() && !st.pending.front().awaits_journal) {
-          auto next = std::move(st.pending.front());
+        st.writing = false;
+        // The first `steps` entries that wait for the journal were in this
+        // write; the entries behind each that need no write follow it.
+        for (size_t k = 0; k < steps; ++k) {
+          auto fx = std::move(st.pending.front());
           st.pending.pop_front();
-          apply(self, next);
+          apply(self, fx);
+          while (!st.pending.empty() && !st.pending.front().awaits_journal) {
+            auto next = std::move(st.pending.front());
+            st.pending.pop_front();
+            apply(self, next);
+          }
         }
+        write_next(self);
       },
       [self](caf::error& err) {
         // Without a durable journal nothing may become visible: stop the

@@ -13,6 +13,7 @@
 
 #include <cctype>
 #include <deque>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -37,6 +38,9 @@ struct live_job {
   uint32_t restarts = 0;  // after its actor died (supervision)
   /// Bumped whenever it may run again: a rest check asked before is stale.
   uint64_t rest_check = 0;
+  /// Subscribed through this service: an actor that dies drops them, the
+  /// one restarted in its place gets them again.
+  std::vector<progress_watcher> watchers;
 };
 
 /// A finished job without a data directory: its graph stays in memory
@@ -263,7 +267,10 @@ public:
     return result;
   }
 
-  /// Forwards to the job's actor, loading a finished job back first.
+  /// Forwards to the job's actor, loading a finished job back first. The
+  /// request is remembered until answered: an actor that dies drops what
+  /// it holds, and the one restarted in its place is asked again (see
+  /// hand_over).
   template <class T, class Atom>
   caf::result<T> ask_job(const std::string& id, Atom what) {
     auto i = jobs_.find(id);
@@ -275,7 +282,34 @@ public:
     }
     if constexpr (std::is_same_v<Atom, atom::retry>)
       wake(i->second);  // it may run again: keep its actor
-    return self_->delegate(i->second.handle, what);
+    auto rp = self_->make_response_promise<T>();
+    auto token = next_request_++;
+    passed_request req;
+    req.id = id;
+    req.ask = [this, token, rp, what](const job_actor& hdl) mutable {
+      self_->request(hdl, caf::infinite, what)
+        .then(
+          [this, token, rp](T& x) mutable {
+            if (passed_.erase(token) > 0)
+              rp.deliver(std::move(x));
+          },
+          [this, token, rp](caf::error& err) mutable {
+            // Bounced by an actor that died with it queued: hand_over
+            // asks the one restarted in its place.
+            if (err != caf::sec::request_receiver_down
+                && passed_.erase(token) > 0)
+              rp.deliver(err);
+          });
+    };
+    req.fail = [rp](const failed_job& f) mutable {
+      if constexpr (std::is_same_v<T, job_info>)
+        rp.deliver(f.info);
+      else
+        rp.deliver(make_weft_error(errc::invalid_state, f.why));
+    };
+    auto& passed = passed_.emplace(token, std::move(req)).first->second;
+    passed.ask(i->second.handle);
+    return rp;
   }
 
   caf::result<bool> watch(const std::string& id, progress_watcher& watcher) {
@@ -287,6 +321,7 @@ public:
       i = loaded.first;
     }
     self_->send(i->second.handle, atom::watch_v, watcher);
+    i->second.watchers.push_back(std::move(watcher));
     return true;
   }
 
@@ -465,10 +500,12 @@ public:
                                      "orchestrator: its actor stopped "
                                      + std::to_string(restarts)
                                      + " times, last with " + reason});
+      hand_over(id, was);
       return;
     }
     std::cerr << "; restarting it from its durable state\n";
     restart(id, restarts, reason, was.graph, was);
+    hand_over(id, was);
   }
 
   static inline const char* name = "weft.job_service";
@@ -573,6 +610,41 @@ private:
                                      "orchestrator: its actor stopped ("
                                      + reason + ") and could not be started "
                                      "again: " + e.what()});
+    }
+  }
+
+  /// What the dead actor of `was` held goes to the actor restarted in its
+  /// place, or, when the job failed instead, gets its final answer.
+  void hand_over(const std::string& id, const live_job& was) {
+    auto i = jobs_.find(id);
+    auto f = failed_.find(id);
+    std::vector<uint64_t> tokens;
+    for (const auto& [token, req] : passed_)
+      if (req.id == id)
+        tokens.push_back(token);
+    for (auto token : tokens) {
+      auto p = passed_.find(token);
+      if (i != jobs_.end()) {
+        p->second.ask(i->second.handle);
+      } else if (f != failed_.end()) {
+        auto fail = std::move(p->second.fail);
+        passed_.erase(p);
+        fail(f->second);
+      }
+    }
+    for (const auto& w : was.watchers) {
+      if (i != jobs_.end()) {
+        self_->send(i->second.handle, atom::watch_v, w);
+        i->second.watchers.push_back(w);
+      } else if (f != failed_.end()) {
+        progress_update u;
+        u.job_id = id;
+        u.name = f->second.info.name;
+        u.state = job_state::failed;
+        u.at = now();
+        u.final = true;
+        self_->send(w, atom::progress_v, std::move(u));
+      }
     }
   }
 
@@ -810,6 +882,14 @@ private:
   uint64_t evicted_ = 0;
   std::string newest_evicted_;
   std::map<std::string, failed_job> failed_;  // could not be restarted
+  /// Requests passed on to job actors and not answered yet.
+  struct passed_request {
+    std::string id;
+    std::function<void(const job_actor&)> ask;  // (again), of this actor
+    std::function<void(const failed_job&)> fail;  // the job failed instead
+  };
+  std::map<uint64_t, passed_request> passed_;
+  uint64_t next_request_ = 0;
 };
 
 caf::result<std::string> hello(const std::string& version) {

@@ -17,6 +17,7 @@
 #include <iostream>
 #include <map>
 #include <optional>
+#include <set>
 
 namespace weft {
 
@@ -252,7 +253,7 @@ public:
     auto visit = [&](job_info& info) {
       if (auto i = jobs_.find(info.id); i != jobs_.end())
         info.state = i->second.state;
-      if (matches(q, info))
+      if (matches(q, info) && !forgetting_.count(info.id))
         result.push_back(std::move(info));
       return q.limit == 0 || result.size() < q.limit;
     };
@@ -542,6 +543,8 @@ private:
     auto none = jobs_.end();
     if (auto f = failed_.find(id); f != failed_.end())
       return result{none, failed_answer<T>(f->second)};
+    if (forgetting_.count(id))
+      return result{none, no_such_job(id)};  // its snapshot is going
     try {
       auto job = finished_job(id);
       if (!job)
@@ -767,7 +770,7 @@ private:
       // One whose actor rests in memory goes too (it would otherwise stay
       // as long as it is read within its linger); one running again stays.
       auto live = jobs_.find(info.id);
-      if (is_final(info.state)
+      if (is_final(info.state) && !forgetting_.count(info.id)
           && (live == jobs_.end() || live->second.at_rest))
         doomed.push_back(info.id);
       return true;
@@ -798,9 +801,14 @@ private:
     journal_record rec{id, {}};
     rec.kind = journal_record::forget;
     rec.sync = false;  // lost in a crash, the next sweep deletes it again
+    // Until the deletion is written its snapshot and index entry are still
+    // on disk: neither a request nor the sweep may find them meanwhile.
+    forgetting_.insert(id);
+    auto written = [this, id] { forgetting_.erase(id); };
     self_->request(journal_, caf::infinite, atom::append_v,
                    std::vector<journal_record>{std::move(rec)})
-      .then([](uint64_t) {}, [](caf::error&) {});
+      .then([written](uint64_t) { written(); },
+            [written](caf::error&) { written(); });
   }
 
   void erase_cache(const std::string& id) {
@@ -880,6 +888,7 @@ private:
   std::map<std::string, kept_job> kept_;
   std::deque<std::string> kept_order_;
   uint64_t evicted_ = 0;
+  std::set<std::string> forgetting_;  // retention's deletions being written
   std::string newest_evicted_;
   std::map<std::string, failed_job> failed_;  // could not be restarted
   /// Requests passed on to job actors and not answered yet.

@@ -112,15 +112,33 @@ struct usage_error : std::runtime_error {
 command_line parse(int argc, char** argv) {
   static const std::set<std::string> known_switches{"--json", "--help",
                                                     "--newest"};
-  static const std::set<std::string> known_flags{
-    "--listen",  "--data",         "--fsync",       "--cert",
-    "--key",     "--ca",           "--server",      "--task",
-    "--input",   "--cluster",      "--max-retries", "--name",
-    "--from",    "--to",           "--state",       "--dir",
-    "-o",        "--max-input-bytes", "--connect-timeout",
-    "--progress-interval", "--max-message-bytes", "--handshake-timeout-ms",
-    "--max-connections", "--retention", "--finished-in-memory", "--limit",
-    "--cursor"};
+  static const std::set<std::string> known_flags{"--listen",
+                                                 "--data",
+                                                 "--fsync",
+                                                 "--cert",
+                                                 "--key",
+                                                 "--ca",
+                                                 "--server",
+                                                 "--task",
+                                                 "--input",
+                                                 "--cluster",
+                                                 "--max-retries",
+                                                 "--name",
+                                                 "--from",
+                                                 "--to",
+                                                 "--state",
+                                                 "--dir",
+                                                 "-o",
+                                                 "--max-input-bytes",
+                                                 "--connect-timeout",
+                                                 "--progress-interval",
+                                                 "--max-message-bytes",
+                                                 "--handshake-timeout-ms",
+                                                 "--max-connections",
+                                                 "--retention",
+                                                 "--finished-in-memory",
+                                                 "--limit",
+                                                 "--cursor"};
   command_line cl;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -160,11 +178,16 @@ uint64_t parse_count(const std::string& flag, const std::string& text,
 std::chrono::seconds parse_age(const std::string& flag,
                                const std::string& text) {
   auto unit = text.empty() ? '\0' : text.back();
-  uint64_t scale = unit == 'd' ? 86400 : unit == 'h' ? 3600 : unit == 'm' ? 60
-                 : unit == 's' ? 1 : 0;
+  uint64_t scale = unit == 'd'   ? 86400
+                   : unit == 'h' ? 3600
+                   : unit == 'm' ? 60
+                   : unit == 's' ? 1
+                                 : 0;
   if (scale == 0)
-    throw usage_error(flag + " wants an age such as 30d, 12h, 90m or 3600s, "
-                             "not " + weft::text::quote(text));
+    throw usage_error(flag
+                      + " wants an age such as 30d, 12h, 90m or 3600s, "
+                        "not "
+                      + weft::text::quote(text));
   auto n = parse_count(flag, text.substr(0, text.size() - 1),
                        uint64_t{100'000'000'000} / scale);
   return std::chrono::seconds{static_cast<int64_t>(n * scale)};
@@ -228,7 +251,8 @@ std::string printable(const std::string& s) {
 std::string reason_of(int err) {
   std::string why = std::strerror(err);
   if (!why.empty())
-    why[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(why[0])));
+    why[0]
+      = static_cast<char>(std::tolower(static_cast<unsigned char>(why[0])));
   return why;
 }
 
@@ -293,8 +317,8 @@ json::object to_json(const weft::job_info& job) {
   json::object counts;
   for (size_t i = 0; i < weft::task_state_count; ++i)
     if (job.stats.tasks_by_state[i] > 0)
-      counts[weft::to_string(static_cast<weft::task_state>(i))] =
-        job.stats.tasks_by_state[i];
+      counts[weft::to_string(static_cast<weft::task_state>(i))]
+        = job.stats.tasks_by_state[i];
   json::object stats;
   stats["total_tasks"] = job.stats.total_tasks;
   stats["tasks_by_state"] = std::move(counts);
@@ -313,8 +337,9 @@ json::object to_json(const weft::cluster_info& c) {
     json::array ids;
     for (const auto& id : r.identifiers)
       ids.push_back(json::string{weft::to_string(id)});
-    runners.push_back(json::object{
-      {"name", r.name}, {"slots", r.slots}, {"tasks", std::move(ids)}});
+    runners.push_back(json::object{{"name", r.name},
+                                   {"slots", r.slots},
+                                   {"tasks", std::move(ids)}});
   }
   o["runners"] = std::move(runners);
   o["queued"] = c.queued;
@@ -384,33 +409,33 @@ int run_server(const command_line& cl) {
     opts.orchestrator.fsync = *fsync == "always";
   }
   if (auto n = cl.flag("--max-input-bytes"))
-    opts.orchestrator.max_input_bytes =
-      parse_count("--max-input-bytes", *n, uint64_t{1} << 40);
+    opts.orchestrator.max_input_bytes
+      = parse_count("--max-input-bytes", *n, uint64_t{1} << 40);
   if (auto n = cl.flag("--progress-interval"))
-    opts.orchestrator.progress_interval =
-      std::chrono::milliseconds{parse_count("--progress-interval", *n)};
+    opts.orchestrator.progress_interval
+      = std::chrono::milliseconds{parse_count("--progress-interval", *n)};
   if (auto age = cl.flag("--retention"))
     opts.orchestrator.retention = parse_age("--retention", *age);
   if (auto n = cl.flag("--finished-in-memory"))
-    opts.orchestrator.finished_in_memory =
-      parse_count("--finished-in-memory", *n, uint64_t{1} << 32);
+    opts.orchestrator.finished_in_memory
+      = parse_count("--finished-in-memory", *n, uint64_t{1} << 32);
   auto& limits = opts.network.limits;
   if (auto n = cl.flag("--max-message-bytes"))
-    limits.max_message_bytes =
-      parse_count("--max-message-bytes", *n, uint64_t{0xFFFFFFFFu});
+    limits.max_message_bytes
+      = parse_count("--max-message-bytes", *n, uint64_t{0xFFFFFFFFu});
   if (auto n = cl.flag("--handshake-timeout-ms"))
-    limits.handshake_timeout =
-      std::chrono::milliseconds{parse_count("--handshake-timeout-ms", *n)};
+    limits.handshake_timeout
+      = std::chrono::milliseconds{parse_count("--handshake-timeout-ms", *n)};
   if (auto n = cl.flag("--max-connections"))
-    limits.max_connections =
-      parse_count("--max-connections", *n, uint64_t{1} << 20);
+    limits.max_connections
+      = parse_count("--max-connections", *n, uint64_t{1} << 20);
   opts.network.tls = tls_of(cl);
   weft::server srv{opts};
   if (!srv.recovery_note().empty())
     std::cerr << "weft: warning: " << srv.recovery_note() << "\n";
   // Brackets keep an IPv6 address readable as HOST:PORT.
   auto host = srv.host().find(':') != std::string::npos ? "[" + srv.host() + "]"
-                                                         : srv.host();
+                                                        : srv.host();
   std::cout << "weft server listening on " << host << ":" << srv.port()
             << (srv.tls() ? " (TLS: only nodes with a certificate signed by "
                             "its CA may connect)"
@@ -422,8 +447,8 @@ int run_server(const command_line& cl) {
                  "server stops\n";
   else
     std::cout << "journal in " << opts.orchestrator.data_dir.string()
-              << " (fsync "
-              << (opts.orchestrator.fsync ? "always" : "never") << ")\n";
+              << " (fsync " << (opts.orchestrator.fsync ? "always" : "never")
+              << ")\n";
   std::cout.flush();
   srv.run_until_signal();
   std::cout << "weft server stopping\n";
@@ -471,8 +496,8 @@ weft::job_client connect(const command_line& cl) {
   opts.tls = tls_of(cl);
   opts.patience = std::chrono::seconds{5};
   if (auto t = cl.flag("--connect-timeout"))
-    opts.patience =
-      std::chrono::seconds{parse_count("--connect-timeout", *t, 86'400)};
+    opts.patience
+      = std::chrono::seconds{parse_count("--connect-timeout", *t, 86'400)};
   opts.scheduler_threads = 2;
   return weft::remote::connect(address, opts).jobs();
 }
@@ -501,8 +526,7 @@ int run_submit(const command_line& cl) {
     check_argument("--cluster",
                    [&] { weft::validate_cluster_name(opts.cluster); });
   if (auto n = cl.flag("--max-retries"))
-    opts.max_retries =
-      static_cast<uint32_t>(parse_count("--max-retries", *n));
+    opts.max_retries = static_cast<uint32_t>(parse_count("--max-retries", *n));
   auto name = cl.flag("--name").value_or(id.name);
   check_argument("--name", [&] { weft::validate_job_name(name); });
   std::string source;
@@ -511,8 +535,7 @@ int run_submit(const command_line& cl) {
   // trip and is reported as a usage error.
   check_argument(source, [&] { weft::json::parse_input(input); });
   auto jobs = connect(cl);
-  auto info = jobs.submit(name, {weft::task_input{id, std::move(input)}},
-                          opts);
+  auto info = jobs.submit(name, {weft::task_input{id, std::move(input)}}, opts);
   if (cl.has("--json"))
     print_json(to_json(info));
   else
@@ -547,7 +570,8 @@ int run_jobs(const command_line& cl) {
   q.cursor = cl.flag("--cursor").value_or("");
   if (!q.cursor.empty() && !weft::core::is_uuid(q.cursor))
     throw usage_error("--cursor wants a job id (the last one a page showed), "
-                      "not " + weft::text::quote(q.cursor));
+                      "not "
+                      + weft::text::quote(q.cursor));
   q.newest_first = cl.has("--newest");
   auto jobs = connect(cl).query(q);
   if (cl.has("--json")) {
@@ -631,8 +655,8 @@ int run_job(const command_line& cl) {
   std::cout << (std::string{sep} == ", " ? ")" : "") << "\n";
   for (const auto& p : info.progress)
     std::cout << "  progress:  "
-              << (p.label.empty() ? "(default)" : printable(p.label))
-              << " " << p.done << "/" << p.total << "\n";
+              << (p.label.empty() ? "(default)" : printable(p.label)) << " "
+              << p.done << "/" << p.total << "\n";
   for (const auto& w : waiting)
     std::cout << "  waiting:   " << w << "\n";
   return 0;
@@ -691,17 +715,17 @@ json::object to_json(const weft::progress_update& u) {
     o["eta_seconds"] = nullptr;
   // Where the figures came from: learned statistics, the indicators'
   // totals, the job having completed, or nothing.
-  o["estimate"] = u.learned                                ? "learned"
+  o["estimate"] = u.learned                               ? "learned"
                   : u.state == weft::job_state::completed ? "completed"
-                  : u.percent                              ? "indicators"
-                                                           : "none";
+                  : u.percent                             ? "indicators"
+                                                          : "none";
   json::array items;
   for (const auto& i : u.items)
-    items.push_back(json::object{
-      {"task", i.task},
-      {"label", i.label},
-      {"state", weft::to_string(i.state)},
-      {"percent", i.percent ? json::value(*i.percent) : json::value()}});
+    items.push_back(json::object{{"task", i.task},
+                                 {"label", i.label},
+                                 {"state", weft::to_string(i.state)},
+                                 {"percent", i.percent ? json::value(*i.percent)
+                                                       : json::value()}});
   o["items"] = std::move(items);
   o["final"] = u.final;
   return o;
@@ -712,8 +736,7 @@ std::vector<std::string> frame(const weft::progress_update& u) {
   std::vector<std::string> lines;
   std::ostringstream head;
   head << "job " << u.job_id << " (" << printable(u.name) << ") "
-       << weft::to_string(u.state) << ", " << u.stats.total_tasks
-       << " tasks";
+       << weft::to_string(u.state) << ", " << u.stats.total_tasks << " tasks";
   const char* sep = ": ";
   for (size_t i = 0; i < weft::task_state_count; ++i)
     if (u.stats.tasks_by_state[i] > 0) {
@@ -730,8 +753,7 @@ std::vector<std::string> frame(const weft::progress_update& u) {
     std::ostringstream line;
     line << std::left << std::setw(16)
          << (p.label.empty() ? std::string{"progress"} : printable(p.label))
-         << bar(pct)
-         << " " << p.done << "/" << p.total;
+         << bar(pct) << " " << p.done << "/" << p.total;
     lines.push_back(line.str());
   }
   size_t shown = 0;
@@ -771,7 +793,7 @@ int run_watch(const command_line& cl) {
       return;
     }
     if (drawn > 0)
-      std::cout << "\x1b[" << drawn << "F";  // back to the frame's start
+      std::cout << "\x1b[" << drawn << "F"; // back to the frame's start
     for (const auto& line : lines)
       std::cout << "\x1b[2K" << line << "\n";
     for (size_t i = lines.size(); i < drawn; ++i)
@@ -780,14 +802,10 @@ int run_watch(const command_line& cl) {
     std::cout.flush();
   });
   switch (last.state) {
-    case weft::job_state::completed:
-      return 0;
-    case weft::job_state::failed:
-      return 3;
-    case weft::job_state::canceled:
-      return 4;
-    default:
-      return 1;
+    case weft::job_state::completed: return 0;
+    case weft::job_state::failed: return 3;
+    case weft::job_state::canceled: return 4;
+    default: return 1;
   }
 }
 
@@ -812,9 +830,9 @@ int run_visualize(const command_line& cl) {
   std::ofstream file{*out, std::ios::binary};
   file << svg;
   if (!file)
-    throw weft::error(weft::errc::io_error,
-                      "cannot write " + weft::text::quote(*out) + ": "
-                        + reason_of(errno));
+    throw weft::error(weft::errc::io_error, "cannot write "
+                                              + weft::text::quote(*out) + ": "
+                                              + reason_of(errno));
   if (!cl.has("--json"))
     std::cout << "wrote " << printable(*out) << "\n";
   else
@@ -835,7 +853,8 @@ int run_clusters(const command_line& cl) {
     }
     std::cout << std::left << std::setw(20) << "NAME" << std::setw(9)
               << "RUNNERS" << std::setw(7) << "SLOTS" << std::setw(8)
-              << "QUEUED" << "WAITING FOR A RUNNER\n";
+              << "QUEUED"
+              << "WAITING FOR A RUNNER\n";
     for (const auto& c : all) {
       uint64_t slots = 0;
       for (const auto& r : c.runners)
@@ -844,9 +863,8 @@ int run_clusters(const command_line& cl) {
       for (const auto& u : c.unserved)
         unserved += (unserved.empty() ? "" : ", ") + weft::to_string(u);
       std::cout << std::setw(20) << printable(c.name) << std::setw(9)
-                << c.runners.size()
-                << std::setw(7) << slots << std::setw(8) << c.queued
-                << unserved << "\n";
+                << c.runners.size() << std::setw(7) << slots << std::setw(8)
+                << c.queued << unserved << "\n";
     }
     return 0;
   }

@@ -19,9 +19,9 @@
 // with --slots slots. Runners prefetch up to --prefetch attempts (default
 // 256; see runner_options::prefetch).
 
-#include "weft/actors/messages.hpp"
 #include "weft/actors/journal.hpp"
 #include "weft/actors/memory.hpp"
+#include "weft/actors/messages.hpp"
 #include "weft/core/journal_event.hpp"
 #include "weft/core/statistics.hpp"
 #include "weft/core/task_graph.hpp"
@@ -38,19 +38,19 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <csignal>
-#include <thread>
-#include <filesystem>
 #include <deque>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
 #include <mutex>
 #include <optional>
 #include <random>
-#include <fstream>
-#include <iostream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -123,7 +123,8 @@ struct bench_small_job {
 };
 BOOST_DESCRIBE_STRUCT(bench_small_job, (), (count))
 
-// -- the estimate scenario's synthetic workflows ---------------------------------
+// -- the estimate scenario's synthetic workflows
+// ---------------------------------
 
 /// Sleeps `ms` in `steps` steps, reporting each as done (0: no indicator,
 /// so its progress is judged by the time it has run).
@@ -256,12 +257,12 @@ struct options {
   uint64_t pairs = 200000;
   uint32_t slots = 2;
   uint64_t threshold = 64;
-  uint32_t runner_processes = 0;  // 0: embedded runners
+  uint32_t runner_processes = 0; // 0: embedded runners
   uint32_t prefetch = 256;
-  uint32_t submitters = 16;  // many-jobs: client threads submitting
-  uint32_t learn = 3;        // estimate: learning runs per workflow
-  uint32_t runs = 3;         // estimate: measured runs per workflow
-  std::string serve;              // runner process mode: the server address
+  uint32_t submitters = 16; // many-jobs: client threads submitting
+  uint32_t learn = 3;       // estimate: learning runs per workflow
+  uint32_t runs = 3;        // estimate: measured runs per workflow
+  std::string serve;        // runner process mode: the server address
   std::string self_path;
 };
 
@@ -272,7 +273,7 @@ struct result {
   double p50_us = 0;
   double p99_us = 0;
   double bytes_per_task = 0;
-  std::string extra;  // more JSON fields, comma-led
+  std::string extra; // more JSON fields, comma-led
 };
 
 void report(const result& r, const std::string& summary) {
@@ -319,8 +320,8 @@ std::string journal_fields(const options& opt, const scratch_dir& dir,
     return ",\"journal\":\"none\"";
   auto store = weft::journal_store::open({dir.path, false});
   auto events = store->events();
-  return ",\"journal\":\"" + opt.journal + "\",\"events\":"
-         + std::to_string(events) + ",\"events_per_s\":"
+  return ",\"journal\":\"" + opt.journal
+         + "\",\"events\":" + std::to_string(events) + ",\"events_per_s\":"
          + std::to_string(static_cast<double>(events) / seconds);
 }
 
@@ -334,8 +335,8 @@ struct bench_setup {
   bench_setup(const options& opt, const scratch_dir& dir) {
     if (opt.runner_processes == 0) {
       cluster.emplace(cluster_options(opt, dir));
-      cluster->register_tasks<bench_noop, bench_tree, bench_fanout,
-                              bench_chain>();
+      cluster
+        ->register_tasks<bench_noop, bench_tree, bench_fanout, bench_chain>();
       cluster->start();
       return;
     }
@@ -347,8 +348,11 @@ struct bench_setup {
     server.emplace(so);
     auto address = "127.0.0.1:" + std::to_string(server->port());
     for (uint32_t i = 0; i < opt.runner_processes; ++i) {
-      std::vector<std::string> args{opt.self_path, "--serve", address,
-                                    "--slots", std::to_string(opt.slots),
+      std::vector<std::string> args{opt.self_path,
+                                    "--serve",
+                                    address,
+                                    "--slots",
+                                    std::to_string(opt.slots),
                                     "--prefetch",
                                     std::to_string(opt.prefetch)};
       std::vector<char*> argv;
@@ -403,7 +407,8 @@ int serve(const options& opt) {
   weft::remote::connect_options co;
   co.scheduler_threads = 2;
   auto conn = weft::remote::connect(opt.serve, co);
-  auto runner = conn.make_runner({.slots = opt.slots, .prefetch = opt.prefetch});
+  auto runner
+    = conn.make_runner({.slots = opt.slots, .prefetch = opt.prefetch});
   runner.register_tasks<bench_noop, bench_tree, bench_fanout, bench_chain>();
   runner.run_forever();
   return 0;
@@ -448,13 +453,13 @@ int run_job_scenario(const options& opt) {
     auto tasks = jobs.tasks(job.id);
     std::vector<double> hops;
     for (size_t i = 2; i < tasks.size(); ++i)
-      hops.push_back(static_cast<double>(tasks[i].started - tasks[i - 1].stopped)
-                     / 1000.0);
+      hops.push_back(
+        static_cast<double>(tasks[i].started - tasks[i - 1].stopped) / 1000.0);
     r.p50_us = percentile(hops, 0.5);
     r.p99_us = percentile(hops, 0.99);
     summary << ", per hop p50 " << r.p50_us << " us, p99 " << r.p99_us << " us";
   }
-  owner->stop();  // closes the journal
+  owner->stop(); // closes the journal
   r.extra = ",\"slots\":" + std::to_string(opt.slots)
             + ",\"runner_processes\":" + std::to_string(opt.runner_processes)
             + ",\"prefetch\":" + std::to_string(opt.prefetch)
@@ -497,7 +502,8 @@ int run_render(const options& opt) {
   return 0;
 }
 
-// -- soak: a long-running orchestrator -------------------------------------------
+// -- soak: a long-running orchestrator
+// -------------------------------------------
 
 /// Submits `count` small jobs from `submitters` threads, each keeping
 /// `window` jobs in flight (waiting for its oldest before the next), and
@@ -541,9 +547,9 @@ double median_ms(int runs, Fn fn) {
   for (int i = 0; i < runs; ++i) {
     auto t0 = clock_type::now();
     fn();
-    ms.push_back(std::chrono::duration<double, std::milli>(clock_type::now()
-                                                           - t0)
-                   .count());
+    ms.push_back(
+      std::chrono::duration<double, std::milli>(clock_type::now() - t0)
+        .count());
   }
   return percentile(ms, 0.5);
 }
@@ -561,9 +567,8 @@ std::string finished_store_fields(const options& opt, const scratch_dir& dir,
   owner->register_tasks<bench_noop, bench_small_job>();
   owner->start();
   auto probe = owner->jobs().submit("probe", bench_small_job{0}).id;
-  auto restart_ms = std::chrono::duration<double, std::milli>(clock_type::now()
-                                                              - t0)
-                      .count();
+  auto restart_ms
+    = std::chrono::duration<double, std::milli>(clock_type::now() - t0).count();
   owner->jobs().wait(probe, std::chrono::minutes{1});
   auto jobs = owner->jobs();
   weft::job_query newest;
@@ -575,7 +580,7 @@ std::string finished_store_fields(const options& opt, const scratch_dir& dir,
     jobs.tasks(big_job);
   });
   owner.reset();
-  lco.orchestrator.finished_in_memory = 0;  // every request loads it again
+  lco.orchestrator.finished_in_memory = 0; // every request loads it again
   owner.emplace(lco);
   owner->register_tasks<bench_noop, bench_small_job>();
   owner->start();
@@ -598,27 +603,23 @@ int run_soak(const options& opt) {
   owner->start();
   auto jobs = owner->jobs();
   auto every = std::max<uint64_t>(1, std::min<uint64_t>(100000, opt.jobs / 10));
-  std::vector<double> rss;  // at each checkpoint
+  std::vector<double> rss; // at each checkpoint
   auto start = clock_type::now();
-  run_jobs_in_window(jobs, opt.jobs, opt.submitters, 32, every,
-                     [&](uint64_t done) {
-                       auto mb = status_mb("VmRSS:");
-                       rss.push_back(mb);
-                       auto s = std::chrono::duration<double>(clock_type::now()
-                                                              - start)
-                                  .count();
-                       std::cout << "{\"scenario\":\"soak-checkpoint\","
-                                    "\"jobs\":"
-                                 << done << ",\"seconds\":" << s
-                                 << ",\"jobs_per_s\":"
-                                 << static_cast<double>(done) / s
-                                 << ",\"rss_mb\":" << mb
-                                 << ",\"heap_mb\":"
-                                 << heap_in_use() / (1 << 20) << "}"
-                                 << std::endl;
-                     });
-  auto seconds = std::chrono::duration<double>(clock_type::now() - start)
-                   .count();
+  run_jobs_in_window(
+    jobs, opt.jobs, opt.submitters, 32, every, [&](uint64_t done) {
+      auto mb = status_mb("VmRSS:");
+      rss.push_back(mb);
+      auto s = std::chrono::duration<double>(clock_type::now() - start).count();
+      std::cout << "{\"scenario\":\"soak-checkpoint\","
+                   "\"jobs\":"
+                << done << ",\"seconds\":" << s
+                << ",\"jobs_per_s\":" << static_cast<double>(done) / s
+                << ",\"rss_mb\":" << mb
+                << ",\"heap_mb\":" << heap_in_use() / (1 << 20) << "}"
+                << std::endl;
+    });
+  auto seconds
+    = std::chrono::duration<double>(clock_type::now() - start).count();
   // A finished job of 1,000 tasks to read back later.
   auto big = jobs.submit("soak-big", bench_small_job{999}).id;
   jobs.wait(big, std::chrono::minutes{5});
@@ -668,9 +669,9 @@ int run_many_jobs(const options& opt) {
         for (uint64_t i = t; i < opt.jobs; i += opt.submitters) {
           auto t0 = clock_type::now();
           ids[i] = jobs.submit("bench-small", bench_small_job{9}).id;
-          submit_us[i] = std::chrono::duration<double, std::micro>(
-                           clock_type::now() - t0)
-                           .count();
+          submit_us[i]
+            = std::chrono::duration<double, std::micro>(clock_type::now() - t0)
+                .count();
         }
         for (uint64_t i = t; i < opt.jobs; i += opt.submitters) {
           auto done = jobs.wait(ids[i], std::chrono::hours{1});
@@ -696,8 +697,8 @@ int run_many_jobs(const options& opt) {
             + journal_fields(opt, dir, r.seconds);
   std::ostringstream summary;
   summary << opt.jobs << " jobs of 10 tasks (" << completed.load()
-          << " completed) in "
-          << r.seconds << " s: " << static_cast<uint64_t>(jobs_per_s)
+          << " completed) in " << r.seconds
+          << " s: " << static_cast<uint64_t>(jobs_per_s)
           << " jobs/s; submit p50 " << r.p50_us << " us, p99 " << r.p99_us
           << " us";
   report(r, summary.str());
@@ -707,9 +708,9 @@ int run_many_jobs(const options& opt) {
 /// How one watched run of a workflow went: what was shown against what
 /// was true.
 struct estimate_run {
-  double mean_abs_error = 0;  ///< percentage points, time-weighted
-  double no_estimate_share = 0;  ///< of the run's time
-  std::vector<double> eta_errors;  ///< relative, from the 20 % mark on
+  double mean_abs_error = 0;      ///< percentage points, time-weighted
+  double no_estimate_share = 0;   ///< of the run's time
+  std::vector<double> eta_errors; ///< relative, from the 20 % mark on
   double seconds = 0;
   uint64_t tasks = 0;
 };
@@ -740,8 +741,8 @@ estimate_run watch_run(weft::job_client& jobs, const Root& root) {
   double known_time = 0;
   for (size_t k = 0; k < samples.size(); ++k) {
     auto from = std::clamp(samples[k].at, t0, t1);
-    auto to = k + 1 < samples.size() ? std::clamp(samples[k + 1].at, t0, t1)
-                                     : t1;
+    auto to
+      = k + 1 < samples.size() ? std::clamp(samples[k + 1].at, t0, t1) : t1;
     if (to <= from)
       continue;
     if (!samples[k].percent) {
@@ -814,9 +815,9 @@ int run_estimate_cost(const options& opt) {
   for (int k = 0; k < 5; ++k) {
     auto t0 = clock_type::now();
     e = estimate(graph, stats, 5000);
-    ms.push_back(std::chrono::duration<double, std::milli>(clock_type::now()
-                                                           - t0)
-                   .count());
+    ms.push_back(
+      std::chrono::duration<double, std::milli>(clock_type::now() - t0)
+        .count());
   }
   result r;
   r.scenario = "estimate-cost";
@@ -825,9 +826,9 @@ int run_estimate_cost(const options& opt) {
   r.extra = ",\"estimate_ms\":" + std::to_string(percentile(ms, 0.5))
             + ",\"percent\":" + std::to_string(e.percent.value_or(-1));
   std::ostringstream summary;
-  summary << "one estimate of a job of " << r.tasks << " tasks, half done: "
-          << percentile(ms, 0.5) << " ms (median of 5), "
-          << e.percent.value_or(-1) << " %";
+  summary << "one estimate of a job of " << r.tasks
+          << " tasks, half done: " << percentile(ms, 0.5)
+          << " ms (median of 5), " << e.percent.value_or(-1) << " %";
   report(r, summary.str());
   return 0;
 }
@@ -898,9 +899,9 @@ int run_estimate(const options& opt) {
             << "no estimate for " << 100 * w.first_no_estimate
             << " % of the first run, " << 100 * no_estimate
             << " % of the measured ones";
-    per_workflow << ",\"" << w.name << "_error_points\":"
-                 << percentile(mine, 0.5) << ",\"" << w.name
-                 << "_eta_error\":" << percentile(mine_eta, 0.5);
+    per_workflow << ",\"" << w.name
+                 << "_error_points\":" << percentile(mine, 0.5) << ",\""
+                 << w.name << "_eta_error\":" << percentile(mine_eta, 0.5);
   }
   double mean_error = 0;
   for (auto e : errors)
@@ -910,21 +911,24 @@ int run_estimate(const options& opt) {
   result r;
   r.scenario = "estimate";
   r.seconds = seconds;
-  r.tasks = tasks;  // of the measured runs
-  r.extra = ",\"learning_runs\":" + std::to_string(opt.learn)
-            + ",\"measured_runs\":" + std::to_string(opt.runs)
-            + ",\"mean_error_points\":" + std::to_string(mean_error)
-            + ",\"eta_error_median\":"
-            + std::to_string(percentile(eta_errors, 0.5))
-            + ",\"eta_error_p90\":" + std::to_string(percentile(eta_errors, 0.9))
-            + ",\"eta_within_25_percent\":"
-            + std::to_string(eta_errors.empty()
-                               ? 0.0
-                               : static_cast<double>(within)
-                                   / static_cast<double>(eta_errors.size()))
-            + per_workflow.str();
-  summary << "\n  overall: mean error " << mean_error << " points; ETA within 25 % in "
-          << (eta_errors.empty() ? 0 : 100 * within / static_cast<double>(eta_errors.size()))
+  r.tasks = tasks; // of the measured runs
+  r.extra
+    = ",\"learning_runs\":" + std::to_string(opt.learn)
+      + ",\"measured_runs\":" + std::to_string(opt.runs)
+      + ",\"mean_error_points\":" + std::to_string(mean_error)
+      + ",\"eta_error_median\":" + std::to_string(percentile(eta_errors, 0.5))
+      + ",\"eta_error_p90\":" + std::to_string(percentile(eta_errors, 0.9))
+      + ",\"eta_within_25_percent\":"
+      + std::to_string(eta_errors.empty()
+                         ? 0.0
+                         : static_cast<double>(within)
+                             / static_cast<double>(eta_errors.size()))
+      + per_workflow.str();
+  summary << "\n  overall: mean error " << mean_error
+          << " points; ETA within 25 % in "
+          << (eta_errors.empty()
+                ? 0
+                : 100 * within / static_cast<double>(eta_errors.size()))
           << " % of updates from the 20 % mark (median error "
           << 100 * percentile(eta_errors, 0.5) << " %)";
   report(r, summary.str());
@@ -945,7 +949,7 @@ int run_recovery(const options& opt) {
       written += batch.size();
       batch.clear();
     };
-    uint64_t leaves_per_job = 50000;  // 99,999 tasks, ~200,000 events
+    uint64_t leaves_per_job = 50000; // 99,999 tasks, ~200,000 events
     while (written + batch.size() < opt.events) {
       weft::core::journal_event sub;
       sub.kind = weft::core::event_kind::job_submitted;
@@ -981,7 +985,8 @@ int run_recovery(const options& opt) {
           computed.outcome.stopped = started.time + 1000;
           if (t.end - t.begin > 1) {
             auto mid = t.begin + (t.end - t.begin) / 2;
-            for (auto part : {bench_tree{t.begin, mid}, bench_tree{mid, t.end}}) {
+            for (auto part :
+                 {bench_tree{t.begin, mid}, bench_tree{mid, t.end}}) {
               weft::core::task_submission s;
               s.identifier = root.identifier;
               s.input = weft::json::encode(part);
@@ -1012,8 +1017,7 @@ int run_recovery(const options& opt) {
   r.scenario = "recovery";
   r.seconds = std::chrono::duration<double>(clock_type::now() - start).count();
   r.tasks = tasks;
-  r.extra = ",\"events\":" + std::to_string(written)
-            + ",\"events_per_s\":"
+  r.extra = ",\"events\":" + std::to_string(written) + ",\"events_per_s\":"
             + std::to_string(static_cast<double>(written) / r.seconds);
   std::ostringstream summary;
   summary << "replayed " << written << " events (" << tasks << " tasks) in "
@@ -1022,7 +1026,8 @@ int run_recovery(const options& opt) {
   return 0;
 }
 
-// -- raw CAF request/reply, the ceiling every weft message pays into --------------
+// -- raw CAF request/reply, the ceiling every weft message pays into
+// --------------
 
 using ping_atom = caf::atom_constant<caf::atom("benchPing")>;
 
@@ -1117,7 +1122,8 @@ void usage() {
        "estimate-cost\n"
        "                  [--tasks N] [--jobs N] [--events N] [--pairs N]\n"
        "                  [--slots N] [--threshold N]\n"
-       "                  [--journal none|fsync|nofsync] [--runner-processes N]\n"
+       "                  [--journal none|fsync|nofsync] [--runner-processes "
+       "N]\n"
        "                  [--prefetch N (default 256; 0: no prefetch)]\n"
        "                  [--submitters N (many-jobs; default 16)]\n"
        "                  [--learn N] [--runs N] (estimate; default 3 and 3)\n";
@@ -1155,7 +1161,8 @@ int main(int argc, char** argv) {
       else if (arg == "--runner-processes")
         opt.runner_processes = static_cast<uint32_t>(std::stoul(value()));
       else if (arg == "--submitters")
-        opt.submitters = std::max(1u, static_cast<uint32_t>(std::stoul(value())));
+        opt.submitters
+          = std::max(1u, static_cast<uint32_t>(std::stoul(value())));
       else if (arg == "--learn")
         opt.learn = static_cast<uint32_t>(std::stoul(value()));
       else if (arg == "--runs")

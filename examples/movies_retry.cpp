@@ -13,7 +13,7 @@
 #include <sstream>
 
 #ifndef WEFT_EXAMPLES_DATA
-#define WEFT_EXAMPLES_DATA "examples/data"
+#  define WEFT_EXAMPLES_DATA "examples/data"
 #endif
 
 namespace {

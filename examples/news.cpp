@@ -12,7 +12,7 @@
 #include <sstream>
 
 #ifndef WEFT_EXAMPLES_DATA
-#define WEFT_EXAMPLES_DATA "examples/data"
+#  define WEFT_EXAMPLES_DATA "examples/data"
 #endif
 
 struct fetch_news {
@@ -35,7 +35,8 @@ BOOST_DESCRIBE_STRUCT(fetch_news, (), (date, source_dir))
 
 struct print_headlines {
   void execute(weft::context& ctx) const {
-    auto articles = boost::json::parse(ctx.job_cache()["news"].get()).as_array();
+    auto articles
+      = boost::json::parse(ctx.job_cache()["news"].get()).as_array();
     std::ostringstream out;
     for (const auto& a : articles) {
       const auto& obj = a.as_object();
@@ -50,7 +51,8 @@ BOOST_DESCRIBE_STRUCT(print_headlines, (), ())
 
 struct most_frequent_authors {
   void execute(weft::context& ctx) const {
-    auto articles = boost::json::parse(ctx.job_cache()["news"].get()).as_array();
+    auto articles
+      = boost::json::parse(ctx.job_cache()["news"].get()).as_array();
     std::map<std::string, int> counts;
     for (const auto& a : articles)
       ++counts[a.as_object().at("author").as_string().c_str()];

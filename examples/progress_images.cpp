@@ -53,7 +53,7 @@ std::string to_grayscale(const std::string& ppm) {
 } // namespace
 
 struct download_image {
-  std::string url;  // a local path stands in for the URL
+  std::string url; // a local path stands in for the URL
   std::string image_name;
   void execute(weft::context& ctx) const {
     std::ifstream in{url, std::ios::binary};
@@ -61,7 +61,7 @@ struct download_image {
       throw std::runtime_error("cannot download " + url);
     std::stringstream bytes;
     bytes << in.rdbuf();
-    std::this_thread::sleep_for(std::chrono::milliseconds{30});  // the network
+    std::this_thread::sleep_for(std::chrono::milliseconds{30}); // the network
     ctx.job_cache()[image_name] = bytes.str();
     ctx.progress("download").done(1);
   }
@@ -93,8 +93,7 @@ struct download_images {
       std::ostringstream name;
       name << "image_" << std::setw(4) << std::setfill('0') << i << ".ppm";
       std::ostringstream gray;
-      gray << "image_gray_" << std::setw(4) << std::setfill('0') << i
-           << ".pgm";
+      gray << "image_gray_" << std::setw(4) << std::setfill('0') << i << ".pgm";
       auto download
         = ctx.submit_subtask(download_image{image_urls[i], name.str()});
       ctx.submit_subtask(to_grayscale_task{name.str(), gray.str()},

@@ -21,8 +21,8 @@ struct count_lines {
         ++lines;
     }
     ctx.progress("files").done(files.size());
-    ctx.set_display("CountLines\n" + std::to_string(files.size())
-                                 + " files, " + std::to_string(lines) + " lines");
+    ctx.set_display("CountLines\n" + std::to_string(files.size()) + " files, "
+                    + std::to_string(lines) + " lines");
   }
 };
 BOOST_DESCRIBE_STRUCT(count_lines, (), (files))
@@ -55,8 +55,8 @@ int main(int argc, char** argv) {
   fs::path dir = argc > 1 ? fs::path{argv[1]} : fs::path{WEFT_SOURCE_DIR};
   std::vector<std::string> files;
   for (const auto& e : fs::recursive_directory_iterator{dir})
-    if (e.is_regular_file() && (e.path().extension() == ".cpp"
-                                || e.path().extension() == ".hpp"))
+    if (e.is_regular_file()
+        && (e.path().extension() == ".cpp" || e.path().extension() == ".hpp"))
       files.push_back(e.path().string());
   weft::local_cluster cluster;
   cluster.register_tasks<count_all_lines, split_files, count_lines>();

@@ -23,9 +23,9 @@ struct RenderFrame {
   }
   void execute(weft::context& ctx) const {
     std::this_thread::sleep_for(std::chrono::milliseconds{20});
-    ctx.job_cache().group("frames").set(
-      std::to_string(frame),
-      "frame " + std::to_string(frame) + " by " + ctx.current_task().runner);
+    ctx.job_cache().group("frames").set(std::to_string(frame),
+                                        "frame " + std::to_string(frame)
+                                          + " by " + ctx.current_task().runner);
     ctx.set_display("frame " + std::to_string(frame) + "\n"
                     + ctx.current_task().runner);
     ctx.progress("frames").done(1);
@@ -41,7 +41,7 @@ struct Encode {
   void execute(weft::context& ctx) const {
     auto group = ctx.job_cache().group("frames");
     for (uint32_t i = 0; i < frames; ++i)
-      (void) group.get(std::to_string(i));  // throws if a frame is missing
+      (void)group.get(std::to_string(i)); // throws if a frame is missing
     ctx.logger().info("encoded", {{"frames", frames}});
   }
 };
@@ -56,7 +56,8 @@ struct RenderMovie {
     ctx.progress("frames").add(frames);
     std::vector<weft::subtask_handle> rendered;
     for (uint32_t i = 0; i < frames; ++i)
-      rendered.push_back(ctx.submit_subtask(RenderFrame{i}, {.cluster = "gpu"}));
+      rendered.push_back(
+        ctx.submit_subtask(RenderFrame{i}, {.cluster = "gpu"}));
     ctx.submit_subtask(Encode{frames}, {.depends_on = rendered});
   }
 };
@@ -99,8 +100,7 @@ int main(int argc, char** argv) {
     r.register_tasks<RenderMovie, RenderFrame, Encode>();
     r.start();
     std::cout << "runner " << r.name() << " serves cluster "
-              << r.options().cluster << " of " << server.address()
-              << std::endl;
+              << r.options().cluster << " of " << server.address() << std::endl;
     r.run_forever();
     return 0;
   } catch (const weft::error& e) {

@@ -37,7 +37,7 @@ using go_atom = caf::atom_constant<caf::atom("tGo")>;
 
 /// An actor system on the test coordinator; actors run only in run().
 struct fixture {
-  caf::actor_system_config cfg;  // outlives the system
+  caf::actor_system_config cfg; // outlives the system
   std::unique_ptr<caf::actor_system> sys;
   caf::scheduler::test_coordinator* sched = nullptr;
   // Stopped at the end, also when a check failed on the way.
@@ -129,12 +129,12 @@ struct runner_log {
 /// that batch; `done` with results goes to that job as the runner's report.
 caf::behavior stub_runner(caf::event_based_actor* self,
                           std::shared_ptr<runner_log> log) {
-  self->set_default_handler([log](caf::scheduled_actor*,
-                                  caf::message_view& msg)
-                              -> caf::result<caf::message> {
-    log->unexpected.push_back(caf::to_string(msg.copy_content_to_message()));
-    return caf::message{};
-  });
+  self->set_default_handler(
+    [log](caf::scheduled_actor*,
+          caf::message_view& msg) -> caf::result<caf::message> {
+      log->unexpected.push_back(caf::to_string(msg.copy_content_to_message()));
+      return caf::message{};
+    });
   return {
     [log](atom::run, std::vector<dispatch_spec>& batch) {
       log->batches.push_back(std::move(batch));
@@ -144,8 +144,9 @@ caf::behavior stub_runner(caf::event_based_actor* self,
       std::vector<weft::attempt_id> ids;
       for (const auto& s : batch)
         ids.push_back({s.task, s.attempt, s.seq});
-      self->request(batch.front().job, caf::infinite, atom::start_v, ids,
-                    std::string{"stub-runner"})
+      self
+        ->request(batch.front().job, caf::infinite, atom::start_v, ids,
+                  std::string{"stub-runner"})
         .then([log](std::vector<uint64_t>& seqs) {
           log->allowed.insert(log->allowed.end(), seqs.begin(), seqs.end());
         });
@@ -254,7 +255,7 @@ caf::behavior stub_journal(caf::event_based_actor* self,
 caf::behavior stub_service(caf::event_based_actor*) {
   return {
     [](atom::state, const std::string&, weft::job_state) {},
-    [](atom::done, const std::string&) {},  // at rest: may leave memory
+    [](atom::done, const std::string&) {}, // at rest: may leave memory
   };
 }
 
@@ -301,7 +302,8 @@ weft::runner_registration registration(std::string name,
 
 } // namespace
 
-// -- the cluster ----------------------------------------------------------------
+// -- the cluster
+// ----------------------------------------------------------------
 
 TEST_CASE("deterministic: the cluster dispatches the oldest compatible head "
           "first, within credit") {
@@ -323,13 +325,13 @@ TEST_CASE("deterministic: the cluster dispatches the oldest compatible head "
 
   // One batch, seqs 0..6 in this order; nobody has credit yet.
   std::vector<dispatch_spec> batch{
-    spec(job, 0, id("b", "v2.0")),  // seq 0
-    spec(job, 1, id("a", "v1.1")),  // seq 1
-    spec(job, 2, id("a", "v1.0")),  // seq 2
-    spec(job, 3, id("a", "v1.1")),  // seq 3
-    spec(job, 4, id("b", "v2.0")),  // seq 4
-    spec(job, 5, id("a", "v1.3")),  // seq 5: no runner has minor >= 3
-    spec(job, 6, id("b", "v3.0")),  // seq 6: no runner has major 3
+    spec(job, 0, id("b", "v2.0")), // seq 0
+    spec(job, 1, id("a", "v1.1")), // seq 1
+    spec(job, 2, id("a", "v1.0")), // seq 2
+    spec(job, 3, id("a", "v1.1")), // seq 3
+    spec(job, 4, id("b", "v2.0")), // seq 4
+    spec(job, 5, id("a", "v1.3")), // seq 5: no runner has minor >= 3
+    spec(job, 6, id("b", "v3.0")), // seq 6: no runner has major 3
   };
   caf::anon_send(cluster, atom::enqueue_v, batch, std::vector<uint64_t>{});
   f.run();
@@ -387,14 +389,16 @@ TEST_CASE("deterministic: the cluster serves runners round robin") {
   auto r2 = caf::actor_cast<weft::runner_actor>(f.stub(stub_runner, log2));
   auto job = caf::actor_cast<weft::job_actor>(
     f.stub(stub_job, std::make_shared<job_log>()));
-  caf::anon_send(cluster, atom::join_v, r1, registration("r1", {id("x", "v1.0")}));
-  caf::anon_send(cluster, atom::join_v, r2, registration("r2", {id("x", "v1.0")}));
+  caf::anon_send(cluster, atom::join_v, r1,
+                 registration("r1", {id("x", "v1.0")}));
+  caf::anon_send(cluster, atom::join_v, r2,
+                 registration("r2", {id("x", "v1.0")}));
   caf::anon_send(cluster, atom::credit_v, r1, uint32_t{10});
   caf::anon_send(cluster, atom::credit_v, r2, uint32_t{10});
   f.run();
   // Both could take everything; one item per enqueue goes to the runners
   // in turn.
-  std::vector<int> who;  // 1 or 2, per item
+  std::vector<int> who; // 1 or 2, per item
   for (uint32_t t = 0; t < 6; ++t) {
     caf::anon_send(cluster, atom::enqueue_v,
                    std::vector<dispatch_spec>{spec(job, t, id("x", "v1.0"))},
@@ -426,7 +430,8 @@ TEST_CASE("deterministic: a runner going down hands back what its job did "
   auto r2 = caf::actor_cast<weft::runner_actor>(f.stub(stub_runner, log2));
   auto jlog = std::make_shared<job_log>();
   auto job = caf::actor_cast<weft::job_actor>(f.stub(stub_job, jlog));
-  caf::anon_send(cluster, atom::join_v, r1, registration("r1", {id("x", "v1.0")}));
+  caf::anon_send(cluster, atom::join_v, r1,
+                 registration("r1", {id("x", "v1.0")}));
   caf::anon_send(cluster, atom::credit_v, r1, uint32_t{3});
   f.run();
   caf::anon_send(cluster, atom::enqueue_v,
@@ -449,7 +454,8 @@ TEST_CASE("deterministic: a runner going down hands back what its job did "
 
   // A second runner that could take lost work joins; the dead one's
   // dispatches go back to the job (it requeues them), not to r2 directly.
-  caf::anon_send(cluster, atom::join_v, r2, registration("r2", {id("x", "v1.0")}));
+  caf::anon_send(cluster, atom::join_v, r2,
+                 registration("r2", {id("x", "v1.0")}));
   caf::anon_send(cluster, atom::credit_v, r2, uint32_t{5});
   f.run();
   CHECK(log2->batches.empty());
@@ -483,7 +489,8 @@ TEST_CASE("deterministic: a job that goes takes its queued work and its "
   auto doomed = caf::actor_cast<weft::job_actor>(doomed_actor);
   auto other = caf::actor_cast<weft::job_actor>(
     f.stub(stub_job, std::make_shared<job_log>()));
-  caf::anon_send(cluster, atom::join_v, r, registration("r", {id("x", "v1.0")}));
+  caf::anon_send(cluster, atom::join_v, r,
+                 registration("r", {id("x", "v1.0")}));
   caf::anon_send(cluster, atom::credit_v, r, uint32_t{3});
   f.run();
   auto of = [](const weft::job_actor& job, uint32_t task, std::string job_id) {
@@ -512,8 +519,8 @@ TEST_CASE("deterministic: a job that goes takes its queued work and its "
   auto info = f.ask<weft::cluster_info>(cluster, atom::info_v);
   f.run();
   REQUIRE(info->value);
-  CHECK(info->value->queued == 1);      // the other's task 4
-  CHECK(info->value->dispatched == 1);  // the other's task 2
+  CHECK(info->value->queued == 1);     // the other's task 4
+  CHECK(info->value->dispatched == 1); // the other's task 2
   CHECK_FALSE(idle->arrived());
 
   // The other job settles its dispatch; the runner's credit for it comes
@@ -549,7 +556,8 @@ TEST_CASE("deterministic: a cluster decides its deletion in one step and "
     REQUIRE(info->value);
     return info->value->queued;
   };
-  caf::anon_send(cluster, atom::join_v, r, registration("r", {id("x", "v1.0")}));
+  caf::anon_send(cluster, atom::join_v, r,
+                 registration("r", {id("x", "v1.0")}));
   f.run();
   try_remove();
   f.run();
@@ -663,8 +671,8 @@ weft::core::journal_event submission_event(std::string job_id) {
 /// A job's graph as of its submission, as the job service builds it.
 weft::recovered_job submitted_job(std::string job_id) {
   auto e = submission_event(std::move(job_id));
-  return weft::recovered_job{e.job_id, e.name, e.cluster, e.time,
-                             weft::core::graph_of(e), {}};
+  return weft::recovered_job{
+    e.job_id, e.name, e.cluster, e.time, weft::core::graph_of(e), {}};
 }
 
 /// A runner of `default` in `dir` that runs root and child, with credit.
@@ -690,9 +698,10 @@ TEST_CASE("deterministic: a job's roots reach the cluster only once the "
   auto rlog = std::make_shared<runner_log>();
   join_default(f, *dir, rlog);
   auto jlog = std::make_shared<journal_log>();
-  auto journal = caf::actor_cast<weft::journal_actor>(f.stub(stub_journal, jlog));
-  auto service = f.keep(weft::spawn_job_service(
-    *f.sys, dir, weft::orchestrator_config{}, journal));
+  auto journal
+    = caf::actor_cast<weft::journal_actor>(f.stub(stub_journal, jlog));
+  auto service = f.keep(
+    weft::spawn_job_service(*f.sys, dir, weft::orchestrator_config{}, journal));
   weft::submit_request req;
   req.name = "ordered";
   req.cluster = "default";
@@ -701,8 +710,7 @@ TEST_CASE("deterministic: a job's roots reach the cluster only once the "
   f.run();
   // The submission waits for the journal: nothing dispatched, no answer.
   REQUIRE(jlog->appends.size() == 1);
-  REQUIRE(jlog->kinds(0)
-          == std::vector{weft::core::event_kind::job_submitted});
+  REQUIRE(jlog->kinds(0) == std::vector{weft::core::event_kind::job_submitted});
   auto job_id = jlog->appends[0][0].job_id;
   CHECK(rlog->batches.empty());
   CHECK_FALSE(submitted->arrived());
@@ -773,13 +781,12 @@ TEST_CASE("deterministic: a job enqueues subtasks only after the journal "
   CHECK(jlog->kinds(1) == std::vector{weft::core::event_kind::task_computed});
   CHECK(jlog->appends[1][0].sync);
   CHECK(rlog->batches.size() == 1);
-  auto cinfo = f.ask<weft::cluster_info>(dir->get("default"),
-                                                atom::info_v);
+  auto cinfo = f.ask<weft::cluster_info>(dir->get("default"), atom::info_v);
   auto tasks = f.ask<std::vector<weft::task_info>>(job, atom::tasks_v);
   f.run();
   REQUIRE(cinfo->value);
   CHECK(cinfo->value->queued == 0);
-  CHECK(cinfo->value->dispatched == 1);  // the root, not yet settled
+  CHECK(cinfo->value->dispatched == 1); // the root, not yet settled
   CHECK_FALSE(tasks->arrived());
 
   ack();
@@ -955,7 +962,7 @@ TEST_CASE("deterministic: a job whose cluster was deleted under it sends to "
   auto gpu_log = std::make_shared<runner_log>();
   auto rg = join_children(f, dir->get("gpu"), gpu_log);
   weft::orchestrator_config cfg;
-  cfg.create_clusters_on_use = false;  // as a server
+  cfg.create_clusters_on_use = false; // as a server
   auto service = f.keep(weft::spawn_job_service(*f.sys, dir, cfg));
   weft::job_environment env;
   env.service = caf::actor_cast<weft::job_service_actor>(f.stub(stub_service));
@@ -991,8 +998,8 @@ TEST_CASE("deterministic: a job whose cluster was deleted under it sends to "
   };
   using enum weft::task_state;
   auto create_gpu = [&] {
-    auto created = f.ask<weft::cluster_info>(service, atom::create_v,
-                                             std::string{"gpu"});
+    auto created
+      = f.ask<weft::cluster_info>(service, atom::create_v, std::string{"gpu"});
     f.run();
     REQUIRE(created->value);
   };
@@ -1023,7 +1030,7 @@ TEST_CASE("deterministic: a job whose cluster was deleted under it sends to "
   f.run();
   REQUIRE(done->value);
   CHECK(done->value->state == weft::job_state::completed);
-  CHECK(gpu_log->batches.size() == 1);  // the old runner got nothing more
+  CHECK(gpu_log->batches.size() == 1); // the old runner got nothing more
   CHECK(dlog->unexpected.empty());
   CHECK(new_log->unexpected.empty());
 }
@@ -1049,14 +1056,15 @@ TEST_CASE("deterministic: a job has one journal write in flight at a time, "
     auto root = rlog->batches[0][0];
     caf::anon_send(runner, go_atom::value);
     f.run();
-    REQUIRE(jlog->appends.size() == 1);  // the start, not yet acknowledged
+    REQUIRE(jlog->appends.size() == 1); // the start, not yet acknowledged
     weft::task_result result;
     result.task = root.task;
     result.attempt = root.attempt;
     result.outcome.succeeded = true;
-    caf::anon_send(runner, atom::done_v, std::vector<weft::task_result>{result});
+    caf::anon_send(runner, atom::done_v,
+                   std::vector<weft::task_result>{result});
     f.run();
-    CHECK(jlog->appends.size() == 1);  // the completion waits
+    CHECK(jlog->appends.size() == 1); // the completion waits
     caf::anon_send(journal_stub, ack_atom::value);
     f.run();
     REQUIRE(jlog->appends.size() == 2);
@@ -1064,7 +1072,7 @@ TEST_CASE("deterministic: a job has one journal write in flight at a time, "
     CHECK(jlog->appends[1][0].sync);
     auto found = f.ask<weft::job_info>(job, atom::find_v);
     f.run();
-    CHECK_FALSE(found->arrived());  // it reads what the journal has
+    CHECK_FALSE(found->arrived()); // it reads what the journal has
     caf::anon_send(journal_stub, ack_atom::value);
     f.run();
     REQUIRE(found->value);
@@ -1084,7 +1092,8 @@ TEST_CASE("deterministic: a job has one journal write in flight at a time, "
     result.task = root.task;
     result.attempt = root.attempt;
     result.outcome.succeeded = true;
-    caf::anon_send(runner, atom::done_v, std::vector<weft::task_result>{result});
+    caf::anon_send(runner, atom::done_v,
+                   std::vector<weft::task_result>{result});
     f.run();
     caf::anon_send(journal_stub, fail_atom::value);
     f.run();
@@ -1094,7 +1103,7 @@ TEST_CASE("deterministic: a job has one journal write in flight at a time, "
     CHECK(jlog->unanswered.empty());
     auto found = f.ask<weft::job_info>(job, atom::find_v);
     f.run();
-    CHECK(found->error);  // the actor is gone
+    CHECK(found->error); // the actor is gone
   }
   CHECK(rlog->unexpected.empty());
 }

@@ -84,7 +84,7 @@ TEST_CASE("actors: a lost runner's task moves on without spending a retry") {
   CHECK(tasks[1].runner_losses == 1);
   CHECK(tasks[1].retries_used == 0);
   CHECK(tasks[1].attempts == 2);
-  gate.set_value();  // let the orphaned thread end
+  gate.set_value(); // let the orphaned thread end
 }
 
 struct hello {
@@ -111,21 +111,20 @@ TEST_CASE("actors: weft runs inside an actor system the caller owns") {
           == std::vector<weft::progress_indicator>{{"hello", 1, 1}});
   }
   // The caller's system keeps working after weft is gone.
-  auto echo = sys.spawn([]() -> caf::behavior {
-    return {[](int x) { return x + 1; }};
-  });
+  auto echo = sys.spawn(
+    []() -> caf::behavior { return {[](int x) { return x + 1; }}; });
   caf::scoped_actor self{sys};
   int answer = 0;
-  self->request(echo, 5s, 41).receive([&](int x) { answer = x; },
-                                      [](caf::error&) {});
+  self->request(echo, 5s, 41)
+    .receive([&](int x) { answer = x; }, [](caf::error&) {});
   CHECK(answer == 42);
   self->send_exit(echo, caf::exit_reason::user_shutdown);
 }
 
 // A runner that joins, takes work and dies before starting any of it.
-weft::runner_actor::behavior_type
-black_hole(weft::runner_actor::pointer self, weft::cluster_actor cluster,
-           caf::actor joined) {
+weft::runner_actor::behavior_type black_hole(weft::runner_actor::pointer self,
+                                             weft::cluster_actor cluster,
+                                             caf::actor joined) {
   auto me = caf::actor_cast<weft::runner_actor>(self);
   weft::runner_registration reg{"black-hole", 4, {{"hello", "v0.0"}}};
   self->request(cluster, caf::infinite, weft::atom::join_v, me, reg)
@@ -145,7 +144,8 @@ black_hole(weft::runner_actor::pointer self, weft::cluster_actor cluster,
   };
 }
 
-TEST_CASE("actors: dispatches held by a runner that dies unstarted are redelivered") {
+TEST_CASE(
+  "actors: dispatches held by a runner that dies unstarted are redelivered") {
   caf::actor_system_config cfg;
   weft::add_weft_types(cfg);
   caf::actor_system sys{cfg};
@@ -164,10 +164,11 @@ TEST_CASE("actors: dispatches held by a runner that dies unstarted are redeliver
     runner.start();
     auto done = jobs.wait(job.id, 30s);
     CHECK(done.state == weft::job_state::completed);
-    CHECK(done.progress == std::vector<weft::progress_indicator>{{"hello", 3, 3}});
+    CHECK(done.progress
+          == std::vector<weft::progress_indicator>{{"hello", 3, 3}});
     for (const auto& t : jobs.tasks(job.id)) {
-      CHECK(t.attempts == 1);       // started once, on the real runner
-      CHECK(t.runner_losses == 0);  // never started on the dead one
+      CHECK(t.attempts == 1);      // started once, on the real runner
+      CHECK(t.runner_losses == 0); // never started on the dead one
     }
     runner.stop();
     self->send_exit(service, caf::exit_reason::user_shutdown);

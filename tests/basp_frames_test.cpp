@@ -100,8 +100,8 @@ TEST_CASE("basp frames: a server refuses what CAF would crash or stall on") {
     h.operation = static_cast<uint8_t>(op::direct_message);
     h.dest_actor = 1;
     h.payload_len = 2 << 20;
-    auto v = check(basp::role::accepting,
-                   client_hello() + basp::encode_header(h));
+    auto v
+      = check(basp::role::accepting, client_hello() + basp::encode_header(h));
     CHECK_FALSE(v.ok);
     CHECK(v.passed == client_hello());
   }
@@ -129,8 +129,7 @@ TEST_CASE("basp frames: a server refuses what CAF would crash or stall on") {
     h.operation = static_cast<uint8_t>(op::heartbeat);
     h.padding2 = 1;
     CHECK_FALSE(
-      check(basp::role::accepting, client_hello() + basp::encode_header(h))
-        .ok);
+      check(basp::role::accepting, client_hello() + basp::encode_header(h)).ok);
   }
   SECTION("header rules CAF checks later, checked first") {
     // A direct message needs a receiver; a heartbeat carries nothing.
@@ -149,13 +148,13 @@ TEST_CASE("basp frames: a connecting node expects one server handshake") {
   std::vector<std::string> app_ids{"weft/3"};
   uint64_t aid = 42;
   std::set<std::string> sigs{"iface"};
-  auto hello = frame(op::server_handshake,
-                     serialized(node, app_ids, aid, sigs), basp::version);
+  auto hello = frame(op::server_handshake, serialized(node, app_ids, aid, sigs),
+                     basp::version);
   CHECK(check(basp::role::connecting, hello).ok);
   CHECK_FALSE(check(basp::role::connecting, hello + hello).ok);
   CHECK_FALSE(check(basp::role::connecting, client_hello()).ok);
   // Another BASP version is not this protocol.
-  auto old = frame(op::server_handshake, serialized(node, app_ids, aid, sigs),
-                   2);
+  auto old
+    = frame(op::server_handshake, serialized(node, app_ids, aid, sigs), 2);
   CHECK_FALSE(check(basp::role::connecting, old).ok);
 }

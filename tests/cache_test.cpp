@@ -58,8 +58,9 @@ TEST_CASE("cache: groups, keys and errors behave alike in both storages") {
   }
 
   SECTION("invalid keys are refused") {
-    for (const std::string& bad : std::vector<std::string>{
-           "", "..", "a//b", "/a", "a/", "a/./b", "a\\b", std::string(300, 'x')}) {
+    for (const std::string& bad :
+         std::vector<std::string>{"", "..", "a//b", "/a", "a/", "a/./b", "a\\b",
+                                  std::string(300, 'x')}) {
       INFO(bad);
       try {
         cache.set(bad, "x");

@@ -90,7 +90,8 @@ void check_strict_json(const std::string& text, const fs::path& dir) {
                     "import json,sys; "
                     "json.loads(sys.stdin.buffer.read().decode('utf-8',"
                     "'strict'))"},
-                   dir / ("python-" + std::to_string(n) + ".out"), file};
+                   dir / ("python-" + std::to_string(n) + ".out"),
+                   file};
   CHECK(py.wait(30s) == 0);
   CHECK(py.errors().empty());
 }
@@ -141,8 +142,7 @@ BOOST_DESCRIBE_STRUCT(json_child, (), (n))
 /// (An index, since an input that is not UTF-8 cannot travel as a string
 /// field of the parent's own JSON input.)
 const std::vector<std::string> child_inputs{"{\"n\": 1,", "[1]",
-                                            "{\"n\": \"\xff\"}",
-                                            "{\"n\": 1}"};
+                                            "{\"n\": \"\xff\"}", "{\"n\": 1}"};
 
 /// Submits a subtask whose JSON input is `child_inputs[which]`.
 struct json_parent {
@@ -171,8 +171,8 @@ TEST_CASE("cli: every error is one escaped, bounded line; misuse exits 2, "
     std::vector<std::string> absent;
   };
   auto server = srv.address();
-  std::string deep = "{\"a\":" + std::string(40, '[') + std::string(40, ']')
-                     + "}";
+  std::string deep
+    = "{\"a\":" + std::string(40, '[') + std::string(40, ']') + "}";
   std::vector<expectation> cases{
     // Control characters are shown escaped.
     {{"submit", "--task", "Leaf@v1.0\n", "--input", "{}"},
@@ -208,8 +208,8 @@ TEST_CASE("cli: every error is one escaped, bounded line; misuse exits 2, "
      {}},
     // Advice that works: an invalid cluster name gets the rule, a valid
     // unknown one the command that creates it.
-    {{"submit", "--task", "Leaf@v1.0", "--input", "{}", "--cluster",
-      "bad name", "--server", server},
+    {{"submit", "--task", "Leaf@v1.0", "--input", "{}", "--cluster", "bad name",
+      "--server", server},
      2,
      {"cluster name \"bad name\" is not 1 to 64 letters, digits"},
      {"clusters create"}},
@@ -244,7 +244,10 @@ TEST_CASE("cli: every error is one escaped, bounded line; misuse exits 2, "
      2,
      {"is not a date (February 2026 has 28 days)"},
      {}},
-    {{"jobs", "--to", "2026-13-01", "--server", server}, 2, {"no month 13"}, {}},
+    {{"jobs", "--to", "2026-13-01", "--server", server},
+     2,
+     {"no month 13"},
+     {}},
     {{"jobs", "--from", "2026-11-22T24:00:00Z", "--server", server},
      2,
      {"no such time of day"},
@@ -295,8 +298,8 @@ TEST_CASE("cli: every error is one escaped, bounded line; misuse exits 2, "
   }
   // Valid times of both forms, a leap day included.
   for (std::string t : {"2024-02-29", "2026-11-22T10:30:00Z"}) {
-    auto r = run({"jobs", "--from", t, "--to", "2261-12-31", "--server",
-                  server});
+    auto r
+      = run({"jobs", "--from", t, "--to", "2261-12-31", "--server", server});
     INFO(t << ": " << r.err);
     CHECK(r.status == 0);
   }
@@ -363,9 +366,13 @@ TEST_CASE("cli: names are printable UTF-8, checked by the command and by "
   temp_dir dir;
   auto srv = start_server(dir.path, "127.0.0.1:0");
   cli run{dir.path};
-  std::vector<std::string> bad_names{"bad\xffname", "esc\x1b[31mape",
-                                     "line\nbreak", "rtl\xE2\x80\xAE" "evil",
-                                     "tab\tname", "",
+  std::vector<std::string> bad_names{"bad\xffname",
+                                     "esc\x1b[31mape",
+                                     "line\nbreak",
+                                     "rtl\xE2\x80\xAE"
+                                     "evil",
+                                     "tab\tname",
+                                     "",
                                      std::string(1025, 'n')};
   for (const auto& name : bad_names) {
     INFO("name " << weft::text::quote(name));
@@ -420,13 +427,13 @@ TEST_CASE("cli: --input @FILE and --input - carry inputs up to the server's "
           "limit",
           "[cli]") {
   temp_dir dir;
-  auto srv = start_server(dir.path, "127.0.0.1:0",
-                          {"--max-input-bytes", "3000000"});
+  auto srv
+    = start_server(dir.path, "127.0.0.1:0", {"--max-input-bytes", "3000000"});
   cli run{dir.path};
   auto write_input = [&](const std::string& file, size_t size) {
     auto path = dir.path / file;
-    std::ofstream{path, std::ios::binary}
-      << "{\"blob\": \"" << std::string(size, 'x') << "\"}";
+    std::ofstream{path, std::ios::binary} << "{\"blob\": \""
+                                          << std::string(size, 'x') << "\"}";
     return path;
   };
   // 1.5 MB from a file: far above one argument (128 KiB) and the client's
@@ -462,8 +469,8 @@ TEST_CASE("cli: --input @FILE and --input - carry inputs up to the server's "
   CHECK_THAT(r.err, Catch::Contains("cannot open --input file")
                       && Catch::Contains("no such file or directory"));
   check_one_line(r.err);
-  r = run({"submit", "--task", "Leaf@v1.0", "--input",
-           "@" + dir.path.string(), "--server", srv.address()});
+  r = run({"submit", "--task", "Leaf@v1.0", "--input", "@" + dir.path.string(),
+           "--server", srv.address()});
   CHECK(r.status == 2);
   CHECK_THAT(r.err, Catch::Contains("is a directory"));
   check_one_line(r.err);
@@ -486,16 +493,15 @@ TEST_CASE("cli: --json output is valid UTF-8 even for what tasks report",
   opts.scheduler_threads = 2;
   opts.patience = 10s;
   auto conn = weft::remote::connect(srv.address(), opts);
-  auto runner = conn.make_runner({.cluster = "default", .slots = 1,
-                                  .name = "odd \xff runner"});
+  auto runner = conn.make_runner(
+    {.cluster = "default", .slots = 1, .name = "odd \xff runner"});
   runner.register_tasks<odd_reporter>();
   runner.start();
   auto jobs = conn.jobs();
   auto job = jobs.submit("odd", odd_reporter{});
   REQUIRE(jobs.wait(job.id, 60s).state == weft::job_state::completed);
   // The display name is stored printable, its newline kept.
-  CHECK(jobs.tasks(job.id).at(0).display
-        == "x\\x1b[31my\nz\xEF\xBF\xBD");
+  CHECK(jobs.tasks(job.id).at(0).display == "x\\x1b[31my\nz\xEF\xBF\xBD");
   for (std::vector<std::string> args :
        {std::vector<std::string>{"job", job.id, "--json"},
         std::vector<std::string>{"jobs", "--json"},
@@ -547,7 +553,7 @@ TEST_CASE("cli: submit_json in a task checks its JSON as a root submit "
     auto done = jobs.wait(job.id, 30s);
     CHECK(done.state == weft::job_state::failed);
     auto tasks = jobs.tasks(job.id);
-    REQUIRE(tasks.size() == 1);  // the child was never created
+    REQUIRE(tasks.size() == 1); // the child was never created
     CHECK(tasks[0].state == weft::task_state::failed);
     REQUIRE_FALSE(tasks[0].history.empty());
     CHECK_THAT(tasks[0].history.back().error,
@@ -572,12 +578,17 @@ TEST_CASE("cli: text rules escape, cut, replace and validate", "[cli]") {
   CHECK(one_line("a\nb\\n") == R"(a\nb\n)");
   CHECK(one_line(std::string(2000, 'x'), 10)
         == std::string(10, 'x') + "... (2000 bytes)");
-  CHECK(to_valid_utf8("a\xff" "b") == "a\xEF\xBF\xBD" "b");
+  CHECK(to_valid_utf8("a\xff"
+                      "b")
+        == "a\xEF\xBF\xBD"
+           "b");
   CHECK(to_valid_utf8("ok ✓") == "ok ✓");
-  CHECK(invalid_utf8_offset("ab\xC0\xAF") == 2);  // overlong '/'
+  CHECK(invalid_utf8_offset("ab\xC0\xAF") == 2); // overlong '/'
   CHECK(control_offset("a\nb", true) == std::string::npos);
   CHECK(control_offset("a\nb") == 1);
-  CHECK(weft::clean_display_name("a\nb\x1b" "c\xff", 1024)
+  CHECK(weft::clean_display_name("a\nb\x1b"
+                                 "c\xff",
+                                 1024)
         == "a\nb\\x1bc\xEF\xBF\xBD");
   CHECK(weft::clean_display_name("ééé", 2) == "éé");
   CHECK_NOTHROW(weft::validate_job_name("café ✓"));
@@ -596,8 +607,7 @@ TEST_CASE("cli: text rules escape, cut, replace and validate", "[cli]") {
                                     "UTF-8 (byte 0xe2)"));
 }
 
-TEST_CASE("cli: a server whose port is taken says so in plain words",
-          "[cli]") {
+TEST_CASE("cli: a server whose port is taken says so in plain words", "[cli]") {
   temp_dir dir;
   cli run{dir.path};
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);

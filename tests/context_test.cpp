@@ -24,7 +24,8 @@ struct parent {
     ctx.progress("items").add(5).done(2);
     ctx.progress().add(1);
     ctx.set_display("Parent\nsecond line");
-    ctx.logger().info("submitted", {{"count", 5}, {"names", std::vector<std::string>{"a"}}});
+    ctx.logger().info("submitted",
+                      {{"count", 5}, {"names", std::vector<std::string>{"a"}}});
     auto span = ctx.tracer().span("work");
     span.set_attribute("size", 5);
   }
@@ -181,8 +182,10 @@ TEST_CASE("context: progress labels and indicator counts are limited") {
 TEST_CASE("context: failures carry a message and drop the subtasks") {
   auto out = run(registry(), {"reads_missing", "v0.0"});
   CHECK_FALSE(out.succeeded);
-  CHECK_THAT(out.error, Catch::Contains("job cache has no key 'job/data/absent'"));
-  out = run(registry(), {"big_subtask", "v0.0"}, "{}", {.max_input_bytes = 1024});
+  CHECK_THAT(out.error,
+             Catch::Contains("job cache has no key 'job/data/absent'"));
+  out
+    = run(registry(), {"big_subtask", "v0.0"}, "{}", {.max_input_bytes = 1024});
   CHECK_FALSE(out.succeeded);
   CHECK_THAT(out.error, Catch::Contains("above the limit of 1024 bytes"));
   CHECK(out.subtasks.empty());
@@ -199,7 +202,8 @@ TEST_CASE("context: inputs that do not decode name the field") {
   out = run(registry(), {"child", "v0.0"}, "{oops");
   CHECK_THAT(out.error, Catch::Contains("malformed JSON"));
   out = run(registry(), {"nobody", "v1.0"});
-  CHECK_THAT(out.error, Catch::Contains("no task registered that can run nobody@v1.0"));
+  CHECK_THAT(out.error,
+             Catch::Contains("no task registered that can run nobody@v1.0"));
 }
 
 TEST_CASE("context: identifiers and version compatibility") {
@@ -228,7 +232,7 @@ TEST_CASE("context: an attempt keeps 10,000 logs and spans and 1 MiB of each "
   REQUIRE(out.succeeded);
   CHECK(out.logs.size() == 10000);
   CHECK(out.spans.size() == 10000);
-  CHECK(out.logs.back().level == "debug");  // no closing warning
+  CHECK(out.logs.back().level == "debug"); // no closing warning
   // One more of each: dropped, and said so.
   out = run(registry(), {"chatty", "v0.0"}, chatty_input(10000, 10000));
   CHECK(out.logs.size() == 10001);
@@ -250,7 +254,8 @@ TEST_CASE("context: an attempt keeps 10,000 logs and spans and 1 MiB of each "
 
 TEST_CASE("context: logs past a limit are dropped and counted in one "
           "closing warning") {
-  auto out = run(registry(), {"chatty", "v0.0"}, chatty_input(5, 0), {.max_logs = 3});
+  auto out
+    = run(registry(), {"chatty", "v0.0"}, chatty_input(5, 0), {.max_logs = 3});
   REQUIRE(out.succeeded);
   REQUIRE(out.logs.size() == 4);
   for (int i = 0; i < 3; ++i)
@@ -264,7 +269,7 @@ TEST_CASE("context: logs past a limit are dropped and counted in one "
   CHECK(boost::json::parse(note.fields)
         == boost::json::parse(R"({"logs":{"dropped":3,"dropped_bytes":26,)"
                               R"("limit":"max_logs"}})"));
-  CHECK(out.spans.size() == 1);  // spans have limits of their own
+  CHECK(out.spans.size() == 1); // spans have limits of their own
 }
 
 TEST_CASE("context: past the byte limit every later record is dropped, "
@@ -306,5 +311,6 @@ TEST_CASE("context: a failed attempt reports its dropped records too") {
                  {.max_logs = 0});
   CHECK_FALSE(out.succeeded);
   REQUIRE(out.logs.size() == 1);
-  CHECK_THAT(dropped_note(out).message, Catch::Contains("dropped 4 log records"));
+  CHECK_THAT(dropped_note(out).message,
+             Catch::Contains("dropped 4 log records"));
 }

@@ -44,12 +44,12 @@ int main(int argc, char** argv) {
     std::string id;
     if (argc > 3 && std::string{argv[3]} == "submit") {
       id = jobs.submit("crash", crash_tree{0, 1024}).id;
-      std::ofstream{argv[2]} << id;  // acknowledged: it must survive
+      std::ofstream{argv[2]} << id; // acknowledged: it must survive
     } else {
       std::ifstream{argv[2]} >> id;
     }
     auto done = jobs.wait(id, std::chrono::minutes{5});
-    std::string attempts = "compacted";  // finished in an earlier run
+    std::string attempts = "compacted"; // finished in an earlier run
     try {
       uint64_t n = 0;
       for (const auto& t : jobs.tasks(id))

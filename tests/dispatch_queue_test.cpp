@@ -158,7 +158,7 @@ TEST_CASE("dispatch queue: a job that is gone leaves neither queued items "
   CHECK(lost[0].second == 4);
   q.settle({lost[0].first});
   q.add_runner(2, {{"t", "v1.0"}});
-  CHECK_FALSE(q.idle_for(2));  // b's item 5 still waits for runner 2
+  CHECK_FALSE(q.idle_for(2)); // b's item 5 still waits for runner 2
 
   // b goes too, with its queued item: nothing is left to wait for.
   CHECK(q.forget_job("b") == 0);

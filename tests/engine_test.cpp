@@ -90,12 +90,12 @@ TEST_CASE("engine: fib(7) through subtasks dependencies and the job cache") {
   std::vector<std::string> values;
   for (int i = 1; i <= 7; ++i)
     values.push_back(group.group("fib")[std::to_string(i)]);
-  CHECK(values
-        == std::vector<std::string>{"1", "1", "2", "3", "5", "8", "13"});
+  CHECK(values == std::vector<std::string>{"1", "1", "2", "3", "5", "8", "13"});
   CHECK(group.get("fib/7") == "13");
 }
 
-// -- retries and resuming a failed job ------------------------------------------
+// -- retries and resuming a failed job
+// ------------------------------------------
 
 std::atomic<bool> flaky_broken{true};
 std::atomic<int> flaky_runs{0};
@@ -128,7 +128,7 @@ TEST_CASE("engine: a flaky task fails the job - retry resumes it") {
   auto job = lc.jobs().submit("flaky", flaky_root{2});
   auto failed = lc.jobs().wait(job.id, 30s);
   CHECK(failed.state == weft::job_state::failed);
-  CHECK(flaky_runs == 3);  // one run plus two retries
+  CHECK(flaky_runs == 3); // one run plus two retries
   auto tasks = lc.jobs().tasks(job.id);
   REQUIRE(tasks.size() == 2);
   CHECK(tasks[0].state == weft::task_state::computed);
@@ -146,7 +146,8 @@ TEST_CASE("engine: a flaky task fails the job - retry resumes it") {
   auto done = lc.jobs().wait(job.id, 30s);
   CHECK(done.state == weft::job_state::completed);
   CHECK(flaky_runs == 4);
-  CHECK(done.progress == std::vector<weft::progress_indicator>{{"flaky", 1, 1}});
+  CHECK(done.progress
+        == std::vector<weft::progress_indicator>{{"flaky", 1, 1}});
 }
 
 TEST_CASE("engine: the root's retries come from submit") {
@@ -160,7 +161,8 @@ TEST_CASE("engine: the root's retries come from submit") {
   CHECK(flaky_runs == 4);
 }
 
-// -- progress -------------------------------------------------------------------
+// -- progress
+// -------------------------------------------------------------------
 
 struct leaf_done {
   void execute(weft::context& ctx) const {
@@ -192,7 +194,8 @@ TEST_CASE("engine: progress sums over the tasks of a job") {
   CHECK(done.stats.last_stopped >= done.stats.first_started);
 }
 
-// -- optional tasks -------------------------------------------------------------
+// -- optional tasks
+// -------------------------------------------------------------
 
 struct noop {
   std::string tag;
@@ -220,8 +223,9 @@ BOOST_DESCRIBE_STRUCT(optional_branch, (), ())
 struct optional_root {
   bool branch = true;
   void execute(weft::context& ctx) const {
-    auto opt = branch ? ctx.submit_subtask(optional_branch{}, {.optional = true})
-                      : ctx.submit_subtask(always_fails{}, {.optional = true});
+    auto opt = branch
+                 ? ctx.submit_subtask(optional_branch{}, {.optional = true})
+                 : ctx.submit_subtask(always_fails{}, {.optional = true});
     ctx.submit_subtask(noop{"after-optional"}, {.depends_on = {opt}});
   }
 };
@@ -255,7 +259,8 @@ TEST_CASE("engine: a failing optional subtask's dependent still runs") {
   CHECK(take_log() == std::vector<std::string>{"after-optional"});
 }
 
-// -- the news workflow: dependents run after the whole dependency subtree ------
+// -- the news workflow: dependents run after the whole dependency subtree
+// ------
 
 struct fetch_part {
   int part = 0;
@@ -308,7 +313,8 @@ TEST_CASE("engine: the news workflow runs dependents after the subtree") {
   CHECK(tasks[1].identifier == weft::task_identifier{"news/FetchNews", "v1.2"});
 }
 
-// -- the movies job: fix and retry runs only what is not computed --------------
+// -- the movies job: fix and retry runs only what is not computed
+// --------------
 
 std::atomic<bool> movies_fixed{false};
 std::mutex movies_mtx;
@@ -346,15 +352,16 @@ TEST_CASE("engine: the movies job fails on one title and resumes on retry") {
   lc.start();
   movies_fixed = false;
   movie_runs.clear();
-  auto job = lc.jobs().submit(
-    "movies-stats", movies_stats{{"The Matrix", "Shrek 2",
-                                  "Tilebox - The Movie", "The Avengers"}});
+  auto job
+    = lc.jobs().submit("movies-stats",
+                       movies_stats{{"The Matrix", "Shrek 2",
+                                     "Tilebox - The Movie", "The Avengers"}});
   auto failed = lc.jobs().wait(job.id, 30s);
   REQUIRE(failed.state == weft::job_state::failed);
   CHECK(movie_runs["The Matrix"] == 1);
   CHECK(movie_runs["Shrek 2"] == 1);
   CHECK(movie_runs["Tilebox - The Movie"] == 1);
-  CHECK(movie_runs["The Avengers"] == 0);  // one slot: canceled before it ran
+  CHECK(movie_runs["The Avengers"] == 0); // one slot: canceled before it ran
   auto tasks = lc.jobs().tasks(job.id);
   REQUIRE(tasks.size() == 5);
   CHECK(tasks[1].display == "The Matrix");
@@ -414,14 +421,14 @@ TEST_CASE("engine: cancel stops queued tasks lets running ones finish") {
   auto job = lc.jobs().submit("cancel", cancel_root{});
   REQUIRE(weft::test::wait_until([] { return gate_reached.load(); }, 30s));
   CHECK(lc.jobs().find(job.id).state == weft::job_state::running);
-  CHECK(lc.jobs().cancel(job.id) == 2);  // the two queued siblings
-  gate.set_value();  // the running task finishes and submits subtasks
+  CHECK(lc.jobs().cancel(job.id) == 2); // the two queued siblings
+  gate.set_value(); // the running task finishes and submits subtasks
   auto canceled = lc.jobs().wait(job.id, 30s);
   CHECK(canceled.state == weft::job_state::canceled);
-  CHECK(take_log().empty());  // nothing queued started
+  CHECK(take_log().empty()); // nothing queued started
   auto tasks = lc.jobs().tasks(job.id);
   REQUIRE(tasks.size() == 7);
-  CHECK(tasks[1].state == weft::task_state::computed);  // gated finished
+  CHECK(tasks[1].state == weft::task_state::computed); // gated finished
   CHECK(canceled.stats.count(weft::task_state::canceled) == 5);
   // A canceled job resumes with retry.
   std::promise<void> open;
@@ -432,7 +439,8 @@ TEST_CASE("engine: cancel stops queued tasks lets running ones finish") {
   CHECK(take_log().size() == 5);
 }
 
-TEST_CASE("engine: with prefetch a runner accepts short tasks ahead of its slots") {
+TEST_CASE(
+  "engine: with prefetch a runner accepts short tasks ahead of its slots") {
   // One slot, a fast root: once the runner has measured it, it takes the
   // siblings before the gated one finishes; they count as RUNNING and
   // finish even though the job is canceled meanwhile.
@@ -449,7 +457,7 @@ TEST_CASE("engine: with prefetch a runner accepts short tasks ahead of its slots
   REQUIRE(weft::test::wait_until([] { return gate_reached.load(); }, 30s));
   // The three subtasks came in one batch and were all accepted.
   CHECK(lc.jobs().find(job.id).running == 3);
-  CHECK(lc.jobs().cancel(job.id) == 0);  // nothing left queued
+  CHECK(lc.jobs().cancel(job.id) == 0); // nothing left queued
   gate.set_value();
   auto canceled = lc.jobs().wait(job.id, 30s);
   CHECK(canceled.state == weft::job_state::canceled);
@@ -457,10 +465,11 @@ TEST_CASE("engine: with prefetch a runner accepts short tasks ahead of its slots
   CHECK(canceled.stats.count(weft::task_state::computed) == 4);
 }
 
-// -- versions -------------------------------------------------------------------
+// -- versions
+// -------------------------------------------------------------------
 
 // Four builds of one task, as four runners would deploy them.
-#define WEFT_TEST_MY_TASK(type, version)                                      \
+#define WEFT_TEST_MY_TASK(type, version)                                       \
   struct type {                                                                \
     static weft::task_identifier identifier() {                                \
       return {"MyTask", version};                                              \
@@ -483,14 +492,14 @@ bool runs_v13() {
   take_log();
   auto job = lc.jobs().submit("versions", std::vector<weft::task_input>{
                                             {{"MyTask", "v1.3"}, "{}"}});
-  lc.run_all();  // returns once nothing it can run is left
+  lc.run_all(); // returns once nothing it can run is left
   auto state = lc.jobs().find(job.id).state;
   auto log = take_log();
   if (state == weft::job_state::completed) {
     REQUIRE(log.size() == 1);
     return true;
   }
-  CHECK(state == weft::job_state::submitted);  // it waits for a runner
+  CHECK(state == weft::job_state::submitted); // it waits for a runner
   CHECK(log.empty());
   return false;
 }
@@ -502,7 +511,8 @@ TEST_CASE("engine: version matrix for a task submitted as v1.3") {
   CHECK_FALSE(runs_v13<my_task_v2_5>());
 }
 
-// -- registration and identifiers ------------------------------------------------
+// -- registration and identifiers
+// ------------------------------------------------
 
 struct bad_name {
   static weft::task_identifier identifier() {
@@ -534,7 +544,7 @@ BOOST_DESCRIBE_STRUCT(same_as_my_task, (), ())
 TEST_CASE("engine: registration rejects duplicates and bad identifiers") {
   weft::task_registry reg;
   reg.add<my_task_v1_3>();
-  reg.add<my_task_v1_5>();  // same name, other version: fine
+  reg.add<my_task_v1_5>(); // same name, other version: fine
   try {
     reg.add<same_as_my_task>();
     FAIL("duplicate accepted");
@@ -584,7 +594,8 @@ TEST_CASE("engine: bad input is refused or fails the attempt clearly") {
     CHECK(e.code() == weft::errc::invalid_input);
   }
   // Valid JSON of the wrong shape: the attempt fails naming the field.
-  auto job = lc.jobs().submit("wrong-field", {{{"fib", "v0.0"}, R"({"n":"seven"})"}});
+  auto job
+    = lc.jobs().submit("wrong-field", {{{"fib", "v0.0"}, R"({"n":"seven"})"}});
   CHECK(lc.jobs().wait(job.id, 30s).state == weft::job_state::failed);
   auto tasks = lc.jobs().tasks(job.id);
   CHECK_THAT(tasks[0].history.at(0).error, Catch::Contains("'n'"));
@@ -599,7 +610,8 @@ TEST_CASE("engine: bad input is refused or fails the attempt clearly") {
   }
 }
 
-// -- the client: find and query ---------------------------------------------------
+// -- the client: find and query
+// ---------------------------------------------------
 
 TEST_CASE("engine: query by state name cluster and id range") {
   weft::local_cluster lc{slots(2)};
@@ -648,15 +660,16 @@ TEST_CASE("engine: a job of 100000 tasks by recursive decomposition") {
   lc.register_tasks<split_range>();
   lc.start();
   // A binary split of 50,000 leaves makes 99,999 tasks; one more root pair.
-  auto job = lc.jobs().submit(
-    "decompose", std::vector<split_range>{{0, 50000}, {0, 1}});
+  auto job = lc.jobs().submit("decompose",
+                              std::vector<split_range>{{0, 50000}, {0, 1}});
   auto done = lc.jobs().wait(job.id, 300s);
   CHECK(done.state == weft::job_state::completed);
   CHECK(done.stats.total_tasks == 100000);
   CHECK(done.stats.count(weft::task_state::computed) == 100000);
 }
 
-// -- serving ---------------------------------------------------------------------
+// -- serving
+// ---------------------------------------------------------------------
 
 TEST_CASE("engine: run_forever serves until stop() or SIGTERM") {
   weft::local_cluster lc{{.runners = {}}};
@@ -667,7 +680,7 @@ TEST_CASE("engine: run_forever serves until stop() or SIGTERM") {
     auto job = lc.jobs().submit("served", noop{"served"});
     CHECK(lc.jobs().wait(job.id, 30s).state == weft::job_state::completed);
     if (by_signal)
-      std::raise(SIGTERM);  // run_forever's handler, installed before start
+      std::raise(SIGTERM); // run_forever's handler, installed before start
     else
       runner.stop();
     serving.join();
@@ -688,7 +701,8 @@ TEST_CASE("engine: wait gives up with a clear timeout and the job goes on") {
   CHECK(lc.jobs().find(job.id).state == weft::job_state::submitted);
 }
 
-TEST_CASE("engine: a client or runner handle that outlives its cluster fails cleanly") {
+TEST_CASE(
+  "engine: a client or runner handle that outlives its cluster fails cleanly") {
   std::optional<weft::job_client> jobs;
   std::optional<weft::runner> runner;
   std::string id;

@@ -43,7 +43,7 @@ using weft::test::wait_until;
 namespace {
 
 std::mutex failed_once_mtx;
-std::set<std::string> failed_once;  // "<job id>/<index>" that failed once
+std::set<std::string> failed_once; // "<job id>/<index>" that failed once
 
 /// True the first time a task of this job and index asks.
 bool first_time(const weft::context& ctx) {
@@ -96,9 +96,10 @@ struct fin_root {
       auto span = ctx.tracer().span("fan out");
       span.set_attribute("leaves", leaves);
       for (int i = 0; i < leaves; ++i)
-        handles.push_back(ctx.submit_subtask(
-          fin_leaf{i, i == fail_first, i == fail_always},
-          {.max_retries = 1, .optional = i == fail_always && optional}));
+        handles.push_back(
+          ctx.submit_subtask(fin_leaf{i, i == fail_first, i == fail_always},
+                             {.max_retries = 1,
+                              .optional = i == fail_always && optional}));
     }
     ctx.submit_subtask(fin_summary{}, {.depends_on = handles});
     ctx.logger().info("fanned out", {{"leaves", leaves}});
@@ -117,7 +118,7 @@ namespace {
 
 /// Executions per task of the counted jobs: [0] the root, [i] leaf i.
 std::array<std::atomic<int>, 8> executions{};
-std::atomic<bool> counted_fail_pending{false};  // leaf 2 fails once
+std::atomic<bool> counted_fail_pending{false}; // leaf 2 fails once
 
 void reset_counts() {
   for (auto& n : executions)
@@ -221,7 +222,7 @@ namespace {
 struct watch_log {
   std::mutex mtx;
   std::vector<weft::progress_update> updates;
-  caf::actor_addr job;  // the actor that sent the first update
+  caf::actor_addr job; // the actor that sent the first update
   bool job_gone = false;
 
   bool has_final() {
@@ -244,8 +245,8 @@ struct watch_log {
 
 /// Records updates; monitors the job actor that sends them (the job
 /// service hands a watcher to the actor of the job, which then sends).
-weft::progress_watcher::behavior_type
-watcher_fn(weft::progress_watcher::pointer self, std::shared_ptr<watch_log> log) {
+weft::progress_watcher::behavior_type watcher_fn(
+  weft::progress_watcher::pointer self, std::shared_ptr<watch_log> log) {
   self->set_down_handler([log](caf::down_msg&) {
     std::lock_guard<std::mutex> guard{log->mtx};
     log->job_gone = true;
@@ -264,8 +265,8 @@ watcher_fn(weft::progress_watcher::pointer self, std::shared_ptr<watch_log> log)
 }
 
 /// Replaces the journal a job service writes to (see `node`).
-using journal_wrapper =
-  std::function<weft::journal_actor(caf::actor_system&, weft::journal_actor)>;
+using journal_wrapper
+  = std::function<weft::journal_actor(caf::actor_system&, weft::journal_actor)>;
 
 /// An orchestrator and its runners in an actor system of their own, booted
 /// as `local_cluster` boots them (`weft::orchestrator`), with the job
@@ -276,7 +277,7 @@ struct node {
   std::shared_ptr<weft::owned_system> own = weft::make_system(4, nullptr);
   std::shared_ptr<weft::cache_store> cache = weft::make_in_memory_cache();
   weft::orchestrator orch;
-  weft::journal_actor stand_in;  // with a wrap
+  weft::journal_actor stand_in; // with a wrap
   std::vector<weft::runner> runners;
   std::vector<caf::actor> watchers;
 
@@ -392,7 +393,8 @@ bool unknown(weft::job_client jobs, const std::string& id,
 
 // -- comparing answers field by field -----------------------------------------
 
-void check_same(const weft::execution_stats& a, const weft::execution_stats& b) {
+void check_same(const weft::execution_stats& a,
+                const weft::execution_stats& b) {
   CHECK(a.first_started == b.first_started);
   CHECK(a.last_stopped == b.last_stopped);
   CHECK(a.compute_ns == b.compute_ns);
@@ -470,7 +472,8 @@ void check_same(const std::vector<weft::task_info>& a,
 }
 
 /// Every field but `at` (when it was made).
-void check_same(const weft::progress_update& a, const weft::progress_update& b) {
+void check_same(const weft::progress_update& a,
+                const weft::progress_update& b) {
   CHECK(a.job_id == b.job_id);
   CHECK(a.name == b.name);
   CHECK(a.state == b.state);
@@ -496,7 +499,7 @@ struct answers {
   std::vector<weft::task_info> tasks;
   std::string svg;
   weft::progress_update final;
-  caf::actor_addr watched;  // the job actor that sent `final`
+  caf::actor_addr watched; // the job actor that sent `final`
 };
 
 answers ask_all(node& n, const std::string& id) {
@@ -571,7 +574,7 @@ TEST_CASE("finished jobs: find, tasks, visualize and watch answer the same "
   CHECK(live_completed.info.state == weft::job_state::completed);
   CHECK(live_failed.info.state == weft::job_state::failed);
   REQUIRE(live_completed.tasks.size() == 6);
-  CHECK(live_completed.tasks[2].history.size() == 2);  // failed once
+  CHECK(live_completed.tasks[2].history.size() == 2); // failed once
   CHECK_THAT(live_completed.tasks[2].history[0].error,
              Catch::EndsWith(": leaf 1 fails once"));
   CHECK(live_completed.tasks[4].state == weft::task_state::failed_optional);
@@ -627,8 +630,8 @@ TEST_CASE("finished jobs: find, tasks, visualize and watch answer the same "
     INFO("the failed job, after a restart");
     check_same(live_failed, restarted_failed);
   }
-  auto q = n->jobs().query({.states = {weft::job_state::completed,
-                                       weft::job_state::failed}});
+  auto q = n->jobs().query(
+    {.states = {weft::job_state::completed, weft::job_state::failed}});
   REQUIRE(q.size() == 4);
   CHECK(q[0].id == completed);
   CHECK(q[0].state == weft::job_state::completed);
@@ -653,7 +656,7 @@ TEST_CASE("finished jobs: a retry of a FAILED job that left memory computes "
   if (with_data_dir)
     opts.data_dir = dir.path;
   opts.fsync = false;
-  opts.finished_in_memory = 0;  // a finished actor leaves at once
+  opts.finished_in_memory = 0; // a finished actor leaves at once
   std::string id;
   std::vector<weft::task_info> retried_tasks;
   {
@@ -669,9 +672,9 @@ TEST_CASE("finished jobs: a retry of a FAILED job that left memory computes "
     uint64_t to_requeue = 0;
     for (size_t i = 0; i < before.size(); ++i) {
       INFO("task " << i);
-      CHECK(before[i].input == "{\"" + std::string{i == 0 ? "leaves" : "i"}
-                                 + "\":" + std::to_string(i == 0 ? 4 : i)
-                                 + "}");
+      CHECK(before[i].input
+            == "{\"" + std::string{i == 0 ? "leaves" : "i"}
+                 + "\":" + std::to_string(i == 0 ? 4 : i) + "}");
       // Every execution is an attempt the job knows of.
       CHECK(executions[i].load() == static_cast<int>(before[i].attempts));
       auto s = before[i].state;
@@ -688,8 +691,8 @@ TEST_CASE("finished jobs: a retry of a FAILED job that left memory computes "
     CHECK(done.state == weft::job_state::completed);
     retried_tasks = jobs.tasks(id);
     REQUIRE(retried_tasks.size() == 5);
-    CHECK(executions[0].load() == 1);  // the root is never run again
-    CHECK(executions[2].load() == 2);  // the failed leaf once more
+    CHECK(executions[0].load() == 1); // the root is never run again
+    CHECK(executions[2].load() == 2); // the failed leaf once more
     for (size_t i : std::vector<size_t>{1, 3, 4}) {
       INFO("leaf " << i << ", " << weft::to_string(before[i].state)
                    << " before the retry");
@@ -732,9 +735,11 @@ TEST_CASE("finished jobs: a retry of a FAILED job that left memory computes "
     REQUIRE_FALSE(kinds.empty());
     CHECK(kinds.front() == weft::core::event_kind::job_submitted);
     CHECK(std::count(kinds.begin(), kinds.end(),
-                     weft::core::event_kind::job_submitted) == 1);
+                     weft::core::event_kind::job_submitted)
+          == 1);
     CHECK(std::count(kinds.begin(), kinds.end(),
-                     weft::core::event_kind::job_retried) == 1);
+                     weft::core::event_kind::job_retried)
+          == 1);
   }
   node n{opts};
   CHECK(n.jobs().find(id).state == weft::job_state::completed);
@@ -774,8 +779,8 @@ TEST_CASE("finished jobs: retention deletes finished jobs older than the "
     REQUIRE(jobs.wait(old_id, 30s).state == weft::job_state::completed);
     CHECK(cache->contains(old_id + "/g/k"));
     // Never finishes: nobody serves its cluster.
-    waiting_id = jobs.submit("waiting", fin_cache_writer{},
-                             {.cluster = "nowhere"}).id;
+    waiting_id
+      = jobs.submit("waiting", fin_cache_writer{}, {.cluster = "nowhere"}).id;
     // Half the retention later, a newer one.
     REQUIRE(wait_until(
       [&] { return weft::now() - old_job.submitted_at >= 2'000'000'000; },
@@ -825,7 +830,7 @@ namespace {
 /// Holds retention's deletions until the test releases them.
 struct forget_hold {
   std::mutex mtx;
-  std::vector<std::function<void()>> held;  // each passes one on
+  std::vector<std::function<void()>> held; // each passes one on
   int passed_on = 0;
   bool holding = true;
 
@@ -846,20 +851,20 @@ using release_atom = caf::atom_constant<caf::atom("tRelease")>;
 caf::behavior holding_journal(caf::event_based_actor* self,
                               weft::journal_actor real,
                               std::shared_ptr<forget_hold> hold) {
-  auto pass_on = [self, real, hold](std::vector<weft::journal_record> records,
-                                    caf::response_promise rp,
-                                    bool forget) mutable {
-    self->request(real, caf::infinite, atom::append_v, std::move(records))
-      .then(
-        [rp, hold, forget](uint64_t n) mutable {
-          if (forget) {
-            std::lock_guard<std::mutex> guard{hold->mtx};
-            ++hold->passed_on;
-          }
-          rp.deliver(n);
-        },
-        [rp](caf::error& e) mutable { rp.deliver(e); });
-  };
+  auto pass_on
+    = [self, real, hold](std::vector<weft::journal_record> records,
+                         caf::response_promise rp, bool forget) mutable {
+        self->request(real, caf::infinite, atom::append_v, std::move(records))
+          .then(
+            [rp, hold, forget](uint64_t n) mutable {
+              if (forget) {
+                std::lock_guard<std::mutex> guard{hold->mtx};
+                ++hold->passed_on;
+              }
+              rp.deliver(n);
+            },
+            [rp](caf::error& e) mutable { rp.deliver(e); });
+      };
   return {
     [self, hold, pass_on](atom::append,
                           std::vector<weft::journal_record>& records) mutable {
@@ -987,7 +992,7 @@ TEST_CASE("finished jobs: without a data directory a kept job brought back "
   auto id = jobs.submit("comes back", fin_back_root{}).id;
   auto first = n.watch(id);
   REQUIRE(first->last().state == weft::job_state::failed);
-  REQUIRE(wait_until([&] { return first->gone(); }, 10s));  // kept now
+  REQUIRE(wait_until([&] { return first->gone(); }, 10s)); // kept now
   REQUIRE(n.cache->contains(id + "/g/k"));
   // Brought back by the retry; its leaf holds a slot while more jobs
   // finish than are kept.
@@ -996,11 +1001,10 @@ TEST_CASE("finished jobs: without a data directory a kept job brought back "
   std::vector<std::string> fillers;
   for (int i = 0; i < 3; ++i) {
     fillers.push_back(jobs.submit("filler", fin_noop{}).id);
-    REQUIRE(jobs.wait(fillers.back(), 30s).state
-            == weft::job_state::completed);
+    REQUIRE(jobs.wait(fillers.back(), 30s).state == weft::job_state::completed);
   }
   REQUIRE(wait_until([&] { return unknown(jobs, fillers[0]); }, 10s));
-  CHECK(n.cache->contains(id + "/g/k"));  // its job still runs
+  CHECK(n.cache->contains(id + "/g/k")); // its job still runs
   back_open = true;
   REQUIRE(jobs.wait(id, 30s).state == weft::job_state::completed);
   CHECK(n.cache->contains(id + "/g/k"));
@@ -1051,9 +1055,9 @@ struct failure_plan {
 
 /// Passes appends on to the real journal, but fails those the plan
 /// refuses, as a failed disk write does.
-weft::journal_actor::behavior_type
-failing_journal(weft::journal_actor::pointer self, weft::journal_actor real,
-                std::shared_ptr<failure_plan> plan) {
+weft::journal_actor::behavior_type failing_journal(
+  weft::journal_actor::pointer self, weft::journal_actor real,
+  std::shared_ptr<failure_plan> plan) {
   return {
     [self, real, plan](atom::append, std::vector<weft::journal_record>& records)
       -> caf::result<uint64_t> {
@@ -1087,7 +1091,7 @@ TEST_CASE("finished jobs: a job actor whose journal write fails is "
   counted_fail_pending = false;
   auto plan = std::make_shared<failure_plan>();
   plan->kind = weft::core::event_kind::task_computed;
-  plan->task = 2;  // leaf 2's completion is refused once
+  plan->task = 2; // leaf 2's completion is refused once
   weft::orchestrator_options opts;
   opts.data_dir = dir.path;
   opts.fsync = false;
@@ -1098,10 +1102,12 @@ TEST_CASE("finished jobs: a job actor whose journal write fails is "
     auto jobs = n.jobs();
     id = jobs.submit("survives", fin_counted_root{3}).id;
     // Asked before the actor dies: answered by the one that replaces it.
-    auto waited = std::async(std::launch::async,
-                             [jobs, id]() mutable { return jobs.wait(id, 60s); });
+    auto waited = std::async(std::launch::async, [jobs, id]() mutable {
+      return jobs.wait(id, 60s);
+    });
     auto watched = std::async(std::launch::async, [jobs, id]() mutable {
-      return jobs.watch(id, [](const weft::progress_update&) {}, 60s);
+      return jobs.watch(
+        id, [](const weft::progress_update&) {}, 60s);
     });
     REQUIRE(waited.wait_for(60s) == std::future_status::ready);
     REQUIRE(watched.wait_for(10s) == std::future_status::ready);
@@ -1113,8 +1119,8 @@ TEST_CASE("finished jobs: a job actor whose journal write fails is "
     REQUIRE(tasks.size() == 4);
     for (const auto& t : tasks)
       CHECK(t.state == weft::task_state::computed);
-    CHECK(executions[0].load() == 1);  // its completion was on disk
-    CHECK(executions[2].load() == 2);  // its completion was lost with the actor
+    CHECK(executions[0].load() == 1); // its completion was on disk
+    CHECK(executions[2].load() == 2); // its completion was lost with the actor
     CHECK(executions[1].load() >= 1);
     CHECK(executions[3].load() >= 1);
     CHECK(n.jobs().find(id).state == weft::job_state::completed);
@@ -1137,7 +1143,8 @@ TEST_CASE("finished jobs: a job actor killed without a data directory is "
   auto waited = std::async(std::launch::async,
                            [jobs, id]() mutable { return jobs.wait(id, 60s); });
   auto watched = std::async(std::launch::async, [jobs, id]() mutable {
-    return jobs.watch(id, [](const weft::progress_update&) {}, 60s);
+    return jobs.watch(
+      id, [](const weft::progress_update&) {}, 60s);
   });
   REQUIRE(wait_until([] { return gate_reached.load(); }, 30s));
   // The actor of the job is the one that sends its watchers updates.
@@ -1173,7 +1180,7 @@ TEST_CASE("finished jobs: a job actor that keeps dying is restarted three "
   counted_fail_pending = false;
   auto plan = std::make_shared<failure_plan>();
   plan->kind = weft::core::event_kind::task_started;
-  plan->task = 0;  // the root never gets its start written
+  plan->task = 0; // the root never gets its start written
   plan->failures_left = 100;
   weft::orchestrator_options opts;
   opts.data_dir = dir.path;
@@ -1184,14 +1191,17 @@ TEST_CASE("finished jobs: a job actor that keeps dying is restarted three "
     n.add_runner<fin_counted_root, fin_counted_leaf>(1);
     auto jobs = n.jobs();
     id = jobs.submit("doomed", fin_counted_root{1}).id;
-    auto waited = std::async(std::launch::async,
-                             [jobs, id]() mutable { return jobs.wait(id, 60s); });
-    auto watched = std::async(std::launch::async, [jobs, id]() mutable {
-      return jobs.watch(id, [](const weft::progress_update&) {}, 60s);
+    auto waited = std::async(std::launch::async, [jobs, id]() mutable {
+      return jobs.wait(id, 60s);
     });
-    REQUIRE(wait_until(
-      [&] { return jobs.find(id).state == weft::job_state::failed; }, 30s));
-    CHECK(plan->refusals() == 4);  // the first actor and three restarts
+    auto watched = std::async(std::launch::async, [jobs, id]() mutable {
+      return jobs.watch(
+        id, [](const weft::progress_update&) {}, 60s);
+    });
+    REQUIRE(
+      wait_until([&] { return jobs.find(id).state == weft::job_state::failed; },
+                 30s));
+    CHECK(plan->refusals() == 4); // the first actor and three restarts
     try {
       jobs.tasks(id);
       FAIL("tasks of a job whose actor could not be kept running");
@@ -1321,8 +1331,8 @@ TEST_CASE("finished jobs: query pages with limit and cursor, oldest or "
     REQUIRE(after.size() == 3);
     CHECK(after[0].id == ids[12]);
     CHECK(after[2].id == ids[14]);
-    auto before = lc->jobs().query(
-      {.limit = 3, .cursor = ids[11], .newest_first = true});
+    auto before
+      = lc->jobs().query({.limit = 3, .cursor = ids[11], .newest_first = true});
     REQUIRE(before.size() == 3);
     CHECK(before[0].id == ids[10]);
     CHECK(before[2].id == ids[8]);

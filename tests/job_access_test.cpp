@@ -85,7 +85,8 @@ TEST_CASE("job access: query takes its time range as date strings") {
   using ids_t = std::vector<std::string>;
   // A range around today holds both, in id order; ranges before and after
   // hold neither.
-  CHECK(ids(jobs.query({.from = yesterday, .to = tomorrow})) == ids_t{a.id, b.id});
+  CHECK(ids(jobs.query({.from = yesterday, .to = tomorrow}))
+        == ids_t{a.id, b.id});
   CHECK(ids(jobs.query(weft::job_query::between(yesterday, tomorrow)))
         == ids_t{a.id, b.id});
   CHECK(jobs.query({.from = "2020-01-01", .to = yesterday}).empty());

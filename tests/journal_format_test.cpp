@@ -156,7 +156,8 @@ std::string summary_bytes(uint16_t job_state_value, uint8_t legacy_state,
 
 } // namespace
 
-TEST_CASE("journal format: v1 records of every event kind decode field by field") {
+TEST_CASE(
+  "journal format: v1 records of every event kind decode field by field") {
   SECTION("job submitted") {
     auto e = v1("job_submitted");
     CHECK(e.kind == event_kind::job_submitted);
@@ -166,8 +167,7 @@ TEST_CASE("journal format: v1 records of every event kind decode field by field"
     CHECK(e.max_retries == 2);
     REQUIRE(e.roots.size() == 2);
     check_spec(e.roots[0], "fetch", "v1.2", R"({"x":1})", "gpu", {}, 3, false);
-    check_spec(e.roots[1], "train", "v2.0", R"({"y":[1,2]})", "", {0}, 0,
-               true);
+    check_spec(e.roots[1], "train", "v2.0", R"({"y":[1,2]})", "", {0}, 0, true);
   }
   SECTION("task started") {
     auto e = v1("task_started");
@@ -230,8 +230,8 @@ TEST_CASE("journal format: v1 records of every event kind decode field by field"
     check_common_header(e);
   }
   SECTION("task profile") {
-    auto [key, profile] = weft::core::decode_profile(
-      data_file("journal-v1", "task_profile"));
+    auto [key, profile]
+      = weft::core::decode_profile(data_file("journal-v1", "task_profile"));
     CHECK(key == weft::core::stat_key{"train", 2, 1, "fetch"});
     CHECK(profile.runs == 42);
     CHECK(profile.mean_ns == 1234567.5);
@@ -242,7 +242,8 @@ TEST_CASE("journal format: v1 records of every event kind decode field by field"
   }
 }
 
-TEST_CASE("journal format: v1 summaries decode every job state, counts by task state") {
+TEST_CASE(
+  "journal format: v1 summaries decode every job state, counts by task state") {
   // The numbers v1 wrote, spelled out: a renumbering fails here.
   struct expected {
     const char* file;
@@ -281,7 +282,8 @@ TEST_CASE("journal format: v1 summaries decode every job state, counts by task s
     CHECK(static_cast<unsigned>(j.state) == x.number);
     CHECK(std::string{weft::to_string(j.state)} == x.name);
     CHECK(j.submitted_at == 1700000000000000000);
-    CHECK(j.progress == std::vector<weft::progress_indicator>{{"files", 10, 10}});
+    CHECK(j.progress
+          == std::vector<weft::progress_indicator>{{"files", 10, 10}});
     CHECK(j.stats.first_started == 1700000000100000000);
     CHECK(j.stats.last_stopped == 1700000009100000000);
     CHECK(j.stats.compute_ns == 12000000000);
@@ -299,7 +301,8 @@ TEST_CASE("journal format: v1 summaries decode every job state, counts by task s
   }
 }
 
-TEST_CASE("journal format: summaries write the state as a JobState and as the legacy number") {
+TEST_CASE("journal format: summaries write the state as a JobState and as the "
+          "legacy number") {
   for (unsigned s = 0; s < weft::job_state_count; ++s) {
     INFO(s);
     journal_event e;
@@ -310,7 +313,7 @@ TEST_CASE("journal format: summaries write the state as a JobState and as the le
     with_root<weft::schemas::Event>(bytes, [&](auto ev) {
       auto r = ev.getJobSummary();
       CHECK(static_cast<unsigned>(r.getJobState()) == s);
-      CHECK(r.getState() == s);  // what a weft before jobState reads
+      CHECK(r.getState() == s); // what a weft before jobState reads
     });
     CHECK(decode_event(bytes).summary.state == static_cast<job_state>(s));
   }
@@ -333,7 +336,8 @@ TEST_CASE("journal format: the schema's state enums are the C++ enums") {
   }
 }
 
-TEST_CASE("journal format: unknown state and cause numbers are refused, naming the record") {
+TEST_CASE("journal format: unknown state and cause numbers are refused, naming "
+          "the record") {
   using Catch::Matchers::Contains;
   auto prefix = std::string{"job summary of job "} + job_id;
 

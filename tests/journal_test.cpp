@@ -30,7 +30,8 @@ namespace {
 
 using weft::test::temp_dir;
 
-weft::core::task_submission spec(std::string name, std::vector<uint32_t> deps = {}) {
+weft::core::task_submission spec(std::string name,
+                                 std::vector<uint32_t> deps = {}) {
   weft::core::task_submission s;
   s.identifier = {std::move(name), "v1.2"};
   s.input = R"({"x":1})";
@@ -150,7 +151,8 @@ TEST_CASE("journal: jobs survive a restart and unfinished ones resume") {
     lc.run_all();
     auto w = lc.jobs().find(waiting_id);
     CHECK(w.state == weft::job_state::started);
-    CHECK(w.progress == std::vector<weft::progress_indicator>{{"leaves", 6, 3}});
+    CHECK(w.progress
+          == std::vector<weft::progress_indicator>{{"leaves", 6, 3}});
     query_before = lc.jobs().query();
   }
   {
@@ -175,12 +177,13 @@ TEST_CASE("journal: jobs survive a restart and unfinished ones resume") {
     lc.start();
     auto w = lc.jobs().wait(waiting_id, 30s);
     CHECK(w.state == weft::job_state::completed);
-    CHECK(w.progress == std::vector<weft::progress_indicator>{{"leaves", 6, 6}});
+    CHECK(w.progress
+          == std::vector<weft::progress_indicator>{{"leaves", 6, 6}});
     auto tasks = lc.jobs().tasks(waiting_id);
     REQUIRE(tasks.size() == 7);
     for (const auto& t : tasks)
-      CHECK(t.attempts == 1);  // nothing ran twice
-    CHECK(tasks[1].display == "leaf 0");  // recorded before the restart
+      CHECK(t.attempts == 1);            // nothing ran twice
+    CHECK(tasks[1].display == "leaf 0"); // recorded before the restart
     CHECK(tasks[1].history.at(0).logs.at(0).message == "leaf ran");
   }
 }
@@ -238,8 +241,8 @@ TEST_CASE("journal: unusable data directories are refused with a reason") {
       FAIL("opened a corrupt directory");
     } catch (const weft::error& e) {
       CHECK(e.code() == weft::errc::bad_data);
-      CHECK_THAT(e.what(), Catch::Contains("corrupt")
-                             && Catch::Contains("does not"));
+      CHECK_THAT(e.what(),
+                 Catch::Contains("corrupt") && Catch::Contains("does not"));
     }
     // Nothing was truncated or rewritten.
     std::ifstream in{dir.path / "CURRENT"};
@@ -262,9 +265,11 @@ TEST_CASE("journal: unusable data directories are refused with a reason") {
     { weft::local_cluster lc{opts}; }
     {
       rocksdb::DB* raw = nullptr;
-      REQUIRE(rocksdb::DB::Open(rocksdb::Options{}, dir.path.string(), &raw).ok());
+      REQUIRE(
+        rocksdb::DB::Open(rocksdb::Options{}, dir.path.string(), &raw).ok());
       std::unique_ptr<rocksdb::DB> db{raw};
-      REQUIRE(db->Put(rocksdb::WriteOptions{}, "meta/format", "weft-journal 99").ok());
+      REQUIRE(db->Put(rocksdb::WriteOptions{}, "meta/format", "weft-journal 99")
+                .ok());
     }
     try {
       weft::local_cluster lc{opts};
@@ -278,7 +283,8 @@ TEST_CASE("journal: unusable data directories are refused with a reason") {
     { weft::local_cluster lc{opts}; }
     {
       rocksdb::DB* raw = nullptr;
-      REQUIRE(rocksdb::DB::Open(rocksdb::Options{}, dir.path.string(), &raw).ok());
+      REQUIRE(
+        rocksdb::DB::Open(rocksdb::Options{}, dir.path.string(), &raw).ok());
       std::unique_ptr<rocksdb::DB> db{raw};
       std::string key = "e018dd029-58ca-74e5-8b58-b4f99d610f9a";
       key.append(8, '\0');
@@ -298,9 +304,10 @@ namespace {
 
 /// The crash worker: an orchestrator with its journal in `data` and a
 /// runner, in one process; the first one submits the job.
-std::unique_ptr<weft::test::child_process>
-start_worker(const fs::path& data, const fs::path& id_file, bool submit,
-             const fs::path& out) {
+std::unique_ptr<weft::test::child_process> start_worker(const fs::path& data,
+                                                        const fs::path& id_file,
+                                                        bool submit,
+                                                        const fs::path& out) {
   std::vector<std::string> args{WEFT_CRASH_WORKER, data.string(),
                                 id_file.string()};
   if (submit)
@@ -329,7 +336,7 @@ TEST_CASE("journal: a job survives its orchestrator being killed repeatedly") {
       weft::test::wait_until([&] { return fs::exists(id_file); }, 5s);
     std::this_thread::sleep_for(std::chrono::milliseconds{delay_ms(rng)});
     if (!worker->running()) {
-      finished_early = true;  // it beat the kill: fine, still checked below
+      finished_early = true; // it beat the kill: fine, still checked below
       continue;
     }
     worker->kill();
@@ -346,15 +353,17 @@ TEST_CASE("journal: a job survives its orchestrator being killed repeatedly") {
   std::string line;
   std::getline(in, line);
   INFO(line);
-  CHECK_THAT(line, Catch::Contains("job " + id + " COMPLETED tasks 2047 "
-                                   "computed 2047"));
+  CHECK_THAT(line, Catch::Contains("job " + id
+                                   + " COMPLETED tasks 2047 "
+                                     "computed 2047"));
   CHECK(kills >= 5);
   auto last = line.substr(line.rfind(' ') + 1);
   if (last == "compacted") {
     // A run finished the job before its kill; the next restart found it
     // compacted, so per-task attempts are no longer there to count.
     CHECK(finished_early);
-    WARN("killed " << kills << " times; the job finished before the last "
+    WARN("killed " << kills
+                   << " times; the job finished before the last "
                       "kill and was compacted");
   } else {
     auto attempts = std::stoull(last);
@@ -433,7 +442,8 @@ TEST_CASE("journal: a finished job becomes one snapshot and answers find, "
   }
 }
 
-TEST_CASE("journal: records that need no sync are written unsynced until a synced one takes them along") {
+TEST_CASE("journal: records that need no sync are written unsynced until a "
+          "synced one takes them along") {
   temp_dir dir;
   auto event = [](std::string job, weft::core::event_kind kind, bool sync) {
     weft::core::journal_event e;
@@ -454,7 +464,8 @@ TEST_CASE("journal: records that need no sync are written unsynced until a synce
     submitted.cluster = "default";
     submitted.roots = {spec("a")};
     auto store = weft::journal_store::open({dir.path, true});
-    store->append({weft::journal_record{job, weft::core::encode_event(submitted)}});
+    store->append(
+      {weft::journal_record{job, weft::core::encode_event(submitted)}});
     CHECK(store->writes() == 1);
     CHECK(store->synced_writes() == 1);
     // A start alone: written, not synced.

@@ -61,9 +61,9 @@ struct everything {
   friend bool operator==(const everything&, const everything&) = default;
 };
 BOOST_DESCRIBE_STRUCT(everything, (),
-                      (text, flag, letter, i8, u8, i16, u16, i32, u32, i64,
-                       u64, ratio, precise, maybe, absent, maybe_list, tags,
-                       bits, matrix, shelves, groups, places, slots, raw))
+                      (text, flag, letter, i8, u8, i16, u16, i32, u32, i64, u64,
+                       ratio, precise, maybe, absent, maybe_list, tags, bits,
+                       matrix, shelves, groups, places, slots, raw))
 
 template <class T>
 struct holder {
@@ -198,9 +198,9 @@ TEST_CASE("json: every supported type round-trips") {
   CHECK(back == x);
 }
 
-TEMPLATE_TEST_CASE("json: integer limits of every width round-trip", "",
-                   int8_t, uint8_t, int16_t, uint16_t, int32_t, uint32_t,
-                   int64_t, uint64_t) {
+TEMPLATE_TEST_CASE("json: integer limits of every width round-trip", "", int8_t,
+                   uint8_t, int16_t, uint16_t, int32_t, uint32_t, int64_t,
+                   uint64_t) {
   using limits = std::numeric_limits<TestType>;
   for (TestType v : {limits::min(), limits::max(), TestType{0}}) {
     CHECK(round_trip(holder<TestType>{v}).value == v);
@@ -209,12 +209,12 @@ TEMPLATE_TEST_CASE("json: integer limits of every width round-trip", "",
   // The text form of the limits, as another program would write them.
   auto min_text = std::to_string(limits::min());
   auto max_text = std::to_string(limits::max());
-  CHECK(weft::json::decode<holder<TestType>>(R"({"value":)" + min_text + "}")
-          .value
-        == limits::min());
-  CHECK(weft::json::decode<holder<TestType>>(R"({"value":)" + max_text + "}")
-          .value
-        == limits::max());
+  CHECK(
+    weft::json::decode<holder<TestType>>(R"({"value":)" + min_text + "}").value
+    == limits::min());
+  CHECK(
+    weft::json::decode<holder<TestType>>(R"({"value":)" + max_text + "}").value
+    == limits::max());
 }
 
 TEST_CASE("json: top-level values of every kind") {
@@ -226,8 +226,7 @@ TEST_CASE("json: top-level values of every kind") {
                                                            {"b", {}}});
   CHECK(weft::json::decode<std::optional<int>>("null") == std::nullopt);
   CHECK(weft::json::decode<std::optional<int>>("4") == 4);
-  CHECK(weft::json::decode<std::string>(R"("\u00fc\ud83d\ude00")")
-        == "ü😀");
+  CHECK(weft::json::decode<std::string>(R"("\u00fc\ud83d\ude00")") == "ü😀");
   CHECK(weft::json::decode<bool>("true"));
   CHECK(weft::json::decode<double>("3") == 3.0);
   CHECK(weft::json::decode<double>("18446744073709551615")

@@ -26,7 +26,7 @@ public:
   /// `in`, if given, is the file its standard input reads.
   child_process(std::vector<std::string> args, std::filesystem::path out,
                 const std::filesystem::path& in = {})
-    : out_(std::move(out)), err_(out_.string() + ".err") {
+      : out_(std::move(out)), err_(out_.string() + ".err") {
     std::vector<char*> argv;
     for (auto& a : args)
       argv.push_back(a.data());

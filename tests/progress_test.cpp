@@ -17,7 +17,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::shared_future<void> watch_gate;  // leaves wait on it
+std::shared_future<void> watch_gate; // leaves wait on it
 std::atomic<int> flaky_calls{0};
 
 struct w_leaf {
@@ -35,7 +35,7 @@ struct w_root {
     ctx.progress("files").add(leaves);
     for (uint32_t i = 0; i < leaves; ++i) {
       auto h = ctx.submit_subtask(w_leaf{i});
-      (void) h;
+      (void)h;
     }
   }
 };
@@ -91,8 +91,8 @@ weft::local_cluster_options options() {
 
 /// Runs a w_fan job whose leaves wait for the gate, and returns what its
 /// watcher saw while they waited and the final update.
-std::pair<std::vector<weft::progress_update>, weft::progress_update>
-watch_fan(weft::job_client& jobs, uint32_t leaves) {
+std::pair<std::vector<weft::progress_update>, weft::progress_update> watch_fan(
+  weft::job_client& jobs, uint32_t leaves) {
   std::promise<void> open;
   watch_gate = open.get_future().share();
   auto job = jobs.submit("fan", w_fan{leaves});
@@ -112,8 +112,7 @@ watch_fan(weft::job_client& jobs, uint32_t leaves) {
     [&] {
       std::lock_guard<std::mutex> guard{mtx};
       return !waiting.empty()
-             && waiting.back().stats.count(weft::task_state::running)
-                  == leaves;
+             && waiting.back().stats.count(weft::task_state::running) == leaves;
     },
     20s);
   std::this_thread::sleep_for(200ms);
@@ -127,9 +126,8 @@ watch_fan(weft::job_client& jobs, uint32_t leaves) {
 }
 
 /// The updates of `seen` taken while all `leaves` ran.
-std::vector<weft::progress_update>
-while_running(const std::vector<weft::progress_update>& seen,
-              uint32_t leaves) {
+std::vector<weft::progress_update> while_running(
+  const std::vector<weft::progress_update>& seen, uint32_t leaves) {
   std::vector<weft::progress_update> result;
   for (const auto& u : seen)
     if (u.stats.count(weft::task_state::running) == leaves)
@@ -233,7 +231,8 @@ TEST_CASE("progress: indicators after a retry count the last execution "
   lc.start();
   auto jobs = lc.jobs();
   auto job = jobs.submit("flaky", w_flaky{}, {.max_retries = 1});
-  auto last = jobs.watch(job.id, [](const weft::progress_update&) {}, 30s);
+  auto last = jobs.watch(
+    job.id, [](const weft::progress_update&) {}, 30s);
   CHECK(last.state == weft::job_state::completed);
   CHECK(last.progress
         == std::vector<weft::progress_indicator>{{"steps", 1, 1}});
@@ -250,11 +249,10 @@ TEST_CASE("progress: no estimate without indicator totals") {
   std::vector<weft::progress_update> seen;
   std::mutex mtx;
   auto watcher = std::async(std::launch::async, [&] {
-    return jobs.watch(job.id,
-                      [&](const weft::progress_update& u) {
-                        std::lock_guard<std::mutex> guard{mtx};
-                        seen.push_back(u);
-                      });
+    return jobs.watch(job.id, [&](const weft::progress_update& u) {
+      std::lock_guard<std::mutex> guard{mtx};
+      seen.push_back(u);
+    });
   });
   // Until the watcher saw the task run (the gate opens either way).
   CHECK(weft::test::wait_until(
@@ -267,7 +265,7 @@ TEST_CASE("progress: no estimate without indicator totals") {
   open.set_value();
   auto last = watcher.get();
   REQUIRE(seen.size() >= 2);
-  CHECK_FALSE(seen.front().percent);  // "no estimate"
+  CHECK_FALSE(seen.front().percent); // "no estimate"
   CHECK_FALSE(seen.front().eta_ns);
   CHECK(last.percent == 100);
 }
@@ -275,10 +273,10 @@ TEST_CASE("progress: no estimate without indicator totals") {
 TEST_CASE("progress: watching an unknown job fails clearly") {
   weft::local_cluster lc{options()};
   auto jobs = lc.jobs();
-  CHECK_THROWS_WITH(
-    jobs.watch("01a2037f-caef-70b2-8438-12d1f925d3cc",
-               [](const weft::progress_update&) {}, 5s),
-    Catch::Contains("no job with id"));
+  CHECK_THROWS_WITH(jobs.watch(
+                      "01a2037f-caef-70b2-8438-12d1f925d3cc",
+                      [](const weft::progress_update&) {}, 5s),
+                    Catch::Contains("no job with id"));
 }
 
 TEST_CASE("progress: no estimate for a fan-out never seen, a number once "
@@ -310,7 +308,7 @@ TEST_CASE("progress: no estimate for a fan-out never seen, a number once "
     CHECK(*u.percent < 100);
   }
   CHECK(second_last.percent == 100);
-  CHECK_FALSE(second_last.learned);  // a fact by then, not an estimate
+  CHECK_FALSE(second_last.learned); // a fact by then, not an estimate
 }
 
 TEST_CASE("progress: running tasks report their indicators before they "
@@ -335,8 +333,7 @@ TEST_CASE("progress: running tasks report their indicators before they "
   open.set_value();
   auto last = watcher.get();
   CHECK(last.state == weft::job_state::completed);
-  CHECK(last.progress
-        == std::vector<weft::progress_indicator>{{"rows", 4, 4}});
+  CHECK(last.progress == std::vector<weft::progress_indicator>{{"rows", 4, 4}});
 }
 
 TEST_CASE("progress: what was learned survives a restart") {

@@ -26,7 +26,6 @@ using namespace std::chrono_literals;
 using namespace weft::test;
 namespace fs = std::filesystem;
 
-
 TEST_CASE("remote: three runner processes in two clusters run tasks routed "
           "to their cluster") {
   temp_dir dir;
@@ -79,15 +78,14 @@ TEST_CASE("remote: a runner killed mid-task loses nothing and the job "
   auto job = jobs.submit("kill a runner", {spread(40, 150, {"default"})});
   // Kill it once both runners are busy.
   REQUIRE(await_job(
-    jobs, job.id, [](const weft::job_info& j) { return j.running >= 4; },
-    30s));
+    jobs, job.id, [](const weft::job_info& j) { return j.running >= 4; }, 30s));
   r1->kill();
   auto done = jobs.wait(job.id, 90s);
   REQUIRE(done.state == weft::job_state::completed);
   uint64_t losses = 0;
   for (const auto& t : jobs.tasks(job.id)) {
     CHECK(t.state == weft::task_state::computed);
-    CHECK(t.retries_used == 0);  // a lost runner spends no retry
+    CHECK(t.retries_used == 0); // a lost runner spends no retry
     losses += t.runner_losses;
     if (t.identifier.name == "Leaf" && t.runner_losses > 0)
       CHECK(t.display == "survivor");
@@ -105,8 +103,7 @@ TEST_CASE("remote: a hung runner is noticed by heartbeats and its tasks move "
   auto jobs = conn.jobs();
   auto job = jobs.submit("hang a runner", {spread(30, 200, {"default"})});
   REQUIRE(await_job(
-    jobs, job.id, [](const weft::job_info& j) { return j.running >= 4; },
-    30s));
+    jobs, job.id, [](const weft::job_info& j) { return j.running >= 4; }, 30s));
   // Stopped, not killed: its connection stays open but it falls silent.
   frozen->signal(SIGSTOP);
   auto done = jobs.wait(job.id, 90s);
@@ -141,7 +138,7 @@ TEST_CASE("remote: runners reconnect to a restarted server and finish the "
   srv.proc->kill();
   // Same port: the runners and this client reconnect to it.
   auto again = start_server(dir.path, address, {"--data", data});
-  auto done = jobs.wait(job.id, 90s);  // reconnects under the hood
+  auto done = jobs.wait(job.id, 90s); // reconnects under the hood
   REQUIRE(done.state == weft::job_state::completed);
   for (const auto& t : jobs.tasks(job.id))
     CHECK(t.state == weft::task_state::computed);
@@ -156,17 +153,18 @@ TEST_CASE("remote: a job survives its server being killed at random moments "
   auto data = (dir.path / "data").string();
   auto srv = start_server(dir.path, "127.0.0.1:0", {"--data", data});
   auto address = srv.address();
-  auto runner = start_runner(dir.path, address, "default", "steady",
-                             {"--slots", "4"});
+  auto runner
+    = start_runner(dir.path, address, "default", "steady", {"--slots", "4"});
   std::string id;
   {
     auto conn = connect(address);
     // 1,024 leaves: 2,047 tasks. Acknowledged: it must survive.
-    id = conn.jobs()
-           .submit("crash",
-                   {weft::task_input{{"Tree", "v1.0"},
-                                     R"({"begin":0,"end":1024,"sleep_ms":20})"}})
-           .id;
+    id
+      = conn.jobs()
+          .submit("crash",
+                  {weft::task_input{{"Tree", "v1.0"},
+                                    R"({"begin":0,"end":1024,"sleep_ms":20})"}})
+          .id;
   }
   std::mt19937 rng{std::random_device{}()};
   std::uniform_int_distribution<int> delay_ms{300, 900};
@@ -201,8 +199,8 @@ TEST_CASE("remote: a job survives its server being killed at random moments "
   }
   // Execution is at least once: what ran twice is reported, not hidden.
   WARN("server killed " << kills << " times; " << attempts
-                        << " attempts for 2047 tasks ("
-                        << (attempts - 2047) << " re-executed)");
+                        << " attempts for 2047 tasks (" << (attempts - 2047)
+                        << " re-executed)");
   CHECK(attempts >= 2047);
 }
 
@@ -246,16 +244,14 @@ TEST_CASE("remote: TLS refuses a node without a CA-signed certificate and "
   temp_dir dir;
   test_pki pki{dir.path};
   const auto& [certs, rogue, server_cert, node_cert, rogue_cert, ca] = pki;
-  auto srv = start_server(
-    dir.path, "127.0.0.1:0",
-    {"--cert", server_cert.certificate.string(), "--key",
-     server_cert.key.string(), "--ca", ca});
+  auto srv = start_server(dir.path, "127.0.0.1:0",
+                          {"--cert", server_cert.certificate.string(), "--key",
+                           server_cert.key.string(), "--ca", ca});
   CHECK_THAT(srv.proc->output(), Catch::Contains("TLS"));
   weft::tls_options good{node_cert.certificate, node_cert.key, ca};
-  auto runner = start_runner(
-    dir.path, srv.address(), "default", "tls-runner",
-    {"--cert", node_cert.certificate.string(), "--key",
-     node_cert.key.string(), "--ca", ca});
+  auto runner = start_runner(dir.path, srv.address(), "default", "tls-runner",
+                             {"--cert", node_cert.certificate.string(), "--key",
+                              node_cert.key.string(), "--ca", ca});
   auto conn = connect(srv.address(), good);
   auto jobs = conn.jobs();
   auto job = jobs.submit("tls", {leaf(7, 0)});
@@ -263,22 +259,22 @@ TEST_CASE("remote: TLS refuses a node without a CA-signed certificate and "
   // A certificate from another CA, and no certificate at all. (Separate
   // processes: CAF derives node ids from the process, and two nodes of one
   // process would look like the same node to the server.)
-  child_process intruder{
-    {WEFT_CLI, "jobs", "--server", srv.address(), "--connect-timeout", "2",
-     "--cert", rogue_cert.certificate.string(), "--key",
-     rogue_cert.key.string(), "--ca", (rogue / "ca.pem").string()},
-    dir.path / "intruder.out"};
+  child_process intruder{{WEFT_CLI, "jobs", "--server", srv.address(),
+                          "--connect-timeout", "2", "--cert",
+                          rogue_cert.certificate.string(), "--key",
+                          rogue_cert.key.string(), "--ca",
+                          (rogue / "ca.pem").string()},
+                         dir.path / "intruder.out"};
   CHECK(intruder.wait(30s) == 1);
   CHECK_THAT(intruder.errors(), Catch::Contains("cannot reach"));
   child_process plain{{WEFT_CLI, "jobs", "--server", srv.address(),
                        "--connect-timeout", "2"},
                       dir.path / "plain.out"};
   CHECK(plain.wait(30s) == 1);
-  child_process signed_cli{
-    {WEFT_CLI, "jobs", "--server", srv.address(), "--cert",
-     node_cert.certificate.string(), "--key", node_cert.key.string(), "--ca",
-     ca},
-    dir.path / "signed.out"};
+  child_process signed_cli{{WEFT_CLI, "jobs", "--server", srv.address(),
+                            "--cert", node_cert.certificate.string(), "--key",
+                            node_cert.key.string(), "--ca", ca},
+                           dir.path / "signed.out"};
   CHECK(signed_cli.wait(30s) == 0);
   CHECK_THAT(signed_cli.output(), Catch::Contains(job.id));
   // The refused handshakes left the connected runner alone.
@@ -375,55 +371,53 @@ TEST_CASE("remote: the weft command reports errors in one line with a "
     return std::make_tuple(status, cli.output(), cli.errors());
   };
   SECTION("server unreachable") {
-    auto [status, out, err] =
-      run({"jobs", "--server", "127.0.0.1:1", "--connect-timeout", "1"});
+    auto [status, out, err]
+      = run({"jobs", "--server", "127.0.0.1:1", "--connect-timeout", "1"});
     CHECK(status == 1);
     CHECK_THAT(err, Catch::Contains("cannot reach"));
     CHECK(std::count(err.begin(), err.end(), '\n') == 1);
   }
   SECTION("unknown job") {
-    auto [status, out, err] =
-      run({"job", "01a2037f-caef-70b2-8438-12d1f925d3cc", "--server",
-           srv.address()});
+    auto [status, out, err]
+      = run({"job", "01a2037f-caef-70b2-8438-12d1f925d3cc", "--server",
+             srv.address()});
     CHECK(status == 1);
     CHECK_THAT(err, Catch::Contains("01a2037f-caef-70b2-8438-12d1f925d3cc"));
     CHECK(std::count(err.begin(), err.end(), '\n') == 1);
   }
   SECTION("invalid input") {
     auto [status, out, err] = run({"submit", "--task", "Leaf@v1.0", "--input",
-                                   "{\"index\": 1", "--server",
-                                   srv.address()});
+                                   "{\"index\": 1", "--server", srv.address()});
     CHECK(status == 2);
     CHECK_THAT(err, Catch::Contains("--input: malformed JSON at offset 11 "
                                     "(line 1, column 12)"));
   }
   SECTION("submit, list, cancel and clusters with --json") {
-    auto [s1, out1, err1] =
-      run({"clusters", "create", "gpu", "--server", srv.address()});
+    auto [s1, out1, err1]
+      = run({"clusters", "create", "gpu", "--server", srv.address()});
     CHECK(s1 == 0);
-    auto [s2, out2, err2] = run({"submit", "--task", "Leaf@v1.0", "--input",
-                                 R"({"index":1,"sleep_ms":0})", "--cluster",
-                                 "gpu", "--name", "cli job", "--json",
-                                 "--server", srv.address()});
+    auto [s2, out2, err2]
+      = run({"submit", "--task", "Leaf@v1.0", "--input",
+             R"({"index":1,"sleep_ms":0})", "--cluster", "gpu", "--name",
+             "cli job", "--json", "--server", srv.address()});
     REQUIRE(s2 == 0);
     auto id_at = out2.find("\"id\":\"") + 6;
     auto id = out2.substr(id_at, 36);
-    auto [s3, out3, err3] =
-      run({"jobs", "--cluster", "gpu", "--server", srv.address()});
+    auto [s3, out3, err3]
+      = run({"jobs", "--cluster", "gpu", "--server", srv.address()});
     CHECK(s3 == 0);
     CHECK_THAT(out3, Catch::Contains(id) && Catch::Contains("cli job"));
     auto [s4, out4, err4] = run({"cancel", id, "--server", srv.address()});
     CHECK(s4 == 0);
     CHECK_THAT(out4, Catch::Contains("canceled 1 task"));
-    auto [s5, out5, err5] =
-      run({"jobs", "--state", "CANCELED", "--json", "--server",
-           srv.address()});
+    auto [s5, out5, err5] = run(
+      {"jobs", "--state", "CANCELED", "--json", "--server", srv.address()});
     CHECK_THAT(out5, Catch::Contains(id));
-    auto [s6, out6, err6] =
-      run({"clusters", "delete", "gpu", "--server", srv.address()});
+    auto [s6, out6, err6]
+      = run({"clusters", "delete", "gpu", "--server", srv.address()});
     CHECK(s6 == 0);
-    auto [s7, out7, err7] =
-      run({"clusters", "delete", "default", "--server", srv.address()});
+    auto [s7, out7, err7]
+      = run({"clusters", "delete", "default", "--server", srv.address()});
     CHECK(s7 == 1);
     CHECK_THAT(err7, Catch::Contains("cannot be deleted"));
   }
@@ -478,7 +472,7 @@ TEST_CASE("remote: a cluster deleted, and maybe created again, while a job "
   };
   std::promise<void> gate;
   across_gate = gate.get_future().share();
-  struct opener {  // a failed check must not leave a worker blocked
+  struct opener { // a failed check must not leave a worker blocked
     std::promise<void>& gate;
     bool open = false;
     void operator()() {
@@ -500,18 +494,18 @@ TEST_CASE("remote: a cluster deleted, and maybe created again, while a job "
     REQUIRE(wait_until([&] { return state_of(job.id, 1) == computed; }, 30s));
     first.stop();
   }
-  REQUIRE(wait_until(
-    [&] { return jobs.find_cluster("gpu").runners.empty(); }, 30s));
+  REQUIRE(
+    wait_until([&] { return jobs.find_cluster("gpu").runners.empty(); }, 30s));
   jobs.delete_cluster("gpu");
   CHECK_THROWS_WITH(jobs.find_cluster("gpu"), Catch::Contains("no cluster"));
 
   SECTION("created again: the job's new task and new jobs go to it") {
     jobs.create_cluster("gpu");
     open_gate();
-    REQUIRE(wait_until(
-      [&] { return jobs.find_cluster("gpu").queued == 1; }, 30s));
-    auto later = jobs.submit("after the deletion", across_leaf{2},
-                             {.cluster = "gpu"});
+    REQUIRE(
+      wait_until([&] { return jobs.find_cluster("gpu").queued == 1; }, 30s));
+    auto later
+      = jobs.submit("after the deletion", across_leaf{2}, {.cluster = "gpu"});
     auto second = gpu_runner();
     CHECK(jobs.wait(job.id, 30s).state == weft::job_state::completed);
     CHECK(jobs.wait(later.id, 30s).state == weft::job_state::completed);
@@ -528,7 +522,7 @@ TEST_CASE("remote: a cluster deleted, and maybe created again, while a job "
     CHECK_THAT(cli.output(),
                Catch::Contains("waiting:   cluster gpu does not exist: its "
                                "tasks wait until it is created"));
-    CHECK(jobs.find(job.id).state == weft::job_state::started);  // not final
+    CHECK(jobs.find(job.id).state == weft::job_state::started); // not final
     jobs.create_cluster("gpu");
     auto second = gpu_runner();
     CHECK(jobs.wait(job.id, 30s).state == weft::job_state::completed);
@@ -542,9 +536,9 @@ TEST_CASE("remote: the server stops cleanly on SIGTERM and refuses a data "
   temp_dir dir;
   auto data = (dir.path / "data").string();
   auto srv = start_server(dir.path, "127.0.0.1:0", {"--data", data});
-  child_process second{
-    {WEFT_CLI, "server", "--listen", "127.0.0.1:0", "--data", data},
-    dir.path / "second.out"};
+  child_process second{{WEFT_CLI, "server", "--listen", "127.0.0.1:0", "--data",
+                        data},
+                       dir.path / "second.out"};
   CHECK(second.wait(30s) == 1);
   CHECK_THAT(second.errors(), Catch::Contains("in use"));
   srv.proc->signal(SIGTERM);
@@ -581,7 +575,7 @@ std::pair<int, std::string> run_in_pty(std::vector<std::string> args,
     if (::poll(&pfd, 1, 100) > 0) {
       auto n = ::read(master, buf, sizeof(buf));
       if (n <= 0)
-        break;  // the child closed the terminal
+        break; // the child closed the terminal
       out.append(buf, static_cast<size_t>(n));
     }
     if (std::chrono::steady_clock::now() > deadline) {
@@ -600,17 +594,17 @@ std::pair<int, std::string> run_in_pty(std::vector<std::string> args,
 TEST_CASE("remote: weft watch draws live bars in a terminal and lines in a "
           "pipe") {
   temp_dir dir;
-  auto srv = start_server(dir.path, "127.0.0.1:0",
-                          {"--progress-interval", "100"});
+  auto srv
+    = start_server(dir.path, "127.0.0.1:0", {"--progress-interval", "100"});
   auto runner = start_runner(dir.path, srv.address(), "default", "drawer");
   auto conn = connect(srv.address());
   auto jobs = conn.jobs();
   auto job = jobs.submit("watched", {spread(12, 150, {"default"})});
   // Through a pseudo-terminal: redrawn in place, ends with the job.
-  auto [status, screen] =
-    run_in_pty({WEFT_CLI, "watch", job.id, "--server", srv.address()}, 60s);
+  auto [status, screen]
+    = run_in_pty({WEFT_CLI, "watch", job.id, "--server", srv.address()}, 60s);
   CHECK(status == 0);
-  CHECK_THAT(screen, Catch::Contains("\x1b[2K"));  // lines cleared, redrawn
+  CHECK_THAT(screen, Catch::Contains("\x1b[2K")); // lines cleared, redrawn
   CHECK_THAT(screen, Catch::Contains("leaves"));
   CHECK_THAT(screen, Catch::Contains("overall"));
   CHECK_THAT(screen, Catch::Contains("[##############################] 12/12"));
@@ -624,9 +618,9 @@ TEST_CASE("remote: weft watch draws live bars in a terminal and lines in a "
   CHECK(text.find("\x1b[") == std::string::npos);
   CHECK_THAT(text, Catch::Contains("COMPLETED") && Catch::Contains("overall"));
   // --json: one document per line; the last says the job completed.
-  child_process json_lines{
-    {WEFT_CLI, "watch", job.id, "--json", "--server", srv.address()},
-    dir.path / "watch.json"};
+  child_process json_lines{{WEFT_CLI, "watch", job.id, "--json", "--server",
+                            srv.address()},
+                           dir.path / "watch.json"};
   CHECK(json_lines.wait(30s) == 0);
   auto lines = json_lines.output();
   REQUIRE(lines.size() > 1);

@@ -39,11 +39,11 @@ void collect_nodes(const pt::ptree& tree,
   }
 }
 
-std::vector<std::pair<std::string, std::string>>
-parse_nodes(const std::string& svg) {
+std::vector<std::pair<std::string, std::string>> parse_nodes(
+  const std::string& svg) {
   std::istringstream in{svg};
   pt::ptree tree;
-  pt::read_xml(in, tree);  // throws on malformed XML
+  pt::read_xml(in, tree); // throws on malformed XML
   std::vector<std::pair<std::string, std::string>> nodes;
   collect_nodes(tree, nodes);
   return nodes;
@@ -71,12 +71,12 @@ TEST_CASE("render: a 10-task job is valid SVG with one node per task") {
   tasks.push_back(make_task(0, weft::task_info::no_parent, "Root",
                             weft::task_state::computed));
   tasks[0].display = "Root\nsecond line";
-  const weft::task_state states[] = {
-    weft::task_state::computed, weft::task_state::running,
-    weft::task_state::queued,   weft::task_state::failed,
-    weft::task_state::canceled, weft::task_state::failed_optional,
-    weft::task_state::skipped,  weft::task_state::computed,
-    weft::task_state::queued};
+  const weft::task_state states[]
+    = {weft::task_state::computed, weft::task_state::running,
+       weft::task_state::queued,   weft::task_state::failed,
+       weft::task_state::canceled, weft::task_state::failed_optional,
+       weft::task_state::skipped,  weft::task_state::computed,
+       weft::task_state::queued};
   for (uint32_t i = 1; i < 10; ++i)
     tasks.push_back(make_task(i, 0, "Leaf", states[i - 1]));
   tasks[9].depends_on = {8};
@@ -96,9 +96,9 @@ TEST_CASE("render: a 10-task job is valid SVG with one node per task") {
   }
   CHECK(task_nodes == 10);
   CHECK(legend_nodes == weft::task_state_count);
-  CHECK_THAT(svg, Catch::Contains("RUNNING"));      // title and legend
-  CHECK_THAT(svg, Catch::Contains("second line"));  // multi-line label
-  CHECK_THAT(svg, Catch::Contains("stroke-dasharray"));  // the dependency
+  CHECK_THAT(svg, Catch::Contains("RUNNING"));          // title and legend
+  CHECK_THAT(svg, Catch::Contains("second line"));      // multi-line label
+  CHECK_THAT(svg, Catch::Contains("stroke-dasharray")); // the dependency
 }
 
 TEST_CASE("render: a 100000-task job collapses siblings into counted groups") {
@@ -111,8 +111,8 @@ TEST_CASE("render: a 100000-task job collapses siblings into counted groups") {
                             weft::task_state::computed));
   // Root -> 1,000 splitters -> 99 downloads each (a few failed).
   for (uint32_t s = 0; s < 1000; ++s)
-    tasks.push_back(make_task(static_cast<uint32_t>(tasks.size()), 0,
-                              "Split", weft::task_state::computed));
+    tasks.push_back(make_task(static_cast<uint32_t>(tasks.size()), 0, "Split",
+                              weft::task_state::computed));
   for (uint32_t s = 0; s < 1000; ++s)
     for (uint32_t d = 0; d < 99; ++d)
       tasks.push_back(make_task(static_cast<uint32_t>(tasks.size()), 1 + s,

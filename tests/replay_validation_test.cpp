@@ -161,7 +161,8 @@ std::string started_without_fields() {
 
 } // namespace
 
-// -- what weft writes still replays --------------------------------------------
+// -- what weft writes still replays
+// --------------------------------------------
 
 TEST_CASE("replay: a job's records as weft writes them rebuild its graph") {
   // a; b after a. a splits into c and d (d after c); c fails once and is
@@ -197,20 +198,21 @@ TEST_CASE("replay: a task started again after a restart finishes under its "
           "new attempt") {
   // The first process stopped with a running; the next one requeued it
   // (unrecorded) and started it again, under a number of its own.
-  auto r = replay_all(encoded({submitted({task("a")}), started(0, 1),
-                               started(0, 3), computed(0, 3)}));
+  auto r = replay_all(encoded(
+    {submitted({task("a")}), started(0, 1), started(0, 3), computed(0, 3)}));
   CHECK(r.graph()->state() == job_state::completed);
 
   // Still running at the end: requeued by recovery, not refused.
-  r = replay_all(encoded({submitted({task("a")}), started(0, 1), started(0, 1)}));
+  r = replay_all(
+    encoded({submitted({task("a")}), started(0, 1), started(0, 1)}));
   CHECK(r.graph()->state_of(0) == task_state::running);
 }
 
 TEST_CASE("replay: cancels, retries and a compacted job's summary replay") {
-  auto r = replay_all(encoded({submitted({task("a"), task("b")}), started(0),
-                               job_event(event_kind::job_canceled),
-                               computed(0), job_event(event_kind::job_retried),
-                               started(1), computed(1)}));
+  auto r = replay_all(
+    encoded({submitted({task("a"), task("b")}), started(0),
+             job_event(event_kind::job_canceled), computed(0),
+             job_event(event_kind::job_retried), started(1), computed(1)}));
   CHECK(r.graph()->state() == job_state::completed);
 
   r = replay_all(encoded({summary()}));
@@ -222,17 +224,18 @@ TEST_CASE("replay: a recorded batch of subtasks the graph refuses fails its "
           "attempt, as it did when written") {
   // A runner of another build may send subtasks depending on a later
   // position: the job recorded the completion and the graph failed it.
-  auto r = replay_all(encoded({submitted({task("a")}), started(0),
-                               computed(0, 1, {task("c", {0})})}));
+  auto r = replay_all(encoded(
+    {submitted({task("a")}), started(0), computed(0, 1, {task("c", {0})})}));
   CHECK(r.graph()->size() == 1);
   CHECK(r.graph()->state_of(0) == task_state::failed);
 }
 
-// -- inconsistent records are refused ------------------------------------------
+// -- inconsistent records are refused
+// ------------------------------------------
 
 TEST_CASE("replay: a task out of range is refused") {
-  auto why = refusal({submitted({task("a"), task("b")}), started(0),
-                      computed(0), started(7)});
+  auto why = refusal(
+    {submitted({task("a"), task("b")}), started(0), computed(0), started(7)});
   CHECK_THAT(why, Catch::Contains("record 3 (task_started)")
                     && Catch::Contains("task 7 does not exist")
                     && Catch::Contains("2 tasks"));
@@ -277,8 +280,8 @@ TEST_CASE("replay: starts the graph cannot make are refused") {
   why = refusal({submitted({task("a"), task("b")}),
                  job_event(event_kind::job_canceled), started(1)});
   CHECK_THAT(why, Catch::Contains("starts in a CANCELED job"));
-  why = refusal({submitted({task("a"), task("b")}), started(0), failed(0),
-                 started(1)});
+  why = refusal(
+    {submitted({task("a"), task("b")}), started(0), failed(0), started(1)});
   CHECK_THAT(why, Catch::Contains("starts in a FAILED job"));
 }
 
@@ -291,8 +294,8 @@ TEST_CASE("replay: a cancel of a completed job is refused") {
 
 TEST_CASE("replay: a second submission, a record before the submission and "
           "records beside a summary are refused") {
-  auto why = refusal({submitted({task("a")}), started(0),
-                      submitted({task("a")})});
+  auto why
+    = refusal({submitted({task("a")}), started(0), submitted({task("a")})});
   CHECK_THAT(why, Catch::Contains("record 2 (job_submitted)")
                     && Catch::Contains("submitted already"));
   why = refusal({started(0)});
@@ -371,13 +374,14 @@ TEST_CASE("replay: truncated, garbage and incomplete bytes are refused") {
     ev.initTaskStarted();
     auto words = capnp::messageToFlatArray(message);
     auto bytes = words.asBytes();
-    records.push_back({reinterpret_cast<const char*>(bytes.begin()),
-                       bytes.size()});
+    records.push_back(
+      {reinterpret_cast<const char*>(bytes.begin()), bytes.size()});
     CHECK_THAT(refusal(records), Catch::Contains("no schema version"));
   }
 }
 
-// -- recovery ------------------------------------------------------------------
+// -- recovery
+// ------------------------------------------------------------------
 
 TEST_CASE("replay: recovery refuses a journal with an inconsistent record, "
           "naming the directory, the job and the record") {
@@ -394,11 +398,10 @@ TEST_CASE("replay: recovery refuses a journal with an inconsistent record, "
     FAIL("recovered an inconsistent journal");
   } catch (const weft::error& e) {
     CHECK(e.code() == weft::errc::bad_data);
-    CHECK_THAT(e.what(),
-               Catch::Contains("data directory " + dir.path.string())
-                 && Catch::Contains(std::string{"job "} + job_id
-                                    + ", record 2 (task_computed)")
-                 && Catch::Contains("restore the directory"));
+    CHECK_THAT(e.what(), Catch::Contains("data directory " + dir.path.string())
+                           && Catch::Contains(std::string{"job "} + job_id
+                                              + ", record 2 (task_computed)")
+                           && Catch::Contains("restore the directory"));
   }
 }
 

@@ -25,7 +25,7 @@ namespace fs = std::filesystem;
 
 struct server_process {
   std::unique_ptr<child_process> proc;
-  std::string host;  ///< as the server prints it; IPv6 in brackets
+  std::string host; ///< as the server prints it; IPv6 in brackets
   uint16_t port = 0;
 
   std::string address() const {
@@ -56,12 +56,12 @@ inline server_process start_server(const fs::path& dir,
   return s;
 }
 
-inline std::unique_ptr<child_process>
-start_runner(const fs::path& dir, const std::string& address,
-             const std::string& cluster, const std::string& name,
-             std::vector<std::string> extra = {}) {
-  std::vector<std::string> args{WEFT_REMOTE_WORKER, address, "--cluster",
-                                cluster, "--name", name};
+inline std::unique_ptr<child_process> start_runner(
+  const fs::path& dir, const std::string& address, const std::string& cluster,
+  const std::string& name, std::vector<std::string> extra = {}) {
+  std::vector<std::string> args{WEFT_REMOTE_WORKER, address,
+                                "--cluster",        cluster,
+                                "--name",           name};
   for (auto& x : extra)
     args.push_back(x);
   auto proc = std::make_unique<child_process>(args, dir / (name + ".out"));
@@ -73,7 +73,7 @@ start_runner(const fs::path& dir, const std::string& address,
 }
 
 inline weft::remote::connection connect(const std::string& address,
-                                  weft::tls_options tls = {}) {
+                                        weft::tls_options tls = {}) {
   weft::remote::connect_options opts;
   opts.tls = std::move(tls);
   opts.scheduler_threads = 2;
@@ -83,17 +83,17 @@ inline weft::remote::connection connect(const std::string& address,
 
 /// The root task of the worker's Spread workflow, submitted by name.
 inline weft::task_input spread(uint32_t leaves, uint32_t sleep_ms,
-                        std::vector<std::string> clusters) {
+                               std::vector<std::string> clusters) {
   std::string list;
   for (const auto& c : clusters)
     list += (list.empty() ? "\"" : ",\"") + c + "\"";
-  return {{"Spread", "v1.0"}, "{\"leaves\":" + std::to_string(leaves)
-                                + ",\"sleep_ms\":" + std::to_string(sleep_ms)
-                                + ",\"clusters\":[" + list + "]}"};
+  return {{"Spread", "v1.0"},
+          "{\"leaves\":" + std::to_string(leaves) + ",\"sleep_ms\":"
+            + std::to_string(sleep_ms) + ",\"clusters\":[" + list + "]}"};
 }
 
 inline weft::task_input leaf(uint32_t index, uint32_t sleep_ms,
-                      std::string version = "v1.0") {
+                             std::string version = "v1.0") {
   return {{"Leaf", std::move(version)},
           "{\"index\":" + std::to_string(index)
             + ",\"sleep_ms\":" + std::to_string(sleep_ms) + "}"};
@@ -112,7 +112,6 @@ bool await_job(weft::job_client& jobs, const std::string& id, Pred pred,
   return false;
 }
 
-
 /// A CA with a server and a node certificate, and a rogue CA with a
 /// certificate of its own.
 struct test_pki {
@@ -124,7 +123,7 @@ struct test_pki {
   std::string ca;
 
   explicit test_pki(const fs::path& dir)
-    : certs(dir / "certs"), rogue(dir / "rogue") {
+      : certs(dir / "certs"), rogue(dir / "rogue") {
     weft::make_certificate_authority(certs);
     server_cert = weft::issue_certificate(certs, "server");
     node_cert = weft::issue_certificate(certs, "node");

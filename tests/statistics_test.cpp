@@ -137,7 +137,7 @@ TEST_CASE("statistics: a task that submits its own key is summed as a "
   stats.learn(deep, 100, {{deep, 0.5}});
   auto w = stats.predict({deep}).at(deep);
   REQUIRE(w.known);
-  CHECK(w.total_ns() == Approx(200));  // 100 / (1 - 0.5)
+  CHECK(w.total_ns() == Approx(200)); // 100 / (1 - 0.5)
   // Two keys submitting each other cannot be predicted.
   stat_key a{"a", 1, 0};
   stat_key b{"b", 1, 0};
@@ -195,16 +195,15 @@ TEST_CASE("statistics: a running task's live indicators say how far it is") {
   REQUIRE(g.start(ready[1], g.attempt(ready[1]), 1100));
   // One leaf reports 3 of 4 done, the other nothing yet (then its time
   // against its usual 200 ns counts: at 1150 it is a quarter through).
-  REQUIRE(g.report_progress(ready[0], g.attempt(ready[0]),
-                            {{"rows", 4, 3}}));
+  REQUIRE(g.report_progress(ready[0], g.attempt(ready[0]), {{"rows", 4, 3}}));
   auto e = core::estimate(g, stats, 1150);
   CHECK(e.learned);
   CHECK(*e.percent == Approx(100.0 * (100 + 150 + 50) / 500));
   // The indicators of a running attempt count in the job's.
   CHECK(g.progress() == std::vector<progress_indicator>{{"rows", 4, 3}});
   // A stale attempt's report is ignored.
-  CHECK_FALSE(g.report_progress(ready[1], g.attempt(ready[1]) + 1,
-                                {{"rows", 1, 1}}));
+  CHECK_FALSE(
+    g.report_progress(ready[1], g.attempt(ready[1]) + 1, {{"rows", 1, 1}}));
 }
 
 TEST_CASE("statistics: without history the indicators' totals give the "
@@ -259,7 +258,7 @@ TEST_CASE("statistics: a task that waits for the others runs alone: the ETA "
     run(g, 0, 5000, 5100, batch());
     stats.learn(g, {0});
     auto ready = g.take_ready();
-    REQUIRE(ready.size() == 4);  // the merge waits
+    REQUIRE(ready.size() == 4); // the merge waits
     run(g, ready[0], 5100, 5300);
     run(g, ready[1], 5100, 5300);
     run(g, ready[2], 5300, 5500);
@@ -301,7 +300,7 @@ TEST_CASE("statistics: the chain runs through a running dependency and the "
     run(g, 0, 5000, 5100, batch());
     stats.learn(g, {0});
     auto ready = g.take_ready();
-    REQUIRE(ready.size() == 3);  // final waits for prep
+    REQUIRE(ready.size() == 3); // final waits for prep
     run(g, ready[0], 5100, 5300);
     run(g, ready[1], 5100, 5300);
     stats.learn(g, {ready[0], ready[1]});
@@ -319,7 +318,7 @@ TEST_CASE("statistics: the chain runs through a running dependency and the "
       rest.push_back(i);
     }
     stats.learn(g, rest);
-    auto last = g.take_ready();  // final, once prep's parts are done
+    auto last = g.take_ready(); // final, once prep's parts are done
     REQUIRE(last.size() == 1);
     run(g, last[0], 5700, 5750);
     stats.learn(g, last);

@@ -17,14 +17,14 @@
 
 #include <sys/mount.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
 #include <thread>
-#include <cerrno>
-#include <cstring>
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -35,13 +35,15 @@ using weft::test::temp_dir;
 
 struct s_noop {
   int i = 0;
-  void execute(weft::context&) const {}
+  void execute(weft::context&) const {
+  }
 };
 BOOST_DESCRIBE_STRUCT(s_noop, (), (i))
 
 struct s_big {
   std::string pad;
-  void execute(weft::context&) const {}
+  void execute(weft::context&) const {
+  }
 };
 BOOST_DESCRIBE_STRUCT(s_big, (), (pad))
 
@@ -52,8 +54,8 @@ std::map<std::string, std::string> snapshot(const fs::path& dir) {
     if (!e.is_regular_file())
       continue;
     std::ifstream in{e.path(), std::ios::binary};
-    files[fs::relative(e.path(), dir).string()]
-      .assign(std::istreambuf_iterator<char>{in}, {});
+    files[fs::relative(e.path(), dir).string()].assign(
+      std::istreambuf_iterator<char>{in}, {});
   }
   return files;
 }
@@ -88,7 +90,7 @@ std::set<std::string> crash_image(const fs::path& out, int n) {
   weft::server srv{server_at(live.path / "data")};
   auto ids = submit_jobs(srv, n);
   fs::copy(live.path / "data", out, fs::copy_options::recursive);
-  fs::remove(out / "LOCK");  // a crashed process holds no lock
+  fs::remove(out / "LOCK"); // a crashed process holds no lock
   std::ofstream{out / "LOCK"};
   return ids;
 }
@@ -228,7 +230,8 @@ TEST_CASE("storage: a torn unsynced tail is dropped with a warning, nothing "
       root.identifier = {"s_noop", "v0.0"};
       root.input = R"({"i":0})";
       e.roots = {root};
-      store->append({weft::journal_record{e.job_id, weft::core::encode_event(e)}});
+      store->append(
+        {weft::journal_record{e.job_id, weft::core::encode_event(e)}});
       jobs.push_back(e.job_id);
     }
     synced_size = fs::file_size(newest_log(live));
@@ -269,7 +272,7 @@ TEST_CASE("storage: a corrupt table, a missing CURRENT and a file as --data "
   {
     weft::server srv{server_at(data)};
     submit_jobs(srv, 20);
-  }  // the stop flushes the log into a table
+  } // the stop flushes the log into a table
   SECTION("a flipped data block") {
     fs::path table;
     for (const auto& e : fs::directory_iterator(data))
@@ -315,15 +318,15 @@ TEST_CASE("storage: weft server refuses a damaged directory in one line with "
   auto log = newest_log(data);
   flip(log, fs::file_size(log) / 2, 16);
   auto before = snapshot(data);
-  weft::test::child_process proc{
-    {WEFT_CLI, "server", "--data", data.string(), "--listen", "127.0.0.1:0"},
-    dir.path / "server.out"};
+  weft::test::child_process proc{{WEFT_CLI, "server", "--data", data.string(),
+                                  "--listen", "127.0.0.1:0"},
+                                 dir.path / "server.out"};
   REQUIRE(proc.started());
   CHECK(proc.wait(30s) == 1);
   auto err = proc.errors();
   INFO(err);
   REQUIRE(!err.empty());
-  CHECK(err.find('\n') == err.size() - 1);  // one line
+  CHECK(err.find('\n') == err.size() - 1); // one line
   CHECK_THAT(err, Catch::StartsWith("weft: journal in ")
                     && Catch::Contains(log.filename().string())
                     && Catch::Contains("restore the directory"));
@@ -339,14 +342,14 @@ TEST_CASE("storage: info logs stay bounded over many starts", "[storage]") {
   for (const auto& e : fs::directory_iterator(data))
     if (e.path().filename().string().rfind("LOG", 0) == 0)
       ++info_logs;
-  CHECK(info_logs <= 2);  // LOG and at most one LOG.old
+  CHECK(info_logs <= 2); // LOG and at most one LOG.old
 }
 
 namespace {
 
 /// A 40 MB tmpfs (RocksDB clears a full-disk error only once a memtable's
-/// worth, 16 MB, is free: 20 MB leaves just under that), unmounted at scope exit; `mounted` is false when the
-/// system refuses to mount (no privileges).
+/// worth, 16 MB, is free: 20 MB leaves just under that), unmounted at scope
+/// exit; `mounted` is false when the system refuses to mount (no privileges).
 struct small_disk {
   temp_dir dir{"weft-tmpfs-"};
   bool mounted = false;
@@ -361,9 +364,9 @@ struct small_disk {
   void fill(const fs::path& file, uint64_t leave = 0) {
     std::ofstream out{file, std::ios::binary};
     std::string chunk(1 << 16, 'x');
-    while (fs::space(dir.path).available > leave + chunk.size()
-           && out.write(chunk.data(),
-                        static_cast<std::streamsize>(chunk.size())))
+    while (
+      fs::space(dir.path).available > leave + chunk.size()
+      && out.write(chunk.data(), static_cast<std::streamsize>(chunk.size())))
       out.flush();
     if (leave > 0)
       return;
@@ -433,8 +436,8 @@ TEST_CASE("storage: on a full disk writes fail clearly and resume by "
   // Starting on a full disk: one line, not an abort, nothing changed.
   disk.fill(filler);
   auto what = refused_start(data, weft::errc::io_error);
-  CHECK_THAT(what, Catch::Contains("no space left")
-                     && Catch::Contains("free space"));
+  CHECK_THAT(what,
+             Catch::Contains("no space left") && Catch::Contains("free space"));
   fs::remove(filler);
   fs::remove(filler.string() + ".2");
   weft::server srv{server_at(data)};

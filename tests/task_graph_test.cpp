@@ -135,8 +135,8 @@ TEST_CASE("core: a failed task cancels what remains - running ones finish") {
   g.take_ready();
   run(g, 0, true, {sub("a"), sub("b"), sub("c", {1})});
   CHECK(ready(g) == std::vector<task_index>{1, 2});
-  REQUIRE(g.start(2, g.attempt(2), 1));  // b is running
-  run(g, 1, false);                       // a fails
+  REQUIRE(g.start(2, g.attempt(2), 1)); // b is running
+  run(g, 1, false);                     // a fails
   CHECK(g.state() == job_state::failed);
   CHECK(g.state_of(3) == task_state::canceled);
   // b finishes; its subtasks never start
@@ -151,7 +151,7 @@ TEST_CASE("core: a failed task cancels what remains - running ones finish") {
   CHECK(g.retry() == 3);
   CHECK(ready(g) == std::vector<task_index>{1, 4});
   run(g, 1, true);
-  CHECK(ready(g).empty());  // c waits for b's whole subtree, b1 included
+  CHECK(ready(g).empty()); // c waits for b's whole subtree, b1 included
   run(g, 4, true);
   CHECK(ready(g) == std::vector<task_index>{3});
   run(g, 3, true);
@@ -168,7 +168,7 @@ TEST_CASE("core: cancel stops queued tasks - a stale start is refused") {
   auto old_attempt = g.attempt(2);
   CHECK(g.cancel() == 1);
   CHECK(g.state() == job_state::canceled);
-  CHECK_FALSE(g.start(2, old_attempt, 2));  // was queued: never starts
+  CHECK_FALSE(g.start(2, old_attempt, 2)); // was queued: never starts
 
   {
     attempt_outcome out;
@@ -181,7 +181,7 @@ TEST_CASE("core: cancel stops queued tasks - a stale start is refused") {
   CHECK(g.state() == job_state::started);
   auto again = ready(g);
   CHECK(again == std::vector<task_index>{2, 3});
-  CHECK_FALSE(g.start(2, old_attempt, 3));  // the old attempt stays refused
+  CHECK_FALSE(g.start(2, old_attempt, 3)); // the old attempt stays refused
   CHECK(g.start(2, g.attempt(2), 3));
 }
 
@@ -210,7 +210,7 @@ TEST_CASE("core: a failing optional task's dependents still run") {
   g.take_ready();
   run(g, 0, true, {sub("opt", {}, 1, true), sub("after", {0})});
   CHECK(ready(g) == std::vector<task_index>{1});
-  run(g, 1, false);  // retry first
+  run(g, 1, false); // retry first
   CHECK(ready(g) == std::vector<task_index>{1});
   run(g, 1, false);
   CHECK(g.state_of(1) == task_state::failed_optional);
@@ -277,14 +277,15 @@ TEST_CASE("core: job states follow the reference definitions") {
   out.succeeded = true;
   out.subtasks = {sub("a")};
   REQUIRE(g.finish(0, g.attempt(0), std::move(out)));
-  CHECK(g.state() == job_state::started);  // computed + queued, none running
+  CHECK(g.state() == job_state::started); // computed + queued, none running
   g.cancel();
   CHECK(g.state() == job_state::canceled);
   g.retry();
   CHECK(g.state() == job_state::started);
 }
 
-TEST_CASE("core: a task failing with retries left in a canceled job waits for retry") {
+TEST_CASE(
+  "core: a task failing with retries left in a canceled job waits for retry") {
   auto g = make_graph();
   g.take_ready();
   run(g, 0, true, {sub("flaky", {}, 3)});

@@ -34,12 +34,15 @@ TEST_CASE("time: parse_time reads dates and UTC times") {
   CHECK(weft::parse_time("1970-01-01T00:00:01Z") == 1'000'000'000);
   CHECK(weft::parse_time("2025-01-01") == 1'735'689'600LL * 1'000'000'000);
   CHECK(weft::parse_time("2026-11-22T10:30:00Z")
-        == weft::parse_time("2026-11-22") + (10 * 3600 + 30 * 60) * 1'000'000'000LL);
+        == weft::parse_time("2026-11-22")
+             + (10 * 3600 + 30 * 60) * 1'000'000'000LL);
   CHECK(weft::parse_time("2025-12-31T23:59:59Z")
         == weft::parse_time("2026-01-01") - 1'000'000'000);
   // Leap years: every fourth, not every hundredth, every four hundredth.
-  CHECK(weft::parse_time("2024-02-29") == weft::parse_time("2024-03-01") - day_ns);
-  CHECK(weft::parse_time("2000-02-29") == weft::parse_time("2000-03-01") - day_ns);
+  CHECK(weft::parse_time("2024-02-29")
+        == weft::parse_time("2024-03-01") - day_ns);
+  CHECK(weft::parse_time("2000-02-29")
+        == weft::parse_time("2000-03-01") - day_ns);
   // The bounds of 64-bit nanoseconds.
   CHECK(weft::parse_time("2261-12-31T23:59:59Z") > 0);
   // What format_time writes, cut to seconds, reads back.

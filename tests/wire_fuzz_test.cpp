@@ -116,8 +116,8 @@ public:
       return false;
     if (ssl_ != nullptr) {
       ERR_clear_error();
-      bool ok = SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size()))
-                > 0;
+      bool ok
+        = SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size())) > 0;
       ERR_clear_error();
       return ok;
     }
@@ -159,10 +159,10 @@ void attack(uint16_t port, SSL_CTX* tls, int kind, std::mt19937_64& rng) {
   if (!p.usable())
     return;
   switch (kind) {
-    case 0:  // random bytes
+    case 0: // random bytes
       p.send(random_bytes(rng, 1 + rng() % 2048));
       break;
-    case 1: {  // a client handshake with one header field mutated
+    case 1: { // a client handshake with one header field mutated
       auto payload = client_handshake_payload(rng);
       basp::header h;
       h.operation = static_cast<uint8_t>(basp::operation::client_handshake);
@@ -181,12 +181,12 @@ void attack(uint16_t port, SSL_CTX* tls, int kind, std::mt19937_64& rng) {
       p.drain(20ms);
       break;
     }
-    case 2: {  // a truncated handshake
+    case 2: { // a truncated handshake
       auto hs = client_handshake(rng);
       p.send(hs.substr(0, 1 + rng() % (hs.size() - 1)));
       break;
     }
-    case 3: {  // an oversized handshake claim, and a little of it
+    case 3: { // an oversized handshake claim, and a little of it
       basp::header h;
       h.operation = static_cast<uint8_t>(basp::operation::client_handshake);
       h.payload_len = static_cast<uint32_t>(basp::max_handshake_payload + 1
@@ -194,7 +194,7 @@ void attack(uint16_t port, SSL_CTX* tls, int kind, std::mt19937_64& rng) {
       p.send(basp::encode_header(h) + random_bytes(rng, 4096));
       break;
     }
-    case 4: {  // a huge length claim in any operation
+    case 4: { // a huge length claim in any operation
       basp::header h;
       h.operation = static_cast<uint8_t>(rng() % 7);
       h.payload_len = 0xFFFFFFF0u;
@@ -203,7 +203,7 @@ void attack(uint16_t port, SSL_CTX* tls, int kind, std::mt19937_64& rng) {
       p.send(basp::encode_header(h));
       break;
     }
-    case 5: {  // a valid handshake, then frames with random headers
+    case 5: { // a valid handshake, then frames with random headers
       p.send(client_handshake(rng));
       for (int i = 0; i < 20; ++i) {
         basp::header h;
@@ -220,7 +220,7 @@ void attack(uint16_t port, SSL_CTX* tls, int kind, std::mt19937_64& rng) {
       p.drain(20ms);
       break;
     }
-    case 6: {  // a valid handshake, then a second one of the other kind
+    case 6: { // a valid handshake, then a second one of the other kind
       p.send(client_handshake(rng));
       basp::header h;
       h.operation = static_cast<uint8_t>(basp::operation::server_handshake);
@@ -230,13 +230,13 @@ void attack(uint16_t port, SSL_CTX* tls, int kind, std::mt19937_64& rng) {
       p.drain(20ms);
       break;
     }
-    case 7: {  // a valid handshake, then the connection half-closed
+    case 7: { // a valid handshake, then the connection half-closed
       p.send(client_handshake(rng));
       p.half_close();
       p.drain(50ms);
       break;
     }
-    default:  // a valid handshake and gone
+    default: // a valid handshake and gone
       p.send(client_handshake(rng));
       break;
   }
@@ -297,10 +297,9 @@ struct cli_probe {
 
 /// The whole barrage against one server; `tls` is the signed peers'
 /// context (null for plain TCP), `refused` contexts fail their handshake.
-void barrage(const fs::path& dir, server_process& srv,
-             child_process& runner, weft::job_client& jobs,
-             std::vector<std::string> cli_tls, SSL_CTX* tls,
-             std::vector<SSL_CTX*> refused, int connections) {
+void barrage(const fs::path& dir, server_process& srv, child_process& runner,
+             weft::job_client& jobs, std::vector<std::string> cli_tls,
+             SSL_CTX* tls, std::vector<SSL_CTX*> refused, int connections) {
   auto first = jobs.submit("under fire", {spread(150, 60, {"default"})});
   std::vector<int> silent;
   for (int i = 0; i < 20; ++i)
@@ -332,7 +331,7 @@ void barrage(const fs::path& dir, server_process& srv,
         if (!refused.empty() && rng() % 5 == 0)
           attack(srv.port, refused[rng() % refused.size()], 0, rng);
         else if (tls != nullptr && rng() % 8 == 0)
-          attack(srv.port, nullptr, kind, rng);  // BASP without TLS
+          attack(srv.port, nullptr, kind, rng); // BASP without TLS
         else
           attack(srv.port, tls, kind, rng);
       }
@@ -368,8 +367,8 @@ void barrage(const fs::path& dir, server_process& srv,
   CHECK(probe.failures == 0);
   CHECK(probe.calls > 3);
   WARN(connections << " hostile connections; " << probe.calls
-                   << " CLI calls, the slowest answered in "
-                   << probe.slowest_ms << " ms");
+                   << " CLI calls, the slowest answered in " << probe.slowest_ms
+                   << " ms");
   CHECK(probe.slowest_ms < 1000);
   // Refusals are logged, a few lines a second.
   CHECK_THAT(srv.proc->errors(), Catch::Contains("closed the connection"));
@@ -378,7 +377,8 @@ void barrage(const fs::path& dir, server_process& srv,
 } // namespace
 
 TEST_CASE("fuzz: hostile connections over plain TCP neither crash nor stall "
-          "the server", "[fuzz]") {
+          "the server",
+          "[fuzz]") {
   temp_dir dir;
   auto srv = start_server(dir.path, "127.0.0.1:0",
                           {"--data", (dir.path / "data").string()});
@@ -398,24 +398,26 @@ TEST_CASE("fuzz: hostile connections over plain TCP neither crash nor stall "
 }
 
 TEST_CASE("fuzz: hostile connections over TLS, signed or not, neither crash "
-          "nor stall the server", "[fuzz]") {
+          "nor stall the server",
+          "[fuzz]") {
   temp_dir dir;
   test_pki pki{dir.path};
   const auto& [certs, rogue, server_cert, node_cert, rogue_cert, ca] = pki;
   std::vector<std::string> tls_args{"--cert", node_cert.certificate.string(),
-                                    "--key", node_cert.key.string(), "--ca",
-                                    ca};
+                                    "--key",  node_cert.key.string(),
+                                    "--ca",   ca};
   std::vector<std::string> server_args{
-    "--cert", server_cert.certificate.string(), "--key",
-    server_cert.key.string(), "--ca", ca, "--data",
-    (dir.path / "data").string()};
+    "--cert", server_cert.certificate.string(),
+    "--key",  server_cert.key.string(),
+    "--ca",   ca,
+    "--data", (dir.path / "data").string()};
   auto srv = start_server(dir.path, "127.0.0.1:0", server_args);
   auto runner_args = tls_args;
   runner_args.insert(runner_args.end(), {"--slots", "4"});
-  auto runner = start_runner(dir.path, srv.address(), "default", "steady",
-                             runner_args);
-  auto conn = connect(srv.address(), {node_cert.certificate, node_cert.key,
-                                      ca});
+  auto runner
+    = start_runner(dir.path, srv.address(), "default", "steady", runner_args);
+  auto conn
+    = connect(srv.address(), {node_cert.certificate, node_cert.key, ca});
   auto jobs = conn.jobs();
   context_ptr signed_ctx{client_context(&node_cert, ca)};
   context_ptr unsigned_ctx{client_context(nullptr, ca)};
@@ -425,11 +427,12 @@ TEST_CASE("fuzz: hostile connections over TLS, signed or not, neither crash "
 }
 
 TEST_CASE("fuzz: silent connections beyond max_connections cannot lock out "
-          "nodes that speak", "[fuzz]") {
+          "nodes that speak",
+          "[fuzz]") {
   temp_dir dir;
   auto srv = start_server(dir.path, "127.0.0.1:0",
-                          {"--max-connections", "30",
-                           "--handshake-timeout-ms", "60000"});
+                          {"--max-connections", "30", "--handshake-timeout-ms",
+                           "60000"});
   auto runner = start_runner(dir.path, srv.address(), "default", "steady");
   std::vector<int> silent;
   for (int i = 0; i < 80; ++i)
@@ -452,7 +455,8 @@ TEST_CASE("fuzz: silent connections beyond max_connections cannot lock out "
 }
 
 TEST_CASE("fuzz: a maximum message size below what runners send is refused "
-          "at start", "[fuzz]") {
+          "at start",
+          "[fuzz]") {
   temp_dir dir;
   child_process srv{{WEFT_CLI, "server", "--listen", "127.0.0.1:0",
                      "--max-message-bytes", "1000000"},

@@ -24,7 +24,8 @@ network_address parse_address(const std::string& text, bool allow_any_port) {
       throw bad("has no ']' after its IPv6 host");
     addr.host = text.substr(1, close - 1);
     in6_addr ignored;
-    if (addr.host.empty() || ::inet_pton(AF_INET6, addr.host.c_str(), &ignored) != 1)
+    if (addr.host.empty()
+        || ::inet_pton(AF_INET6, addr.host.c_str(), &ignored) != 1)
       throw bad("has no IPv6 address between '[' and ']'");
     if (close + 1 >= text.size() || text[close + 1] != ':')
       throw bad("has no ':PORT' after ']'");
@@ -49,8 +50,8 @@ network_address parse_address(const std::string& text, bool allow_any_port) {
   // Compared as text first: a long number must be named as too large, not
   // wrap or overflow the conversion.
   auto digits = port.substr(std::min(port.find_first_not_of('0'), port.size()));
-  unsigned long n = digits.size() <= 5 && !digits.empty() ? std::stoul(digits)
-                                                          : 0;
+  unsigned long n
+    = digits.size() <= 5 && !digits.empty() ? std::stoul(digits) : 0;
   if (digits.size() > 5 || n > 65535)
     throw bad("has port "
               + (port.size() > 20 ? port.substr(0, 20) + "..." : port)

@@ -52,8 +52,8 @@ bool fields_hold(const header& h, bool first, uint8_t& allowed_flags) {
       // The first one selects nothing; the repeat selects this connection.
       if (!first)
         allowed_flags = select_connection_flag;
-      return zero(h.operation_data) && h.payload_len > 0
-             && zero(h.source_actor) && zero(h.dest_actor);
+      return zero(h.operation_data) && h.payload_len > 0 && zero(h.source_actor)
+             && zero(h.dest_actor);
     case operation::direct_message:
       allowed_flags = named_receiver_flag;
       return !zero(h.dest_actor) && h.payload_len > 0;
@@ -101,7 +101,7 @@ std::string encode_header(const header& h) {
 }
 
 frame_checker::frame_checker(role r, caf::node_id own, size_t max_message_bytes)
-  : role_(r), own_(std::move(own)), max_message_bytes_(max_message_bytes) {
+    : role_(r), own_(std::move(own)), max_message_bytes_(max_message_bytes) {
 }
 
 bool frame_checker::fail(std::string why) {
@@ -119,8 +119,8 @@ bool frame_checker::check_header(const header& h) {
     return fail("malformed BASP header (operation "
                 + std::to_string(h.operation) + ")");
   auto op = static_cast<operation>(h.operation);
-  const bool handshake = op == operation::server_handshake
-                         || op == operation::client_handshake;
+  const bool handshake
+    = op == operation::server_handshake || op == operation::client_handshake;
   // Which handshake each side may send, and when.
   auto expected = role_ == role::accepting ? operation::client_handshake
                                            : operation::server_handshake;
@@ -133,8 +133,8 @@ bool frame_checker::check_header(const header& h) {
     return fail("a second server handshake");
   if (op == operation::client_handshake && role_ == role::connecting)
     return fail("a client handshake from the server");
-  size_t limit = handshake ? max_handshake_payload
-                           : max_message_bytes_ - header_size;
+  size_t limit
+    = handshake ? max_handshake_payload : max_message_bytes_ - header_size;
   if (h.payload_len > limit)
     return fail(std::string{"a "} + name_of(h.operation) + " of "
                 + std::to_string(h.payload_len)
@@ -164,8 +164,7 @@ bool frame_checker::check_handshake(const header& h,
     err = bd(node, app_ids, aid, sigs);
   }
   if (err || bd.remaining() != 0)
-    return fail(std::string{"malformed "} + name_of(h.operation)
-                + " payload");
+    return fail(std::string{"malformed "} + name_of(h.operation) + " payload");
   if (!node)
     return fail(std::string{"a "} + name_of(h.operation)
                 + " without a node id");

@@ -55,8 +55,7 @@ void add_extension(X509* cert, X509* issuer, int nid, const char* value) {
   X509_EXTENSION_free(ext);
 }
 
-x509_ptr make_cert(EVP_PKEY* key, const std::string& common_name,
-                   long days) {
+x509_ptr make_cert(EVP_PKEY* key, const std::string& common_name, long days) {
   x509_ptr cert{X509_new()};
   if (!cert)
     fail("create a certificate");
@@ -72,23 +71,25 @@ x509_ptr make_cert(EVP_PKEY* key, const std::string& common_name,
   X509_set_pubkey(cert.get(), key);
   auto* name = X509_get_subject_name(cert.get());
   X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>("weft"),
+                             reinterpret_cast<const unsigned char*>("weft"), -1,
+                             -1, 0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>(
+                               common_name.c_str()),
                              -1, -1, 0);
-  X509_NAME_add_entry_by_txt(
-    name, "CN", MBSTRING_ASC,
-    reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1, 0);
   return cert;
 }
 
 void write_pem(const fs::path& file, bool is_key, EVP_PKEY* key, X509* cert) {
-  auto* out = std::fopen(file.c_str(), "wx");  // never overwrite
+  auto* out = std::fopen(file.c_str(), "wx"); // never overwrite
   if (out == nullptr)
-    throw error(errc::io_error, "cannot create " + file.string()
-                                  + ": does it exist already?");
+    throw error(errc::io_error,
+                "cannot create " + file.string() + ": does it exist already?");
   if (is_key)
     ::fchmod(fileno(out), 0600);
   bool ok = is_key ? PEM_write_PrivateKey(out, key, nullptr, nullptr, 0,
-                                          nullptr, nullptr) == 1
+                                          nullptr, nullptr)
+                       == 1
                    : PEM_write_X509(out, cert) == 1;
   std::fclose(out);
   if (!ok)
@@ -99,9 +100,9 @@ template <class T, class Reader>
 T read_pem(const fs::path& file, Reader reader, const char* what) {
   auto* in = std::fopen(file.c_str(), "r");
   if (in == nullptr)
-    throw error(errc::invalid_argument,
-                std::string{"no "} + what + " at " + file.string()
-                  + ": run `weft certs init` first");
+    throw error(errc::invalid_argument, std::string{"no "} + what + " at "
+                                          + file.string()
+                                          + ": run `weft certs init` first");
   T result{reader(in, nullptr, nullptr, nullptr)};
   std::fclose(in);
   if (!result)
@@ -138,8 +139,9 @@ certificate_files make_certificate_authority(const fs::path& dir) {
 void validate_certificate_name(const std::string& name) {
   bool ok = !name.empty() && name.size() <= 64 && name != "ca";
   for (char c : name)
-    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-'
-                || c == '_' || c == '.');
+    ok = ok
+         && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_'
+             || c == '.');
   if (!ok)
     throw error(errc::invalid_argument,
                 "certificate name " + text::quote(name)
@@ -150,16 +152,16 @@ void validate_certificate_name(const std::string& name) {
 certificate_files issue_certificate(const fs::path& dir,
                                     const std::string& name) {
   validate_certificate_name(name);
-  auto ca_cert = read_pem<x509_ptr>(dir / "ca.pem", PEM_read_X509,
-                                    "CA certificate");
-  auto ca_key = read_pem<pkey_ptr>(dir / "ca.key", PEM_read_PrivateKey,
-                                   "CA key");
+  auto ca_cert
+    = read_pem<x509_ptr>(dir / "ca.pem", PEM_read_X509, "CA certificate");
+  auto ca_key
+    = read_pem<pkey_ptr>(dir / "ca.key", PEM_read_PrivateKey, "CA key");
   certificate_files files{dir / (name + ".pem"), dir / (name + ".key")};
   std::error_code ec;
   if (fs::exists(files.certificate, ec) || fs::exists(files.key, ec))
-    throw error(errc::already_exists,
-                "a certificate named " + name + " already exists in "
-                  + dir.string() + ": pick another name");
+    throw error(errc::already_exists, "a certificate named " + name
+                                        + " already exists in " + dir.string()
+                                        + ": pick another name");
   auto key = make_key();
   auto cert = make_cert(key.get(), name, 825);
   X509_set_issuer_name(cert.get(), X509_get_subject_name(ca_cert.get()));

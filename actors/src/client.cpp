@@ -123,16 +123,16 @@ progress_update job_client::watch(
                                    + " ms; it keeps running");
     std::optional<progress_update> got;
     bool lost = false;
-    self->receive(
-      [&](atom::progress, progress_update& u) { got = std::move(u); },
-      [&](caf::down_msg&) { lost = true; },
-      caf::after(left) >> [] {});
+    self->receive([&](atom::progress,
+                      progress_update& u) { got = std::move(u); },
+                  [&](caf::down_msg&) { lost = true; },
+                  caf::after(left) >> [] {});
     if (lost) {
       if (!impl_->reconnect)
         throw error(errc::not_running,
                     "the orchestrator stopped while watching job " + id);
       impl_->reconnect_now();
-      subscribe();  // the current state comes first again
+      subscribe(); // the current state comes first again
       continue;
     }
     if (!got)

@@ -251,7 +251,7 @@ private:
     for (const auto& spec : batch) {
       auto addr = spec.job.address();
       if (!spec.job || addr == last)
-        continue;  // a batch is mostly one job's
+        continue; // a batch is mostly one job's
       last = addr;
       if (jobs_.emplace(addr, spec.job_id).second)
         self_->monitor(spec.job);
@@ -308,11 +308,11 @@ private:
   pointer self_ = nullptr;
   std::string name_;
   std::vector<runner_entry> runners_;
-  std::map<caf::actor_addr, std::string> jobs_;  // monitored, with their ids
+  std::map<caf::actor_addr, std::string> jobs_; // monitored, with their ids
   cluster_queue queue_;
   life life_ = life::open;
-  caf::actor_addr remover_;  // who decided the deletion under way
-  std::vector<std::function<void()>> held_;  // while deleting, in order
+  caf::actor_addr remover_; // who decided the deletion under way
+  std::vector<std::function<void()>> held_; // while deleting, in order
   std::vector<std::pair<caf::actor_addr, caf::typed_response_promise<bool>>>
     idle_waiters_;
 };

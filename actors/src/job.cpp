@@ -1,7 +1,7 @@
 #include "weft/actors/job.hpp"
-#include "weft/actors/messages.hpp"
 #include "weft/actors/journal.hpp"
 #include "weft/actors/memory.hpp"
+#include "weft/actors/messages.hpp"
 #include "weft/core/journal_event.hpp"
 #include "weft/core/task_graph.hpp"
 
@@ -38,7 +38,7 @@ struct job_data {
   std::shared_ptr<core::task_graph> graph;
   job_service_actor service;
   std::shared_ptr<cluster_directory> dir;
-  journal_actor journal;  // null: no journal
+  journal_actor journal; // null: no journal
   std::shared_ptr<core::task_statistics> stats;
   // Running attempts by the runner executing them (monitored while it
   // runs any), then by task.
@@ -174,7 +174,7 @@ void dispatch_ready(job_pointer self, effects& fx) {
   auto me = caf::actor_cast<job_actor>(self);
   for (auto i : fx.ready) {
     if (graph.state_of(i) != task_state::queued || graph.halted())
-      continue;  // canceled while its event was being written
+      continue; // canceled while its event was being written
     dispatch_spec spec;
     spec.job = me;
     spec.job_id = st.id;
@@ -219,12 +219,12 @@ void publish_state(job_pointer self) {
   st.progress_dirty = true;
   bool done = finished(st);
   if (!done)
-    st.final_sent = false;  // running again (a retry)
+    st.final_sent = false; // running again (a retry)
   if (done && st.lifecycle == job_data::rest::working) {
     st.lifecycle = job_data::rest::at_rest;
-    memory_releaser::process().job_settled(graph.size());  // see memory.hpp
+    memory_releaser::process().job_settled(graph.size()); // see memory.hpp
   } else if (!done && st.lifecycle != job_data::rest::working) {
-    st.lifecycle = job_data::rest::working;  // runs again (a retry)
+    st.lifecycle = job_data::rest::working; // runs again (a retry)
   }
   if (state != st.last_state) {
     st.last_state = state;
@@ -268,8 +268,9 @@ void snapshot(job_pointer self) {
   // A retry's reopen waits for it: written in one batch with it, the
   // reopen would not find the snapshot yet.
   st.writing = true;
-  self->request(st.journal, caf::infinite, atom::append_v,
-                std::vector<journal_record>{std::move(rec)})
+  self
+    ->request(st.journal, caf::infinite, atom::append_v,
+              std::vector<journal_record>{std::move(rec)})
     .then(
       [self](uint64_t) {
         auto& st = self->state;
@@ -406,7 +407,7 @@ void runner_down(job_pointer self, caf::down_msg& msg) {
     return x.address() == msg.source;
   });
   if (w != ws.end()) {
-    ws.erase(w);  // nothing else changes
+    ws.erase(w); // nothing else changes
     return;
   }
   auto i = st.running.find(msg.source);
@@ -471,20 +472,20 @@ void finish_attempts(job_pointer self, std::vector<task_result>& results) {
   auto addr = caf::actor_cast<caf::actor_addr>(self->current_sender());
   auto r = st.running.find(addr);
   if (r == st.running.end())
-    return;  // not a runner this job started attempts on
+    return; // not a runner this job started attempts on
   std::vector<core::journal_event> events;
   std::vector<core::task_index> computed;
   for (auto& result : results) {
     auto i = r->second.find(result.task);
     if (i == r->second.end() || i->second.attempt != result.attempt)
-      continue;  // not an attempt this job started there
+      continue; // not an attempt this job started there
     auto ref = i->second;
     r->second.erase(i);
     if (st.journal) {
-      auto e = task_event(result.outcome.succeeded
-                            ? core::event_kind::task_computed
-                            : core::event_kind::task_failed,
-                          result.task, ref.attempt);
+      auto e
+        = task_event(result.outcome.succeeded ? core::event_kind::task_computed
+                                              : core::event_kind::task_failed,
+                     result.task, ref.attempt);
       e.outcome = result.outcome;
       events.push_back(std::move(e));
     }
@@ -608,9 +609,8 @@ caf::result<uint64_t> retry(job_pointer self) {
 template <class T, class Make>
 caf::result<T> answer_when_visible(job_pointer self, Make make) {
   auto rp = self->make_response_promise<T>();
-  after_pending(self, [self, rp, make]() mutable {
-    rp.deliver(make(self->state));
-  });
+  after_pending(self,
+                [self, rp, make]() mutable { rp.deliver(make(self->state)); });
   return rp;
 }
 
@@ -649,7 +649,7 @@ void add_watcher(job_pointer self, progress_watcher watcher) {
 void tick(job_pointer self) {
   auto& st = self->state;
   if (self->current_sender().get() != self->ctrl())
-    return;  // its own timer only
+    return; // its own timer only
   st.tick_scheduled = false;
   if (st.watchers.empty())
     return;
@@ -681,7 +681,7 @@ void init(job_pointer self, job_environment env, recovered_job job) {
   st.service = std::move(env.service);
   st.dir = std::move(env.dir);
   st.journal = std::move(env.journal);
-  st.stats = std::move(env.stats);  // the service's: never null
+  st.stats = std::move(env.stats); // the service's: never null
   st.create_clusters = env.create_clusters_on_use;
   st.last_state = st.graph->state();
   if (job.from_snapshot)
@@ -718,7 +718,9 @@ job_actor::behavior_type job_fn(job_pointer self, job_environment env,
     [self](atom::cluster, const std::string& name) {
       cluster_created(self, name);
     },
-    [self](atom::find) { return answer_when_visible<job_info>(self, make_info); },
+    [self](atom::find) {
+      return answer_when_visible<job_info>(self, make_info);
+    },
     [self](atom::cancel) { return cancel(self); },
     [self](atom::retry) { return retry(self); },
     [self](atom::tasks) {

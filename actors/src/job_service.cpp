@@ -35,8 +35,8 @@ struct live_job {
   /// Finished with its final state durable: it may leave memory.
   bool at_rest = false;
   timestamp rest_since = 0;
-  size_t bytes = 0;  // of its graph, once at rest
-  uint32_t restarts = 0;  // after its actor died (supervision)
+  size_t bytes = 0;      // of its graph, once at rest
+  uint32_t restarts = 0; // after its actor died (supervision)
   /// Bumped whenever it may run again: a rest check asked before is stale.
   uint64_t rest_check = 0;
   /// Subscribed through this service: an actor that dies drops them, the
@@ -122,9 +122,9 @@ caf::error validate(const orchestrator_config& cfg, const submit_request& req) {
 template <class T>
 caf::result<T> summary_answer(const job_info& info) {
   if constexpr (std::is_same_v<T, job_info>)
-    return info;  // find, wait: final already
+    return info; // find, wait: final already
   else if constexpr (std::is_same_v<T, uint64_t>)
-    return uint64_t{0};  // cancel, retry: nothing left
+    return uint64_t{0}; // cancel, retry: nothing left
   else
     return make_weft_error(
       errc::invalid_state,
@@ -188,8 +188,8 @@ public:
     dir_ = std::move(dir);
     cfg_ = cfg;
     journal_ = std::move(journal);
-    stats_ = stats ? std::move(stats)
-                   : std::make_shared<core::task_statistics>();
+    stats_
+      = stats ? std::move(stats) : std::make_shared<core::task_statistics>();
     // Once a second: what the jobs learned goes to the journal (losing the
     // last second of it in a crash costs only estimate accuracy), finished
     // jobs leave memory, retention deletes old ones.
@@ -225,21 +225,20 @@ public:
     e.cluster = std::move(req.cluster);
     e.max_retries = req.max_retries;
     e.roots = std::move(req.roots);
-    auto job = recovered_job{e.job_id, e.name,           e.cluster,
-                             e.time,   core::graph_of(e), {}};
+    auto job = recovered_job{e.job_id,          e.name, e.cluster, e.time,
+                             core::graph_of(e), {}};
     auto rp = self_->make_response_promise<job_info>();
     // Acknowledged only once the submission is on disk, with the job
     // actor's own view: by then it has run its first step and sent its
     // root tasks to their cluster, so whatever the submitter does next
     // (such as run_all) sees them queued.
-    journal_record index{e.job_id, encode_summary(brief(
-                                      e.job_id, e.name, e.cluster, e.time,
-                                      job_state::submitted))};
+    journal_record index{e.job_id,
+                         encode_summary(brief(e.job_id, e.name, e.cluster,
+                                              e.time, job_state::submitted))};
     index.kind = journal_record::index;
     journal_then({journal_record{e.job_id, core::encode_event(e)},
                   std::move(index)},
-                 rp,
-                 [this, rp, job = std::move(job)]() mutable {
+                 rp, [this, rp, job = std::move(job)]() mutable {
                    auto i = start_job(std::move(job));
                    rp.delegate(i->second.handle, atom::find_v);
                  });
@@ -282,7 +281,7 @@ public:
       i = loaded.first;
     }
     if constexpr (std::is_same_v<Atom, atom::retry>)
-      wake(i->second);  // it may run again: keep its actor
+      wake(i->second); // it may run again: keep its actor
     auto rp = self_->make_response_promise<T>();
     auto token = next_request_++;
     passed_request req;
@@ -345,7 +344,8 @@ public:
       return;
     auto check = ++i->second.rest_check;
     self_->request(i->second.handle, caf::infinite, atom::find_v)
-      .then([this, id, check](job_info& info) { come_to_rest(id, check, info); },
+      .then([this, id,
+             check](job_info& info) { come_to_rest(id, check, info); },
             [](caf::error&) {});
   }
 
@@ -356,7 +356,7 @@ public:
         || !is_final(info.state) || info.running > 0)
       return;
     auto& e = i->second;
-    wake(e);  // a second report replaces the first
+    wake(e); // a second report replaces the first
     e.at_rest = true;
     e.rest_since = now();
     e.bytes = e.graph->approximate_bytes();
@@ -418,7 +418,7 @@ public:
     for (size_t i = 0; i < names.size(); ++i) {
       acc->infos[i].name = names[i];
       auto hdl = dir_->find(names[i]);
-      if (!hdl) {  // removed meanwhile
+      if (!hdl) { // removed meanwhile
         step();
         continue;
       }
@@ -470,7 +470,7 @@ public:
   /// Its own timer, once a second.
   void housekeeping() {
     if (self_->current_sender().get() != self_->ctrl())
-      return;  // its own timer only (the service is reachable remotely)
+      return; // its own timer only (the service is reachable remotely)
     write_statistics();
     leave_over_bounds();
     apply_retention();
@@ -484,7 +484,7 @@ public:
       return kv.second.handle.address() == msg.source;
     });
     if (i == jobs_.end())
-      return;  // it left memory as asked
+      return; // it left memory as asked
     auto id = i->first;
     auto reason = caf::to_string(msg.reason);
     auto restarts = i->second.restarts + 1;
@@ -497,10 +497,11 @@ public:
                 << " times, so the job stays as it was\n";
       failed_.emplace(id, failed_job{brief(id, was.name, was.cluster,
                                            was.submitted_at, job_state::failed),
-                                     "job " + id + " failed in the "
-                                     "orchestrator: its actor stopped "
-                                     + std::to_string(restarts)
-                                     + " times, last with " + reason});
+                                     "job " + id
+                                       + " failed in the "
+                                         "orchestrator: its actor stopped "
+                                       + std::to_string(restarts)
+                                       + " times, last with " + reason});
       hand_over(id, was);
       return;
     }
@@ -517,7 +518,7 @@ private:
   /// Spawns and monitors the job's actor. Returns its entry.
   std::map<std::string, live_job>::iterator start_job(recovered_job job,
                                                       uint32_t restarts = 0) {
-    auto id = job.id;  // the job itself moves into its actor
+    auto id = job.id; // the job itself moves into its actor
     live_job entry;
     entry.graph = job.graph;
     entry.name = job.name;
@@ -525,8 +526,11 @@ private:
     entry.submitted_at = job.submitted_at;
     entry.state = job.graph->state();
     entry.restarts = restarts;
-    job_environment env{caf::actor_cast<job_service_actor>(self_), dir_,
-                        journal_, stats_, cfg_.options.progress_interval,
+    job_environment env{caf::actor_cast<job_service_actor>(self_),
+                        dir_,
+                        journal_,
+                        stats_,
+                        cfg_.options.progress_interval,
                         cfg_.create_clusters_on_use};
     entry.handle = spawn_job(self_->system(), std::move(env), std::move(job));
     self_->monitor(entry.handle);
@@ -538,13 +542,13 @@ private:
   template <class T>
   std::pair<std::map<std::string, live_job>::iterator, caf::result<T>>
   load_finished(const std::string& id) {
-    using result = std::pair<std::map<std::string, live_job>::iterator,
-                             caf::result<T>>;
+    using result
+      = std::pair<std::map<std::string, live_job>::iterator, caf::result<T>>;
     auto none = jobs_.end();
     if (auto f = failed_.find(id); f != failed_.end())
       return result{none, failed_answer<T>(f->second)};
     if (forgetting_.count(id))
-      return result{none, no_such_job(id)};  // its snapshot is going
+      return result{none, no_such_job(id)}; // its snapshot is going
     try {
       auto job = finished_job(id);
       if (!job)
@@ -588,8 +592,8 @@ private:
   /// Starts a dead job actor again: from the journal (what is durable),
   /// or without one from the graph it left. Running attempts are requeued.
   void restart(const std::string& id, uint32_t restarts,
-               const std::string& reason, std::shared_ptr<core::task_graph> graph,
-               const live_job& was) {
+               const std::string& reason,
+               std::shared_ptr<core::task_graph> graph, const live_job& was) {
     try {
       recovered_job job;
       if (cfg_.store) {
@@ -609,10 +613,13 @@ private:
     } catch (const error& e) {
       failed_.emplace(id, failed_job{brief(id, was.name, was.cluster,
                                            was.submitted_at, job_state::failed),
-                                     "job " + id + " failed in the "
-                                     "orchestrator: its actor stopped ("
-                                     + reason + ") and could not be started "
-                                     "again: " + e.what()});
+                                     "job " + id
+                                       + " failed in the "
+                                         "orchestrator: its actor stopped ("
+                                       + reason
+                                       + ") and could not be started "
+                                         "again: "
+                                       + e.what()});
     }
   }
 
@@ -686,7 +693,7 @@ private:
       auto i = jobs_.find(id);
       if (i == jobs_.end() || !i->second.at_rest
           || i->second.rest_since != since) {
-        resting_.pop_front();  // woken or gone meanwhile
+        resting_.pop_front(); // woken or gone meanwhile
         continue;
       }
       if (resting_count_ <= o.finished_in_memory
@@ -739,8 +746,8 @@ private:
       all.push_back(brief(id, e.name, e.cluster, e.submitted_at, e.state));
     for (const auto& [id, k] : kept_)
       if (!jobs_.count(id))
-        all.push_back(brief(id, k.name, k.cluster, k.submitted_at,
-                            k.graph->state()));
+        all.push_back(
+          brief(id, k.name, k.cluster, k.submitted_at, k.graph->state()));
     std::sort(all.begin(), all.end(),
               [](const auto& a, const auto& b) { return a.id < b.id; });
     if (q.newest_first)
@@ -800,13 +807,14 @@ private:
       return;
     journal_record rec{id, {}};
     rec.kind = journal_record::forget;
-    rec.sync = false;  // lost in a crash, the next sweep deletes it again
+    rec.sync = false; // lost in a crash, the next sweep deletes it again
     // Until the deletion is written its snapshot and index entry are still
     // on disk: neither a request nor the sweep may find them meanwhile.
     forgetting_.insert(id);
     auto written = [this, id] { forgetting_.erase(id); };
-    self_->request(journal_, caf::infinite, atom::append_v,
-                   std::vector<journal_record>{std::move(rec)})
+    self_
+      ->request(journal_, caf::infinite, atom::append_v,
+                std::vector<journal_record>{std::move(rec)})
       .then([written](uint64_t) { written(); },
             [written](caf::error&) { written(); });
   }
@@ -825,8 +833,8 @@ private:
       return;
     auto records = statistics_records(*stats_);
     if (!records.empty())
-      self_->request(journal_, caf::infinite, atom::append_v,
-                     std::move(records))
+      self_
+        ->request(journal_, caf::infinite, atom::append_v, std::move(records))
         .then([](uint64_t) {},
               [](caf::error&) {
                 // Advisory: the next change is written again.
@@ -841,8 +849,8 @@ private:
   /// Journals `records`, then runs `next`; without a journal at once. A
   /// failed write runs `undo` and answers `rp` with the error instead.
   template <class Promise, class Next, class Undo = nothing_to_undo>
-  void journal_then(std::vector<journal_record> records, Promise rp,
-                    Next next, Undo undo = {}) {
+  void journal_then(std::vector<journal_record> records, Promise rp, Next next,
+                    Undo undo = {}) {
     if (!journal_) {
       next();
       return;
@@ -864,8 +872,9 @@ private:
     if (!cfg_.store && evicted_ > 0 && id <= newest_evicted_)
       return make_weft_error(
         errc::unknown_job,
-        "no job with id " + id + " in memory: without a data directory weft "
-          "keeps the "
+        "no job with id " + id
+          + " in memory: without a data directory weft "
+            "keeps the "
           + std::to_string(cfg_.options.finished_kept_without_data_dir)
           + " most recently finished jobs and has dropped "
           + std::to_string(evicted_)
@@ -879,7 +888,7 @@ private:
   orchestrator_config cfg_;
   journal_actor journal_;
   std::shared_ptr<core::task_statistics> stats_;
-  std::map<std::string, live_job> jobs_;  // with an actor; ids time-ordered
+  std::map<std::string, live_job> jobs_; // with an actor; ids time-ordered
   // At rest, in the order they came to rest (with when, to skip stale ones).
   std::deque<std::pair<std::string, timestamp>> resting_;
   size_t resting_count_ = 0;
@@ -888,14 +897,14 @@ private:
   std::map<std::string, kept_job> kept_;
   std::deque<std::string> kept_order_;
   uint64_t evicted_ = 0;
-  std::set<std::string> forgetting_;  // retention's deletions being written
+  std::set<std::string> forgetting_; // retention's deletions being written
   std::string newest_evicted_;
-  std::map<std::string, failed_job> failed_;  // could not be restarted
+  std::map<std::string, failed_job> failed_; // could not be restarted
   /// Requests passed on to job actors and not answered yet.
   struct passed_request {
     std::string id;
-    std::function<void(const job_actor&)> ask;  // (again), of this actor
-    std::function<void(const failed_job&)> fail;  // the job failed instead
+    std::function<void(const job_actor&)> ask;   // (again), of this actor
+    std::function<void(const failed_job&)> fail; // the job failed instead
   };
   std::map<uint64_t, passed_request> passed_;
   uint64_t next_request_ = 0;
@@ -910,11 +919,11 @@ caf::result<std::string> hello(const std::string& version) {
   return std::string{protocol_version};
 }
 
-job_service_actor::behavior_type
-service_fn(job_service_state::pointer self,
-           std::shared_ptr<cluster_directory> dir, orchestrator_config cfg,
-           journal_actor journal, std::vector<recovered_job> recovered,
-           std::shared_ptr<core::task_statistics> stats) {
+job_service_actor::behavior_type service_fn(
+  job_service_state::pointer self, std::shared_ptr<cluster_directory> dir,
+  orchestrator_config cfg, journal_actor journal,
+  std::vector<recovered_job> recovered,
+  std::shared_ptr<core::task_statistics> stats) {
   auto& st = self->state;
   st.init(self, std::move(dir), cfg, std::move(journal), std::move(recovered),
           std::move(stats));
@@ -982,7 +991,7 @@ std::vector<journal_record> statistics_records(core::task_statistics& stats) {
                + std::to_string(key.major) + '#' + std::to_string(key.depth)
                + '<' + key.parent;
     r.bytes = core::encode_profile(key, profile);
-    r.sync = false;  // advisory: a crash costs only estimate accuracy
+    r.sync = false; // advisory: a crash costs only estimate accuracy
     records.push_back(std::move(r));
   }
   return records;

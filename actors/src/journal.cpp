@@ -4,15 +4,15 @@
 
 #include <caf/all.hpp>
 
+#include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
 #include <rocksdb/options.h>
-#include <rocksdb/cache.h>
 #include <rocksdb/table.h>
 
 #include <charconv>
-#include <string_view>
 #include <rocksdb/write_batch.h>
+#include <string_view>
 
 #include <fcntl.h>
 #include <sys/statvfs.h>
@@ -20,11 +20,11 @@
 
 #include <algorithm>
 #include <array>
-#include <cstdarg>
-#include <fstream>
 #include <chrono>
+#include <cstdarg>
 #include <cstdio>
 #include <ctime>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -40,8 +40,8 @@ constexpr const char* format_tag = "weft-journal";
 constexpr char event_prefix = 'e';
 constexpr char cluster_prefix = 'c';  // 'c' + name: a created cluster
 constexpr char profile_prefix = 's';  // 's' + key: a learned task profile
-constexpr char snapshot_prefix = 'f';  // 'f' + job id: a finished job
-constexpr char index_prefix = 'i';     // 'i' + job id: its summary
+constexpr char snapshot_prefix = 'f'; // 'f' + job id: a finished job
+constexpr char index_prefix = 'i';    // 'i' + job id: its summary
 
 // Events are keyed by job, then by a store-wide sequence number: a job's
 // events are one contiguous range (replayed in order, and removable as one
@@ -80,9 +80,9 @@ std::string_view job_of(const rocksdb::Slice& key) {
 }
 
 // What to do about a damaged directory, the end of every such refusal.
-constexpr const char* restore_hint =
-  ": restore the directory from a backup, or move it aside to start a new "
-  "journal; weft does not repair or truncate it";
+constexpr const char* restore_hint
+  = ": restore the directory from a backup, or move it aside to start a new "
+    "journal; weft does not repair or truncate it";
 
 // RocksDB statuses can span lines; a refusal is one line.
 std::string one_line(std::string text) {
@@ -152,7 +152,7 @@ uint32_t unmask(uint32_t masked) {
 constexpr size_t wal_block = 32768;
 
 struct wal_record {
-  size_t header = 0;  // 0: no valid record here
+  size_t header = 0; // 0: no valid record here
   size_t length = 0;
   int type = 0;
 };
@@ -195,7 +195,7 @@ wal_scan scan_wal(const fs::path& file) {
   for (;;) {
     auto left_in_block = wal_block - at % wal_block;
     if (left_in_block < 7) {
-      at += left_in_block;  // padding
+      at += left_in_block; // padding
       continue;
     }
     if (at >= log.size())
@@ -206,7 +206,7 @@ wal_scan scan_wal(const fs::path& file) {
     int kind = r.type >= 5 && r.type <= 8 ? r.type - 4 : r.type;
     bool first_or_full = kind == 1 || kind == 2;
     if (first_or_full == in_fragments && kind <= 4)
-      break;  // a fragment out of sequence
+      break; // a fragment out of sequence
     at += r.header + r.length;
     if (kind == 2 || kind == 3)
       in_fragments = true;
@@ -240,7 +240,8 @@ bool all_zero(const fs::path& file, size_t from) {
 
 struct quiet_logger : rocksdb::Logger {
   using rocksdb::Logger::Logv;
-  void Logv(const char*, va_list) override {}
+  void Logv(const char*, va_list) override {
+  }
 };
 
 // RocksDB's info log in LOG, written by weft: RocksDB's own logger aborts
@@ -418,8 +419,8 @@ std::optional<uint64_t> wal_number(std::string_view name) {
     return std::nullopt;
   auto digits = name.substr(0, name.size() - suffix.size());
   uint64_t number = 0;
-  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(),
-                                   number);
+  auto [end, ec]
+    = std::from_chars(digits.data(), digits.data() + digits.size(), number);
   if (ec != std::errc{} || end != digits.data() + digits.size())
     return std::nullopt;
   return number;
@@ -462,13 +463,13 @@ std::string check_logs(const fs::path& dir, uint64_t& log_bytes) {
     log_bytes += scan.size;
     if (mark && logs[i].first == mark->log && scan.whole < mark->bytes
         && !scan.damaged)
-      throw error(errc::bad_data,
-                  "journal in " + dir.string() + " is damaged: write-ahead log "
-                    + file.filename().string() + " held "
-                    + std::to_string(mark->bytes)
-                    + " synced bytes but only its first "
-                    + std::to_string(scan.whole)
-                    + " are whole (truncated?)" + restore_hint);
+      throw error(errc::bad_data, "journal in " + dir.string()
+                                    + " is damaged: write-ahead log "
+                                    + file.filename().string() + " held "
+                                    + std::to_string(mark->bytes)
+                                    + " synced bytes but only its first "
+                                    + std::to_string(scan.whole)
+                                    + " are whole (truncated?)" + restore_hint);
     auto dropped = scan.size - scan.whole;
     if (dropped == 0 || all_zero(file, scan.whole))
       continue;
@@ -551,8 +552,8 @@ void journal_store::write_synced_mark() {
     return;
   auto bytes = encode_mark({log->LogNumber(), log->SizeFileBytes()});
   // Best effort: a missing note only weakens the check at the next start.
-  [[maybe_unused]] auto n = ::pwrite(synced_mark_fd_, bytes.data(),
-                                     bytes.size(), 0);
+  [[maybe_unused]] auto n
+    = ::pwrite(synced_mark_fd_, bytes.data(), bytes.size(), 0);
 }
 
 namespace {
@@ -571,12 +572,14 @@ bool check_directory(const fs::path& dir) {
     return fresh;
   bool store_files = false;
   for (const auto& entry : fs::directory_iterator(dir, ec))
-    store_files = store_files || is_store_file(entry.path().filename().string());
+    store_files
+      = store_files || is_store_file(entry.path().filename().string());
   if (store_files)
     throw error(errc::bad_data,
                 "journal in " + dir.string()
                   + " is damaged: its CURRENT file (which names the "
-                    "manifest) is missing" + restore_hint);
+                    "manifest) is missing"
+                  + restore_hint);
   throw error(errc::bad_data,
               "data directory " + dir.string()
                 + " is not empty and holds no weft journal: pass an empty "
@@ -590,7 +593,8 @@ void check_format(rocksdb::DB& db, const fs::path& dir) {
   auto expected = std::string{format_tag} + " "
                   + std::to_string(core::journal_schema_version());
   if (st.IsNotFound()) {
-    std::unique_ptr<rocksdb::Iterator> it{db.NewIterator(rocksdb::ReadOptions{})};
+    std::unique_ptr<rocksdb::Iterator> it{
+      db.NewIterator(rocksdb::ReadOptions{})};
     it->SeekToFirst();
     if (it->Valid())
       throw error(errc::bad_data,
@@ -606,11 +610,12 @@ void check_format(rocksdb::DB& db, const fs::path& dir) {
     refuse(st, dir);
   auto tag = std::string_view{format};
   unsigned long version = 0;
-  auto digits = tag.substr(std::min(tag.size(), std::string_view{format_tag}.size()));
+  auto digits
+    = tag.substr(std::min(tag.size(), std::string_view{format_tag}.size()));
   while (!digits.empty() && digits.front() == ' ')
     digits.remove_prefix(1);
-  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(),
-                                   version);
+  auto [end, ec]
+    = std::from_chars(digits.data(), digits.data() + digits.size(), version);
   if (tag.rfind(format_tag, 0) != 0 || ec != std::errc{}
       || end != digits.data() + digits.size())
     throw error(errc::bad_data, "data directory " + dir.string()
@@ -639,7 +644,8 @@ uint64_t next_event_seq(rocksdb::DB& db) {
 
 } // namespace
 
-std::shared_ptr<journal_store> journal_store::open(const journal_options& opts) {
+std::shared_ptr<journal_store> journal_store::open(
+  const journal_options& opts) {
   std::shared_ptr<journal_store> store{new journal_store};
   store->opts_ = opts;
   const auto& dir = opts.dir;
@@ -648,8 +654,8 @@ std::shared_ptr<journal_store> journal_store::open(const journal_options& opts) 
     std::error_code ec;
     fs::create_directories(dir, ec);
     if (ec)
-      throw error(errc::io_error, "cannot create data directory "
-                                    + dir.string() + ": " + ec.message());
+      throw error(errc::io_error, "cannot create data directory " + dir.string()
+                                    + ": " + ec.message());
   } else {
     store->recovery_note_ = check_store(dir);
   }
@@ -661,9 +667,8 @@ std::shared_ptr<journal_store> journal_store::open(const journal_options& opts) 
   if (!st.ok())
     refuse(st, dir);
   store->db_.reset(raw);
-  store->synced_mark_fd_ =
-    ::open((dir / synced_mark_name).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC,
-           0644);
+  store->synced_mark_fd_ = ::open((dir / synced_mark_name).c_str(),
+                                  O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
   check_format(*store->db_, dir);
   // Continue numbering after the highest sequence number of any job.
   store->next_seq_ = next_event_seq(*store->db_);
@@ -740,7 +745,7 @@ void journal_store::append(const std::vector<journal_record>& records) {
   wo.sync = opts_.fsync && sync;
   auto st = db_->Write(wo, &batch);
   if (!st.ok()) {
-    for (const auto& r : records)  // what they remember was not written
+    for (const auto& r : records) // what they remember was not written
       if (auto i = recent_.find(r.job_id); i != recent_.end())
         i->second = recent_job{{}, 0, false};
     // While RocksDB recovers, writes fail with its stored error or Busy:
@@ -757,15 +762,15 @@ void journal_store::append(const std::vector<journal_record>& records) {
   }
 }
 
-std::vector<std::pair<std::string, std::string>>
-journal_store::job_events(const std::string& job_id) const {
+std::vector<std::pair<std::string, std::string>> journal_store::job_events(
+  const std::string& job_id) const {
   std::vector<std::pair<std::string, std::string>> events;
   auto first = event_key(job_id, 0);
   auto last = event_key(job_id, UINT64_MAX);
   rocksdb::Slice upper{last};
   rocksdb::ReadOptions ro;
   ro.verify_checksums = true;
-  ro.iterate_upper_bound = &upper;  // the job's range only
+  ro.iterate_upper_bound = &upper; // the job's range only
   std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(ro)};
   auto prefix = rocksdb::Slice{first.data(), 1 + job_id_size};
   for (it->Seek(first); it->Valid() && it->key().starts_with(prefix);
@@ -781,8 +786,8 @@ void journal_store::remember(const journal_record& r, uint64_t seq) {
   auto i = recent_.find(r.job_id);
   if (i == recent_.end()) {
     // Remembered from its submission on, or not at all.
-    bool first = core::decode_event(r.bytes).kind
-                 == core::event_kind::job_submitted;
+    bool first
+      = core::decode_event(r.bytes).kind == core::event_kind::job_submitted;
     i = recent_.emplace(r.job_id, recent_job{{}, 0, first}).first;
   }
   auto& job = i->second;
@@ -790,7 +795,7 @@ void journal_store::remember(const journal_record& r, uint64_t seq) {
     return;
   job.bytes += r.bytes.size();
   if (job.bytes > recent_job_bytes) {
-    job = recent_job{{}, 0, false};  // read back from the store instead
+    job = recent_job{{}, 0, false}; // read back from the store instead
     return;
   }
   job.events.emplace_back(seq, r.bytes);
@@ -826,8 +831,8 @@ void journal_store::add_reopen(rocksdb::WriteBatch& batch,
                                const journal_record& r) {
   auto snap = snapshot(r.job_id);
   if (!snap)
-    return;  // already among the events
-  recent_[r.job_id] = recent_job{{}, 0, false};  // its history is read back
+    return;                                     // already among the events
+  recent_[r.job_id] = recent_job{{}, 0, false}; // its history is read back
   batch.Put(event_key(r.job_id, next_seq_++), *snap);
   batch.Delete(snapshot_prefix + r.job_id);
 }
@@ -871,16 +876,16 @@ void journal_store::migrate(std::vector<recovered_job>& jobs) {
   std::erase_if(jobs, [](const recovered_job& j) { return !j.graph; });
 }
 
-std::vector<std::string>
-journal_store::job_history(const std::string& job_id) const {
+std::vector<std::string> journal_store::job_history(
+  const std::string& job_id) const {
   std::vector<std::string> result;
   for (auto& [key, value] : job_events(job_id))
     result.push_back(std::move(value));
   return result;
 }
 
-std::optional<std::string>
-journal_store::snapshot(const std::string& job_id) const {
+std::optional<std::string> journal_store::snapshot(
+  const std::string& job_id) const {
   rocksdb::ReadOptions ro;
   ro.verify_checksums = true;
   std::string value;
@@ -994,13 +999,13 @@ struct journal_data {
   static inline const char* name = "weft.journal";
 };
 
-journal_actor::behavior_type
-journal_fn(journal_actor::stateful_pointer<journal_data> self,
-           std::shared_ptr<journal_store> store) {
+journal_actor::behavior_type journal_fn(
+  journal_actor::stateful_pointer<journal_data> self,
+  std::shared_ptr<journal_store> store) {
   self->state.store = std::move(store);
   return {
-    [self](atom::append, std::vector<journal_record>& records)
-      -> caf::result<uint64_t> {
+    [self](atom::append,
+           std::vector<journal_record>& records) -> caf::result<uint64_t> {
       auto& st = self->state;
       for (auto& r : records)
         st.batch.push_back(std::move(r));
@@ -1047,13 +1052,13 @@ namespace {
 
 recovered_job recovered(const core::job_replay& replay) {
   const auto& head = replay.head();
-  if (!replay.graph()) {  // compacted: only its summary is left
+  if (!replay.graph()) { // compacted: only its summary is left
     const auto& s = head.summary;
-    return recovered_job{replay.job_id(), s.name, s.cluster, s.submitted_at,
-                         nullptr, s};
+    return recovered_job{replay.job_id(), s.name,  s.cluster,
+                         s.submitted_at,  nullptr, s};
   }
-  return recovered_job{replay.job_id(), head.name, head.cluster, head.time,
-                       replay.graph(), {}};
+  return recovered_job{replay.job_id(), head.name,      head.cluster,
+                       head.time,       replay.graph(), {}};
 }
 
 } // namespace
@@ -1062,24 +1067,24 @@ std::vector<recovered_job> recover_jobs(const journal_store& store) {
   std::vector<recovered_job> jobs;
   // A job's records are contiguous (keyed by job first): one at a time.
   std::optional<core::job_replay> replay;
-  store.for_each([&](uint64_t seq, std::string_view job_id,
-                     std::string_view bytes) {
-    if (!replay || replay->job_id() != job_id) {
-      if (replay)
-        jobs.push_back(recovered(*replay));
-      replay.emplace(std::string{job_id});
-    }
-    try {
-      replay->apply(bytes);
-    } catch (const error& err) {
-      throw error(errc::bad_data,
-                  "data directory " + store.options().dir.string()
-                    + ", event " + std::to_string(seq) + ": " + err.what()
-                    + " (weft refuses to start on a journal it cannot read "
-                      "whole)"
-                    + restore_hint);
-    }
-  });
+  store.for_each(
+    [&](uint64_t seq, std::string_view job_id, std::string_view bytes) {
+      if (!replay || replay->job_id() != job_id) {
+        if (replay)
+          jobs.push_back(recovered(*replay));
+        replay.emplace(std::string{job_id});
+      }
+      try {
+        replay->apply(bytes);
+      } catch (const error& err) {
+        throw error(errc::bad_data,
+                    "data directory " + store.options().dir.string()
+                      + ", event " + std::to_string(seq) + ": " + err.what()
+                      + " (weft refuses to start on a journal it cannot read "
+                        "whole)"
+                      + restore_hint);
+      }
+    });
   if (replay)
     jobs.push_back(recovered(*replay));
   for (auto& j : jobs) {
@@ -1119,9 +1124,9 @@ void recover_statistics(const journal_store& store,
       auto [key, profile] = core::decode_profile(bytes);
       stats.load(key, std::move(profile));
     } catch (const error& e) {
-      throw error(errc::bad_data,
-                  "data directory " + store.options().dir.string()
-                    + ", learned task statistics: " + e.what());
+      throw error(errc::bad_data, "data directory "
+                                    + store.options().dir.string()
+                                    + ", learned task statistics: " + e.what());
     }
   }
 }

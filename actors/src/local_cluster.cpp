@@ -6,7 +6,6 @@
 
 #include <caf/all.hpp>
 
-
 namespace weft {
 
 struct local_cluster::impl {
@@ -22,7 +21,7 @@ struct local_cluster::impl {
     cache = opts.cache ? opts.cache : make_in_memory_cache();
     orchestrator_config ocfg;
     ocfg.options = opts.orchestrator;
-    ocfg.cache = cache;  // retention deletes a job's entries with the job
+    ocfg.cache = cache; // retention deletes a job's entries with the job
     orch.boot(*sys, opts.orchestrator.data_dir, opts.orchestrator.fsync, ocfg);
   }
 
@@ -32,7 +31,7 @@ struct local_cluster::impl {
 };
 
 local_cluster::local_cluster(local_cluster_options opts)
-  : impl_(std::make_unique<impl>()) {
+    : impl_(std::make_unique<impl>()) {
   auto own = make_system(opts.scheduler_threads, nullptr);
   impl_->sys = own->sys.get();
   impl_->own = std::move(own);
@@ -43,7 +42,7 @@ local_cluster::local_cluster(local_cluster_options opts)
 }
 
 local_cluster::local_cluster(caf::actor_system& sys, local_cluster_options opts)
-  : impl_(std::make_unique<impl>()) {
+    : impl_(std::make_unique<impl>()) {
   impl_->sys = &sys;
   impl_->opts = std::move(opts);
   impl_->boot();
@@ -56,13 +55,12 @@ local_cluster::~local_cluster() {
     r.stop();
   runners_.clear();
   impl_->shutdown();
-  impl_->own.reset();  // the last owner waits for every actor to finish
+  impl_->own.reset(); // the last owner waits for every actor to finish
 }
 
 runner& local_cluster::add_runner(runner_options opts) {
-  runners_.push_back(
-    make_runner(*impl_->sys, impl_->orch.service, std::move(opts), impl_->cache,
-                impl_->own));
+  runners_.push_back(make_runner(*impl_->sys, impl_->orch.service,
+                                 std::move(opts), impl_->cache, impl_->own));
   return runners_.back();
 }
 
@@ -86,8 +84,9 @@ void local_cluster::run_all() {
 }
 
 job_client local_cluster::jobs() {
-  auto client = job_client_access::make(std::make_shared<job_client::impl>(
-    *impl_->sys, impl_->orch.service, impl_->own));
+  auto client = job_client_access::make(
+    std::make_shared<job_client::impl>(*impl_->sys, impl_->orch.service,
+                                       impl_->own));
   client.set_max_input_bytes(impl_->opts.orchestrator.max_input_bytes);
   // The cache of the runners that bring none: a runner given its own
   // (runner_options::cache) keeps what this client cannot see.

@@ -3,15 +3,15 @@
 #include <caf/all.hpp>
 
 #if defined(__GLIBC__)
-#include <malloc.h>
+#  include <malloc.h>
 #endif
 
 namespace weft {
 
 memory_releaser::memory_releaser(size_t min_tasks,
                                  std::chrono::milliseconds interval)
-  : min_tasks_(min_tasks),
-    interval_(std::chrono::duration_cast<clock::duration>(interval)) {
+    : min_tasks_(min_tasks),
+      interval_(std::chrono::duration_cast<clock::duration>(interval)) {
 }
 
 memory_releaser::~memory_releaser() {

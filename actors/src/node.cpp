@@ -8,7 +8,6 @@
 
 namespace weft {
 
-
 std::shared_ptr<owned_system> make_system(size_t scheduler_threads,
                                           const network_options* net) {
   auto own = std::make_shared<owned_system>();
@@ -49,15 +48,15 @@ void orchestrator::boot(caf::actor_system& s,
     store->migrate(recovered);
     clusters = store->clusters();
     recover_statistics(*store, *stats);
-    cfg.store = store;  // the job service reads snapshots and the index
+    cfg.store = store; // the job service reads snapshots and the index
     journal = spawn_journal(s, std::move(store));
   }
   dir = std::make_shared<cluster_directory>(s);
   dir->get("default");
   for (const auto& name : clusters)
     dir->get(name);
-  service = spawn_job_service(s, dir, cfg, journal, std::move(recovered),
-                              stats);
+  service
+    = spawn_job_service(s, dir, cfg, journal, std::move(recovered), stats);
 }
 
 void orchestrator::shutdown() {
@@ -73,8 +72,9 @@ void orchestrator::shutdown() {
     // What was learned since the service's last write goes first.
     auto records = statistics_records(*stats);
     if (!records.empty())
-      self->request(journal, std::chrono::seconds{10}, atom::append_v,
-                    std::move(records))
+      self
+        ->request(journal, std::chrono::seconds{10}, atom::append_v,
+                  std::move(records))
         .receive([](uint64_t) {}, [](caf::error&) {});
     // Wait for it: the store's lock is released when it is gone.
     self->monitor(journal);
@@ -92,9 +92,8 @@ job_service_actor connect_gateway(owned_system& node,
   auto deadline = clock::now() + patience;
   auto backoff = std::chrono::milliseconds{100};
   // Brackets keep an IPv6 address readable as HOST:PORT.
-  auto where = (addr.host.find(':') != std::string::npos
-                  ? "[" + addr.host + "]"
-                  : addr.host)
+  auto where = (addr.host.find(':') != std::string::npos ? "[" + addr.host + "]"
+                                                         : addr.host)
                + ":" + std::to_string(addr.port);
   std::string last;
   for (;;) {
@@ -102,9 +101,10 @@ job_service_actor connect_gateway(owned_system& node,
     auto attempt = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::max(deadline - now, clock::duration{std::chrono::seconds{1}}));
     attempt = std::min(attempt, std::chrono::milliseconds{10000});
-    auto conn = node.relay->connect(addr.host, addr.port,
-                                    node.sys->message_types<job_service_actor>(),
-                                    attempt);
+    auto conn
+      = node.relay->connect(addr.host, addr.port,
+                            node.sys->message_types<job_service_actor>(),
+                            attempt);
     if (conn.handle) {
       auto hdl = caf::actor_cast<job_service_actor>(std::move(conn.handle));
       caf::scoped_actor self{*node.sys};

@@ -27,10 +27,10 @@ std::string next_runner_name() {
 } // namespace
 
 struct runner::impl {
-  std::shared_ptr<void> keep_alive;  // declared first: destroyed last
+  std::shared_ptr<void> keep_alive; // declared first: destroyed last
   caf::actor_system& sys;
   job_service_actor service;
-  gateway_connector connect;  // set for a runner on a remote orchestrator
+  gateway_connector connect; // set for a runner on a remote orchestrator
   runner_options opts;
   std::shared_ptr<cache_store> cache;
   task_registry registry;
@@ -44,11 +44,8 @@ struct runner::impl {
 
   impl(caf::actor_system& s, job_service_actor svc, runner_options o,
        std::shared_ptr<cache_store> c, std::shared_ptr<void> owner)
-    : keep_alive(std::move(owner)),
-      sys(s),
-      service(std::move(svc)),
-      opts(std::move(o)),
-      cache(std::move(c)) {
+      : keep_alive(std::move(owner)), sys(s), service(std::move(svc)),
+        opts(std::move(o)), cache(std::move(c)) {
     if (opts.name.empty())
       opts.name = next_runner_name();
     if (opts.slots == 0)
@@ -286,9 +283,9 @@ runner make_remote_runner(caf::actor_system& sys, gateway_connector connect,
                           runner_options opts,
                           std::shared_ptr<cache_store> cache,
                           std::shared_ptr<void> owner) {
-  auto ptr = std::make_shared<runner::impl>(sys, job_service_actor{},
-                                            std::move(opts), std::move(cache),
-                                            std::move(owner));
+  auto ptr
+    = std::make_shared<runner::impl>(sys, job_service_actor{}, std::move(opts),
+                                     std::move(cache), std::move(owner));
   ptr->connect = std::move(connect);
   return runner{std::move(ptr)};
 }
@@ -296,10 +293,9 @@ runner make_remote_runner(caf::actor_system& sys, gateway_connector connect,
 runner make_runner(caf::actor_system& sys, job_service_actor service,
                    runner_options opts, std::shared_ptr<cache_store> cache,
                    std::shared_ptr<void> owner) {
-  return runner{std::make_shared<runner::impl>(sys, std::move(service),
-                                               std::move(opts),
-                                               std::move(cache),
-                                               std::move(owner))};
+  return runner{
+    std::make_shared<runner::impl>(sys, std::move(service), std::move(opts),
+                                   std::move(cache), std::move(owner))};
 }
 
 } // namespace weft

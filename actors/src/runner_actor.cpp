@@ -8,8 +8,7 @@
 
 namespace weft {
 
-worker_pool::worker_pool(uint32_t threads)
-  : st_(std::make_shared<state>()) {
+worker_pool::worker_pool(uint32_t threads) : st_(std::make_shared<state>()) {
   for (uint32_t i = 0; i < std::max(threads, 1u); ++i)
     threads_.emplace_back([st = st_] { loop(st); });
 }
@@ -72,8 +71,8 @@ namespace {
 
 void print_logs(const std::string& task_id, const core::attempt_outcome& out) {
   for (const auto& line : out.logs)
-    std::cerr << format_time(line.time) << ' ' << line.level << " ["
-              << task_id << "] " << line.message
+    std::cerr << format_time(line.time) << ' ' << line.level << " [" << task_id
+              << "] " << line.message
               << (line.fields == "{}" ? std::string{} : " " + line.fields)
               << '\n';
   if (!out.succeeded)
@@ -84,15 +83,15 @@ struct runner_data {
   std::shared_ptr<runner_shared> shared;
   cluster_actor cluster;
   uint32_t slots = 1;
-  uint32_t busy = 0;  // dispatched here and not yet finished
+  uint32_t busy = 0; // dispatched here and not yet finished
   bool stopping = false;
-  bool left = false;  // the cluster confirmed it sends nothing more
+  bool left = false; // the cluster confirmed it sends nothing more
   // Gathered since the last flush: results per job, already cut into
   // messages of about result_batch_bytes, and freed slots.
   struct job_results {
     job_actor job;
     std::vector<std::vector<task_result>> batches;
-    size_t last_bytes = 0;  // of the last batch
+    size_t last_bytes = 0; // of the last batch
   };
   std::map<caf::actor_addr, job_results> results;
   uint32_t credit = 0;
@@ -125,8 +124,8 @@ void release(runner_pointer self, uint32_t n) {
   st.busy -= std::min(st.busy, n);
   st.credit += n;
   if (st.mean_ns > 0) {
-    auto want = std::min<double>(st.prefetch_max,
-                                 st.slots * st.refill_ns / st.mean_ns);
+    auto want
+      = std::min<double>(st.prefetch_max, st.slots * st.refill_ns / st.mean_ns);
     auto target = static_cast<uint32_t>(want);
     if (target > st.prefetch) {
       st.credit += target - st.prefetch;
@@ -169,8 +168,8 @@ void flush(runner_pointer self) {
       self->send(entry.job, atom::done_v, std::move(batch));
   st.results.clear();
   if (!st.stopping && st.credit > 0)
-    self->send(st.cluster, atom::credit_v,
-               caf::actor_cast<runner_actor>(self), st.credit);
+    self->send(st.cluster, atom::credit_v, caf::actor_cast<runner_actor>(self),
+               st.credit);
   st.credit = 0;
   if (st.stopping && st.left && st.busy == 0)
     self->quit();
@@ -182,7 +181,7 @@ class live_registration : public progress_observer {
 public:
   live_registration(runner_shared& shared, job_actor job, uint32_t task,
                     uint32_t attempt)
-    : shared_(shared), job_(std::move(job)), task_(task), attempt_(attempt) {
+      : shared_(shared), job_(std::move(job)), task_(task), attempt_(attempt) {
   }
   void watch(std::shared_ptr<const progress_board> board) override {
     board_ = board.get();
@@ -260,10 +259,11 @@ void run_batch(runner_pointer self, std::vector<dispatch_spec>& batch) {
       ids.push_back(attempt_id{s.task, s.attempt, s.seq});
     auto job = specs.front().job;
     auto n = static_cast<uint32_t>(specs.size());
-    auto pending = std::make_shared<std::vector<dispatch_spec>>(
-      std::move(specs));
-    self->request(job, caf::infinite, atom::start_v, std::move(ids),
-                  st.shared->name)
+    auto pending
+      = std::make_shared<std::vector<dispatch_spec>>(std::move(specs));
+    self
+      ->request(job, caf::infinite, atom::start_v, std::move(ids),
+                st.shared->name)
       .then(
         [self, pending](const std::vector<uint64_t>& allowed) {
           auto& st = self->state;
@@ -281,20 +281,20 @@ void run_batch(runner_pointer self, std::vector<dispatch_spec>& batch) {
             req.attempt = spec.attempt;
             req.identifier = std::move(spec.identifier);
             req.input = std::move(spec.input);
-            st.shared->pool.post([me, job = spec.job, shared = st.shared,
-                                  req = std::move(req)] {
-              core::attempt_outcome out;
-              {
-                live_registration live{*shared, job, req.task, req.attempt};
-                out = execute_attempt(*shared->registry, req, shared->cache,
-                                      shared->limits, shared->name, &live);
-              }
-              if (shared->print_logs)
-                print_logs(req.job_id + "/" + std::to_string(req.task), out);
-              caf::anon_send(me, atom::done_v, job,
-                             task_result{req.task, req.attempt,
-                                         std::move(out)});
-            });
+            st.shared->pool.post(
+              [me, job = spec.job, shared = st.shared, req = std::move(req)] {
+                core::attempt_outcome out;
+                {
+                  live_registration live{*shared, job, req.task, req.attempt};
+                  out = execute_attempt(*shared->registry, req, shared->cache,
+                                        shared->limits, shared->name, &live);
+                }
+                if (shared->print_logs)
+                  print_logs(req.job_id + "/" + std::to_string(req.task), out);
+                caf::anon_send(me, atom::done_v, job,
+                               task_result{req.task, req.attempt,
+                                           std::move(out)});
+              });
           }
           if (refused > 0)
             release(self, refused);
@@ -308,8 +308,8 @@ void run_batch(runner_pointer self, std::vector<dispatch_spec>& batch) {
 /// flush, its slot is free.
 void attempt_done(runner_pointer self, job_actor& job, task_result& result) {
   auto& st = self->state;
-  auto d = std::max<double>(
-    1.0, static_cast<double>(result.outcome.stopped - result.outcome.started));
+  auto d = std::max<double>(1.0, static_cast<double>(result.outcome.stopped
+                                                     - result.outcome.started));
   st.mean_ns = st.mean_ns == 0 ? d : 0.8 * st.mean_ns + 0.2 * d;
   auto n = wire_bytes(result.outcome);
   if (n > max_result_bytes) {
@@ -351,8 +351,9 @@ void join_cluster(runner_pointer self) {
   self->monitor(st.cluster);
   self->set_down_handler([self](caf::down_msg& msg) {
     if (msg.source == self->state.cluster.address())
-      self->quit(msg.reason ? msg.reason
-                            : caf::error{caf::exit_reason::remote_link_unreachable});
+      self->quit(msg.reason
+                   ? msg.reason
+                   : caf::error{caf::exit_reason::remote_link_unreachable});
   });
   self->request(st.cluster, caf::infinite, atom::join_v, me, std::move(reg))
     .then(
@@ -371,7 +372,7 @@ void leave_cluster(runner_pointer self) {
   st.stopping = true;
   auto left = [self] {
     self->state.left = true;
-    schedule_flush(self);  // quits once the last results are out
+    schedule_flush(self); // quits once the last results are out
   };
   self
     ->request(st.cluster, caf::infinite, atom::stop_v,
@@ -412,8 +413,8 @@ runner_actor::behavior_type runner_fn(runner_pointer self,
 } // namespace
 
 runner_actor spawn_runner(caf::actor_system& sys, cluster_actor cluster,
-                          std::shared_ptr<runner_shared> shared,
-                          uint32_t slots, uint32_t prefetch) {
+                          std::shared_ptr<runner_shared> shared, uint32_t slots,
+                          uint32_t prefetch) {
   return sys.spawn(runner_fn, std::move(cluster), std::move(shared), slots,
                    prefetch);
 }

@@ -53,7 +53,7 @@ server::server(server_options opts) : impl_(std::make_unique<impl>()) {
   cfg.options = st.opts.orchestrator;
   cfg.create_clusters_on_use = false;
   st.orch.boot(*st.node->sys, st.opts.orchestrator.data_dir,
-                st.opts.orchestrator.fsync, cfg);
+               st.opts.orchestrator.fsync, cfg);
   try {
     st.port = st.node->relay->listen(
       host, st.opts.listen.port,
@@ -86,9 +86,9 @@ bool server::tls() const noexcept {
 }
 
 job_client server::jobs() {
-  auto ptr = std::make_shared<job_client::impl>(*impl_->node->sys,
-                                                impl_->orch.service,
-                                                impl_->node);
+  auto ptr
+    = std::make_shared<job_client::impl>(*impl_->node->sys, impl_->orch.service,
+                                         impl_->node);
   auto client = job_client_access::make(std::move(ptr));
   client.set_max_input_bytes(impl_->opts.orchestrator.max_input_bytes);
   return client;

@@ -3,10 +3,10 @@
 #include "weft/actors/basp_frames.hpp"
 #include "weft/error.hpp"
 
+#include <caf/all.hpp>
 #include <caf/io/basp_broker.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/io/network/multiplexer.hpp>
-#include <caf/all.hpp>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -26,8 +26,8 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <csignal>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -95,7 +95,6 @@ void set_nodelay(int fd) {
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
-
 /// At most a few lines a second reach the log however many peers misbehave;
 /// the rest are counted and summed up in one line.
 class refusal_log {
@@ -147,9 +146,9 @@ SSL_CTX* make_tls_context(const tls_options& tls) {
     auto why = ssl_reason();
     SSL_CTX_free(ctx);
     return error(errc::invalid_argument,
-                 "cannot use " + f.string() + " as the TLS " + what + " ("
-                   + why + "): make it with `weft certs init` and `weft "
-                           "certs issue NAME`");
+                 "cannot use " + f.string() + " as the TLS " + what + " (" + why
+                   + "): make it with `weft certs init` and `weft "
+                     "certs issue NAME`");
   };
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   // A peer that closes without TLS's close_notify has simply gone.
@@ -158,8 +157,7 @@ SSL_CTX* make_tls_context(const tls_options& tls) {
                           | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   if (SSL_CTX_use_certificate_chain_file(ctx, tls.certificate.c_str()) != 1)
     throw bad("certificate", tls.certificate);
-  if (SSL_CTX_use_PrivateKey_file(ctx, tls.key.c_str(), SSL_FILETYPE_PEM)
-      != 1)
+  if (SSL_CTX_use_PrivateKey_file(ctx, tls.key.c_str(), SSL_FILETYPE_PEM) != 1)
     throw bad("key", tls.key);
   if (SSL_CTX_check_private_key(ctx) != 1)
     throw bad("key (it does not match the certificate)", tls.key);
@@ -189,19 +187,19 @@ struct watch {
 struct link {
   uint64_t id = 0;
   basp::role role;
-  int peer_fd = -1;  // the socket to the peer
+  int peer_fd = -1; // the socket to the peer
   SSL* ssl = nullptr;
-  int caf_fd = -1;   // our end of the socket pair whose other end CAF holds
+  int caf_fd = -1; // our end of the socket pair whose other end CAF holds
   bool tls_done = true;
   bool handed_over = false;
   basp::frame_checker checker;
-  std::vector<char> to_caf;   // checked bytes from the peer
+  std::vector<char> to_caf; // checked bytes from the peer
   size_t to_caf_pos = 0;
-  std::vector<char> to_peer;  // CAF's bytes for the peer
+  std::vector<char> to_peer; // CAF's bytes for the peer
   size_t to_peer_pos = 0;
-  size_t ssl_write_len = 0;   // a retried SSL_write repeats its length
-  clock_type::time_point deadline;     // for the handshakes
-  clock_type::time_point last_drain;   // the peer last took bytes
+  size_t ssl_write_len = 0;          // a retried SSL_write repeats its length
+  clock_type::time_point deadline;   // for the handshakes
+  clock_type::time_point last_drain; // the peer last took bytes
   std::string peer;
   watch peer_w{watch::peer_side, nullptr};
   watch caf_w{watch::caf_side, nullptr};
@@ -210,7 +208,7 @@ struct link {
   bool peer_in = true, peer_out = true, caf_in = true, caf_out = true;
 
   link(basp::role r, caf::node_id own, size_t max_message)
-    : role(r), checker(r, std::move(own), max_message) {
+      : role(r), checker(r, std::move(own), max_message) {
     peer_w.owner = this;
     caf_w.owner = this;
   }
@@ -248,10 +246,10 @@ struct wire::impl {
   std::vector<std::function<void()>> commands;
   // Owned by the relay thread.
   std::list<link> links;
-  size_t accepted = 0;  // links in the accepting role
+  size_t accepted = 0; // links in the accepting role
   uint64_t next_id = 1;
   int listen_fd = -1;
-  int reserve_fd = -1;  // given up for a moment to refuse at EMFILE
+  int reserve_fd = -1; // given up for a moment to refuse at EMFILE
   uint16_t port = 0;
   caf::strong_actor_ptr published;
   std::set<std::string> published_sigs;
@@ -332,8 +330,8 @@ struct wire::impl {
 
   void accept_all() {
     for (;;) {
-      int fd = accept4(listen_fd, nullptr, nullptr,
-                       SOCK_NONBLOCK | SOCK_CLOEXEC);
+      int fd
+        = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
         if (errno == EINTR)
           continue;
@@ -351,7 +349,7 @@ struct wire::impl {
                    "descriptors (raise `ulimit -n` or lower max_connections)");
           continue;
         }
-        return;  // EAGAIN, or the peer went away before we took it
+        return; // EAGAIN, or the peer went away before we took it
       }
       if (accepted >= net.limits.max_connections && !make_room()) {
         log.line("refused a connection from " + peer_of(fd) + ": "
@@ -424,7 +422,7 @@ struct wire::impl {
     if (l.ssl != nullptr) {
       if (l.tls_done) {
         ERR_clear_error();
-        SSL_shutdown(l.ssl);  // close_notify, best effort: never waits
+        SSL_shutdown(l.ssl); // close_notify, best effort: never waits
         ERR_clear_error();
       }
       SSL_free(l.ssl);
@@ -479,8 +477,7 @@ struct wire::impl {
     }
     switch (SSL_get_error(l.ssl, r)) {
       case SSL_ERROR_WANT_READ:
-      case SSL_ERROR_WANT_WRITE:
-        return false;
+      case SSL_ERROR_WANT_WRITE: return false;
       default:
         fail(l, "TLS handshake failed (" + ssl_reason() + ")");
         return false;
@@ -499,7 +496,7 @@ struct wire::impl {
         if (r <= 0) {
           int code = SSL_get_error(l.ssl, r);
           if (code == SSL_ERROR_WANT_READ || code == SSL_ERROR_WANT_WRITE)
-            break;  // the next edge services the link again
+            break; // the next edge services the link again
           if (code == SSL_ERROR_ZERO_RETURN)
             return peer_closed(l);
           if (code == SSL_ERROR_SYSCALL) {
@@ -524,7 +521,7 @@ struct wire::impl {
         if (n == 0)
           return peer_closed(l);
         if (static_cast<size_t>(n) < sizeof(buf))
-          l.peer_in = false;  // drained: the next byte brings a new edge
+          l.peer_in = false; // drained: the next byte brings a new edge
       }
       progress = true;
       if (!l.checker.feed(buf, static_cast<size_t>(n), l.to_caf)) {
@@ -552,10 +549,10 @@ struct wire::impl {
   bool write_caf(link& l, bool& progress) {
     while (l.caf_fd >= 0 && l.caf_out && pending(l.to_caf, l.to_caf_pos) > 0) {
       auto want = pending(l.to_caf, l.to_caf_pos);
-      auto n = ::send(l.caf_fd, l.to_caf.data() + l.to_caf_pos, want,
-                      MSG_NOSIGNAL);
+      auto n
+        = ::send(l.caf_fd, l.to_caf.data() + l.to_caf_pos, want, MSG_NOSIGNAL);
       if (n >= 0 && static_cast<size_t>(n) < want)
-        l.caf_out = false;  // full: the writable edge comes back
+        l.caf_out = false; // full: the writable edge comes back
       if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
           l.caf_out = false;
@@ -563,7 +560,7 @@ struct wire::impl {
         }
         if (errno == EINTR)
           continue;
-        close_link(l);  // CAF closed its end
+        close_link(l); // CAF closed its end
         return false;
       }
       progress = true;
@@ -649,7 +646,7 @@ struct wire::impl {
   bool hand_over(link& l) {
     l.handed_over = true;
     if (l.caf_fd >= 0)
-      return true;  // connecting: CAF has held its end from the start
+      return true; // connecting: CAF has held its end from the start
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv)
         != 0) {
@@ -702,13 +699,13 @@ struct wire::impl {
 };
 
 wire::wire(caf::actor_system& sys, const network_options& net)
-  : impl_(std::make_unique<impl>(sys, net)) {
+    : impl_(std::make_unique<impl>(sys, net)) {
   auto& st = *impl_;
   // OpenSSL writes to its sockets with write(2): a peer gone mid-write
   // would kill the process with SIGPIPE. CAF's own writes ask for EPIPE
   // instead; weft's TLS needs the signal ignored (unless the embedding
   // program installed a handler of its own).
-  struct sigaction old{};
+  struct sigaction old {};
   if (sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL)
     std::signal(SIGPIPE, SIG_IGN);
   if (net.tls.enabled())
@@ -752,8 +749,7 @@ bool wire::tls() const noexcept {
 namespace {
 
 /// A non-blocking listening socket on `host:port`, and the port it got.
-std::pair<int, uint16_t> open_listener(const std::string& host,
-                                       uint16_t port) {
+std::pair<int, uint16_t> open_listener(const std::string& host, uint16_t port) {
   auto where = (host.find(':') != std::string::npos ? "[" + host + "]" : host)
                + ":" + std::to_string(port);
   addrinfo hints{};
@@ -767,8 +763,8 @@ std::pair<int, uint16_t> open_listener(const std::string& host,
     throw error(errc::invalid_argument,
                 "cannot listen on " + where
                   + ": unknown host; give an address of this machine");
-  int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                  0);
+  int fd
+    = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   int one = 1;
   if (fd >= 0)
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -787,9 +783,10 @@ std::pair<int, uint16_t> open_listener(const std::string& host,
   sockaddr_storage bound{};
   socklen_t len = sizeof(bound);
   getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
-  uint16_t actual = bound.ss_family == AF_INET6
-                      ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
-                      : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  uint16_t actual
+    = bound.ss_family == AF_INET6
+        ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
+        : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
   return {fd, actual};
 }
 
@@ -809,8 +806,7 @@ void make_room_for(size_t connections) {
 } // namespace
 
 uint16_t wire::listen(const std::string& host, uint16_t port,
-                      caf::strong_actor_ptr whom,
-                      std::set<std::string> sigs) {
+                      caf::strong_actor_ptr whom, std::set<std::string> sigs) {
   auto& st = *impl_;
   auto [fd, actual] = open_listener(host, port);
   make_room_for(st.net.limits.max_connections);
@@ -989,8 +985,8 @@ void wire::impl::basp_connect(caf::io::scribe_ptr scribe, uint16_t port,
       [&](caf::error& err) {
         out.error = err;
         if (err == caf::sec::request_timeout)
-          out.failure = "no handshake within "
-                        + std::to_string(timeout.count()) + " ms";
+          out.failure
+            = "no handshake within " + std::to_string(timeout.count()) + " ms";
         else if (err == caf::sec::incompatible_application_ids)
           out.failure = "it speaks another weft protocol";
         else

@@ -4,9 +4,9 @@
 
 #include <algorithm>
 #include <atomic>
-#include <mutex>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <set>
 #include <shared_mutex>
 #include <sstream>
@@ -232,7 +232,7 @@ private:
 class read_only_cache : public cache_store {
 public:
   explicit read_only_cache(std::shared_ptr<cache_store> store)
-    : store_(std::move(store)) {
+      : store_(std::move(store)) {
   }
 
   void put(const std::string& path, std::string_view) override {
@@ -277,8 +277,8 @@ std::shared_ptr<cache_store> make_file_system_cache(fs::path root) {
   return std::make_shared<file_system_cache>(std::move(root));
 }
 
-std::shared_ptr<cache_store>
-make_read_only_cache(std::shared_ptr<cache_store> store) {
+std::shared_ptr<cache_store> make_read_only_cache(
+  std::shared_ptr<cache_store> store) {
   return std::make_shared<read_only_cache>(std::move(store));
 }
 
@@ -298,7 +298,7 @@ bool cache_entry::exists() const {
 }
 
 cache_group::cache_group(std::shared_ptr<cache_store> store, std::string prefix)
-  : store_(std::move(store)), prefix_(std::move(prefix)) {
+    : store_(std::move(store)), prefix_(std::move(prefix)) {
   if (!prefix_.empty())
     validate_key(prefix_, "group");
 }

@@ -29,11 +29,11 @@ std::string fields_to_json(fields f) {
 
 } // namespace
 
-std::optional<std::vector<progress_indicator>>
-progress_board::sample(uint64_t& seen) const {
+std::optional<std::vector<progress_indicator>> progress_board::sample(
+  uint64_t& seen) const {
   std::lock_guard<std::mutex> guard{mtx_};
   if (version_ == seen || taken_)
-    return std::nullopt;  // unchanged, or the final ones are on their way
+    return std::nullopt; // unchanged, or the final ones are on their way
   seen = version_;
   return list_;
 }
@@ -60,16 +60,13 @@ progress_handle& progress_handle::done(uint64_t n) {
 
 context::context(current_task_info task, std::shared_ptr<cache_store> cache,
                  context_limits limits, progress_observer* observer)
-  : task_(std::move(task)),
-    cache_(std::move(cache)),
-    limits_(limits),
-    logs_{"logs", "log record", "max_logs", "max_log_bytes",
-          limits.max_logs, limits.max_log_bytes},
-    spans_{"spans", "span", "max_spans", "max_span_bytes", limits.max_spans,
-           limits.max_span_bytes},
-    observer_(observer),
-    logger_(this),
-    tracer_(this) {
+    : task_(std::move(task)), cache_(std::move(cache)),
+      limits_(limits), logs_{"logs",          "log record",
+                             "max_logs",      "max_log_bytes",
+                             limits.max_logs, limits.max_log_bytes},
+      spans_{"spans",          "span",           "max_spans",
+             "max_span_bytes", limits.max_spans, limits.max_span_bytes},
+      observer_(observer), logger_(this), tracer_(this) {
 }
 
 void context::set_display(std::string_view display) {
@@ -86,8 +83,7 @@ subtask_handle context::submit_json(const task_identifier& id,
 subtask_handle context::add_subtask(const task_identifier& id,
                                     std::string input,
                                     subtask_options options) {
-  core::check_input_size(id, input.size(), limits_.max_input_bytes,
-                         "subtask ");
+  core::check_input_size(id, input.size(), limits_.max_input_bytes, "subtask ");
   core::task_submission sub;
   sub.identifier = id;
   sub.input = std::move(input);
@@ -147,7 +143,7 @@ core::attempt_outcome context::take_outcome() {
   out.display = std::move(display_);
   display_.clear();
   if (auto note = dropped_records_note())
-    out.logs.push_back(std::move(*note));  // beyond the limit, on purpose
+    out.logs.push_back(std::move(*note)); // beyond the limit, on purpose
   outcome_ = core::attempt_outcome{};
   logs_.reset();
   spans_.reset();
@@ -192,8 +188,8 @@ std::string context::record_budget::dropped_text() const {
                       ? count_of(max_count, noun)
                       : std::to_string(max_bytes) + " bytes of " + noun + "s";
   return count_of(dropped, noun) + " (" + std::to_string(dropped_bytes)
-         + " bytes) past its limit of " + limit_text + " (context_limits::"
-         + hit_setting() + ")";
+         + " bytes) past its limit of " + limit_text
+         + " (context_limits::" + hit_setting() + ")";
 }
 
 void context::record_budget::reset() noexcept {
@@ -209,8 +205,8 @@ std::optional<log_record> context::dropped_records_note() const {
       continue;
     parts.push_back(b->dropped_text());
     fields[b->key] = {{"dropped", b->dropped},
-                       {"dropped_bytes", b->dropped_bytes},
-                       {"limit", b->hit_setting()}};
+                      {"dropped_bytes", b->dropped_bytes},
+                      {"limit", b->hit_setting()}};
   }
   if (parts.empty())
     return std::nullopt;
@@ -247,9 +243,8 @@ span::span(class context* ctx, std::string name) : ctx_(ctx) {
 }
 
 span::span(span&& other) noexcept
-  : ctx_(other.ctx_),
-    record_(std::move(other.record_)),
-    attributes_(std::move(other.attributes_)) {
+    : ctx_(other.ctx_), record_(std::move(other.record_)),
+      attributes_(std::move(other.attributes_)) {
   other.ctx_ = nullptr;
 }
 

@@ -13,8 +13,8 @@ std::string to_string(const task_identifier& id) {
 
 namespace {
 
-constexpr const char* version_rule =
-  "a version must match ^v(\\d+)\\.(\\d+)$, e.g. v1.3";
+constexpr const char* version_rule
+  = "a version must match ^v(\\d+)\\.(\\d+)$, e.g. v1.3";
 
 /// Parses "vX.Y"; returns what is wrong with it, or empty.
 std::string try_parse_version(std::string_view text, task_version& out) {
@@ -23,13 +23,13 @@ std::string try_parse_version(std::string_view text, task_version& out) {
     return "invalid version " + text::quote(text) + ": " + version_rule;
   for (auto [part, field] : {std::pair{text.substr(1, dot - 1), &out.major},
                              std::pair{text.substr(dot + 1), &out.minor}}) {
-    bool digits = !part.empty()
-                  && part.find_first_not_of("0123456789")
-                       == std::string_view::npos;
+    bool digits
+      = !part.empty()
+        && part.find_first_not_of("0123456789") == std::string_view::npos;
     if (!digits)
       return "invalid version " + text::quote(text) + ": " + version_rule;
-    auto [ptr, ec] =
-      std::from_chars(part.data(), part.data() + part.size(), *field);
+    auto [ptr, ec]
+      = std::from_chars(part.data(), part.data() + part.size(), *field);
     if (ec == std::errc::result_out_of_range)
       return "version number "
              + (part.size() > 20 ? std::string{part.substr(0, 20)} + "..."
@@ -49,7 +49,8 @@ task_version parse_version(std::string_view text) {
   return result;
 }
 
-void validate_identifier(const task_identifier& id, std::string_view task_type) {
+void validate_identifier(const task_identifier& id,
+                         std::string_view task_type) {
   std::string who = task_type.empty() ? "task " + text::quote(id.name)
                                       : "task type " + std::string{task_type};
   if (id.name.empty() || id.name.size() > 256)
@@ -59,8 +60,9 @@ void validate_identifier(const task_identifier& id, std::string_view task_type) 
   if (text::invalid_utf8_offset(id.name) != std::string::npos
       || text::control_offset(id.name) != std::string::npos)
     throw error(errc::invalid_identifier,
-                who + ": identifier name must be UTF-8 without control "
-                      "characters");
+                who
+                  + ": identifier name must be UTF-8 without control "
+                    "characters");
   task_version ignored;
   if (auto why = try_parse_version(id.version, ignored); !why.empty())
     throw error(errc::invalid_identifier, who + ": " + why);

@@ -27,8 +27,8 @@ void job_replay::apply(std::string_view bytes) {
   try {
     e = decode_event(bytes);
   } catch (const error& err) {
-    throw error(errc::bad_data, text::one_line(record_name() + ": "
-                                               + err.what()));
+    throw error(errc::bad_data,
+                text::one_line(record_name() + ": " + err.what()));
   }
   apply(std::move(e));
 }
@@ -53,13 +53,14 @@ void job_replay::apply(journal_event e) {
     case event_kind::job_retried: graph_->retry(); break;
     case event_kind::job_snapshot:
       refuse(e, "a snapshot holds all of a job's records before it, and "
-                "this one follows " + std::to_string(next_) + " of them");
+                "this one follows "
+                  + std::to_string(next_) + " of them");
   }
   ++next_;
 }
 
 void job_replay::unpack(journal_event snapshot) {
-  if (snapshot.history.empty()) {  // a summary from an earlier release
+  if (snapshot.history.empty()) { // a summary from an earlier release
     head_ = std::move(snapshot);
     ++next_;
     return;
@@ -90,15 +91,14 @@ void job_replay::check_job_id(const journal_event& e) const {
   if (job_id_.empty())
     refuse(e, "the record is filed under no job id");
   if (e.job_id != job_id_)
-    refuse(e, e.job_id.empty()
-                ? std::string{"the record names no job"}
-                : "the record names job " + text::quote(e.job_id)
-                    + ", not the job it is filed under");
+    refuse(e, e.job_id.empty() ? std::string{"the record names no job"}
+                               : "the record names job " + text::quote(e.job_id)
+                                   + ", not the job it is filed under");
 }
 
 void job_replay::check_order(const journal_event& e) const {
-  auto first = e.kind == event_kind::job_submitted
-               || e.kind == event_kind::job_summary;
+  auto first
+    = e.kind == event_kind::job_submitted || e.kind == event_kind::job_summary;
   if (next_ == 0) {
     if (!first)
       refuse(e, "the job's first record must be its submission (or its "
@@ -112,7 +112,8 @@ void job_replay::check_order(const journal_event& e) const {
     refuse(e, "the job was submitted already, by record 0");
   if (e.kind == event_kind::job_summary)
     refuse(e, "a summary replaces all of a job's records, and this one "
-              "follows " + std::to_string(next_) + " of them");
+              "follows "
+                + std::to_string(next_) + " of them");
 }
 
 void job_replay::check_roots(const journal_event& e) const {
@@ -142,10 +143,10 @@ void job_replay::check_startable(const journal_event& e) const {
                 + " job, where nothing starts");
   auto s = g.state_of(e.task);
   if (s == task_state::running)
-    return;  // started again after a restart, see start()
+    return; // started again after a restart, see start()
   if (s != task_state::queued)
-    refuse(e, task_name(e.task) + " is " + to_string(s)
-                + ", so it cannot start");
+    refuse(e,
+           task_name(e.task) + " is " + to_string(s) + ", so it cannot start");
   // A task gets its first attempt number once its dependencies settle.
   if (g.attempt(e.task) == 0)
     refuse(e, task_name(e.task)
@@ -170,7 +171,7 @@ void job_replay::check_running_attempt(const journal_event& e) const {
 void job_replay::submit(journal_event e) {
   check_roots(e);
   graph_ = graph_of(e);
-  e.roots.clear();  // the graph holds them
+  e.roots.clear(); // the graph holds them
   head_ = std::move(e);
 }
 
@@ -182,7 +183,7 @@ void job_replay::start(const journal_event& e) {
   // queued it again (unrecorded, see task_graph::requeue_running) and
   // started it anew. It keeps running here under the new attempt.
   if (g.state_of(e.task) != task_state::running) {
-    g.take_ready();  // dispatch decisions are not replayed
+    g.take_ready(); // dispatch decisions are not replayed
     auto at = e.outcome.started != 0 ? e.outcome.started : e.time;
     if (!g.start(e.task, g.attempt(e.task), at))
       refuse(e, "the graph refused to start " + task_name(e.task));

@@ -98,15 +98,15 @@ job_state summary_state(schemas::Event::JobSummary::Reader r,
     s = static_cast<schemas::JobState>(r.getState());
   if (auto state = state_of(s))
     return *state;
-  unknown_value("job summary", job_id, "job state",
-                static_cast<uint16_t>(s));
+  unknown_value("job summary", job_id, "job state", static_cast<uint16_t>(s));
 }
 
 /// The record's bytes in aligned words: the store's buffers carry no
 /// alignment promise.
 kj::Array<capnp::word> aligned_words(std::string_view bytes) {
   if (bytes.size() % sizeof(capnp::word) != 0 || bytes.empty())
-    throw error(errc::bad_data, "journal record of " + std::to_string(bytes.size())
+    throw error(errc::bad_data, "journal record of "
+                                  + std::to_string(bytes.size())
                                   + " bytes is not a Cap'n Proto message");
   auto words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
   std::memcpy(words.begin(), bytes.data(), bytes.size());
@@ -199,8 +199,8 @@ std::string text(capnp::Text::Reader t) {
   return std::string{t.cStr(), t.size()};
 }
 
-std::vector<task_submission>
-get_specs(capnp::List<schemas::TaskSpec>::Reader list) {
+std::vector<task_submission> get_specs(
+  capnp::List<schemas::TaskSpec>::Reader list) {
   std::vector<task_submission> result;
   result.reserve(list.size());
   for (auto s : list) {
@@ -226,14 +226,13 @@ void get_common(Reader r, attempt_outcome& out) {
     out.logs.push_back({l.getTime(), text(l.getLevel()), text(l.getMessage()),
                         text(l.getFields())});
   for (auto s : r.getSpans())
-    out.spans.push_back({text(s.getName()), s.getStart(), s.getEnd(),
-                         text(s.getAttributes())});
+    out.spans.push_back(
+      {text(s.getName()), s.getStart(), s.getEnd(), text(s.getAttributes())});
   out.display = text(r.getDisplay());
   out.started = r.getStarted();
   out.stopped = r.getStopped();
   out.runner = text(r.getRunner());
 }
-
 
 using SummaryBuilder = schemas::Event::JobSummary::Builder;
 using SummaryReader = schemas::Event::JobSummary::Reader;
@@ -242,7 +241,7 @@ void put_summary(SummaryBuilder b, const job_info& j) {
   b.setName(j.name);
   b.setCluster(j.cluster);
   b.setJobState(schema_state(j.state));
-  b.setState(static_cast<uint8_t>(j.state));  // for readers before @12
+  b.setState(static_cast<uint8_t>(j.state)); // for readers before @12
   b.setSubmittedAt(j.submitted_at);
   put_progress(b, j.progress);
   b.setFirstStarted(j.stats.first_started);
@@ -328,7 +327,8 @@ std::string encode_event(const journal_event& e) {
       auto b = ev.initTaskComputed();
       b.setTask(e.task);
       b.setAttempt(e.attempt);
-      put_specs(b.initSubtasks(static_cast<unsigned>(e.outcome.subtasks.size())),
+      put_specs(b.initSubtasks(
+                  static_cast<unsigned>(e.outcome.subtasks.size())),
                 e.outcome.subtasks);
       put_progress(b, e.outcome.progress);
       b.setDisplay(e.outcome.display);
@@ -355,12 +355,8 @@ std::string encode_event(const journal_event& e) {
       put_records(b, e.outcome);
       break;
     }
-    case event_kind::job_canceled:
-      ev.setJobCanceled();
-      break;
-    case event_kind::job_retried:
-      ev.setJobRetried();
-      break;
+    case event_kind::job_canceled: ev.setJobCanceled(); break;
+    case event_kind::job_retried: ev.setJobRetried(); break;
     case event_kind::job_summary:
       put_summary(ev.initJobSummary(), e.summary);
       break;
@@ -369,9 +365,9 @@ std::string encode_event(const journal_event& e) {
       put_summary(b.initSummary(), e.summary);
       auto events = b.initEvents(static_cast<unsigned>(e.history.size()));
       for (unsigned i = 0; i < e.history.size(); ++i)
-        events.set(i, capnp::Data::Reader{
-                        reinterpret_cast<const kj::byte*>(e.history[i].data()),
-                        e.history[i].size()});
+        events.set(i, capnp::Data::Reader{reinterpret_cast<const kj::byte*>(
+                                            e.history[i].data()),
+                                          e.history[i].size()});
       break;
     }
   }
@@ -435,12 +431,8 @@ journal_event decode_event(std::string_view bytes) {
         get_common(r, e.outcome);
         break;
       }
-      case Event::JOB_CANCELED:
-        e.kind = event_kind::job_canceled;
-        break;
-      case Event::JOB_RETRIED:
-        e.kind = event_kind::job_retried;
-        break;
+      case Event::JOB_CANCELED: e.kind = event_kind::job_canceled; break;
+      case Event::JOB_RETRIED: e.kind = event_kind::job_retried; break;
       case Event::JOB_SUMMARY:
         e.kind = event_kind::job_summary;
         check_present(ev.hasJobSummary(), e.kind);

@@ -14,8 +14,8 @@ void task_registry::add(const task_identifier& id, std::string type_name,
   for (const auto& e : entries_)
     if (e->identifier == id)
       throw error(errc::duplicate_task,
-                  "cannot register " + type_name + " as " + to_string(id)
-                    + ": " + e->type_name
+                  "cannot register " + type_name + " as " + to_string(id) + ": "
+                    + e->type_name
                     + " is already registered with that name and version; "
                       "give one of them another identifier() or version");
   auto e = std::make_shared<entry>();
@@ -26,8 +26,8 @@ void task_registry::add(const task_identifier& id, std::string type_name,
   entries_.push_back(std::move(e));
 }
 
-const task_registry::entry*
-task_registry::find(const task_identifier& submitted) const {
+const task_registry::entry* task_registry::find(
+  const task_identifier& submitted) const {
   task_version wanted;
   try {
     wanted = parse_version(submitted.version);
@@ -70,7 +70,8 @@ core::attempt_outcome execute_attempt(const task_registry& registry,
     auto* e = registry.find(request.identifier);
     if (e == nullptr)
       throw error(errc::unknown_task,
-                  "runner " + runner_name + " has no task registered that can run "
+                  "runner " + runner_name
+                    + " has no task registered that can run "
                     + to_string(request.identifier));
     auto input = json::parse(request.input);
     e->run(input, ctx);
@@ -86,7 +87,7 @@ core::attempt_outcome execute_attempt(const task_registry& registry,
   out.succeeded = ok;
   if (!ok) {
     out.error = "task " + to_string(request.identifier) + " failed: " + failure;
-    out.subtasks.clear();  // subtasks of a failed attempt are dropped
+    out.subtasks.clear(); // subtasks of a failed attempt are dropped
   }
   out.started = started;
   out.stopped = now();

@@ -191,7 +191,8 @@ std::string render_svg(const job_info& job, const std::vector<task_info>& tasks,
     prev = n;
   }
   if (gvLayout(context(), g, "dot") != 0)
-    throw error(errc::invalid_state, "graphviz could not lay out job " + job.id);
+    throw error(errc::invalid_state,
+                "graphviz could not lay out job " + job.id);
   gg.laid_out = true;
   char* data = nullptr;
   unsigned int len = 0;

@@ -44,10 +44,10 @@ struct key_shape {
   uint32_t depth = 0;
 
   key_shape(const task_graph& graph, task_index i)
-    : id(&graph.identifier(i)),
-      parent(graph.parent(i) == no_task ? nullptr
-                                        : &graph.identifier(graph.parent(i))),
-      depth(graph.depth(i)) {
+      : id(&graph.identifier(i)),
+        parent(graph.parent(i) == no_task ? nullptr
+                                          : &graph.identifier(graph.parent(i))),
+        depth(graph.depth(i)) {
   }
   friend bool operator==(const key_shape&, const key_shape&) = default;
   friend auto operator<=>(const key_shape&, const key_shape&) = default;
@@ -78,20 +78,20 @@ void task_statistics::learn(const task_graph& graph,
     size_t subs_end;
   };
   std::vector<sample> samples;
-  std::vector<std::pair<size_t, double>> subs;  // key index, count
+  std::vector<std::pair<size_t, double>> subs; // key index, count
   for (auto i : tasks) {
     auto started = graph.started(i);
     auto stopped = graph.stopped(i);
     if (started == 0 || stopped < started)
       continue;
-    sample x{key_index(i), static_cast<double>(stopped - started),
-             subs.size(), 0};
+    sample x{key_index(i), static_cast<double>(stopped - started), subs.size(),
+             0};
     auto [first, count] = graph.children(i);
     for (auto c = first; c < first + count; ++c) {
       auto k = key_index(c);
-      auto it = std::find_if(subs.begin() + static_cast<ptrdiff_t>(x.subs_begin),
-                             subs.end(),
-                             [k](const auto& e) { return e.first == k; });
+      auto it
+        = std::find_if(subs.begin() + static_cast<ptrdiff_t>(x.subs_begin),
+                       subs.end(), [k](const auto& e) { return e.first == k; });
       if (it == subs.end())
         subs.emplace_back(k, 1.0);
       else
@@ -136,13 +136,13 @@ void task_statistics::learn_into(
     for (const auto& [k, n] : subtasks)
       if (*k == key)
         return n;
-    return 0.0;  // not submitted this time: counts as none of them
+    return 0.0; // not submitted this time: counts as none of them
   };
   for (auto& [sub, mean] : p.subtasks)
     mean += (count_of(sub) - mean) * w;
   for (const auto& [sub, n] : subtasks)
     if (p.subtasks.count(*sub) == 0)
-      p.subtasks.emplace(*sub, n * w);  // earlier runs submitted none
+      p.subtasks.emplace(*sub, n * w); // earlier runs submitted none
 }
 
 void task_statistics::load(const stat_key& key, task_profile profile) {
@@ -163,11 +163,11 @@ size_t task_statistics::size() const {
   return profiles_.size();
 }
 
-std::map<stat_key, work_prediction>
-task_statistics::predict(const std::set<stat_key>& keys) const {
+std::map<stat_key, work_prediction> task_statistics::predict(
+  const std::set<stat_key>& keys) const {
   std::lock_guard<std::mutex> guard{mtx_};
   std::map<stat_key, work_prediction> memo;
-  std::set<stat_key> open;  // being solved: reaching one again is a cycle
+  std::set<stat_key> open; // being solved: reaching one again is a cycle
   std::function<work_prediction(const stat_key&)> solve;
   solve = [&](const stat_key& key) -> work_prediction {
     if (auto it = memo.find(key); it != memo.end())
@@ -184,7 +184,7 @@ task_statistics::predict(const std::set<stat_key>& keys) const {
     const auto& p = it->second;
     double sub = 0;
     double span = 0;
-    double self = 0;  // mean subtasks of its own key (deepest level only)
+    double self = 0; // mean subtasks of its own key (deepest level only)
     bool known = true;
     for (const auto& [k, mean] : p.subtasks) {
       if (mean <= 0)
@@ -268,7 +268,7 @@ double critical_path(const task_graph& graph,
   for (task_index i = 0; i < n; ++i)
     if (own_left[i] > 0 || future_span[i] > 0)
       open.push_back(i);
-  std::vector<double> own_end(n, 0.0);  // finished: 0, nothing of its own left
+  std::vector<double> own_end(n, 0.0); // finished: 0, nothing of its own left
   // When a dependency's subtree is done, per pass (dependencies are few;
   // their subtrees are walked whole, finished tasks included).
   std::unordered_map<task_index, double> subtree_end;
@@ -330,8 +330,8 @@ job_estimate estimate(const task_graph& graph, const task_statistics& stats,
     auto s = graph.state_of(i);
     if (s != task_state::queued && s != task_state::running)
       continue;
-    auto [it, added] = slots.emplace(key_shape{graph, i},
-                                     static_cast<int>(slot_keys.size()));
+    auto [it, added]
+      = slots.emplace(key_shape{graph, i}, static_cast<int>(slot_keys.size()));
     if (added) {
       slot_keys.push_back(key_of(graph, i));
       keys.insert(slot_keys.back());
@@ -378,7 +378,7 @@ job_estimate estimate(const task_graph& graph, const task_statistics& stats,
     if (s == task_state::running)
       count_recent(graph.started(i), now);
     if (slot_of[i] < 0)
-      continue;  // skipped or canceled: no work
+      continue; // skipped or canceled: no work
     const auto& w = preds[static_cast<size_t>(slot_of[i])];
     if (!w.known) {
       unknown[i] = 1;
@@ -396,8 +396,8 @@ job_estimate estimate(const task_graph& graph, const task_statistics& stats,
     if (const auto* live = graph.progress_of(i))
       f = indicator_fraction(*live);
     if (f < 0) {
-      auto ran = static_cast<double>(std::max<timestamp>(
-        0, now - graph.started(i)));
+      auto ran
+        = static_cast<double>(std::max<timestamp>(0, now - graph.started(i)));
       f = w.own_ns > 0 ? std::min(0.95, ran / w.own_ns) : 0.95;
     }
     done[i] = f * w.own_ns;
@@ -422,13 +422,13 @@ job_estimate estimate(const task_graph& graph, const task_statistics& stats,
   }
   for (auto& item : r.items) {
     if (item.percent && *item.percent >= 100)
-      continue;  // settled
+      continue; // settled
     auto t = item.task;
     if (unknown[t] == 0 && done[t] + left[t] > 0)
       item.percent = capped(100 * done[t] / (done[t] + left[t]));
   }
   if (job_state == job_state::completed) {
-    r.percent = 100;  // known, not estimated: `learned` stays false
+    r.percent = 100; // known, not estimated: `learned` stays false
     r.eta_ns = 0;
     return r;
   }

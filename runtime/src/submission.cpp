@@ -25,8 +25,8 @@ void validate_submission(const task_identifier& id, std::string_view input,
   try {
     json::parse_input(input);
   } catch (const error& e) {
-    throw error(e.code(), "input of " + std::string{role} + to_string(id)
-                            + ": " + e.what());
+    throw error(e.code(), "input of " + std::string{role} + to_string(id) + ": "
+                            + e.what());
   }
 }
 

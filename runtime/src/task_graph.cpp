@@ -22,8 +22,8 @@ void validate_batch(const std::vector<task_submission>& batch) {
       if (dep >= pos)
         throw error(errc::invalid_argument,
                     "task " + std::to_string(pos) + " ("
-                      + batch[pos].identifier.name
-                      + ") depends on position " + std::to_string(dep)
+                      + batch[pos].identifier.name + ") depends on position "
+                      + std::to_string(dep)
                       + ": a task may only depend on tasks submitted before "
                         "it in the same execution");
 }
@@ -40,8 +40,8 @@ task_graph::task_graph(std::vector<task_submission> roots,
 }
 
 uint32_t task_graph::intern_identifier(const task_identifier& id) {
-  auto [it, added] = identifier_ids_.emplace(
-    id, static_cast<uint32_t>(identifiers_.size()));
+  auto [it, added]
+    = identifier_ids_.emplace(id, static_cast<uint32_t>(identifiers_.size()));
   if (added)
     identifiers_.push_back(id);
   return it->second;
@@ -92,8 +92,8 @@ void task_graph::add_batch(task_index parent,
     node x;
     x.parent = parent;
     x.identifier = intern_identifier(sub.identifier);
-    x.cluster = sub.cluster.empty() ? inherited_cluster
-                                    : intern_cluster(sub.cluster);
+    x.cluster
+      = sub.cluster.empty() ? inherited_cluster : intern_cluster(sub.cluster);
     x.max_retries = sub.max_retries;
     x.optional = sub.optional;
     if (parent != no_task)
@@ -246,8 +246,7 @@ bool task_graph::report_progress(task_index i, uint32_t attempt,
   return true;
 }
 
-bool task_graph::finish(task_index i, uint32_t attempt,
-                        attempt_outcome&& out) {
+bool task_graph::finish(task_index i, uint32_t attempt, attempt_outcome&& out) {
   if (i >= nodes_.size())
     return false;
   auto& n = nodes_[i];
@@ -264,8 +263,8 @@ bool task_graph::finish(task_index i, uint32_t attempt,
   // Runners clean display names already; one of another release may not,
   // and what is stored here is shown on terminals and written as JSON.
   if (!out.display.empty())
-    extra(i).display = clean_display_name(out.display,
-                                          std::numeric_limits<size_t>::max());
+    extra(i).display
+      = clean_display_name(out.display, std::numeric_limits<size_t>::max());
   if (!out.succeeded || !out.logs.empty() || !out.spans.empty()) {
     attempt_record rec;
     rec.attempt = n.attempts_started;
@@ -286,8 +285,8 @@ bool task_graph::finish(task_index i, uint32_t attempt,
   try {
     validate_batch(out.subtasks);
   } catch (const error& e) {
-    history_[i].push_back(attempt_record{n.attempts_started, {}, n.started,
-                                         n.stopped, false, e.what(), {}, {}});
+    history_[i].push_back(attempt_record{
+      n.attempts_started, {}, n.started, n.stopped, false, e.what(), {}, {}});
     fail_attempt(i, out.stopped);
     return true;
   }
@@ -377,11 +376,16 @@ bool task_graph::lose(task_index i, uint32_t attempt, const std::string& reason,
     return true;
   }
   ++finished_attempts_;
-  history_[i].push_back(attempt_record{
-    n.attempts_started, {}, n.started, at, false,
-    "runner lost " + std::to_string(max_runner_losses + 1)
-      + " times; last: " + reason,
-    {}, {}});
+  history_[i].push_back(attempt_record{n.attempts_started,
+                                       {},
+                                       n.started,
+                                       at,
+                                       false,
+                                       "runner lost "
+                                         + std::to_string(max_runner_losses + 1)
+                                         + " times; last: " + reason,
+                                       {},
+                                       {}});
   fail_attempt(i, at);
   return true;
 }
@@ -399,7 +403,7 @@ bool task_graph::redeliver(task_index i, uint32_t attempt) {
 void task_graph::rebuild_ready() {
   ready_.clear();
   for (task_index i = 0; i < nodes_.size(); ++i)
-    make_ready(i);  // only queued tasks whose dependencies are settled
+    make_ready(i); // only queued tasks whose dependencies are settled
 }
 
 size_t task_graph::requeue_running() {
@@ -417,7 +421,7 @@ size_t task_graph::requeue_running() {
 
 size_t task_graph::cancel() {
   if (state() == job_state::completed)
-    return 0;  // nothing left to cancel
+    return 0; // nothing left to cancel
   canceled_ = true;
   auto before = count(task_state::canceled);
   cancel_queued();
@@ -470,8 +474,8 @@ task_info task_graph::info(task_index i) const {
   r.parent = n.parent == no_task ? task_info::no_parent : n.parent;
   r.identifier = identifiers_[n.identifier];
   const auto* ex = find_extra(i);
-  r.display = ex == nullptr || ex->display.empty() ? r.identifier.name
-                                                    : ex->display;
+  r.display
+    = ex == nullptr || ex->display.empty() ? r.identifier.name : ex->display;
   r.state = n.state;
   r.cluster = clusters_[n.cluster];
   r.input = n.input;
@@ -500,8 +504,8 @@ execution_stats task_graph::stats() const {
   if (first_started_ != 0 && last_stopped_ > first_started_)
     s.elapsed_ns = last_stopped_ - first_started_;
   if (s.elapsed_ns > 0)
-    s.parallelism = static_cast<double>(s.compute_ns)
-                    / static_cast<double>(s.elapsed_ns);
+    s.parallelism
+      = static_cast<double>(s.compute_ns) / static_cast<double>(s.elapsed_ns);
   s.total_tasks = nodes_.size();
   s.tasks_by_state = counts_;
   return s;
@@ -535,14 +539,14 @@ std::vector<item_progress> task_graph::items() const {
     if (settled(nodes_[i]))
       item.percent = 100;
     else if (total > 0)
-      item.percent = std::min(99.9, 100.0 * static_cast<double>(
-                                      std::min(done, total))
-                                      / static_cast<double>(total));
+      item.percent
+        = std::min(99.9, 100.0 * static_cast<double>(std::min(done, total))
+                           / static_cast<double>(total));
     result.push_back(std::move(item));
   };
   for (task_index i = 0; i < nodes_.size(); ++i) {
     if (nodes_[i].parent != no_task)
-      break;  // the roots come first
+      break; // the roots come first
     describe(i);
     const auto& root = nodes_[i];
     for (uint32_t c = 0; c < root.child_count; ++c) {

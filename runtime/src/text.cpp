@@ -100,7 +100,7 @@ std::string to_valid_utf8(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
     size_t n = json::detail::utf8_sequence_length(s, i);
     if (n == 0) {
-      out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
+      out += "\xEF\xBF\xBD"; // U+FFFD REPLACEMENT CHARACTER
       ++i;
     } else {
       out.append(s.substr(i, n));

@@ -56,8 +56,8 @@ timestamp parse_time(std::string_view text) {
   const auto form = text.size() == date_form.size() ? date_form : time_form;
   bool shaped = text.size() == form.size();
   for (size_t i = 0; shaped && i < form.size(); ++i)
-    shaped = form[i] == 'd' ? text[i] >= '0' && text[i] <= '9'
-                            : text[i] == form[i];
+    shaped
+      = form[i] == 'd' ? text[i] >= '0' && text[i] <= '9' : text[i] == form[i];
   if (!shaped)
     throw bad("is not a time");
   // Only digits are left at these places, so no parse can fail.
@@ -70,14 +70,14 @@ timestamp parse_time(std::string_view text) {
   unsigned year = number(0, 4);
   unsigned month = number(5, 2);
   unsigned day = number(8, 2);
-  static constexpr const char* months[] = {
-    "January", "February", "March",     "April",   "May",      "June",
-    "July",    "August",   "September", "October", "November", "December"};
+  static constexpr const char* months[]
+    = {"January", "February", "March",     "April",   "May",      "June",
+       "July",    "August",   "September", "October", "November", "December"};
   if (month < 1 || month > 12)
     throw bad("has no month " + std::to_string(month));
   bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-  static constexpr unsigned days_in[] = {31, 28, 31, 30, 31, 30,
-                                         31, 31, 30, 31, 30, 31};
+  static constexpr unsigned days_in[]
+    = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   unsigned last = days_in[month - 1] + (month == 2 && leap ? 1 : 0);
   if (day < 1 || day > last)
     throw bad("is not a date (" + std::string{months[month - 1]} + " "
@@ -94,8 +94,8 @@ timestamp parse_time(std::string_view text) {
   // Timestamps are nanoseconds since 1970 in 64 bits: 1970 to 2262.
   if (year < 1970 || year > 2261)
     throw bad("is outside the years 1970 to 2261");
-  int64_t seconds = days_from_civil(year, month, day) * 86'400
-                    + hour * 3600 + minute * 60 + second;
+  int64_t seconds = days_from_civil(year, month, day) * 86'400 + hour * 3600
+                    + minute * 60 + second;
   return seconds * 1'000'000'000;
 }
 

@@ -31,8 +31,8 @@ task_input make_task_input(const T& task) {
 
 /// How to run a submitted job.
 struct submit_options {
-  std::string cluster{};     ///< empty: "default"
-  uint32_t max_retries = 0;  ///< retries of each root task
+  std::string cluster{};    ///< empty: "default"
+  uint32_t max_retries = 0; ///< retries of each root task
 };
 
 /// Submits, finds, queries, cancels and retries jobs of one orchestrator.
@@ -45,7 +45,8 @@ public:
   /// Submits a job with one root task.
   template <task_type T>
   job_info submit(std::string name, const T& root, submit_options opts = {}) {
-    return submit(std::move(name), std::vector<task_input>{make_task_input(root)},
+    return submit(std::move(name),
+                  std::vector<task_input>{make_task_input(root)},
                   std::move(opts));
   }
 
@@ -133,12 +134,12 @@ public:
   }
 
 private:
-  friend struct job_client_access;  // weft's own plumbing makes clients
+  friend struct job_client_access; // weft's own plumbing makes clients
   explicit job_client(std::shared_ptr<impl> ptr);
 
   std::shared_ptr<impl> impl_;
   size_t max_input_bytes_ = 1 << 20;
-  std::shared_ptr<cache_store> cache_;  // empty: the runners' is out of reach
+  std::shared_ptr<cache_store> cache_; // empty: the runners' is out of reach
 };
 
 } // namespace weft

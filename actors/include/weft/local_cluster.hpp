@@ -68,7 +68,7 @@ public:
 
 private:
   std::unique_ptr<impl> impl_;
-  std::deque<weft::runner> runners_;  // stable references
+  std::deque<weft::runner> runners_; // stable references
 };
 
 } // namespace weft

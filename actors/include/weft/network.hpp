@@ -1,8 +1,8 @@
 #pragma once
 
 #include <chrono>
-#include <cstdint>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <string>
 
@@ -12,9 +12,9 @@ namespace weft {
 /// all three or none: a node with them accepts only peers whose certificate
 /// the CA signed.
 struct tls_options {
-  std::filesystem::path certificate{};  ///< this node's certificate (PEM)
-  std::filesystem::path key{};          ///< its private key (PEM)
-  std::filesystem::path ca{};           ///< the CA that signs every node (PEM)
+  std::filesystem::path certificate{}; ///< this node's certificate (PEM)
+  std::filesystem::path key{};         ///< its private key (PEM)
+  std::filesystem::path ca{};          ///< the CA that signs every node (PEM)
 
   bool enabled() const noexcept {
     return !certificate.empty() || !key.empty() || !ca.empty();

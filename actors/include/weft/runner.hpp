@@ -16,7 +16,7 @@ struct runner_options {
   /// Attempts executed at once, each on a thread of its own; 0: one per
   /// hardware thread.
   uint32_t slots = 0;
-  std::string name{};  ///< empty: "runner-<n>"
+  std::string name{}; ///< empty: "runner-<n>"
   /// Storage behind `context::job_cache()`; empty: the local cluster's
   /// (or `remote::connect_options::cache`), else in memory in this process.
   std::shared_ptr<cache_store> cache{};
@@ -31,7 +31,7 @@ struct runner_options {
   /// holds a slot. An attempt's start time is when a slot takes it.
   uint32_t prefetch = 0;
   context_limits limits{};
-  bool print_logs = false;  ///< echo task log lines to stderr
+  bool print_logs = false; ///< echo task log lines to stderr
   /// How often the progress indicators of running attempts are sent to
   /// their jobs (only those that changed), so a long task's progress shows
   /// before it finishes.
@@ -80,7 +80,7 @@ public:
   const runner_options& options() const;
 
 private:
-  friend struct runner_access;  // weft's own plumbing
+  friend struct runner_access; // weft's own plumbing
   std::shared_ptr<impl> impl_;
 };
 

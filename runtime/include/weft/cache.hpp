@@ -19,11 +19,11 @@ public:
   virtual std::optional<std::string> get(const std::string& path) const = 0;
   virtual bool contains(const std::string& path) const = 0;
   /// Direct keys (not subgroups) of a group, sorted.
-  virtual std::vector<std::string> keys(const std::string& group_path) const
-    = 0;
+  virtual std::vector<std::string> keys(
+    const std::string& group_path) const = 0;
   /// Direct subgroups of a group, sorted.
-  virtual std::vector<std::string> groups(const std::string& group_path) const
-    = 0;
+  virtual std::vector<std::string> groups(
+    const std::string& group_path) const = 0;
   /// Removes a group with everything in it (a job's cache, when retention
   /// deletes the job). The default removes nothing: a store that cannot
   /// delete keeps its entries.
@@ -40,8 +40,8 @@ std::shared_ptr<cache_store> make_file_system_cache(std::filesystem::path root);
 /// `store` for reading only: a write throws `weft::error` (invalid_state).
 /// What `job_client::cache` hands out, so that code outside a job cannot
 /// change what its tasks read.
-std::shared_ptr<cache_store>
-make_read_only_cache(std::shared_ptr<cache_store> store);
+std::shared_ptr<cache_store> make_read_only_cache(
+  std::shared_ptr<cache_store> store);
 
 class cache_group;
 
@@ -49,7 +49,7 @@ class cache_group;
 class cache_entry {
 public:
   cache_entry(std::shared_ptr<cache_store> store, std::string path)
-    : store_(std::move(store)), path_(std::move(path)) {
+      : store_(std::move(store)), path_(std::move(path)) {
   }
   cache_entry& operator=(std::string_view bytes);
   /// The stored bytes; throws `weft::error` (missing_key) naming the key.

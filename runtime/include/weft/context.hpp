@@ -23,10 +23,10 @@ namespace weft {
 /// Limits a context enforces; a runner sets them from its configuration
 /// (`runner_options::limits`).
 struct context_limits {
-  size_t max_input_bytes = 1 << 20;  ///< per task input (JSON bytes)
+  size_t max_input_bytes = 1 << 20; ///< per task input (JSON bytes)
   size_t max_label_bytes = 100;
-  size_t max_indicators = 1000;      ///< progress indicators per task
-  size_t max_display_chars = 1024;   ///< display names are cut here (code points)
+  size_t max_indicators = 1000;    ///< progress indicators per task
+  size_t max_display_chars = 1024; ///< display names are cut here (code points)
   /// Log records one attempt keeps, and the bytes of their messages and
   /// fields (as JSON) together. The first record that would pass either
   /// limit and every one after it are dropped; the attempt's logs then end
@@ -43,25 +43,26 @@ struct context_limits {
 /// `subtask_options::depends_on` of a later submission.
 struct subtask_handle {
   uint32_t position = 0;
-  const void* owner = nullptr;  // the execution that issued it
+  const void* owner = nullptr; // the execution that issued it
 };
 
 /// How to run a subtask. Fields in this order, so designated initializers
-/// read `{.depends_on = {a}, .max_retries = 3, .cluster = "gpu", .optional = true}`.
+/// read `{.depends_on = {a}, .max_retries = 3, .cluster = "gpu", .optional =
+/// true}`.
 struct subtask_options {
   std::vector<subtask_handle> depends_on{};
   uint32_t max_retries = 0;
-  std::string cluster{};  ///< empty: the submitting task's cluster
+  std::string cluster{}; ///< empty: the submitting task's cluster
   bool optional = false;
 };
 
 /// The task being executed, as the task sees it.
 struct current_task_info {
-  std::string id;  ///< "<job id>/<task index>"
+  std::string id; ///< "<job id>/<task index>"
   std::string job_id;
   task_identifier identifier;
   uint32_t attempt = 0;
-  std::string runner;  ///< name of the runner executing it
+  std::string runner; ///< name of the runner executing it
 };
 
 /// The progress indicators of one execution: the task's thread updates
@@ -97,7 +98,7 @@ public:
 class progress_handle {
 public:
   progress_handle(progress_board* board, size_t index)
-    : board_(board), index_(index) {
+      : board_(board), index_(index) {
   }
   /// Grows the total amount of work by `n`.
   progress_handle& add(uint64_t n);
@@ -162,7 +163,7 @@ public:
 private:
   friend class tracer;
   span(class context* ctx, std::string name);
-  class context* ctx_;  // null once ended (or moved from)
+  class context* ctx_; // null once ended (or moved from)
   span_record record_;
   boost::json::object attributes_;
 };
@@ -247,15 +248,15 @@ public:
 private:
   friend class weft::logger;
   friend class weft::span;
-  friend struct context_access;  // the runner takes what an execution made
+  friend struct context_access; // the runner takes what an execution made
 
   /// What an attempt kept and dropped of one kind of record (logs or
   /// spans) against its two limits.
   struct record_budget {
     enum class limit : uint8_t { none, count, bytes };
-    const char* key;            // "logs", "spans": in the warning's fields
-    const char* noun;           // "log record", "span": in its message
-    const char* count_setting;  // the context_limits fields, for messages
+    const char* key;           // "logs", "spans": in the warning's fields
+    const char* noun;          // "log record", "span": in its message
+    const char* count_setting; // the context_limits fields, for messages
     const char* bytes_setting;
     size_t max_count = 0;
     size_t max_bytes = 0;
@@ -263,7 +264,7 @@ private:
     size_t kept_bytes = 0;
     size_t dropped = 0;
     size_t dropped_bytes = 0;
-    limit hit = limit::none;  // the limit that started the dropping
+    limit hit = limit::none; // the limit that started the dropping
 
     /// Whether a record of `bytes` is kept; counted as dropped if not.
     bool admit(size_t bytes);
@@ -294,7 +295,7 @@ private:
   record_budget logs_;
   record_budget spans_;
   progress_observer* observer_;
-  std::shared_ptr<progress_board> board_;  // null until an indicator exists
+  std::shared_ptr<progress_board> board_; // null until an indicator exists
   weft::logger logger_;
   weft::tracer tracer_;
 };

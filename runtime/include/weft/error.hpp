@@ -66,7 +66,7 @@ const char* to_string(errc code) noexcept;
 class error : public std::runtime_error {
 public:
   error(errc code, const std::string& message)
-    : std::runtime_error(message), code_(code) {
+      : std::runtime_error(message), code_(code) {
   }
 
   errc code() const noexcept {

@@ -20,10 +20,10 @@ struct task_identifier {
   std::string name;
   std::string version = "v0.0";
 
-  friend bool operator==(const task_identifier&,
-                         const task_identifier&) = default;
-  friend auto operator<=>(const task_identifier&,
-                          const task_identifier&) = default;
+  friend bool operator==(const task_identifier&, const task_identifier&)
+    = default;
+  friend auto operator<=>(const task_identifier&, const task_identifier&)
+    = default;
 };
 
 /// "name@vX.Y", the form the command line and messages use.

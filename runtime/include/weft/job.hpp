@@ -93,17 +93,17 @@ struct progress_indicator {
   uint64_t total = 0;
   uint64_t done = 0;
 
-  friend bool operator==(const progress_indicator&,
-                         const progress_indicator&) = default;
+  friend bool operator==(const progress_indicator&, const progress_indicator&)
+    = default;
 };
 
 /// Execution statistics of a job.
 struct execution_stats {
-  timestamp first_started = 0;  ///< start of the first attempt of any task
-  timestamp last_stopped = 0;   ///< end of the last finished attempt
-  int64_t compute_ns = 0;       ///< sum of the durations of all attempts
-  int64_t elapsed_ns = 0;       ///< last_stopped - first_started
-  double parallelism = 0;       ///< compute / elapsed
+  timestamp first_started = 0; ///< start of the first attempt of any task
+  timestamp last_stopped = 0;  ///< end of the last finished attempt
+  int64_t compute_ns = 0;      ///< sum of the durations of all attempts
+  int64_t elapsed_ns = 0;      ///< last_stopped - first_started
+  double parallelism = 0;      ///< compute / elapsed
   uint64_t total_tasks = 0;
   std::array<uint64_t, task_state_count> tasks_by_state{};
 
@@ -114,12 +114,12 @@ struct execution_stats {
 
 /// What `find` returns about a job.
 struct job_info {
-  std::string id;  ///< UUIDv7, time-ordered
+  std::string id; ///< UUIDv7, time-ordered
   std::string name;
-  std::string cluster;  ///< cluster of the root task(s)
+  std::string cluster; ///< cluster of the root task(s)
   job_state state = job_state::submitted;
   timestamp submitted_at = 0;
-  uint64_t running = 0;  ///< tasks still executing
+  uint64_t running = 0; ///< tasks still executing
   std::vector<progress_indicator> progress;
   execution_stats stats;
 };
@@ -127,8 +127,8 @@ struct job_info {
 /// How far one item of a job is: a root task, or a direct subtask of a root
 /// that has a display name (like one file of an upload).
 struct item_progress {
-  uint32_t task = 0;   ///< task index
-  std::string label;   ///< display name, else the identifier's name
+  uint32_t task = 0; ///< task index
+  std::string label; ///< display name, else the identifier's name
   task_state state = task_state::queued;
   std::optional<double> percent; ///< 0-100; empty: no estimate
 };
@@ -140,7 +140,7 @@ struct progress_update {
   std::string name;
   job_state state = job_state::submitted;
   std::vector<progress_indicator> progress;
-  execution_stats stats;  ///< includes task counts by state
+  execution_stats stats; ///< includes task counts by state
   /// How far the job is (0-100, see docs/progress.md); empty: no
   /// estimate.
   std::optional<double> percent;
@@ -160,15 +160,15 @@ struct progress_update {
 struct runner_info {
   std::string name;
   uint32_t slots = 1;
-  std::vector<task_identifier> identifiers;  ///< the tasks it can run
+  std::vector<task_identifier> identifiers; ///< the tasks it can run
 };
 
 /// A cluster: its runners and the work waiting in it.
 struct cluster_info {
   std::string name;
   std::vector<runner_info> runners;
-  uint64_t queued = 0;      ///< attempts waiting for a runner
-  uint64_t dispatched = 0;  ///< sent to a runner, not yet settled
+  uint64_t queued = 0;     ///< attempts waiting for a runner
+  uint64_t dispatched = 0; ///< sent to a runner, not yet settled
   /// Identifiers queued here that no runner of the cluster can run: their
   /// tasks wait until such a runner joins.
   std::vector<task_identifier> unserved;
@@ -213,9 +213,9 @@ struct job_query {
 /// A structured log line written by a task through `context::logger()`.
 struct log_record {
   timestamp time = 0;
-  std::string level;    ///< "debug", "info", "warn", "error"
+  std::string level; ///< "debug", "info", "warn", "error"
   std::string message;
-  std::string fields;   ///< a JSON object of the key/value pairs
+  std::string fields; ///< a JSON object of the key/value pairs
 };
 
 /// A traced span recorded through `context::tracer()`.
@@ -223,7 +223,7 @@ struct span_record {
   std::string name;
   timestamp start = 0;
   timestamp end = 0;
-  std::string attributes;  ///< a JSON object
+  std::string attributes; ///< a JSON object
 };
 
 /// One execution of a task. Only attempts that left something to read back
@@ -241,21 +241,21 @@ struct attempt_record {
 
 /// One task of a job, as `jobs().tasks(id)` shows it.
 struct task_info {
-  uint32_t index = 0;      ///< position in the job; the roots come first
-  uint32_t parent = 0;     ///< index of the parent, or `no_parent`
+  uint32_t index = 0;  ///< position in the job; the roots come first
+  uint32_t parent = 0; ///< index of the parent, or `no_parent`
   task_identifier identifier;
-  std::string display;     ///< display name, or the identifier's name
+  std::string display; ///< display name, or the identifier's name
   task_state state = task_state::queued;
   std::string cluster;
-  std::string input;       ///< the task's JSON input
+  std::string input; ///< the task's JSON input
   bool optional = false;
-  uint32_t attempts = 0;   ///< executions started so far
+  uint32_t attempts = 0; ///< executions started so far
   uint32_t retries_used = 0;
   uint32_t runner_losses = 0;
   std::vector<uint32_t> depends_on;
   std::vector<uint32_t> subtasks;
-  std::vector<progress_indicator> progress;  ///< of its last execution
-  timestamp started = 0;   ///< last attempt
+  std::vector<progress_indicator> progress; ///< of its last execution
+  timestamp started = 0;                    ///< last attempt
   timestamp stopped = 0;
   std::vector<attempt_record> history;
 

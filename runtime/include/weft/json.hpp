@@ -53,7 +53,7 @@ template <class V, class C, class A>
 struct is_string_map<std::map<std::string, V, C, A>> : std::true_type {};
 template <class V, class H, class E, class A>
 struct is_string_map<std::unordered_map<std::string, V, H, E, A>>
-  : std::true_type {};
+    : std::true_type {};
 
 template <class T>
 inline constexpr bool is_described
@@ -62,8 +62,9 @@ inline constexpr bool is_described
 // Inherited members count: a derived task struct would otherwise drop its
 // base's fields on encode and reject them as unknown on decode.
 template <class T>
-using members_of = boost::describe::describe_members<
-  T, boost::describe::mod_public | boost::describe::mod_inherited>;
+using members_of
+  = boost::describe::describe_members<T, boost::describe::mod_public
+                                           | boost::describe::mod_inherited>;
 
 /// The name of what a `T` decodes from, as used in error messages.
 template <class T>
@@ -109,9 +110,8 @@ inline size_t utf8_sequence_length(std::string_view s, size_t i) noexcept {
   auto byte = [&](size_t k) -> unsigned {
     return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0x100u;
   };
-  auto in = [](unsigned b, unsigned lo, unsigned hi) {
-    return b >= lo && b <= hi;
-  };
+  auto in
+    = [](unsigned b, unsigned lo, unsigned hi) { return b >= lo && b <= hi; };
   unsigned b0 = byte(0);
   if (b0 < 0x80)
     return 1;
@@ -428,8 +428,8 @@ Float decode_floating(const boost::json::value& v, const path& at) {
   if constexpr (sizeof(Float) < sizeof(double)) {
     if (std::fabs(x) > static_cast<double>(std::numeric_limits<Float>::max()))
       fail(at, "number " + number_text(x) + " is out of range (at most "
-                 + number_text(static_cast<double>(
-                   std::numeric_limits<Float>::max()))
+                 + number_text(
+                   static_cast<double>(std::numeric_limits<Float>::max()))
                  + " in magnitude)");
   }
   return static_cast<Float>(x);
@@ -474,8 +474,8 @@ T decode_struct(const boost::json::value& v, const path& at) {
     } else if constexpr (is_optional<field_type>::value) {
       field.reset();
     } else {
-      fail(sub, std::string{"missing (expected "}
-                  + expected_name<field_type>() + ")");
+      fail(sub, std::string{"missing (expected "} + expected_name<field_type>()
+                  + ")");
     }
   });
   return out;
@@ -578,10 +578,10 @@ inline boost::json::value parse(std::string_view text) {
         ++column;
       }
     }
-    throw error(errc::invalid_input,
-                "malformed JSON at offset " + std::to_string(offset)
-                  + " (line " + std::to_string(line) + ", column "
-                  + std::to_string(column) + "): " + what);
+    throw error(errc::invalid_input, "malformed JSON at offset "
+                                       + std::to_string(offset) + " (line "
+                                       + std::to_string(line) + ", column "
+                                       + std::to_string(column) + "): " + what);
   }
   return p.release();
 }
@@ -595,7 +595,9 @@ inline boost::json::object parse_input(std::string_view text) {
   if (!value.is_object())
     throw error(errc::invalid_input,
                 std::string{"not a JSON object but "}
-                  + (value.is_array() ? "an " : value.is_null() ? "" : "a ")
+                  + (value.is_array()  ? "an "
+                     : value.is_null() ? ""
+                                       : "a ")
                   + detail::kind_name(value)
                   + ": task inputs are objects such as {\"size\": 3}");
   return std::move(value.get_object());

@@ -80,9 +80,11 @@ struct attempt_request {
 /// error, an unknown task or an exception from `execute` becomes a failed
 /// outcome carrying the message. `observer`, if given, can sample its
 /// progress indicators while it runs (see `progress_observer`).
-core::attempt_outcome execute_attempt(
-  const task_registry& registry, const attempt_request& request,
-  std::shared_ptr<cache_store> cache, const context_limits& limits,
-  const std::string& runner_name, progress_observer* observer = nullptr);
+core::attempt_outcome execute_attempt(const task_registry& registry,
+                                      const attempt_request& request,
+                                      std::shared_ptr<cache_store> cache,
+                                      const context_limits& limits,
+                                      const std::string& runner_name,
+                                      progress_observer* observer = nullptr);
 
 } // namespace weft

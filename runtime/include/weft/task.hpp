@@ -43,7 +43,8 @@ std::string short_type_name() {
 } // namespace detail
 
 /// The identifier of task type `T`: `T::identifier()` when it exists, else
-/// (unqualified type name, "v0.0"). Not validated here; see `validated_identifier_of`.
+/// (unqualified type name, "v0.0"). Not validated here; see
+/// `validated_identifier_of`.
 template <class T>
 task_identifier identifier_of() {
   if constexpr (detail::has_static_identifier<T>)

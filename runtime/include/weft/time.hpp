@@ -42,9 +42,9 @@ struct utc_time {
   /// `weft::error` (invalid_argument) as `parse_time` does. A template so
   /// that the literal 0 picks the nanosecond constructor, not `const char*`.
   template <class Text>
-    requires std::convertible_to<const Text&, std::string_view>
-             && (!std::is_arithmetic_v<Text>)
-  utc_time(const Text& text) : ns(parse_time(std::string_view{text})) {
+  requires std::convertible_to<const Text&, std::string_view> &&(
+    !std::is_arithmetic_v<Text>)utc_time(const Text& text)
+      : ns(parse_time(std::string_view{text})) {
   }
 
   constexpr operator timestamp() const noexcept {

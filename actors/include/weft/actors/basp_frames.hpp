@@ -53,8 +53,8 @@ std::string encode_header(const header& hdr);
 
 /// Which side of a connection this node is.
 enum class role {
-  accepting,   ///< it accepted: the peer must open with a client handshake
-  connecting,  ///< it connected: the peer must open with a server handshake
+  accepting,  ///< it accepted: the peer must open with a client handshake
+  connecting, ///< it connected: the peer must open with a server handshake
 };
 
 /// Checks one direction of a connection: the bytes a peer sends. Bytes that

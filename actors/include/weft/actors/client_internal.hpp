@@ -39,7 +39,7 @@ struct job_client::impl {
 
   impl(caf::actor_system& s, job_service_actor svc,
        std::shared_ptr<void> owner = nullptr)
-    : sys(s), keep_alive(std::move(owner)), service_(std::move(svc)) {
+      : sys(s), keep_alive(std::move(owner)), service_(std::move(svc)) {
   }
 
   template <class T, class... Ts>
@@ -123,7 +123,7 @@ private:
                            : caf::error{caf::sec::request_receiver_down});
       });
       self->set_exit_handler([deliver](caf::exit_msg& msg) {
-        deliver(msg.reason);  // the caller gave up (its timeout)
+        deliver(msg.reason); // the caller gave up (its timeout)
       });
       std::apply(
         [&](const auto&... ys) {
@@ -135,9 +135,9 @@ private:
     });
     if (future.wait_for(wait_for) == std::future_status::timeout) {
       caf::anon_send_exit(helper, caf::exit_reason::user_shutdown);
-      auto late = future.get();  // the helper answers its exit at once
+      auto late = future.get(); // the helper answers its exit at once
       if (late.index() == 0)
-        return late;  // the answer came just before the exit
+        return late; // the answer came just before the exit
       return caf::error{caf::sec::request_timeout};
     }
     return future.get();

@@ -47,8 +47,8 @@ private:
   caf::actor_system& sys_;
   mutable std::mutex mtx_;
   std::map<std::string, cluster_actor> clusters_;
-  std::map<std::string, std::set<caf::actor_addr>> awaited_;  // jobs, weakly
-  std::vector<caf::actor_addr> removed_;  // deleted, still running maybe
+  std::map<std::string, std::set<caf::actor_addr>> awaited_; // jobs, weakly
+  std::vector<caf::actor_addr> removed_; // deleted, still running maybe
 };
 
 } // namespace weft

@@ -131,8 +131,7 @@ typename F::result_type inspect(F& f, attempt_outcome& x) {
 
 template <class F>
 typename F::result_type inspect(F& f, runner_info& x) {
-  return f(caf::meta::type_name("runner_info"), x.name, x.slots,
-           x.identifiers);
+  return f(caf::meta::type_name("runner_info"), x.name, x.slots, x.identifiers);
 }
 
 template <class F>
@@ -146,9 +145,9 @@ template <class F>
 typename F::result_type inspect(F& f, progress_update& x) {
   optional_field<double> percent{x.percent};
   optional_field<int64_t> eta_ns{x.eta_ns};
-  return f(caf::meta::type_name("progress_update"), x.job_id, x.name,
-           x.state, x.progress, x.stats, percent, x.items, eta_ns, x.at,
-           x.final, x.learned);
+  return f(caf::meta::type_name("progress_update"), x.job_id, x.name, x.state,
+           x.progress, x.stats, percent, x.items, eta_ns, x.at, x.final,
+           x.learned);
 }
 
 template <class F>

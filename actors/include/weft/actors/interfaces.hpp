@@ -17,8 +17,8 @@
 namespace weft {
 
 /// Whoever watches a job: receives its progress updates.
-using progress_watcher =
-  caf::typed_actor<caf::reacts_to<atom::progress, progress_update>>;
+using progress_watcher
+  = caf::typed_actor<caf::reacts_to<atom::progress, progress_update>>;
 
 /// One per active job: owns the task graph and supervises its attempts.
 /// Runners talk to it in batches: one start request for the attempts of a
@@ -67,8 +67,7 @@ using runner_actor = caf::typed_actor<
   // Its own timer: sends the live indicators of running attempts.
   caf::reacts_to<atom::tick>,
   // Answers true once neither its cluster nor it has work left.
-  caf::replies_to<atom::idle>::with<bool>,
-  caf::reacts_to<atom::stop>>;
+  caf::replies_to<atom::idle>::with<bool>, caf::reacts_to<atom::stop>>;
 
 /// One per cluster: the ready queue across jobs and credit-based dispatch.
 using cluster_actor = caf::typed_actor<
@@ -128,10 +127,10 @@ using job_service_actor = caf::typed_actor<
 // runner, a runner joining its cluster), so they need type IDs too.
 CAF_BEGIN_TYPE_ID_BLOCK(weft_actors, caf::id_block::weft::end)
 
-  CAF_ADD_TYPE_ID(weft_actors, (weft::progress_watcher))
-  CAF_ADD_TYPE_ID(weft_actors, (weft::job_actor))
-  CAF_ADD_TYPE_ID(weft_actors, (weft::runner_actor))
-  CAF_ADD_TYPE_ID(weft_actors, (weft::cluster_actor))
-  CAF_ADD_TYPE_ID(weft_actors, (weft::job_service_actor))
+CAF_ADD_TYPE_ID(weft_actors, (weft::progress_watcher))
+CAF_ADD_TYPE_ID(weft_actors, (weft::job_actor))
+CAF_ADD_TYPE_ID(weft_actors, (weft::runner_actor))
+CAF_ADD_TYPE_ID(weft_actors, (weft::cluster_actor))
+CAF_ADD_TYPE_ID(weft_actors, (weft::job_service_actor))
 
 CAF_END_TYPE_ID_BLOCK(weft_actors)

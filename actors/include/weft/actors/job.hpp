@@ -18,10 +18,10 @@ namespace weft {
 struct job_environment {
   job_service_actor service;
   std::shared_ptr<cluster_directory> dir;
-  journal_actor journal;  ///< null: no journal
-  std::shared_ptr<core::task_statistics> stats;  ///< never null
-  std::chrono::milliseconds progress_interval =
-    orchestrator_options{}.progress_interval;
+  journal_actor journal;                        ///< null: no journal
+  std::shared_ptr<core::task_statistics> stats; ///< never null
+  std::chrono::milliseconds progress_interval
+    = orchestrator_options{}.progress_interval;
   /// As orchestrator_config's: when false, a task whose cluster does not
   /// exist waits, QUEUED, until one of that name is created.
   bool create_clusters_on_use = true;

@@ -32,11 +32,13 @@ struct orchestrator_config {
 /// The job service; with a journal (non-null), submissions are durable
 /// before they are acknowledged, `recovered` jobs resume, and what `stats`
 /// learns is journaled about once a second. Null `stats`: fresh ones.
-job_service_actor spawn_job_service(
-  caf::actor_system& sys, std::shared_ptr<cluster_directory> dir,
-  orchestrator_config cfg, journal_actor journal = {},
-  std::vector<recovered_job> recovered = {},
-  std::shared_ptr<core::task_statistics> stats = nullptr);
+job_service_actor spawn_job_service(caf::actor_system& sys,
+                                    std::shared_ptr<cluster_directory> dir,
+                                    orchestrator_config cfg,
+                                    journal_actor journal = {},
+                                    std::vector<recovered_job> recovered = {},
+                                    std::shared_ptr<core::task_statistics> stats
+                                    = nullptr);
 
 /// Journal records of what `stats` learned since the last call.
 std::vector<journal_record> statistics_records(core::task_statistics& stats);

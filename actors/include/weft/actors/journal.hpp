@@ -93,8 +93,8 @@ public:
   /// Calls `fn(seq, job_id, record)` for every event: job by job in the
   /// order of their ids, each job's in append order. `job_id` is the job
   /// the store files the record under.
-  using record_fn =
-    std::function<void(uint64_t, std::string_view, std::string_view)>;
+  using record_fn
+    = std::function<void(uint64_t, std::string_view, std::string_view)>;
   void for_each(const record_fn& fn) const;
 
   uint64_t events() const noexcept {
@@ -120,14 +120,14 @@ private:
   uint64_t writes_ = 0;
   uint64_t synced_writes_ = 0;
   std::string recovery_note_;
-  std::string last_failure_;  // why the last write failed, until one works
-  int synced_mark_fd_ = -1;    // see write_synced_mark
+  std::string last_failure_; // why the last write failed, until one works
+  int synced_mark_fd_ = -1;  // see write_synced_mark
   void write_synced_mark();
   // The events of jobs submitted in this process, as written, so that a
   // snapshot needs no read of the store. A job whose events began before
   // this process, or outgrew recent_job_bytes, is read back instead.
   struct recent_job {
-    std::vector<std::pair<uint64_t, std::string>> events;  // seq, bytes
+    std::vector<std::pair<uint64_t, std::string>> events; // seq, bytes
     size_t bytes = 0;
     bool complete = true;
   };
@@ -137,8 +137,8 @@ private:
   void add_snapshot(rocksdb::WriteBatch& batch, const journal_record& r);
   void add_reopen(rocksdb::WriteBatch& batch, const journal_record& r);
   void add_forget(rocksdb::WriteBatch& batch, const journal_record& r);
-  std::vector<std::pair<std::string, std::string>>
-  job_events(const std::string& job_id) const;
+  std::vector<std::pair<std::string, std::string>> job_events(
+    const std::string& job_id) const;
 };
 
 /// Writes events with group commit: every append that arrives while a
@@ -158,8 +158,8 @@ struct recovered_job {
   std::string name{};
   std::string cluster{};
   timestamp submitted_at = 0;
-  std::shared_ptr<core::task_graph> graph{};  ///< null for a compacted job
-  job_info summary{};                         ///< a compacted job's answer
+  std::shared_ptr<core::task_graph> graph{}; ///< null for a compacted job
+  job_info summary{};                        ///< a compacted job's answer
   /// Loaded from its snapshot: a finished job whose final state is already
   /// durable (its events are the snapshot's until it runs again).
   bool from_snapshot = false;

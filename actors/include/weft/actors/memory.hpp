@@ -62,7 +62,7 @@ private:
   bool stop_ = false;
   std::optional<clock::time_point> last_pass_;
   uint64_t passes_ = 0;
-  std::thread worker_;  // started by the first request
+  std::thread worker_; // started by the first request
 };
 
 } // namespace weft

@@ -39,7 +39,7 @@ struct attempt_progress {
 struct attempt_id {
   uint32_t task = 0;
   uint32_t attempt = 0;
-  uint64_t seq = 0;  // the cluster's dispatch id
+  uint64_t seq = 0; // the cluster's dispatch id
 };
 
 /// One encoded journal event of a job (see core::encode_event). With
@@ -107,7 +107,7 @@ struct dispatch_spec {
   uint32_t attempt = 0;
   task_identifier identifier;
   std::string input;
-  uint64_t seq = 0;  // dispatch id, unique in its cluster, in arrival order
+  uint64_t seq = 0; // dispatch id, unique in its cluster, in arrival order
 
   dispatch_ticket ticket() const {
     return {job, task, attempt};

@@ -25,8 +25,8 @@ struct owned_system {
   bool networked = false;
   bool tls = false;
   ~owned_system() {
-    relay.reset();  // closes every connection; CAF sees them end
-    sys.reset();    // waits for every actor to finish, then the config goes
+    relay.reset(); // closes every connection; CAF sees them end
+    sys.reset();   // waits for every actor to finish, then the config goes
   }
 };
 

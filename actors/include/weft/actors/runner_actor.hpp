@@ -61,7 +61,7 @@ struct runner_shared {
     uint32_t task = 0;
     uint32_t attempt = 0;
     std::shared_ptr<const progress_board> board;
-    uint64_t seen = 0;  // the board's version last sent
+    uint64_t seen = 0; // the board's version last sent
   };
   std::mutex live_mtx;
   std::vector<live_attempt> live;
@@ -73,8 +73,8 @@ struct runner_shared {
 
 /// Spawns a runner actor serving `cluster`.
 runner_actor spawn_runner(caf::actor_system& sys, cluster_actor cluster,
-                          std::shared_ptr<runner_shared> shared,
-                          uint32_t slots, uint32_t prefetch = 0);
+                          std::shared_ptr<runner_shared> shared, uint32_t slots,
+                          uint32_t prefetch = 0);
 
 /// The actor behind a started runner (tests use it to kill a runner).
 runner_actor actor_of(const runner& r);
@@ -87,8 +87,8 @@ runner make_runner(caf::actor_system& sys, job_service_actor service,
 
 /// Finds a remote job service, trying for at most the given time; throws
 /// `weft::error`.
-using gateway_connector =
-  std::function<job_service_actor(std::chrono::milliseconds patience)>;
+using gateway_connector
+  = std::function<job_service_actor(std::chrono::milliseconds patience)>;
 
 /// A runner on a remote orchestrator: when the connection drops it
 /// reconnects with backoff and joins its cluster again.

@@ -11,10 +11,10 @@
 
 #include "weft/network.hpp"
 
+#include <caf/actor_control_block.hpp>
 #include <caf/error.hpp>
 #include <caf/fwd.hpp>
 #include <caf/intrusive_ptr.hpp>
-#include <caf/actor_control_block.hpp>
 
 #include <chrono>
 #include <memory>
@@ -42,10 +42,10 @@ public:
 
   /// What connecting found.
   struct connected {
-    caf::strong_actor_ptr handle;  ///< the actor the server published
-    caf::error error;              ///< CAF's verdict on the handshake
-    std::string failure;           ///< plain words when it failed
-    bool reached = false;          ///< the TCP connection was made
+    caf::strong_actor_ptr handle; ///< the actor the server published
+    caf::error error;             ///< CAF's verdict on the handshake
+    std::string failure;          ///< plain words when it failed
+    bool reached = false;         ///< the TCP connection was made
   };
   /// Connects to `host:port` within `timeout` (TCP, TLS when configured,
   /// then BASP's handshake through CAF) and returns the published actor

@@ -33,7 +33,7 @@ class dispatch_queue {
 public:
   struct in_flight {
     RunnerKey runner;
-    std::string job_id;  // so that a job that is gone can be forgotten
+    std::string job_id; // so that a job that is gone can be forgotten
     Ticket ticket;
   };
 
@@ -43,8 +43,7 @@ public:
       item.seq = next_seq_++;
       auto i = queues_.find(item.identifier);
       if (i == queues_.end())
-        i = queues_.emplace(item.identifier, make_queue(item.identifier))
-              .first;
+        i = queues_.emplace(item.identifier, make_queue(item.identifier)).first;
       i->second.items.push_back(std::move(item));
     }
   }
@@ -187,7 +186,7 @@ private:
 
   struct queue {
     std::string name;
-    std::optional<task_version> version;  // none: never dispatched
+    std::optional<task_version> version; // none: never dispatched
     std::deque<Item> items;
   };
 
@@ -216,8 +215,7 @@ private:
     const queue* best = nullptr;
     for (const auto& [id, q] : queues_)
       if (!q.items.empty() && can_run(r, q)
-          && (best == nullptr
-              || q.items.front().seq < best->items.front().seq))
+          && (best == nullptr || q.items.front().seq < best->items.front().seq))
         best = &q;
     return best;
   }
@@ -228,7 +226,9 @@ private:
 
   void erase_runner(const RunnerKey& key) {
     runners_.erase(std::remove_if(runners_.begin(), runners_.end(),
-                                  [&](const runner& r) { return r.key == key; }),
+                                  [&](const runner& r) {
+                                    return r.key == key;
+                                  }),
                    runners_.end());
   }
 

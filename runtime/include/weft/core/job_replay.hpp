@@ -75,7 +75,7 @@ private:
   void unpack(journal_event snapshot);
 
   std::string job_id_;
-  uint64_t next_ = 0;  // position of the next record in the job's sequence
+  uint64_t next_ = 0; // position of the next record in the job's sequence
   journal_event head_;
   std::shared_ptr<task_graph> graph_;
   // Running tasks and the attempt number their start recorded: the finish

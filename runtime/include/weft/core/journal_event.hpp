@@ -16,9 +16,9 @@ namespace weft::core {
 enum class event_kind : uint8_t {
   job_submitted,
   task_started,
-  task_computed,  ///< an attempt succeeded (outcome holds its subtasks)
-  task_failed,    ///< an attempt failed (outcome holds the error)
-  task_lost,      ///< a running attempt lost its runner
+  task_computed, ///< an attempt succeeded (outcome holds its subtasks)
+  task_failed,   ///< an attempt failed (outcome holds the error)
+  task_lost,     ///< a running attempt lost its runner
   job_canceled,
   job_retried,
   job_summary,  ///< a completed job, compacted: its events are gone
@@ -40,10 +40,10 @@ struct journal_event {
   // task events
   uint32_t task = 0;
   uint32_t attempt = 0;
-  std::string runner;       ///< started: who runs it
-  attempt_outcome outcome;  ///< computed, failed
-  std::string reason;       ///< lost: why
-  job_info summary;         ///< job_summary, job_snapshot (id: `job_id`)
+  std::string runner;      ///< started: who runs it
+  attempt_outcome outcome; ///< computed, failed
+  std::string reason;      ///< lost: why
+  job_info summary;        ///< job_summary, job_snapshot (id: `job_id`)
   std::vector<std::string> history; ///< job_snapshot: its encoded events
 };
 

@@ -39,8 +39,8 @@ stat_key key_of(const task_graph& graph, task_index i);
 
 /// What the executions of one key did, on average.
 struct task_profile {
-  uint64_t runs = 0;   ///< successful executions learned from
-  double mean_ns = 0;  ///< duration of one execution
+  uint64_t runs = 0;  ///< successful executions learned from
+  double mean_ns = 0; ///< duration of one execution
   /// Mean number of subtasks one execution submits, per key.
   std::map<stat_key, double> subtasks;
 
@@ -51,7 +51,7 @@ struct task_profile {
 /// execution: its own, and that of the subtasks it is expected to submit
 /// (recursively).
 struct work_prediction {
-  bool known = false;  ///< false: the key, or a key it submits, has no history
+  bool known = false; ///< false: the key, or a key it submits, has no history
   double own_ns = 0;
   double subtasks_ns = 0;
   /// The longest chain through the subtasks it will submit, with slots to
@@ -89,16 +89,16 @@ public:
   /// Unknown when a key in that closure has no history, or when the keys
   /// submit each other in a cycle (other than a task submitting its own
   /// key at the deepest level, which is summed as a geometric series).
-  std::map<stat_key, work_prediction>
-  predict(const std::set<stat_key>& keys) const;
+  std::map<stat_key, work_prediction> predict(
+    const std::set<stat_key>& keys) const;
 
   /// The profiles changed since the last call, to be journaled.
   std::vector<std::pair<stat_key, task_profile>> take_changed();
 
 private:
-  static void
-  learn_into(task_profile& p, double duration_ns,
-             const std::vector<std::pair<const stat_key*, double>>& subtasks);
+  static void learn_into(
+    task_profile& p, double duration_ns,
+    const std::vector<std::pair<const stat_key*, double>>& subtasks);
   mutable std::mutex mtx_;
   std::map<stat_key, task_profile> profiles_;
   std::set<stat_key> changed_;

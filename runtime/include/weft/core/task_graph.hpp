@@ -15,7 +15,6 @@
 /// dispatches what it says is ready.
 namespace weft::core {
 
-
 /// How many times a task may lose its runner before a loss counts as a
 /// failed attempt.
 inline constexpr uint32_t max_runner_losses = 10;
@@ -153,19 +152,20 @@ private:
     task_index parent = no_task;
     uint32_t first_child = 0;
     uint32_t child_count = 0;
-    uint32_t identifier = 0;  // into identifiers_
-    uint32_t cluster = 0;     // into clusters_
-    uint32_t attempt = 0;     // dispatch number of the current attempt
+    uint32_t identifier = 0; // into identifiers_
+    uint32_t cluster = 0;    // into clusters_
+    uint32_t attempt = 0;    // dispatch number of the current attempt
     uint32_t attempts_started = 0;
     uint32_t max_retries = 0;
     uint32_t retries_used = 0;
-    uint32_t pending_deps = 0;   // dependencies not yet settled
-    uint32_t open_children = 0;  // children not yet settled
+    uint32_t pending_deps = 0;  // dependencies not yet settled
+    uint32_t open_children = 0; // children not yet settled
     uint8_t losses = 0;
     task_state state = task_state::queued;
     uint8_t optional : 1 = 0;
-    uint8_t branch_failed : 1 = 0;  // an optional branch root whose branch failed
-    uint8_t depth : 6 = 0;          // see depth()
+    uint8_t branch_failed : 1
+      = 0;                 // an optional branch root whose branch failed
+    uint8_t depth : 6 = 0; // see depth()
     timestamp started = 0;
     timestamp stopped = 0;
     std::string input;
@@ -204,16 +204,16 @@ private:
 
   std::vector<node> nodes_;
   std::unordered_map<task_index, extras> extras_;
-  uint64_t with_dependencies_ = 0;  // tasks with depends_on
+  uint64_t with_dependencies_ = 0; // tasks with depends_on
   std::vector<task_identifier> identifiers_;
   std::map<task_identifier, uint32_t> identifier_ids_;
   std::vector<std::string> clusters_;
   std::vector<task_index> ready_;
   std::array<uint64_t, task_state_count> counts_{};
-  std::vector<progress_indicator> progress_;  // the job's sums, first seen first
+  std::vector<progress_indicator> progress_; // the job's sums, first seen first
   std::unordered_map<task_index, std::vector<attempt_record>> history_;
-  uint64_t failed_ = 0;           // tasks in FAILED
-  uint64_t failed_branches_ = 0;  // optional branches that failed
+  uint64_t failed_ = 0;          // tasks in FAILED
+  uint64_t failed_branches_ = 0; // optional branches that failed
   uint64_t finished_attempts_ = 0;
   bool canceled_ = false;
   timestamp first_started_ = 0;

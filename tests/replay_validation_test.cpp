@@ -416,7 +416,7 @@ TEST_CASE("replay: recovery rebuilds consistent jobs and requeues what was "
       store->append({weft::journal_record{job_id, bytes}});
     auto s = summary();
     s.job_id = s.summary.id = second;
-    store->append({weft::journal_record{second, encode_event(s), true}});
+    store->append({weft::journal_record{second, encode_event(s)}});
   }
   auto store = weft::journal_store::open({dir.path, false});
   auto jobs = weft::recover_jobs(*store);

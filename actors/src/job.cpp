@@ -255,14 +255,9 @@ void snapshot(job_pointer self) {
     self->send(st.service, atom::done_v, st.id);
     return;
   }
-  core::journal_event e;
-  e.kind = core::event_kind::job_summary;
-  e.job_id = st.id;
-  e.time = now();
-  e.summary = make_info(st);
   // Unsynced: lost in a crash, the events stay and replay to the same
   // finished job, which is snapshotted again.
-  journal_record rec{st.id, core::encode_event(e)};
+  journal_record rec{st.id, core::encode_summary(make_info(st))};
   rec.kind = journal_record::snapshot;
   rec.sync = false;
   // A retry's reopen waits for it: written in one batch with it, the

@@ -164,16 +164,6 @@ job_info brief(const std::string& id, const std::string& name,
   return info;
 }
 
-/// A job_summary event of `info`, as the index stores it.
-std::string encode_summary(const job_info& info) {
-  core::journal_event e;
-  e.kind = core::event_kind::job_summary;
-  e.job_id = info.id;
-  e.time = now();
-  e.summary = info;
-  return core::encode_event(e);
-}
-
 /// One per orchestrator: the index of its jobs, the job actors it spawned,
 /// and the clusters. Each handler is a member below.
 class job_service_state {
@@ -233,7 +223,7 @@ public:
     // root tasks to their cluster, so whatever the submitter does next
     // (such as run_all) sees them queued.
     journal_record index{e.job_id,
-                         encode_summary(brief(e.job_id, e.name, e.cluster,
+                         core::encode_summary(brief(e.job_id, e.name, e.cluster,
                                               e.time, job_state::submitted))};
     index.kind = journal_record::index;
     journal_then({journal_record{e.job_id, core::encode_event(e)},

@@ -733,10 +733,6 @@ void journal_store::append(const std::vector<journal_record>& records) {
       add_forget(batch, r);
       continue;
     }
-    if (r.replaces_job) { // the job's range, up to the key written next
-      batch.DeleteRange(event_key(r.job_id, 0), event_key(r.job_id, next_seq_));
-      recent_.erase(r.job_id);
-    }
     remember(r, next_seq_);
     batch.Put(event_key(r.job_id, next_seq_++), r.bytes);
   }
@@ -811,6 +807,7 @@ void journal_store::add_snapshot(rocksdb::WriteBatch& batch,
   std::vector<std::string> history;
   auto known = recent_.find(r.job_id);
   if (known != recent_.end() && known->second.complete) {
+    // Remembered from its submission on: plain events, as written.
     for (auto& [seq, bytes] : known->second.events) {
       batch.Delete(event_key(r.job_id, seq));
       history.push_back(std::move(bytes));
@@ -820,10 +817,11 @@ void journal_store::add_snapshot(rocksdb::WriteBatch& batch,
       batch.Delete(key);
       history.push_back(std::move(value));
     }
+    history = core::flatten_history(std::move(history));
   }
   if (known != recent_.end())
     recent_.erase(known);
-  auto snap = core::make_snapshot(summary, history);
+  auto snap = core::make_snapshot(summary, std::move(history));
   batch.Put(snapshot_prefix + r.job_id, core::encode_event(snap));
   batch.Put(index_prefix + r.job_id, r.bytes);
 }
@@ -849,17 +847,9 @@ void journal_store::add_forget(rocksdb::WriteBatch& batch,
 
 void journal_store::migrate(std::vector<recovered_job>& jobs) {
   std::vector<journal_record> records;
-  auto summary_of = [](const job_info& info) {
-    core::journal_event e;
-    e.kind = core::event_kind::job_summary;
-    e.job_id = info.id;
-    e.time = now();
-    e.summary = info;
-    return core::encode_event(e);
-  };
   for (const auto& job : jobs) {
     if (!job.graph) {
-      records.push_back({job.id, summary_of(job.summary)});
+      records.push_back({job.id, core::encode_summary(job.summary)});
       records.back().kind = journal_record::snapshot;
     } else if (!indexed(job.id)) {
       job_info info;
@@ -868,7 +858,7 @@ void journal_store::migrate(std::vector<recovered_job>& jobs) {
       info.cluster = job.cluster;
       info.submitted_at = job.submitted_at;
       info.state = job.graph->state();
-      records.push_back({job.id, summary_of(info)});
+      records.push_back({job.id, core::encode_summary(info)});
       records.back().kind = journal_record::index;
     }
   }

@@ -467,22 +467,38 @@ std::unique_ptr<task_graph> graph_of(const journal_event& submitted) {
   return std::make_unique<task_graph>(std::move(roots), submitted.cluster);
 }
 
+std::string encode_summary(const job_info& info) {
+  journal_event e;
+  e.kind = event_kind::job_summary;
+  e.job_id = info.id;
+  e.time = now();
+  e.summary = info;
+  return encode_event(e);
+}
+
 journal_event make_snapshot(const job_info& summary,
-                            const std::vector<std::string>& events) {
+                            std::vector<std::string> history) {
   journal_event snap;
   snap.kind = event_kind::job_snapshot;
   snap.job_id = summary.id;
   snap.time = now();
   snap.summary = summary;
-  for (const auto& bytes : events) {
+  snap.history = std::move(history);
+  return snap;
+}
+
+std::vector<std::string> flatten_history(std::vector<std::string> events) {
+  std::vector<std::string> history;
+  history.reserve(events.size());
+  for (auto& bytes : events) {
     auto e = decode_event(bytes);
     if (e.kind == event_kind::job_snapshot)
-      snap.history.insert(snap.history.end(), e.history.begin(),
-                          e.history.end());
+      history.insert(history.end(), std::make_move_iterator(e.history.begin()),
+                     std::make_move_iterator(e.history.end()));
     else if (e.kind != event_kind::job_summary)
-      snap.history.push_back(bytes);
+      history.push_back(std::move(bytes));
   }
-  return snap;
+  return history;
 }
 
 } // namespace weft::core

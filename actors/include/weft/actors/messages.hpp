@@ -42,9 +42,8 @@ struct attempt_id {
   uint64_t seq = 0; // the cluster's dispatch id
 };
 
-/// One encoded journal event of a job (see core::encode_event). With
-/// `replaces_job`, it replaces every earlier event of the job (compaction).
-/// The cluster kinds record a cluster created or deleted; `job_id` then
+/// One encoded journal event of a job (see core::encode_event), or another
+/// kind of record (below). The cluster kinds record a cluster created or deleted; `job_id` then
 /// holds the cluster's name and `bytes` is empty. A `statistics` record is
 /// a learned profile (core::encode_profile) that replaces the one under the
 /// same key, held in `job_id`. Without `sync`, the record may be
@@ -77,7 +76,6 @@ struct journal_record {
   };
   std::string job_id;
   std::string bytes;
-  bool replaces_job = false;
   uint8_t kind = event;
   bool sync = true;
 };
@@ -139,7 +137,7 @@ typename F::result_type inspect(F& f, attempt_progress& x) {
 template <class F>
 typename F::result_type inspect(F& f, journal_record& x) {
   return f(caf::meta::type_name("journal_record"), x.job_id, x.bytes,
-           x.replaces_job, x.kind, x.sync);
+           x.kind, x.sync);
 }
 
 template <class F>

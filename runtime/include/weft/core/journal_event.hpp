@@ -71,11 +71,19 @@ std::pair<stat_key, task_profile> decode_profile(std::string_view bytes);
 /// recorded submission before it gets here.
 std::unique_ptr<task_graph> graph_of(const journal_event& submitted);
 
+/// A `job_summary` event of `info`, encoded: what a job's index entry
+/// holds, and what a snapshot record carries.
+std::string encode_summary(const job_info& info);
+
 /// A finished job's snapshot: `summary` and the job's encoded events in
-/// order (a nested snapshot, from a job that was retried after it
-/// finished, is flattened into its events; summaries are left out).
-/// Throws `weft::error` (bad_data) for events that do not decode.
+/// order, as given (see `flatten_history` for events read from a store).
 journal_event make_snapshot(const job_info& summary,
-                            const std::vector<std::string>& events);
+                            std::vector<std::string> history);
+
+/// A job's encoded events as a snapshot holds them: a nested snapshot
+/// (from a job retried after it finished) becomes its events, summaries
+/// are left out. Throws `weft::error` (bad_data) for events that do not
+/// decode.
+std::vector<std::string> flatten_history(std::vector<std::string> events);
 
 } // namespace weft::core

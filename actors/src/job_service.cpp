@@ -222,9 +222,9 @@ public:
     // actor's own view: by then it has run its first step and sent its
     // root tasks to their cluster, so whatever the submitter does next
     // (such as run_all) sees them queued.
-    journal_record index{e.job_id,
-                         core::encode_summary(brief(e.job_id, e.name, e.cluster,
-                                              e.time, job_state::submitted))};
+    journal_record index{e.job_id, core::encode_summary(
+                                     brief(e.job_id, e.name, e.cluster, e.time,
+                                           job_state::submitted))};
     index.kind = journal_record::index;
     journal_then({journal_record{e.job_id, core::encode_event(e)},
                   std::move(index)},

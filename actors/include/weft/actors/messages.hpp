@@ -43,13 +43,13 @@ struct attempt_id {
 };
 
 /// One encoded journal event of a job (see core::encode_event), or another
-/// kind of record (below). The cluster kinds record a cluster created or deleted; `job_id` then
-/// holds the cluster's name and `bytes` is empty. A `statistics` record is
-/// a learned profile (core::encode_profile) that replaces the one under the
-/// same key, held in `job_id`. Without `sync`, the record may be
-/// acknowledged once the store has it but before it is on disk: a batch of
-/// such records alone is written without a sync, and the next synced write
-/// takes them along (for facts a crash may lose without changing what a
+/// kind of record (below). The cluster kinds record a cluster created or
+/// deleted; `job_id` then holds the cluster's name and `bytes` is empty. A
+/// `statistics` record is a learned profile (core::encode_profile) that
+/// replaces the one under the same key, held in `job_id`. Without `sync`, the
+/// record may be acknowledged once the store has it but before it is on disk: a
+/// batch of such records alone is written without a sync, and the next synced
+/// write takes them along (for facts a crash may lose without changing what a
 /// restart resumes: a task's start, a compaction, learned statistics).
 struct journal_record {
   // Pinned: `kind` travels as this number (CAF inspects it as a uint8_t).
@@ -136,8 +136,8 @@ typename F::result_type inspect(F& f, attempt_progress& x) {
 
 template <class F>
 typename F::result_type inspect(F& f, journal_record& x) {
-  return f(caf::meta::type_name("journal_record"), x.job_id, x.bytes,
-           x.kind, x.sync);
+  return f(caf::meta::type_name("journal_record"), x.job_id, x.bytes, x.kind,
+           x.sync);
 }
 
 template <class F>

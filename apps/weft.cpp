@@ -2,6 +2,7 @@
 // remote one (jobs, clusters, certificates, pictures).
 
 #include "weft/certs.hpp"
+#include "weft/core/json_views.hpp"
 #include "weft/core/uuid.hpp"
 #include "weft/json.hpp"
 #include "weft/remote.hpp"
@@ -33,6 +34,7 @@
 #include <unistd.h>
 
 namespace json = boost::json;
+using weft::core::to_json;
 
 namespace {
 
@@ -301,93 +303,8 @@ weft::tls_options tls_of(const command_line& cl) {
 
 // -- output -------------------------------------------------------------------
 
-json::object to_json(const weft::job_info& job) {
-  json::object o;
-  o["id"] = job.id;
-  o["name"] = job.name;
-  o["cluster"] = job.cluster;
-  o["state"] = weft::to_string(job.state);
-  o["submitted_at"] = weft::format_time(job.submitted_at);
-  o["running"] = job.running;
-  json::array progress;
-  for (const auto& p : job.progress)
-    progress.push_back(
-      json::object{{"label", p.label}, {"done", p.done}, {"total", p.total}});
-  o["progress"] = std::move(progress);
-  json::object counts;
-  for (size_t i = 0; i < weft::task_state_count; ++i)
-    if (job.stats.tasks_by_state[i] > 0)
-      counts[weft::to_string(static_cast<weft::task_state>(i))]
-        = job.stats.tasks_by_state[i];
-  json::object stats;
-  stats["total_tasks"] = job.stats.total_tasks;
-  stats["tasks_by_state"] = std::move(counts);
-  stats["compute_seconds"] = job.stats.compute_ns / 1e9;
-  stats["elapsed_seconds"] = job.stats.elapsed_ns / 1e9;
-  stats["parallelism"] = job.stats.parallelism;
-  o["stats"] = std::move(stats);
-  return o;
-}
-
-json::object to_json(const weft::cluster_info& c) {
-  json::object o;
-  o["name"] = c.name;
-  json::array runners;
-  for (const auto& r : c.runners) {
-    json::array ids;
-    for (const auto& id : r.identifiers)
-      ids.push_back(json::string{weft::to_string(id)});
-    runners.push_back(json::object{{"name", r.name},
-                                   {"slots", r.slots},
-                                   {"tasks", std::move(ids)}});
-  }
-  o["runners"] = std::move(runners);
-  o["queued"] = c.queued;
-  o["dispatched"] = c.dispatched;
-  json::array unserved;
-  for (const auto& id : c.unserved)
-    unserved.push_back(json::string{weft::to_string(id)});
-  o["unserved"] = std::move(unserved);
-  return o;
-}
-
-/// Replaces bytes that are not UTF-8 in every string and key: JSON output
-/// must be valid UTF-8 even for names and labels stored by older releases.
-void make_valid_utf8(json::value& v) {
-  switch (v.kind()) {
-    case json::kind::string: {
-      auto& str = v.get_string();
-      if (weft::text::invalid_utf8_offset(str) != std::string_view::npos)
-        str = weft::text::to_valid_utf8(str);
-      break;
-    }
-    case json::kind::array:
-      for (auto& x : v.get_array())
-        make_valid_utf8(x);
-      break;
-    case json::kind::object: {
-      auto& obj = v.get_object();
-      bool keys_valid = true;
-      for (auto& kv : obj) {
-        make_valid_utf8(kv.value());
-        keys_valid = keys_valid
-                     && weft::text::invalid_utf8_offset(kv.key())
-                          == std::string_view::npos;
-      }
-      if (!keys_valid) {
-        json::object fixed;
-        for (auto& kv : obj)
-          fixed[weft::text::to_valid_utf8(kv.key())] = std::move(kv.value());
-        obj = std::move(fixed);
-      }
-      break;
-    }
-    default: break;
-  }
-}
-
 void print_json(json::value v) {
-  make_valid_utf8(v);
+  weft::core::make_valid_utf8(v);
   std::cout << json::serialize(v) << "\n";
 }
 
@@ -694,41 +611,6 @@ std::string format_eta(std::optional<int64_t> ns) {
   else
     out << secs << "s";
   return out.str();
-}
-
-json::object to_json(const weft::progress_update& u) {
-  json::object o;
-  o["id"] = u.job_id;
-  o["state"] = weft::to_string(u.state);
-  json::array progress;
-  for (const auto& p : u.progress)
-    progress.push_back(
-      json::object{{"label", p.label}, {"done", p.done}, {"total", p.total}});
-  o["progress"] = std::move(progress);
-  if (u.percent)
-    o["percent"] = *u.percent;
-  else
-    o["percent"] = nullptr;
-  if (u.eta_ns)
-    o["eta_seconds"] = static_cast<double>(*u.eta_ns) / 1e9;
-  else
-    o["eta_seconds"] = nullptr;
-  // Where the figures came from: learned statistics, the indicators'
-  // totals, the job having completed, or nothing.
-  o["estimate"] = u.learned                               ? "learned"
-                  : u.state == weft::job_state::completed ? "completed"
-                  : u.percent                             ? "indicators"
-                                                          : "none";
-  json::array items;
-  for (const auto& i : u.items)
-    items.push_back(json::object{{"task", i.task},
-                                 {"label", i.label},
-                                 {"state", weft::to_string(i.state)},
-                                 {"percent", i.percent ? json::value(*i.percent)
-                                                       : json::value()}});
-  o["items"] = std::move(items);
-  o["final"] = u.final;
-  return o;
 }
 
 /// The lines of one frame of `weft watch`.

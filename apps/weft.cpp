@@ -46,6 +46,9 @@ The orchestrator:
          [--progress-interval MS] [--max-message-bytes N]
          [--handshake-timeout-ms MS] [--max-connections N]
                           limits on what peers may send (docs/security.md)
+         [--http HOST:PORT [--http-token-file F] [--http-max-streams N]]
+                          REST API, update stream, /metrics and the
+                          dashboard at http(s)://HOST:PORT/ (docs/http.md)
          [--retention AGE] [--finished-in-memory N]
                           delete finished jobs submitted longer ago than AGE
                           (30d, 12h, 90m, 3600s; default: keep them); how
@@ -115,6 +118,9 @@ command_line parse(int argc, char** argv) {
   static const std::set<std::string> known_switches{"--json", "--help",
                                                     "--newest"};
   static const std::set<std::string> known_flags{"--listen",
+                                                 "--http",
+                                                 "--http-token-file",
+                                                 "--http-max-streams",
                                                  "--data",
                                                  "--fsync",
                                                  "--cert",
@@ -347,6 +353,18 @@ int run_server(const command_line& cl) {
     limits.max_connections
       = parse_count("--max-connections", *n, uint64_t{1} << 20);
   opts.network.tls = tls_of(cl);
+  if (auto http = cl.flag("--http"))
+    check_argument("--http", [&] {
+      opts.http.listen = weft::parse_address(*http, true);
+    });
+  if (auto file = cl.flag("--http-token-file")) {
+    if (!opts.http.listen)
+      throw usage_error("--http-token-file needs --http HOST:PORT");
+    opts.http.token_file = *file;
+  }
+  if (auto n = cl.flag("--http-max-streams"))
+    opts.http.max_streams
+      = parse_count("--http-max-streams", *n, uint64_t{1} << 20);
   weft::server srv{opts};
   if (!srv.recovery_note().empty())
     std::cerr << "weft: warning: " << srv.recovery_note() << "\n";
@@ -359,6 +377,14 @@ int run_server(const command_line& cl) {
                           : " (plain TCP on loopback: for development only; "
                             "give --cert, --key and --ca for TLS)")
             << "\n";
+  if (srv.http_port() != 0) {
+    auto& h = opts.http.listen->host;
+    auto web = h.find(':') != std::string::npos ? "[" + h + "]" : h;
+    std::cout << "dashboard and HTTP API at " << (srv.tls() ? "https" : "http")
+              << "://" << web << ":" << srv.http_port() << "/"
+              << (opts.http.token_file.empty() ? "" : " (bearer tokens)")
+              << "\n";
+  }
   if (opts.orchestrator.data_dir.empty())
     std::cout << "no --data: jobs live in memory and are lost when the "
                  "server stops\n";

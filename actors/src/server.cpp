@@ -1,6 +1,7 @@
 #include "weft/server.hpp"
 
 #include "weft/actors/client_internal.hpp"
+#include "weft/actors/http_server.hpp"
 #include "weft/actors/node.hpp"
 
 #include <caf/all.hpp>
@@ -26,6 +27,7 @@ struct server::impl {
   server_options opts;
   std::shared_ptr<owned_system> node;
   orchestrator orch;
+  std::unique_ptr<http_listener> http;
   uint16_t port = 0;
   std::mutex mtx;
   std::condition_variable cv;
@@ -59,7 +61,15 @@ server::server(server_options opts) : impl_(std::make_unique<impl>()) {
       host, st.opts.listen.port,
       caf::actor_cast<caf::strong_actor_ptr>(st.orch.service),
       st.node->sys->message_types<job_service_actor>());
+    if (st.opts.http.listen)
+      st.http = std::make_unique<http_listener>(
+        st.opts.http, st.opts.network.tls,
+        std::make_shared<job_client::impl>(*st.node->sys, st.orch.service,
+                                           st.node),
+        nullptr, st.opts.orchestrator);
   } catch (...) {
+    if (st.node->relay)
+      st.node->relay->stop_listening();
     st.orch.shutdown();
     throw;
   }
@@ -79,6 +89,10 @@ const std::string& server::host() const noexcept {
 
 const std::string& server::recovery_note() const noexcept {
   return impl_->orch.recovery_note;
+}
+
+uint16_t server::http_port() const noexcept {
+  return impl_->http ? impl_->http->port() : 0;
 }
 
 bool server::tls() const noexcept {
@@ -116,6 +130,8 @@ void server::stop() {
     impl_->stopped = true;
   }
   impl_->cv.notify_all();
+  if (impl_->http)
+    impl_->http->stop(); // before the orchestrator it talks to
   impl_->node->relay->stop_listening();
   impl_->orch.shutdown();
 }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "weft/client.hpp"
+#include "weft/http.hpp"
 #include "weft/network.hpp"
 #include "weft/orchestrator_options.hpp"
 
@@ -20,6 +21,10 @@ struct server_options {
   /// Without TLS certificates the server listens only on loopback
   /// addresses: plain TCP is for development on one machine.
   network_options network{};
+  /// The HTTP listener (REST API, update stream, metrics, dashboard; see
+  /// docs/http.md): off unless `http.listen` is set. HTTPS with
+  /// `network.tls`'s certificate and key when they are given.
+  http_options http{};
 };
 
 /// Boots an orchestrator (replaying its journal) and publishes its gateway.
@@ -36,6 +41,8 @@ public:
 
   /// The port it listens on.
   uint16_t port() const noexcept;
+  /// The port of the HTTP listener, or 0 when it is off.
+  uint16_t http_port() const noexcept;
   const std::string& host() const noexcept;
   bool tls() const noexcept;
   /// One line saying what opening the journal dropped (a torn tail left by

@@ -800,7 +800,12 @@ void journal_store::remember(const journal_record& r, uint64_t seq) {
 
 // One write: the events go, the snapshot and the index entry come. Point
 // deletes, not a range: a store of a million finished jobs would otherwise
-// carry a million range tombstones into every read.
+// carry a million range tombstones into every read. Single deletes, because
+// an event key is written once: a single delete and the put it removes
+// vanish together when they meet in a flush or compaction, so a job that
+// settles while its events are still in the memtable costs the store's
+// files only its snapshot (a plain delete would be carried down to the
+// last level).
 void journal_store::add_snapshot(rocksdb::WriteBatch& batch,
                                  const journal_record& r) {
   auto summary = core::decode_event(r.bytes).summary;
@@ -809,12 +814,12 @@ void journal_store::add_snapshot(rocksdb::WriteBatch& batch,
   if (known != recent_.end() && known->second.complete) {
     // Remembered from its submission on: plain events, as written.
     for (auto& [seq, bytes] : known->second.events) {
-      batch.Delete(event_key(r.job_id, seq));
+      batch.SingleDelete(event_key(r.job_id, seq));
       history.push_back(std::move(bytes));
     }
   } else {
     for (auto& [key, value] : job_events(r.job_id)) {
-      batch.Delete(key);
+      batch.SingleDelete(key);
       history.push_back(std::move(value));
     }
     history = core::flatten_history(std::move(history));
@@ -840,7 +845,7 @@ void journal_store::add_forget(rocksdb::WriteBatch& batch,
                                const journal_record& r) {
   recent_.erase(r.job_id);
   for (auto& [key, value] : job_events(r.job_id))
-    batch.Delete(key);
+    batch.SingleDelete(key);
   batch.Delete(snapshot_prefix + r.job_id);
   batch.Delete(index_prefix + r.job_id);
 }

@@ -36,6 +36,7 @@ unsigned status_of(errc code) {
     case errc::unknown_job:
     case errc::unknown_cluster: return 404;
     case errc::already_exists:
+    case errc::refused:
     case errc::invalid_state: return 409;
     case errc::input_too_large: return 413;
     case errc::not_running:
@@ -99,7 +100,7 @@ json::object parse_body(const request& r) {
     throw refusal{415, "unsupported_media_type",
                   "this endpoint takes a JSON body: send it with "
                   "Content-Type: application/json"};
-  auto v = json::parse(r.body);
+  auto v = weft::json::parse(r.body);
   if (!v.is_object())
     throw error(errc::invalid_input,
                 "the request body must be a JSON object (see docs/http.md)");

@@ -11,6 +11,7 @@
 //   weft-bench --scenario caf-baseline [--pairs N]
 //   weft-bench --scenario estimate [--learn N] [--runs N] [--slots S]
 //   weft-bench --scenario estimate-cost --tasks N
+//   weft-bench --scenario http [--streams N] [--seconds S] [--jobs J]
 //
 // Job scenarios take --journal none|fsync|nofsync (default none): run with
 // a journal in a scratch directory, syncing each batch or not; and
@@ -28,12 +29,15 @@
 #include "weft/core/uuid.hpp"
 #include "weft/weft.hpp"
 
+#include "bench_http.hpp"
+
 #include <caf/all.hpp>
 
 #include <caf/io/middleman.hpp>
 
 #include <malloc.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -262,6 +266,8 @@ struct options {
   uint32_t submitters = 16; // many-jobs: client threads submitting
   uint32_t learn = 3;       // estimate: learning runs per workflow
   uint32_t runs = 3;        // estimate: measured runs per workflow
+  uint32_t streams = 1000;  // http: update streams on one running job
+  uint32_t seconds = 10;    // http: length of each CPU window
   std::string serve;        // runner process mode: the server address
   std::string self_path;
 };
@@ -1115,18 +1121,306 @@ int run_caf_baseline(const options& opt) {
   return 0;
 }
 
+// -- http: the HTTP listener of a `weft server` process
+// ----------------------------------------------------------
+
+/// Set when the http scenario is done with the job its streams watch.
+std::atomic<bool> bench_streams_done{false};
+
+/// Sleeps `steps` steps of `step_ms`, reporting each one done, until the
+/// scenario is done with it: a job that runs, and reports progress, for as
+/// long as its update streams are measured.
+struct bench_progress {
+  uint32_t steps = 0;
+  uint32_t step_ms = 100;
+  void execute(weft::context& ctx) const {
+    auto step = ctx.progress("steps");
+    step.add(steps);
+    for (uint32_t i = 0; i < steps && !bench_streams_done; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds{step_ms});
+      step.done(1);
+    }
+  }
+};
+BOOST_DESCRIBE_STRUCT(bench_progress, (), (steps, step_ms))
+
+/// A process's CPU use over a window: the fraction of one core, in all and
+/// by thread name.
+struct cpu_window {
+  double fraction = 0;
+  std::map<std::string, double> by_thread;
+};
+
+cpu_window measure_cpu(pid_t pid, uint32_t seconds) {
+  auto threads0 = weft::bench::thread_cpu_seconds(pid);
+  auto cpu0 = weft::bench::process_cpu_seconds(pid);
+  auto t0 = clock_type::now();
+  std::this_thread::sleep_for(std::chrono::seconds{seconds});
+  auto cpu1 = weft::bench::process_cpu_seconds(pid);
+  auto threads1 = weft::bench::thread_cpu_seconds(pid);
+  auto elapsed = std::chrono::duration<double>(clock_type::now() - t0).count();
+  cpu_window w;
+  w.fraction = (cpu1 - cpu0) / elapsed;
+  for (const auto& [name, cpu] : threads1)
+    w.by_thread[name] = (cpu - threads0[name]) / elapsed;
+  return w;
+}
+
+/// "name 1.2 %, name 0.3 %": the threads that used the most of `w`.
+std::string busiest_threads(const cpu_window& w) {
+  std::vector<std::pair<double, std::string>> list;
+  for (const auto& [name, f] : w.by_thread)
+    list.emplace_back(f, name);
+  std::sort(list.rbegin(), list.rend());
+  std::ostringstream out;
+  for (size_t i = 0; i < list.size() && i < 4; ++i)
+    out << (i ? ", " : "") << list[i].second << " " << 100 * list[i].first
+        << " %";
+  return out.str();
+}
+
+std::string fixed(double x, int digits) {
+  std::ostringstream out;
+  out.setf(std::ios::fixed);
+  out.precision(digits);
+  out << x;
+  return out.str();
+}
+
+/// 1. What `streams` update streams on one running job cost the server.
+bool measure_streams(const options& opt, weft::bench::server_process& srv) {
+  weft::remote::connect_options co;
+  co.scheduler_threads = 2;
+  auto conn
+    = weft::remote::connect("127.0.0.1:" + std::to_string(srv.port()), co);
+  weft::runner_options ro;
+  ro.slots = 1;
+  ro.grace_period = std::chrono::seconds{1};
+  auto runner = conn.make_runner(ro);
+  runner.register_tasks<bench_progress>();
+  runner.start();
+  auto jobs = conn.jobs();
+  // Steps of 100 ms for three windows and what lies between them.
+  auto steps = (3 * opt.seconds + 60) * 10;
+  auto job = jobs.submit("bench-http-streams", bench_progress{steps, 100});
+  auto deadline = clock_type::now() + std::chrono::seconds{30};
+  while (jobs.find(job.id).state != weft::job_state::running) {
+    if (clock_type::now() > deadline)
+      throw std::runtime_error("the streamed job did not start in 30 s");
+    std::this_thread::sleep_for(std::chrono::milliseconds{20});
+  }
+  std::this_thread::sleep_for(std::chrono::seconds{3}); // its first updates
+  auto without = measure_cpu(srv.pid(), opt.seconds);
+  auto rss_without = weft::bench::process_rss_mb(srv.pid());
+  std::optional<weft::bench::event_streams> streams;
+  streams.emplace(srv.http_port(), "/api/v1/jobs/" + job.id + "/events",
+                  opt.streams);
+  auto opening = clock_type::now();
+  streams->wait_answered(std::chrono::seconds{30});
+  auto open_s
+    = std::chrono::duration<double>(clock_type::now() - opening).count();
+  std::this_thread::sleep_for(std::chrono::seconds{3}); // their first events
+  auto before = streams->snapshot();
+  auto with = measure_cpu(srv.pid(), opt.seconds);
+  auto after = streams->snapshot();
+  auto rss_with = weft::bench::process_rss_mb(srv.pid());
+  streams.reset();
+  std::this_thread::sleep_for(std::chrono::seconds{3}); // the closes arrive
+  auto closed = measure_cpu(srv.pid(), opt.seconds);
+  auto rss_closed = weft::bench::process_rss_mb(srv.pid());
+  bench_streams_done = true;
+  runner.stop();
+
+  auto open = static_cast<double>(std::max<uint64_t>(1, after.open));
+  auto events = static_cast<double>(after.events - before.events) / open;
+  auto progress = static_cast<double>(after.progress - before.progress) / open;
+  auto client_cpu = (after.cpu_seconds - before.cpu_seconds) / opt.seconds;
+  auto cost = with.fraction - without.fraction;
+  result r;
+  r.scenario = "http-streams";
+  r.seconds = opt.seconds;
+  r.extra
+    = ",\"streams\":" + std::to_string(opt.streams)
+      + ",\"streams_open\":" + std::to_string(after.open)
+      + ",\"streams_refused\":" + std::to_string(after.refused)
+      + ",\"streams_closed_by_server\":" + std::to_string(after.closed)
+      + ",\"window_s\":" + std::to_string(opt.seconds)
+      + ",\"progress_interval_ms\":"
+      + std::to_string(weft::orchestrator_options{}.progress_interval.count())
+      + ",\"cpu_without_streams\":" + fixed(without.fraction, 4)
+      + ",\"cpu_with_streams\":" + fixed(with.fraction, 4)
+      + ",\"cpu_streams_cost\":" + fixed(cost, 4) + ",\"cpu_after_close\":"
+      + fixed(closed.fraction, 4) + ",\"events_per_stream\":" + fixed(events, 2)
+      + ",\"progress_events_per_stream\":" + fixed(progress, 2)
+      + ",\"client_cpu\":" + fixed(client_cpu, 4)
+      + ",\"server_rss_mb_without\":" + fixed(rss_without, 1)
+      + ",\"server_rss_mb_with\":" + fixed(rss_with, 1)
+      + ",\"server_rss_mb_after_close\":" + fixed(rss_closed, 1)
+      + ",\"open_seconds\":" + fixed(open_s, 3);
+  std::ostringstream summary;
+  summary << after.open << " of " << opt.streams
+          << " update streams open on one running job (all answered in "
+          << open_s << " s): the server used " << 100 * with.fraction
+          << " % of a core with them, " << 100 * without.fraction
+          << " % without (+" << 100 * cost << " %), " << 100 * closed.fraction
+          << " % after they closed; " << events << " events per stream in "
+          << opt.seconds << " s (" << progress
+          << " execution_progress), the clients' thread " << 100 * client_cpu
+          << " %; resident " << rss_without << " -> " << rss_with << " MB, "
+          << rss_closed
+          << " MB after they closed\n  busiest server threads with streams: "
+          << busiest_threads(with)
+          << "\n  without: " << busiest_threads(without);
+  report(r, summary.str());
+  return after.open == opt.streams && after.closed == 0;
+}
+
+/// 2. and 3.: POST /api/v1/jobs on one kept-alive connection (the first
+/// 2,000 timed as the figure), `jobs` of them left queued on a cluster
+/// without runners; then GET /metrics with those jobs live.
+bool measure_submit_and_metrics(const options& opt,
+                                weft::bench::server_process& srv) {
+  weft::bench::http_connection http{srv.http_port()};
+  auto created
+    = http.request("POST", "/api/v1/clusters", R"({"name":"bench-queued"})");
+  if (created.status != 201)
+    throw std::runtime_error("POST /api/v1/clusters answered "
+                             + std::to_string(created.status) + ": "
+                             + created.body);
+  auto measured = std::min<uint64_t>(2000, opt.jobs);
+  std::vector<double> submit_us;
+  uint64_t accepted = 0;
+  std::string refusal;
+  auto start = clock_type::now();
+  double measured_s = 0;
+  for (uint64_t i = 0; i < opt.jobs; ++i) {
+    auto body = R"({"name":"bench-http","cluster":"bench-queued",)"
+                R"("roots":[{"task":"bench/Queued@v1.0","input":{"i":)"
+                + std::to_string(i) + "}}]}";
+    auto t0 = clock_type::now();
+    auto rep = http.request("POST", "/api/v1/jobs", body);
+    submit_us.push_back(
+      std::chrono::duration<double, std::micro>(clock_type::now() - t0)
+        .count());
+    if (rep.status == 201)
+      ++accepted;
+    else if (refusal.empty())
+      refusal = std::to_string(rep.status) + " " + rep.body;
+    if (i + 1 == measured)
+      measured_s
+        = std::chrono::duration<double>(clock_type::now() - start).count();
+  }
+  auto all_s = std::chrono::duration<double>(clock_type::now() - start).count();
+  std::vector<double> first{submit_us.begin(),
+                            submit_us.begin()
+                              + static_cast<std::ptrdiff_t>(measured)};
+  result sub;
+  sub.scenario = "http-submit";
+  sub.tasks = measured;
+  sub.seconds = measured_s;
+  sub.p50_us = percentile(first, 0.5);
+  sub.p99_us = percentile(first, 0.99);
+  sub.extra = ",\"submissions\":" + std::to_string(measured)
+              + ",\"all_submissions\":" + std::to_string(opt.jobs)
+              + ",\"accepted\":" + std::to_string(accepted)
+              + ",\"all_p50_us\":" + fixed(percentile(submit_us, 0.5), 1)
+              + ",\"all_p99_us\":" + fixed(percentile(submit_us, 0.99), 1)
+              + ",\"all_seconds\":" + fixed(all_s, 3);
+  std::ostringstream ss;
+  ss << "POST /api/v1/jobs on one kept-alive connection: p50 " << sub.p50_us
+     << " us, p99 " << sub.p99_us << " us over the first " << measured
+     << "; p50 " << percentile(submit_us, 0.5) << " us, p99 "
+     << percentile(submit_us, 0.99) << " us over all " << opt.jobs << " ("
+     << accepted << " accepted" << (refusal.empty() ? "" : ", first refusal ")
+     << refusal << ")";
+  report(sub, ss.str());
+
+  auto idle = measure_cpu(srv.pid(), std::min<uint32_t>(opt.seconds, 5));
+  std::vector<double> scrape_ms;
+  unsigned status = 0;
+  size_t body_bytes = 0;
+  auto scrapes_start = clock_type::now();
+  for (int i = 0; i < 20; ++i) {
+    auto t0 = clock_type::now();
+    auto rep = http.request("GET", "/metrics");
+    scrape_ms.push_back(
+      std::chrono::duration<double, std::milli>(clock_type::now() - t0)
+        .count());
+    status = rep.status;
+    body_bytes = rep.body.size();
+  }
+  auto max_ms = *std::max_element(scrape_ms.begin(), scrape_ms.end());
+  result m;
+  m.scenario = "http-metrics";
+  m.seconds
+    = std::chrono::duration<double>(clock_type::now() - scrapes_start).count();
+  m.p50_us = 1000 * percentile(scrape_ms, 0.5);
+  m.p99_us = 1000 * percentile(scrape_ms, 0.99);
+  m.extra = ",\"live_jobs\":" + std::to_string(accepted)
+            + ",\"scrapes\":20,\"status\":" + std::to_string(status)
+            + ",\"p50_ms\":" + fixed(percentile(scrape_ms, 0.5), 3)
+            + ",\"max_ms\":" + fixed(max_ms, 3) + ",\"body_bytes\":"
+            + std::to_string(body_bytes) + ",\"server_cpu_idle\":"
+            + fixed(idle.fraction, 4) + ",\"server_rss_mb\":"
+            + fixed(weft::bench::process_rss_mb(srv.pid()), 1);
+  std::ostringstream ms;
+  ms << "GET /metrics with " << accepted << " live jobs: status " << status
+     << ", p50 " << percentile(scrape_ms, 0.5) << " ms, max " << max_ms
+     << " ms over 20 scrapes, " << body_bytes << " bytes; the server idle at "
+     << 100 * idle.fraction << " % of a core with those jobs queued";
+  report(m, ms.str());
+  return accepted == opt.jobs && status == 200;
+}
+
+/// The HTTP listener of a `weft server` process (the `weft` program next
+/// to this one), measured from outside: update streams, submissions and
+/// metrics.
+int run_http(const options& opt) {
+  // Each stream holds a socket here and one in the server, which inherits
+  // this limit.
+  rlimit files{};
+  getrlimit(RLIMIT_NOFILE, &files);
+  files.rlim_cur = files.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &files);
+  if (files.rlim_cur < opt.streams + 256) {
+    std::cerr << "weft-bench: " << opt.streams << " streams need "
+              << opt.streams + 256 << " open files; the limit is "
+              << files.rlim_cur << "\n";
+    return 1;
+  }
+  auto program = std::filesystem::path{opt.self_path}.parent_path() / "weft";
+  std::vector<std::string> args{"server", "--listen", "127.0.0.1:0", "--http",
+                                "127.0.0.1:0"};
+  if (opt.streams > 1024) {
+    args.push_back("--http-max-streams");
+    args.push_back(std::to_string(opt.streams));
+  }
+  try {
+    weft::bench::server_process srv{program.string(), args};
+    bool ok = measure_streams(opt, srv);
+    ok = measure_submit_and_metrics(opt, srv) && ok;
+    return ok ? 0 : 1;
+  } catch (const std::exception& e) {
+    std::cerr << "weft-bench: " << e.what() << "\n";
+    return 1;
+  }
+}
+
 void usage() {
   std::cerr
     << "usage: weft-bench --scenario "
        "fanout|tree|chain|many-jobs|soak|render|recovery|caf-baseline|estimate|"
-       "estimate-cost\n"
+       "estimate-cost|http\n"
        "                  [--tasks N] [--jobs N] [--events N] [--pairs N]\n"
        "                  [--slots N] [--threshold N]\n"
        "                  [--journal none|fsync|nofsync] [--runner-processes "
        "N]\n"
        "                  [--prefetch N (default 256; 0: no prefetch)]\n"
        "                  [--submitters N (many-jobs; default 16)]\n"
-       "                  [--learn N] [--runs N] (estimate; default 3 and 3)\n";
+       "                  [--learn N] [--runs N] (estimate; default 3 and 3)\n"
+       "                  [--streams N] [--seconds S] (http; default 1000 and "
+       "10;\n"
+       "                   --jobs: live jobs for /metrics, default 10000)\n";
 }
 
 } // namespace
@@ -1134,6 +1428,7 @@ void usage() {
 int main(int argc, char** argv) {
   options opt;
   bool tasks_given = false;
+  bool jobs_given = false;
   try {
     for (int i = 1; i < argc; ++i) {
       std::string arg = argv[i];
@@ -1147,7 +1442,7 @@ int main(int argc, char** argv) {
       else if (arg == "--tasks")
         opt.tasks = std::stoull(value()), tasks_given = true;
       else if (arg == "--jobs")
-        opt.jobs = std::stoull(value());
+        opt.jobs = std::stoull(value()), jobs_given = true;
       else if (arg == "--pairs")
         opt.pairs = std::stoull(value());
       else if (arg == "--slots")
@@ -1169,6 +1464,10 @@ int main(int argc, char** argv) {
         opt.runs = std::max(1u, static_cast<uint32_t>(std::stoul(value())));
       else if (arg == "--prefetch")
         opt.prefetch = static_cast<uint32_t>(std::stoul(value()));
+      else if (arg == "--streams")
+        opt.streams = static_cast<uint32_t>(std::stoul(value()));
+      else if (arg == "--seconds")
+        opt.seconds = std::max(1u, static_cast<uint32_t>(std::stoul(value())));
       else if (arg == "--serve")
         opt.serve = value();
       else
@@ -1206,6 +1505,11 @@ int main(int argc, char** argv) {
     return run_estimate(opt);
   if (opt.scenario == "estimate-cost")
     return run_estimate_cost(opt);
+  if (opt.scenario == "http") {
+    if (!jobs_given)
+      opt.jobs = 10000;
+    return run_http(opt);
+  }
   std::cerr << "weft-bench: unknown scenario '" << opt.scenario << "'\n";
   usage();
   return 2;

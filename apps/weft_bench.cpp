@@ -711,24 +711,34 @@ int run_many_jobs(const options& opt) {
   return completed == opt.jobs ? 0 : 1;
 }
 
-/// How one watched run of a workflow went: what was shown against what
-/// was true.
+/// How far one percentage of a watched run was from the truth.
+struct percent_error {
+  double mean_abs = 0;    ///< percentage points, time-weighted
+  double max_abs = 0;     ///< percentage points, the largest at any time
+  uint64_t decreases = 0; ///< updates lower than the one before
+};
+
+/// How one watched run of a workflow went: what was shown, and the
+/// estimate it follows, against what was true.
 struct estimate_run {
-  double mean_abs_error = 0;      ///< percentage points, time-weighted
+  percent_error raw;              ///< the estimate (`raw_percent`)
+  percent_error shown;            ///< what watchers see (`percent`)
   double no_estimate_share = 0;   ///< of the run's time
   std::vector<double> eta_errors; ///< relative, from the 20 % mark on
   double seconds = 0;
   uint64_t tasks = 0;
 };
 
-/// Submits `root`, watches it, and compares each update's percentage with
-/// the fraction of the job's time elapsed when it was sent (held until the
-/// next update), and its ETA with the time that was really left.
+/// Submits `root`, watches it, and compares each update's percentages
+/// (shown and raw) with the fraction of the job's time elapsed when it was
+/// sent (held until the next update), and its ETA with the time that was
+/// really left.
 template <class Root>
 estimate_run watch_run(weft::job_client& jobs, const Root& root) {
   struct sample {
     weft::timestamp at;
     std::optional<double> percent;
+    std::optional<double> raw_percent;
     std::optional<int64_t> eta_ns;
   };
   std::vector<sample> samples;
@@ -736,32 +746,56 @@ estimate_run watch_run(weft::job_client& jobs, const Root& root) {
   auto job = jobs.submit("bench-estimate", root);
   auto last = jobs.watch(job.id, [&](const weft::progress_update& u) {
     if (!u.final)
-      samples.push_back({u.at, u.percent, u.eta_ns});
+      samples.push_back({u.at, u.percent, u.raw_percent, u.eta_ns});
   });
   auto t1 = std::max(last.stats.last_stopped, t0 + 1);
   estimate_run r;
   r.seconds = static_cast<double>(t1 - t0) / 1e9;
   r.tasks = last.stats.total_tasks;
   auto span = static_cast<double>(t1 - t0);
-  double error_area = 0;
-  double known_time = 0;
+  // The error of one percentage against a truth rising linearly with time.
+  auto measure = [&](std::optional<double> sample::*field) {
+    percent_error e;
+    double error_area = 0;
+    double known_time = 0;
+    std::optional<double> before;
+    for (size_t k = 0; k < samples.size(); ++k) {
+      const auto& p = samples[k].*field;
+      if (p && before && *p < *before)
+        ++e.decreases;
+      if (p)
+        before = p;
+      auto from = std::clamp(samples[k].at, t0, t1);
+      auto to
+        = k + 1 < samples.size() ? std::clamp(samples[k + 1].at, t0, t1) : t1;
+      if (to <= from || !p)
+        continue;
+      auto truth_from = 100 * static_cast<double>(from - t0) / span;
+      auto truth_to = 100 * static_cast<double>(to - t0) / span;
+      e.max_abs = std::max(
+        {e.max_abs, std::abs(*p - truth_from), std::abs(*p - truth_to)});
+      auto step = static_cast<double>(to - from) / 16;
+      for (int j = 0; j < 16; ++j) {
+        auto t = static_cast<double>(from - t0) + (j + 0.5) * step;
+        error_area += std::abs(*p - 100 * t / span) * step;
+      }
+      known_time += static_cast<double>(to - from);
+    }
+    e.mean_abs = known_time > 0 ? error_area / known_time : -1;
+    return e;
+  };
+  r.raw = measure(&sample::raw_percent);
+  r.shown = measure(&sample::percent);
   for (size_t k = 0; k < samples.size(); ++k) {
     auto from = std::clamp(samples[k].at, t0, t1);
     auto to
       = k + 1 < samples.size() ? std::clamp(samples[k + 1].at, t0, t1) : t1;
     if (to <= from)
       continue;
-    if (!samples[k].percent) {
+    if (!samples[k].raw_percent) {
       r.no_estimate_share += static_cast<double>(to - from) / span;
       continue;
     }
-    // The error over [from, to) against a truth rising linearly with time.
-    auto step = static_cast<double>(to - from) / 16;
-    for (int j = 0; j < 16; ++j) {
-      auto t = static_cast<double>(from - t0) + (j + 0.5) * step;
-      error_area += std::abs(*samples[k].percent - 100 * t / span) * step;
-    }
-    known_time += static_cast<double>(to - from);
     auto fraction = static_cast<double>(from - t0) / span;
     auto left = static_cast<double>(t1 - from);
     // From the 20 % mark on; the last 5 % is within an update interval of
@@ -770,7 +804,6 @@ estimate_run watch_run(weft::job_client& jobs, const Root& root) {
       r.eta_errors.push_back(
         std::abs(static_cast<double>(*samples[k].eta_ns) - left) / left);
   }
-  r.mean_abs_error = known_time > 0 ? error_area / known_time : -1;
   return r;
 }
 
@@ -879,6 +912,11 @@ int run_estimate(const options& opt) {
   auto seconds
     = std::chrono::duration<double>(clock_type::now() - start).count();
   std::vector<double> errors;
+  std::vector<double> shown_errors;
+  double max_error = 0;
+  double shown_max_error = 0;
+  uint64_t decreases = 0;
+  uint64_t shown_decreases = 0;
   std::vector<double> eta_errors;
   uint64_t tasks = 0;
   std::ostringstream summary;
@@ -887,19 +925,31 @@ int run_estimate(const options& opt) {
           << " measured runs per workflow, " << opt.slots << " slots";
   for (const auto& w : results) {
     std::vector<double> mine;
+    std::vector<double> mine_shown;
     std::vector<double> mine_eta;
     double no_estimate = 0;
+    uint64_t mine_decreases = 0;
     for (const auto& run : w.measured) {
       tasks += run.tasks;
-      mine.push_back(run.mean_abs_error);
+      mine.push_back(run.raw.mean_abs);
+      mine_shown.push_back(run.shown.mean_abs);
+      max_error = std::max(max_error, run.raw.max_abs);
+      shown_max_error = std::max(shown_max_error, run.shown.max_abs);
+      mine_decreases += run.raw.decreases;
+      shown_decreases += run.shown.decreases;
       mine_eta.insert(mine_eta.end(), run.eta_errors.begin(),
                       run.eta_errors.end());
       no_estimate = std::max(no_estimate, run.no_estimate_share);
     }
+    decreases += mine_decreases;
     errors.insert(errors.end(), mine.begin(), mine.end());
+    shown_errors.insert(shown_errors.end(), mine_shown.begin(),
+                        mine_shown.end());
     eta_errors.insert(eta_errors.end(), mine_eta.begin(), mine_eta.end());
     summary << "\n  " << w.name << ": percentage off by "
-            << percentile(mine, 0.5) << " points (median of runs), ETA off by "
+            << percentile(mine, 0.5) << " points (median of runs; shown "
+            << percentile(mine_shown, 0.5) << ", the estimate fell "
+            << mine_decreases << " times), ETA off by "
             << 100 * percentile(mine_eta, 0.5) << " % (median; p90 "
             << 100 * percentile(mine_eta, 0.9) << " %) from the 20 % mark; "
             << "no estimate for " << 100 * w.first_no_estimate
@@ -907,11 +957,19 @@ int run_estimate(const options& opt) {
             << " % of the measured ones";
     per_workflow << ",\"" << w.name
                  << "_error_points\":" << percentile(mine, 0.5) << ",\""
-                 << w.name << "_eta_error\":" << percentile(mine_eta, 0.5);
+                 << w.name
+                 << "_shown_error_points\":" << percentile(mine_shown, 0.5)
+                 << ",\"" << w.name
+                 << "_eta_error\":" << percentile(mine_eta, 0.5);
   }
-  double mean_error = 0;
-  for (auto e : errors)
-    mean_error += e / static_cast<double>(errors.size());
+  auto mean_of = [](const std::vector<double>& xs) {
+    double m = 0;
+    for (auto x : xs)
+      m += x / static_cast<double>(xs.size());
+    return m;
+  };
+  auto mean_error = mean_of(errors);
+  auto shown_mean_error = mean_of(shown_errors);
   auto within = std::count_if(eta_errors.begin(), eta_errors.end(),
                               [](double e) { return e <= 0.25; });
   result r;
@@ -922,6 +980,11 @@ int run_estimate(const options& opt) {
     = ",\"learning_runs\":" + std::to_string(opt.learn)
       + ",\"measured_runs\":" + std::to_string(opt.runs)
       + ",\"mean_error_points\":" + std::to_string(mean_error)
+      + ",\"max_error_points\":" + std::to_string(max_error)
+      + ",\"shown_mean_error_points\":" + std::to_string(shown_mean_error)
+      + ",\"shown_max_error_points\":" + std::to_string(shown_max_error)
+      + ",\"raw_decreases\":" + std::to_string(decreases)
+      + ",\"shown_decreases\":" + std::to_string(shown_decreases)
       + ",\"eta_error_median\":" + std::to_string(percentile(eta_errors, 0.5))
       + ",\"eta_error_p90\":" + std::to_string(percentile(eta_errors, 0.9))
       + ",\"eta_within_25_percent\":"
@@ -930,8 +993,11 @@ int run_estimate(const options& opt) {
                          : static_cast<double>(within)
                              / static_cast<double>(eta_errors.size()))
       + per_workflow.str();
-  summary << "\n  overall: mean error " << mean_error
-          << " points; ETA within 25 % in "
+  summary << "\n  overall: mean error " << mean_error << " points (max "
+          << max_error << "), the estimate fell " << decreases
+          << " times; shown: mean error " << shown_mean_error << " points (max "
+          << shown_max_error << "), fell " << shown_decreases
+          << " times; ETA within 25 % in "
           << (eta_errors.empty()
                 ? 0
                 : 100 * within / static_cast<double>(eta_errors.size()))

@@ -27,15 +27,28 @@ TEST_CASE("messages: a progress update keeps absent and present estimates",
           "[messages]") {
   weft::progress_update u;
   u.job_id = "j";
-  u.items.push_back({3, "file", weft::task_state::running, 42.5});
-  u.items.push_back({4, "other", weft::task_state::queued, std::nullopt});
+  u.items.push_back({3, "file", weft::task_state::running, 42.5, 30.0});
+  u.items.push_back(
+    {4, "other", weft::task_state::queued, std::nullopt, std::nullopt});
   SECTION("absent") {
     auto v = round_trip(u);
     CHECK_FALSE(v.percent);
+    CHECK_FALSE(v.raw_percent);
     CHECK_FALSE(v.eta_ns);
     REQUIRE(v.items.size() == 2);
     CHECK(v.items[0].percent == 42.5);
+    CHECK(v.items[0].raw_percent == 30.0);
     CHECK_FALSE(v.items[1].percent);
+    CHECK_FALSE(v.items[1].raw_percent);
+  }
+  SECTION("shown and estimate apart") {
+    u.percent = 58.3;
+    u.raw_percent = 41.0;
+    auto v = round_trip(u);
+    CHECK(v.percent == 58.3);
+    CHECK(v.raw_percent == 41.0);
+    CHECK(v.items[0].percent == 42.5);
+    CHECK(v.items[0].raw_percent == 30.0);
   }
   SECTION("present, including zero") {
     u.percent = 0.0;

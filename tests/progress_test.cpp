@@ -12,6 +12,7 @@
 #include <future>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 using namespace std::chrono_literals;
 
@@ -79,6 +80,41 @@ struct w_rows {
   }
 };
 BOOST_DESCRIBE_STRUCT(w_rows, (), ())
+
+/// A leaf of a pipeline's stage: 30 ms of silent work.
+struct p_leaf {
+  void execute(weft::context&) const {
+    std::this_thread::sleep_for(30ms);
+  }
+};
+BOOST_DESCRIBE_STRUCT(p_leaf, (), ())
+
+/// A stage of a pipeline: `fan` leaves.
+struct p_stage {
+  uint32_t stage = 0;
+  uint32_t fan = 0;
+  void execute(weft::context& ctx) const {
+    for (uint32_t i = 0; i < fan; ++i)
+      ctx.submit_subtask(p_leaf{});
+  }
+};
+BOOST_DESCRIBE_STRUCT(p_stage, (), (stage, fan))
+
+std::shared_future<void> pipeline_gate; // the pipeline's root waits on it
+
+/// Three stages, each waiting for the one before and its leaves: between
+/// stages nothing runs, so the job's state changes there and its watchers
+/// get an update at each of those points.
+struct p_pipeline {
+  uint32_t fan = 0;
+  void execute(weft::context& ctx) const {
+    pipeline_gate.wait();
+    auto first = ctx.submit_subtask(p_stage{1, fan});
+    auto second = ctx.submit_subtask(p_stage{2, fan}, {.depends_on = {first}});
+    ctx.submit_subtask(p_stage{3, fan}, {.depends_on = {second}});
+  }
+};
+BOOST_DESCRIBE_STRUCT(p_pipeline, (), (fan))
 
 weft::local_cluster_options options() {
   weft::local_cluster_options opts;
@@ -363,4 +399,89 @@ TEST_CASE("progress: what was learned survives a restart") {
     CHECK(u.percent);
   }
   CHECK(last.state == weft::job_state::completed);
+}
+
+TEST_CASE("progress: the percentage shown never falls when a pipeline fans "
+          "out into more work than it learned, while the estimate does") {
+  weft::local_cluster lc{options()};
+  lc.register_tasks<p_pipeline, p_stage, p_leaf>();
+  lc.start();
+  auto jobs = lc.jobs();
+  // Learned: each stage submits one leaf.
+  {
+    std::promise<void> open;
+    open.set_value();
+    pipeline_gate = open.get_future().share();
+    for (int i = 0; i < 2; ++i) {
+      auto job = jobs.submit("pipeline", p_pipeline{1});
+      REQUIRE(jobs.wait(job.id, 30s).state == weft::job_state::completed);
+    }
+  }
+  // Then each stage submits four: when a stage ends, the work predicted
+  // after it grows by more than the work it did. Two watchers, subscribed
+  // before the root goes on.
+  std::promise<void> open;
+  pipeline_gate = open.get_future().share();
+  auto job = jobs.submit("pipeline", p_pipeline{4});
+  std::atomic<int> subscribed{0};
+  auto watch = [&] {
+    std::vector<weft::progress_update> seen;
+    bool first = true;
+    jobs.watch(
+      job.id,
+      [&](const weft::progress_update& u) {
+        seen.push_back(u);
+        if (std::exchange(first, false))
+          ++subscribed;
+      },
+      60s);
+    return seen;
+  };
+  auto one = std::async(std::launch::async, watch);
+  auto two = std::async(std::launch::async, watch);
+  CHECK(weft::test::wait_until([&] { return subscribed == 2; }, 20s));
+  open.set_value();
+  auto seen = one.get();
+  auto seen_too = two.get();
+  REQUIRE(seen.size() >= 2);
+  const auto& last = seen.back();
+  REQUIRE(last.final);
+  CHECK(last.state == weft::job_state::completed);
+  CHECK(last.percent == 100);
+  CHECK(last.raw_percent == 100);
+  REQUIRE(last.items.size() == 1);
+  CHECK(last.items[0].percent == 100);
+  bool fell = false;
+  for (size_t i = 0; i < seen.size(); ++i) {
+    const auto& u = seen[i];
+    INFO("update " << i << " (" << weft::to_string(u.state) << "): shown "
+                   << u.percent.value_or(-1) << ", estimate "
+                   << u.raw_percent.value_or(-1));
+    // Everything was learned: there is always an estimate.
+    REQUIRE(u.raw_percent);
+    REQUIRE(u.percent);
+    CHECK(*u.percent >= *u.raw_percent);
+    REQUIRE(u.items.size() == 1);
+    REQUIRE(u.items[0].percent);
+    if (i == 0)
+      continue;
+    const auto& before = seen[i - 1];
+    CHECK(*u.percent >= *before.percent);
+    CHECK(*u.items[0].percent >= *before.items[0].percent);
+    fell = fell || *u.raw_percent < *before.raw_percent;
+  }
+  CHECK(fell);
+  // The other watcher was sent the same updates: the same values.
+  size_t common = 0;
+  for (const auto& u : seen_too) {
+    for (const auto& v : seen)
+      if (v.at == u.at) {
+        ++common;
+        CHECK(v.percent == u.percent);
+        CHECK(v.raw_percent == u.raw_percent);
+      }
+  }
+  CHECK(common >= 2);
+  for (size_t i = 1; i < seen_too.size(); ++i)
+    CHECK(seen_too[i].percent >= seen_too[i - 1].percent);
 }

@@ -19,7 +19,7 @@ std::string event_id(timestamp at, job_state state) {
   return std::to_string(at) + "-" + to_string(state);
 }
 
-std::string serialize(json::value v) {
+std::string to_text(json::value v) {
   core::make_valid_utf8(v);
   return json::serialize(v);
 }
@@ -78,7 +78,7 @@ std::string event_stream::progress_event(const progress_update& u) {
   for (auto& kv : core::to_json(u))
     if (kv.key() != "items" && kv.key() != "final")
       o[kv.key()] = kv.value();
-  return serialize(std::move(o));
+  return to_text(std::move(o));
 }
 
 std::string event_stream::on_update(const progress_update& u,
@@ -88,7 +88,7 @@ std::string event_stream::on_update(const progress_update& u,
     return out;
   if (!last_state_ || *last_state_ != u.state) {
     last_state_ = u.state;
-    out += event("state", serialize(core::to_json(u)), u.at, u.state);
+    out += event("state", to_text(core::to_json(u)), u.at, u.state);
   }
   if (u.final) {
     finished_ = true;
@@ -132,7 +132,7 @@ std::string event_stream::flush(std::chrono::steady_clock::time_point now) {
 }
 
 std::string event_stream::done(const job_info& job) {
-  return event("done", serialize(core::to_json(job)), final_at_, job.state);
+  return event("done", to_text(core::to_json(job)), final_at_, job.state);
 }
 
 } // namespace weft::http

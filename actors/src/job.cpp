@@ -3,6 +3,7 @@
 #include "weft/actors/memory.hpp"
 #include "weft/actors/messages.hpp"
 #include "weft/core/journal_event.hpp"
+#include "weft/core/shown_progress.hpp"
 #include "weft/core/task_graph.hpp"
 
 #include <caf/all.hpp>
@@ -74,7 +75,10 @@ struct job_data {
   bool progress_dirty = false;
   bool tick_scheduled = false;
   bool final_sent = false;
+  // What the watchers are shown, one filter for all (docs/progress.md).
+  core::shown_progress shown;
   std::optional<double> sent_percent;
+  std::optional<double> sent_raw_percent;
   std::optional<int64_t> sent_eta_ns;
 };
 
@@ -98,7 +102,9 @@ bool finished(const job_data& st) {
          && st.pending.empty();
 }
 
-progress_update make_update(const job_data& st) {
+/// The job's progress now: estimated once, then shown through the job's
+/// filter, so every watcher sees the same values and none goes back.
+progress_update make_update(job_data& st) {
   progress_update u;
   u.job_id = st.id;
   u.name = st.name;
@@ -108,10 +114,13 @@ progress_update make_update(const job_data& st) {
   u.at = now();
   u.final = finished(st);
   auto est = core::estimate(*st.graph, *st.stats, u.at);
-  u.percent = est.percent;
+  u.raw_percent = est.percent;
   u.eta_ns = est.eta_ns;
   u.items = std::move(est.items);
+  for (auto& item : u.items)
+    item.raw_percent = item.percent;
   u.learned = est.learned;
+  st.shown.apply(u);
   return u;
 }
 
@@ -124,9 +133,11 @@ void notify(job_pointer self, bool if_moved = false) {
   if (st.watchers.empty())
     return;
   auto u = make_update(st);
-  if (if_moved && u.percent == st.sent_percent && u.eta_ns == st.sent_eta_ns)
+  if (if_moved && u.percent == st.sent_percent
+      && u.raw_percent == st.sent_raw_percent && u.eta_ns == st.sent_eta_ns)
     return;
   st.sent_percent = u.percent;
+  st.sent_raw_percent = u.raw_percent;
   st.sent_eta_ns = u.eta_ns;
   st.final_sent = u.final;
   for (auto& w : st.watchers)
@@ -585,7 +596,10 @@ caf::result<uint64_t> cancel(job_pointer self) {
 caf::result<uint64_t> retry(job_pointer self) {
   auto& graph = *self->state.graph;
   auto before = graph.state();
+  bool ended = is_final(before) && graph.quiescent();
   auto n = graph.retry();
+  if (ended && graph.state() != before)
+    self->state.shown.reset(); // a new run: shown from its own estimates
   // A retry that requeues nothing still lifts a cancel (running tasks then
   // finish into a live job): unrecorded, a replay would keep it canceled.
   auto result = commit_job_event(self, core::event_kind::job_retried,

@@ -127,7 +127,8 @@ json::object to_json(const progress_update& u) {
   o["progress"] = to_json(u.progress);
   o["total_tasks"] = u.stats.total_tasks;
   o["tasks_by_state"] = counts_of(u.stats);
-  o["percent"] = optional_number(u.percent);
+  o["percent"] = optional_number(u.percent); // as shown: never falls
+  o["raw_percent"] = optional_number(u.raw_percent);
   if (u.eta_ns)
     o["eta_seconds"] = static_cast<double>(*u.eta_ns) / 1e9;
   else
@@ -140,10 +141,12 @@ json::object to_json(const progress_update& u) {
                                                     : "none";
   json::array items;
   for (const auto& i : u.items)
-    items.push_back(json::object{{"task", i.task},
-                                 {"label", i.label},
-                                 {"state", to_string(i.state)},
-                                 {"percent", optional_number(i.percent)}});
+    items.push_back(
+      json::object{{"task", i.task},
+                   {"label", i.label},
+                   {"state", to_string(i.state)},
+                   {"percent", optional_number(i.percent)},
+                   {"raw_percent", optional_number(i.raw_percent)}});
   o["items"] = std::move(items);
   o["final"] = u.final;
   return o;

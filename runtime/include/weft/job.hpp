@@ -130,7 +130,11 @@ struct item_progress {
   uint32_t task = 0; ///< task index
   std::string label; ///< display name, else the identifier's name
   task_state state = task_state::queued;
-  std::optional<double> percent; ///< 0-100; empty: no estimate
+  /// 0-100 as shown: never lower than in an earlier update of the job
+  /// while it runs (docs/progress.md); empty: no estimate.
+  std::optional<double> percent;
+  /// The estimate itself, which falls when more work appears; empty: none.
+  std::optional<double> raw_percent;
 };
 
 /// What a job's watchers receive: at every state change of the job, and
@@ -141,9 +145,13 @@ struct progress_update {
   job_state state = job_state::submitted;
   std::vector<progress_indicator> progress;
   execution_stats stats; ///< includes task counts by state
-  /// How far the job is (0-100, see docs/progress.md); empty: no
-  /// estimate.
+  /// How far the job is (0-100) as shown: never lower than in an earlier
+  /// update while the job runs; when more work appears it holds, then
+  /// moves more slowly (see docs/progress.md); empty: no estimate.
   std::optional<double> percent;
+  /// The estimate `percent` follows, which falls when more work appears
+  /// than was predicted; empty: no estimate.
+  std::optional<double> raw_percent;
   std::vector<item_progress> items;
   /// Time left in nanoseconds (see docs/progress.md); empty: none.
   std::optional<int64_t> eta_ns;

@@ -137,17 +137,19 @@ typename F::result_type inspect(F& f, runner_info& x) {
 template <class F>
 typename F::result_type inspect(F& f, item_progress& x) {
   optional_field<double> percent{x.percent};
+  optional_field<double> raw_percent{x.raw_percent};
   return f(caf::meta::type_name("item_progress"), x.task, x.label, x.state,
-           percent);
+           percent, raw_percent);
 }
 
 template <class F>
 typename F::result_type inspect(F& f, progress_update& x) {
   optional_field<double> percent{x.percent};
+  optional_field<double> raw_percent{x.raw_percent};
   optional_field<int64_t> eta_ns{x.eta_ns};
   return f(caf::meta::type_name("progress_update"), x.job_id, x.name, x.state,
-           x.progress, x.stats, percent, x.items, eta_ns, x.at, x.final,
-           x.learned);
+           x.progress, x.stats, percent, raw_percent, x.items, eta_ns, x.at,
+           x.final, x.learned);
 }
 
 template <class F>

@@ -12,6 +12,7 @@
 //   weft-bench --scenario estimate [--learn N] [--runs N] [--slots S]
 //   weft-bench --scenario estimate-cost --tasks N
 //   weft-bench --scenario http [--streams N] [--seconds S] [--jobs J]
+//                              [--progress-interval MS]
 //
 // Job scenarios take --journal none|fsync|nofsync (default none): run with
 // a journal in a scratch directory, syncing each batch or not; and
@@ -268,7 +269,9 @@ struct options {
   uint32_t runs = 3;        // estimate: measured runs per workflow
   uint32_t streams = 1000;  // http: update streams on one running job
   uint32_t seconds = 10;    // http: length of each CPU window
-  std::string serve;        // runner process mode: the server address
+  // http: the server's progress interval (0: its default, 2 s)
+  uint32_t progress_interval_ms = 0;
+  std::string serve; // runner process mode: the server address
   std::string self_path;
 };
 
@@ -1262,6 +1265,11 @@ bool measure_streams(const options& opt, weft::bench::server_process& srv) {
   weft::runner_options ro;
   ro.slots = 1;
   ro.grace_period = std::chrono::seconds{1};
+  // The runner reports at least as often as the job updates its watchers.
+  auto interval = opt.progress_interval_ms > 0
+                    ? std::chrono::milliseconds{opt.progress_interval_ms}
+                    : weft::orchestrator_options{}.progress_interval;
+  ro.progress_interval = std::min(ro.progress_interval, interval);
   auto runner = conn.make_runner(ro);
   runner.register_tasks<bench_progress>();
   runner.start();
@@ -1305,24 +1313,23 @@ bool measure_streams(const options& opt, weft::bench::server_process& srv) {
   result r;
   r.scenario = "http-streams";
   r.seconds = opt.seconds;
-  r.extra
-    = ",\"streams\":" + std::to_string(opt.streams)
-      + ",\"streams_open\":" + std::to_string(after.open)
-      + ",\"streams_refused\":" + std::to_string(after.refused)
-      + ",\"streams_closed_by_server\":" + std::to_string(after.closed)
-      + ",\"window_s\":" + std::to_string(opt.seconds)
-      + ",\"progress_interval_ms\":"
-      + std::to_string(weft::orchestrator_options{}.progress_interval.count())
-      + ",\"cpu_without_streams\":" + fixed(without.fraction, 4)
-      + ",\"cpu_with_streams\":" + fixed(with.fraction, 4)
-      + ",\"cpu_streams_cost\":" + fixed(cost, 4) + ",\"cpu_after_close\":"
-      + fixed(closed.fraction, 4) + ",\"events_per_stream\":" + fixed(events, 2)
-      + ",\"progress_events_per_stream\":" + fixed(progress, 2)
-      + ",\"client_cpu\":" + fixed(client_cpu, 4)
-      + ",\"server_rss_mb_without\":" + fixed(rss_without, 1)
-      + ",\"server_rss_mb_with\":" + fixed(rss_with, 1)
-      + ",\"server_rss_mb_after_close\":" + fixed(rss_closed, 1)
-      + ",\"open_seconds\":" + fixed(open_s, 3);
+  r.extra = ",\"streams\":" + std::to_string(opt.streams)
+            + ",\"streams_open\":" + std::to_string(after.open)
+            + ",\"streams_refused\":" + std::to_string(after.refused)
+            + ",\"streams_closed_by_server\":" + std::to_string(after.closed)
+            + ",\"window_s\":" + std::to_string(opt.seconds)
+            + ",\"progress_interval_ms\":" + std::to_string(interval.count())
+            + ",\"cpu_without_streams\":" + fixed(without.fraction, 4)
+            + ",\"cpu_with_streams\":" + fixed(with.fraction, 4)
+            + ",\"cpu_streams_cost\":" + fixed(cost, 4)
+            + ",\"cpu_after_close\":" + fixed(closed.fraction, 4)
+            + ",\"events_per_stream\":" + fixed(events, 2)
+            + ",\"progress_events_per_stream\":" + fixed(progress, 2)
+            + ",\"client_cpu\":" + fixed(client_cpu, 4)
+            + ",\"server_rss_mb_without\":" + fixed(rss_without, 1)
+            + ",\"server_rss_mb_with\":" + fixed(rss_with, 1)
+            + ",\"server_rss_mb_after_close\":" + fixed(rss_closed, 1)
+            + ",\"open_seconds\":" + fixed(open_s, 3);
   std::ostringstream summary;
   summary << after.open << " of " << opt.streams
           << " update streams open on one running job (all answered in "
@@ -1457,6 +1464,10 @@ int run_http(const options& opt) {
   auto program = std::filesystem::path{opt.self_path}.parent_path() / "weft";
   std::vector<std::string> args{"server", "--listen", "127.0.0.1:0", "--http",
                                 "127.0.0.1:0"};
+  if (opt.progress_interval_ms > 0) {
+    args.push_back("--progress-interval");
+    args.push_back(std::to_string(opt.progress_interval_ms));
+  }
   if (opt.streams > 1024) {
     args.push_back("--http-max-streams");
     args.push_back(std::to_string(opt.streams));
@@ -1486,7 +1497,9 @@ void usage() {
        "                  [--learn N] [--runs N] (estimate; default 3 and 3)\n"
        "                  [--streams N] [--seconds S] (http; default 1000 and "
        "10;\n"
-       "                   --jobs: live jobs for /metrics, default 10000)\n";
+       "                   --jobs: live jobs for /metrics, default 10000;\n"
+       "                   --progress-interval MS: the server's, default "
+       "2000)\n";
 }
 
 } // namespace
@@ -1534,6 +1547,8 @@ int main(int argc, char** argv) {
         opt.streams = static_cast<uint32_t>(std::stoul(value()));
       else if (arg == "--seconds")
         opt.seconds = std::max(1u, static_cast<uint32_t>(std::stoul(value())));
+      else if (arg == "--progress-interval")
+        opt.progress_interval_ms = static_cast<uint32_t>(std::stoul(value()));
       else if (arg == "--serve")
         opt.serve = value();
       else

@@ -182,6 +182,11 @@ async function watch_progress(page, id, name) {
   log("overall bar went through", seen.join(" → "));
   const between = seen.map(parseFloat).filter((p) => p > 0 && p < 100);
   check(between.length >= 2, "the bar showed the job part way (" + between.length + " values between 0 and 100)");
+  const shown = seen.map(parseFloat);
+  check(
+    shown.every((p, i) => i === 0 || p >= shown[i - 1]),
+    "the bar never went back: " + seen.join(" → "),
+  );
   check(fills_seen.has(running_fill), "the graph showed a RUNNING task while the job ran");
 
   await until("the job page to say COMPLETED", async () => (await text_of(page, "#job-state")) === "COMPLETED");

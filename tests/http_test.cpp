@@ -346,6 +346,13 @@ TEST_CASE("http: tokens and HTTPS", "[http][remote]") {
     CHECK(http_get(to, "/api/v1/jobs").status == 200);
     to.token.clear();
     CHECK(http_get(to, "/api/v1/jobs?access_token=secret-one").status == 200);
+    CHECK(http_get(to, "/metrics").status == 401);
+    // The dashboard's pages hold no data: a browser gets them, then is
+    // asked for a token.
+    auto page = http_get(to, "/");
+    CHECK(page.status == 200);
+    CHECK(page.header("content-type").starts_with("text/html"));
+    CHECK(http_get(to, "/static/app.js").status == 200);
   }
 
   SECTION("off loopback: refused without TLS or without tokens") {

@@ -30,6 +30,32 @@ namespace {
 
 using weft::test::temp_dir;
 
+/// A journal's RocksDB store opened directly, with every column family it
+/// has, to tamper with it.
+struct raw_store {
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+
+  explicit raw_store(const fs::path& dir) {
+    std::vector<std::string> names;
+    REQUIRE(
+      rocksdb::DB::ListColumnFamilies(rocksdb::Options{}, dir.string(), &names)
+        .ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    for (auto& n : names)
+      families.emplace_back(n, rocksdb::ColumnFamilyOptions{});
+    rocksdb::DB* raw = nullptr;
+    REQUIRE(rocksdb::DB::Open(rocksdb::Options{}, dir.string(), families,
+                              &handles, &raw)
+              .ok());
+    db.reset(raw);
+  }
+  ~raw_store() {
+    for (auto* h : handles)
+      db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  }
+};
+
 weft::core::task_submission spec(std::string name,
                                  std::vector<uint32_t> deps = {}) {
   weft::core::task_submission s;
@@ -264,12 +290,10 @@ TEST_CASE("journal: unusable data directories are refused with a reason") {
   SECTION("from a newer weft") {
     { weft::local_cluster lc{opts}; }
     {
-      rocksdb::DB* raw = nullptr;
+      raw_store db{dir.path};
       REQUIRE(
-        rocksdb::DB::Open(rocksdb::Options{}, dir.path.string(), &raw).ok());
-      std::unique_ptr<rocksdb::DB> db{raw};
-      REQUIRE(db->Put(rocksdb::WriteOptions{}, "meta/format", "weft-journal 99")
-                .ok());
+        db.db->Put(rocksdb::WriteOptions{}, "meta/format", "weft-journal 99")
+          .ok());
     }
     try {
       weft::local_cluster lc{opts};
@@ -282,13 +306,11 @@ TEST_CASE("journal: unusable data directories are refused with a reason") {
   SECTION("a record that does not decode") {
     { weft::local_cluster lc{opts}; }
     {
-      rocksdb::DB* raw = nullptr;
-      REQUIRE(
-        rocksdb::DB::Open(rocksdb::Options{}, dir.path.string(), &raw).ok());
-      std::unique_ptr<rocksdb::DB> db{raw};
+      raw_store db{dir.path};
       std::string key = "e018dd029-58ca-74e5-8b58-b4f99d610f9a";
       key.append(8, '\0');
-      REQUIRE(db->Put(rocksdb::WriteOptions{}, key, "12345678garbage!").ok());
+      REQUIRE(
+        db.db->Put(rocksdb::WriteOptions{}, key, "12345678garbage!").ok());
     }
     try {
       weft::local_cluster lc{opts};

@@ -84,7 +84,7 @@ BOOST_DESCRIBE_STRUCT(w_rows, (), ())
 /// A leaf of a pipeline's stage: 30 ms of silent work.
 struct p_leaf {
   void execute(weft::context&) const {
-    std::this_thread::sleep_for(30ms);
+    std::this_thread::sleep_for(100ms);
   }
 };
 BOOST_DESCRIBE_STRUCT(p_leaf, (), ())
@@ -102,9 +102,9 @@ BOOST_DESCRIBE_STRUCT(p_stage, (), (stage, fan))
 
 std::shared_future<void> pipeline_gate; // the pipeline's root waits on it
 
-/// Three stages, each waiting for the one before and its leaves: between
-/// stages nothing runs, so the job's state changes there and its watchers
-/// get an update at each of those points.
+/// Three stages, each waiting for the one before and its leaves; the
+/// leaves last two progress intervals, so watchers get updates before and
+/// after each stage's work appears.
 struct p_pipeline {
   uint32_t fan = 0;
   void execute(weft::context& ctx) const {

@@ -84,6 +84,43 @@ struct Tree {
 };
 BOOST_DESCRIBE_STRUCT(Tree, (), (begin, end, sleep_ms))
 
+/// Counts `steps` steps of `step_ms` each, reporting them as it goes: a task
+/// whose progress a watcher sees move while it runs.
+struct Steps {
+  uint32_t index = 0;
+  uint32_t steps = 0;
+  uint32_t step_ms = 0;
+  static weft::task_identifier identifier() {
+    return {"Steps", "v1.0"};
+  }
+  void execute(weft::context& ctx) const {
+    ctx.set_display("part " + std::to_string(index));
+    auto progress = ctx.progress("steps");
+    progress.add(steps);
+    for (uint32_t i = 0; i < steps; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds{step_ms});
+      progress.done(1);
+    }
+    ctx.logger().info("counted", {{"steps", steps}});
+  }
+};
+BOOST_DESCRIBE_STRUCT(Steps, (), (index, steps, step_ms))
+
+/// Submits `parts` Steps tasks.
+struct Parts {
+  uint32_t parts = 0;
+  uint32_t steps = 0;
+  uint32_t step_ms = 0;
+  static weft::task_identifier identifier() {
+    return {"Parts", "v1.0"};
+  }
+  void execute(weft::context& ctx) const {
+    for (uint32_t i = 0; i < parts; ++i)
+      ctx.submit_subtask(Steps{i, steps, step_ms});
+  }
+};
+BOOST_DESCRIBE_STRUCT(Parts, (), (parts, steps, step_ms))
+
 int main(int argc, char** argv) {
   if (argc < 2) {
     std::cerr << "usage: weft-remote-worker HOST:PORT [options]\n";
@@ -124,7 +161,7 @@ int main(int argc, char** argv) {
     if (leaf_version == "v2.0")
       runner.register_tasks<LeafV2>();
     else
-      runner.register_tasks<Leaf, Spread, Tree>();
+      runner.register_tasks<Leaf, Spread, Tree, Parts, Steps>();
     runner.start();
     std::cout << "ready " << runner.name() << std::endl;
     runner.run_forever();

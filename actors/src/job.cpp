@@ -124,6 +124,11 @@ progress_update make_update(job_data& st) {
   return u;
 }
 
+/// RUNNING (an attempt runs) or STARTED (one ran, none runs now).
+bool running_phase(job_state s) {
+  return s == job_state::running || s == job_state::started;
+}
+
 /// Sends the watchers an update; with `if_moved`, only when the
 /// percentage or the ETA differ from the last one sent (they move with
 /// time while tasks run, even when no event came).
@@ -238,9 +243,14 @@ void publish_state(job_pointer self) {
     st.lifecycle = job_data::rest::working; // runs again (a retry)
   }
   if (state != st.last_state) {
+    auto was = st.last_state;
     st.last_state = state;
     self->send(st.service, atom::state_v, st.id, state);
-    notify(self);
+    // RUNNING and STARTED alternate whenever no attempt happens to run:
+    // watchers learn of that at the next tick, not with an update each
+    // time (a busy job flipped thousands of times a second).
+    if (!running_phase(was) || !running_phase(state) || done)
+      notify(self);
   } else if (done && !st.final_sent) {
     notify(self);
   }

@@ -42,6 +42,14 @@ constexpr char cluster_prefix = 'c';  // 'c' + name: a created cluster
 constexpr char profile_prefix = 's';  // 's' + key: a learned task profile
 constexpr char snapshot_prefix = 'f'; // 'f' + job id: a finished job
 constexpr char index_prefix = 'i';    // 'i' + job id: its summary
+// Where snapshots and index entries live. Their keys are time-ordered and
+// written once (new jobs only), so in families of their own each flushed
+// table lies after every older one and moves down the levels without being
+// rewritten. Beside the events (whose range spans them) every compaction
+// rewrote all of them: a store of a million finished jobs wrote each byte
+// about thirty times, and the journal slowed as it grew.
+constexpr const char* snapshots_family = "snapshots";
+constexpr const char* index_family = "index";
 
 // Events are keyed by job, then by a store-wide sequence number: a job's
 // events are one contiguous range (replayed in order, and removable as one
@@ -314,6 +322,8 @@ rocksdb::Options store_options() {
   // fast and holds a quarter of the memory (docs/performance.md).
   options.write_buffer_size = 16 << 20;
   options.max_write_buffer_number = 2;
+  // The three families' memtables share this bound.
+  options.db_write_buffer_size = 32 << 20;
   // Tables' index and filter blocks live in one bounded cache (8 MB:
   // larger measured no faster in the soak bench, only bigger) instead of
   // beside each open table, where they grow with every finished job kept.
@@ -330,6 +340,32 @@ rocksdb::Options store_options() {
   // switch and its flush) must be there, whole.
   options.track_and_verify_wals_in_manifest = true;
   return options;
+}
+
+/// The column families of a store: the default one (events, clusters,
+/// profiles, the format tag), snapshots and the index. A store written
+/// before the families has only the default one; the others are created
+/// and its keys moved at open (journal_store::move_legacy_keys).
+std::vector<rocksdb::ColumnFamilyDescriptor> store_families(
+  const rocksdb::Options& options) {
+  rocksdb::ColumnFamilyOptions family{options};
+  return {{rocksdb::kDefaultColumnFamilyName, family},
+          {snapshots_family, family},
+          {index_family, family}};
+}
+
+/// The families a store on disk has (the default one for a new store).
+std::vector<rocksdb::ColumnFamilyDescriptor> existing_families(
+  const rocksdb::Options& options, const fs::path& dir) {
+  std::vector<std::string> names;
+  auto st = rocksdb::DB::ListColumnFamilies(options, dir.string(), &names);
+  std::vector<rocksdb::ColumnFamilyDescriptor> result;
+  rocksdb::ColumnFamilyOptions family{options};
+  if (!st.ok() || names.empty())
+    names = {rocksdb::kDefaultColumnFamilyName};
+  for (auto& n : names)
+    result.emplace_back(n, family);
+  return result;
 }
 
 // Free space RocksDB needs to open: the logs flushed into a table, a new
@@ -499,11 +535,16 @@ void check_tables(const fs::path& dir) {
   auto options = store_options();
   options.info_log = std::make_shared<quiet_logger>();
   rocksdb::DB* raw = nullptr;
-  auto st = rocksdb::DB::OpenForReadOnly(options, dir.string(), &raw);
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  auto st = rocksdb::DB::OpenForReadOnly(options, dir.string(),
+                                         existing_families(options, dir),
+                                         &handles, &raw);
   if (!st.ok())
     refuse(st, dir);
   std::unique_ptr<rocksdb::DB> db{raw};
   st = db->VerifyChecksum();
+  for (auto* h : handles)
+    db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
   if (!st.ok())
     refuse(st, dir);
 }
@@ -541,7 +582,12 @@ journal_store::~journal_store() {
   // After a clean stop everything is in tables with block checksums and
   // sizes the manifest records; the log holds nothing a damaged log could
   // lose. A failure (a full disk) leaves it in the log, which is replayed.
-  db_->Flush(rocksdb::FlushOptions{}).PermitUncheckedError();
+  db_
+    ->Flush(rocksdb::FlushOptions{},
+            {db_->DefaultColumnFamily(), snapshots_, index_})
+    .PermitUncheckedError();
+  db_->DestroyColumnFamilyHandle(snapshots_).PermitUncheckedError();
+  db_->DestroyColumnFamilyHandle(index_).PermitUncheckedError();
   db_->Close().PermitUncheckedError();
   if (synced_mark_fd_ >= 0)
     ::close(synced_mark_fd_);
@@ -662,15 +708,23 @@ std::shared_ptr<journal_store> journal_store::open(
   }
   auto options = store_options();
   options.create_if_missing = fresh;
+  options.create_missing_column_families = true;
   options.info_log = std::make_shared<info_log>(dir / "LOG");
   rocksdb::DB* raw = nullptr;
-  auto st = rocksdb::DB::Open(options, dir.string(), &raw);
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  auto st = rocksdb::DB::Open(options, dir.string(), store_families(options),
+                              &handles, &raw);
   if (!st.ok())
     refuse(st, dir);
   store->db_.reset(raw);
+  store->snapshots_ = handles[1];
+  store->index_ = handles[2];
+  // The default family is reached through the database itself.
+  store->db_->DestroyColumnFamilyHandle(handles[0]).PermitUncheckedError();
   store->synced_mark_fd_ = ::open((dir / synced_mark_name).c_str(),
                                   O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
   check_format(*store->db_, dir);
+  store->move_legacy_keys();
   // Continue numbering after the highest sequence number of any job.
   store->next_seq_ = next_event_seq(*store->db_);
   return store;
@@ -718,7 +772,7 @@ void journal_store::append(const std::vector<journal_record>& records) {
       continue;
     }
     if (r.kind == journal_record::index) {
-      batch.Put(index_prefix + r.job_id, r.bytes);
+      batch.Put(index_, index_prefix + r.job_id, r.bytes);
       continue;
     }
     if (r.kind == journal_record::snapshot) {
@@ -827,8 +881,8 @@ void journal_store::add_snapshot(rocksdb::WriteBatch& batch,
   if (known != recent_.end())
     recent_.erase(known);
   auto snap = core::make_snapshot(summary, std::move(history));
-  batch.Put(snapshot_prefix + r.job_id, core::encode_event(snap));
-  batch.Put(index_prefix + r.job_id, r.bytes);
+  batch.Put(snapshots_, snapshot_prefix + r.job_id, core::encode_event(snap));
+  batch.Put(index_, index_prefix + r.job_id, r.bytes);
 }
 
 void journal_store::add_reopen(rocksdb::WriteBatch& batch,
@@ -838,7 +892,7 @@ void journal_store::add_reopen(rocksdb::WriteBatch& batch,
     return;                                     // already among the events
   recent_[r.job_id] = recent_job{{}, 0, false}; // its history is read back
   batch.Put(event_key(r.job_id, next_seq_++), *snap);
-  batch.Delete(snapshot_prefix + r.job_id);
+  batch.Delete(snapshots_, snapshot_prefix + r.job_id);
 }
 
 void journal_store::add_forget(rocksdb::WriteBatch& batch,
@@ -846,8 +900,8 @@ void journal_store::add_forget(rocksdb::WriteBatch& batch,
   recent_.erase(r.job_id);
   for (auto& [key, value] : job_events(r.job_id))
     batch.SingleDelete(key);
-  batch.Delete(snapshot_prefix + r.job_id);
-  batch.Delete(index_prefix + r.job_id);
+  batch.Delete(snapshots_, snapshot_prefix + r.job_id);
+  batch.Delete(index_, index_prefix + r.job_id);
 }
 
 void journal_store::migrate(std::vector<recovered_job>& jobs) {
@@ -872,6 +926,39 @@ void journal_store::migrate(std::vector<recovered_job>& jobs) {
   std::erase_if(jobs, [](const recovered_job& j) { return !j.graph; });
 }
 
+void journal_store::move_legacy_keys() {
+  // Snapshots and index entries of a store written before their families
+  // (and of one that stopped midway through this) move there, a bounded
+  // batch at a time: each batch puts them in their family and deletes them
+  // here in one write, so a crash between batches loses nothing.
+  rocksdb::ReadOptions ro;
+  ro.verify_checksums = true;
+  for (auto [prefix, family] : {std::pair{snapshot_prefix, snapshots_},
+                                std::pair{index_prefix, index_}}) {
+    for (;;) {
+      rocksdb::WriteBatch batch;
+      size_t moved = 0;
+      std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(ro)};
+      for (it->Seek(std::string(1, prefix));
+           it->Valid() && it->key().size() > 0 && it->key()[0] == prefix
+           && moved < 10000;
+           it->Next(), ++moved) {
+        batch.Put(family, it->key(), it->value());
+        batch.Delete(it->key());
+      }
+      if (!it->status().ok())
+        refuse(it->status(), opts_.dir);
+      if (moved == 0)
+        break;
+      rocksdb::WriteOptions wo;
+      wo.sync = true;
+      auto st = db_->Write(wo, &batch);
+      if (!st.ok())
+        refuse(st, opts_.dir);
+    }
+  }
+}
+
 std::vector<std::string> journal_store::job_history(
   const std::string& job_id) const {
   std::vector<std::string> result;
@@ -885,7 +972,7 @@ std::optional<std::string> journal_store::snapshot(
   rocksdb::ReadOptions ro;
   ro.verify_checksums = true;
   std::string value;
-  auto st = db_->Get(ro, snapshot_prefix + job_id, &value);
+  auto st = db_->Get(ro, snapshots_, snapshot_prefix + job_id, &value);
   if (st.IsNotFound())
     return std::nullopt;
   if (!st.ok())
@@ -896,7 +983,8 @@ std::optional<std::string> journal_store::snapshot(
 
 bool journal_store::indexed(const std::string& job_id) const {
   std::string value;
-  return db_->Get(rocksdb::ReadOptions{}, index_prefix + job_id, &value).ok();
+  return db_->Get(rocksdb::ReadOptions{}, index_, index_prefix + job_id, &value)
+    .ok();
 }
 
 void journal_store::scan_index(
@@ -904,7 +992,7 @@ void journal_store::scan_index(
   const std::function<bool(job_info&)>& visit) const {
   rocksdb::ReadOptions ro;
   ro.verify_checksums = true;
-  std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(ro)};
+  std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(ro, index_)};
   auto in_index = [&] {
     return it->Valid() && it->key().size() > 0 && it->key()[0] == index_prefix;
   };

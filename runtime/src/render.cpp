@@ -131,7 +131,8 @@ std::string render_svg(const job_info& job, const std::vector<task_info>& tasks,
   auto* g = gg.g;
   set(g, "label",
       escape(job.name + " — " + to_string(job.state) + " ("
-             + thousands(tasks.size()) + " tasks)"));
+             + thousands(tasks.size())
+             + (tasks.size() == 1 ? " task)" : " tasks)")));
   set(g, "labelloc", "t");
   set(g, "fontname", "Helvetica");
   set(g, "fontsize", "16");

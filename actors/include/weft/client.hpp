@@ -113,7 +113,8 @@ public:
   void delete_cluster(const std::string& name);
 
   /// Watches a job: calls `on_update` with its current state at once, then
-  /// at every state change and, while it runs, at most once per progress
+  /// at every state change (RUNNING and STARTED alternating shows at the
+  /// next interval) and, while it runs, at most once per progress
   /// interval when something changed, until the final update (the job is
   /// COMPLETED, FAILED or CANCELED and nothing of it runs), which it
   /// returns. Reconnects to a remote orchestrator that restarts. Throws

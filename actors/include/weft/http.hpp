@@ -20,7 +20,8 @@ struct http_options {
   std::optional<network_address> listen{};
   /// Bearer tokens, one per line (blank lines and lines starting with '#'
   /// are skipped). Required on a non-loopback address; on loopback
-  /// optional, and when given every request needs one of them.
+  /// optional, and when given every request to the API and `/metrics`
+  /// needs one of them (the dashboard's pages hold no data and do not).
   std::filesystem::path token_file{};
   /// Threads that read and write connections.
   size_t io_threads = 2;

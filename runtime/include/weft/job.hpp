@@ -137,7 +137,8 @@ struct item_progress {
   std::optional<double> raw_percent;
 };
 
-/// What a job's watchers receive: at every state change of the job, and
+/// What a job's watchers receive: at every state change of the job (a
+/// change between RUNNING and STARTED alone waits for the next interval), and
 /// while it runs at most once per interval when something changed.
 struct progress_update {
   std::string job_id;

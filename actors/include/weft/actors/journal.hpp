@@ -13,6 +13,7 @@
 #include <vector>
 
 namespace rocksdb {
+class ColumnFamilyHandle;
 class DB;
 class WriteBatch;
 } // namespace rocksdb
@@ -116,6 +117,11 @@ private:
   journal_store() = default;
   journal_options opts_;
   std::unique_ptr<rocksdb::DB> db_;
+  // Snapshots and index entries, each in a column family of its own (see
+  // journal.cpp, store_families); owned by db_, released before it closes.
+  rocksdb::ColumnFamilyHandle* snapshots_ = nullptr;
+  rocksdb::ColumnFamilyHandle* index_ = nullptr;
+  void move_legacy_keys();
   uint64_t next_seq_ = 0;
   uint64_t writes_ = 0;
   uint64_t synced_writes_ = 0;

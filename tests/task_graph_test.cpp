@@ -310,3 +310,35 @@ TEST_CASE("core: canceling a completed job changes nothing") {
   CHECK(g.cancel() == 0);
   CHECK(g.state() == job_state::completed);
 }
+
+TEST_CASE("core: entered counts every state a task entered, by cluster") {
+  auto g = make_graph();
+  g.take_ready();
+  auto gpu = sub("b");
+  gpu.cluster = "gpu";
+  run(g, 0, true, {sub("a", {}, 1), gpu});
+  REQUIRE(g.cluster_count() == 2);
+  CHECK(g.cluster_name(g.cluster_id(0)) == "default");
+  CHECK(g.cluster_name(g.cluster_id(2)) == "gpu");
+  auto entered = [&](uint32_t id, task_state s) {
+    return g.entered(id)[static_cast<size_t>(s)];
+  };
+  g.take_ready();
+  run(g, 1, false); // its retry queues it again
+  run(g, 1, true);
+  run(g, 2, false); // no retry: the job fails
+  auto def = g.cluster_id(0);
+  auto other = g.cluster_id(2);
+  // The root and "a" were created queued, "a" queued again for its retry.
+  CHECK(entered(def, task_state::queued) == 3);
+  CHECK(entered(def, task_state::running) == 3);
+  CHECK(entered(def, task_state::computed) == 2);
+  CHECK(entered(def, task_state::failed) == 0);
+  CHECK(entered(other, task_state::queued) == 1);
+  CHECK(entered(other, task_state::failed) == 1);
+  // A retry of the job takes "b" out of FAILED; what it entered stays.
+  CHECK(g.retry() == 1);
+  CHECK(g.count(task_state::failed) == 0);
+  CHECK(entered(other, task_state::failed) == 1);
+  CHECK(entered(other, task_state::queued) == 2);
+}

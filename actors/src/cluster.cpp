@@ -1,10 +1,12 @@
 #include "weft/actors/cluster.hpp"
 #include "weft/actors/messages.hpp"
+#include "weft/actors/metrics.hpp"
 
 #include "weft/core/dispatch_queue.hpp"
 
 #include <caf/all.hpp>
 
+#include <chrono>
 #include <functional>
 #include <map>
 
@@ -40,9 +42,11 @@ class cluster_state {
 public:
   using pointer = cluster_actor::stateful_pointer<cluster_state>;
 
-  void init(pointer self, std::string name) {
+  void init(pointer self, std::string name, std::shared_ptr<metrics> registry) {
     self_ = self;
     name_ = std::move(name);
+    registry_ = registry ? std::move(registry) : std::make_shared<metrics>();
+    meters_ = &registry_->cluster(name_);
     self->set_down_handler([this](caf::down_msg& msg) { down(msg.source); });
   }
 
@@ -60,6 +64,11 @@ public:
       return;
     }
     watch_jobs(batch);
+    if (!batch.empty()) {
+      auto at = steady_ns();
+      for (auto& spec : batch)
+        spec.queued_at = at;
+    }
     queue_.enqueue(batch);
     queue_.settle(settled);
     dispatch();
@@ -237,12 +246,25 @@ private:
   }
 
   void dispatch() {
-    for (auto& [addr, batch] : queue_.dispatch())
+    auto batches = queue_.dispatch();
+    if (batches.empty())
+      return;
+    auto at = steady_ns();
+    for (auto& [addr, batch] : batches) {
+      for (const auto& spec : batch)
+        meters_->dispatch_latency.observe(at - spec.queued_at);
       for (const auto& r : runners_)
         if (r.addr == addr) {
           self_->send(r.handle, atom::run_v, std::move(batch));
           break;
         }
+    }
+  }
+
+  static int64_t steady_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
   }
 
   /// Monitors the jobs of `batch` it did not know yet.
@@ -307,6 +329,8 @@ private:
 
   pointer self_ = nullptr;
   std::string name_;
+  std::shared_ptr<metrics> registry_; // keeps meters_ valid
+  cluster_metrics* meters_ = nullptr; // this cluster's, looked up once
   std::vector<runner_entry> runners_;
   std::map<caf::actor_addr, std::string> jobs_; // monitored, with their ids
   cluster_queue queue_;
@@ -318,9 +342,10 @@ private:
 };
 
 cluster_actor::behavior_type cluster_fn(cluster_state::pointer self,
-                                        std::string name) {
+                                        std::string name,
+                                        std::shared_ptr<metrics> registry) {
   auto& st = self->state;
-  st.init(self, std::move(name));
+  st.init(self, std::move(name), std::move(registry));
   return {
     [&st](atom::enqueue, std::vector<dispatch_spec>& batch,
           const std::vector<uint64_t>& settled) { st.enqueue(batch, settled); },
@@ -341,8 +366,9 @@ cluster_actor::behavior_type cluster_fn(cluster_state::pointer self,
 
 } // namespace
 
-cluster_actor spawn_cluster(caf::actor_system& sys, std::string name) {
-  return sys.spawn(cluster_fn, std::move(name));
+cluster_actor spawn_cluster(caf::actor_system& sys, std::string name,
+                            std::shared_ptr<metrics> registry) {
+  return sys.spawn(cluster_fn, std::move(name), std::move(registry));
 }
 
 } // namespace weft

@@ -1,9 +1,16 @@
 #include "weft/actors/cluster_directory.hpp"
 #include "weft/actors/cluster.hpp"
+#include "weft/actors/metrics.hpp"
 
 #include <caf/all.hpp>
 
 namespace weft {
+
+cluster_directory::cluster_directory(caf::actor_system& sys,
+                                     std::shared_ptr<metrics> registry)
+    : sys_(sys),
+      metrics_(registry ? std::move(registry) : std::make_shared<metrics>()) {
+}
 
 cluster_actor cluster_directory::get(const std::string& name) {
   cluster_actor hdl;
@@ -13,7 +20,7 @@ cluster_actor cluster_directory::get(const std::string& name) {
     auto i = clusters_.find(name);
     if (i != clusters_.end())
       return i->second;
-    hdl = spawn_cluster(sys_, name);
+    hdl = spawn_cluster(sys_, name, metrics_);
     clusters_.emplace(name, hdl);
     if (auto w = awaited_.find(name); w != awaited_.end()) {
       waiting.swap(w->second);

@@ -2,6 +2,7 @@
 #include "weft/actors/journal.hpp"
 #include "weft/actors/memory.hpp"
 #include "weft/actors/messages.hpp"
+#include "weft/actors/metrics.hpp"
 #include "weft/core/journal_event.hpp"
 #include "weft/core/shown_progress.hpp"
 #include "weft/core/task_graph.hpp"
@@ -41,6 +42,13 @@ struct job_data {
   std::shared_ptr<cluster_directory> dir;
   journal_actor journal; // null: no journal
   std::shared_ptr<core::task_statistics> stats;
+  std::shared_ptr<weft::metrics> metrics; // never null once initialized
+  // The counters of each cluster the graph names, by its cluster id
+  // (looked up once), and how many tasks of each had entered each state
+  // when last counted (see count_transitions).
+  std::vector<cluster_metrics*> meters;
+  std::vector<std::array<uint64_t, task_state_count>> counted;
+  bool settle_counted = false; // its last settling is in jobs_finished
   // Running attempts by the runner executing them (monitored while it
   // runs any), then by task.
   struct attempt_ref {
@@ -80,6 +88,11 @@ struct job_data {
   std::optional<double> sent_percent;
   std::optional<double> sent_raw_percent;
   std::optional<int64_t> sent_eta_ns;
+
+  ~job_data() {
+    if (metrics)
+      metrics->job_unloaded();
+  }
 };
 
 using job_pointer = job_actor::stateful_pointer<job_data>;
@@ -171,8 +184,42 @@ void settle(job_data& st, core::task_index task, uint64_t seq) {
   st.settled[st.graph->cluster(task)].push_back(seq);
 }
 
+/// The counters of the graph's cluster `id`.
+cluster_metrics& meters_of(job_data& st, uint32_t id) {
+  if (id >= st.meters.size())
+    st.meters.resize(st.graph->cluster_count(), nullptr);
+  auto& m = st.meters[id];
+  if (m == nullptr)
+    m = &st.metrics->cluster(st.graph->cluster_name(id));
+  return *m;
+}
+
+/// Adds to the task counters what entered a state since they last looked.
+/// With `baseline`, only takes note: what a replay or an earlier actor of
+/// the job did is not counted again.
+void count_transitions(job_data& st, bool baseline = false) {
+  const auto& graph = *st.graph;
+  auto n = graph.cluster_count();
+  if (st.counted.size() < n)
+    st.counted.resize(n, {});
+  for (uint32_t id = 0; id < n; ++id) {
+    const auto& now = graph.entered(id);
+    auto& seen = st.counted[id];
+    if (now == seen)
+      continue;
+    if (!baseline) {
+      auto& m = meters_of(st, id);
+      for (size_t s = 0; s < task_state_count; ++s)
+        if (auto d = now[s] - seen[s]; d > 0)
+          m.tasks_entered[s].fetch_add(d, std::memory_order_relaxed);
+    }
+    seen = now;
+  }
+}
+
 /// Takes what the graph's last transition produced.
 effects collect(job_data& st) {
+  count_transitions(st);
   effects fx;
   fx.ready = st.graph->take_ready();
   fx.settled.swap(st.settled);
@@ -236,6 +283,9 @@ void publish_state(job_pointer self) {
   bool done = finished(st);
   if (!done)
     st.final_sent = false; // running again (a retry)
+  if (done && !st.settle_counted)
+    st.metrics->job_settled(state);
+  st.settle_counted = done;
   if (done && st.lifecycle == job_data::rest::working) {
     st.lifecycle = job_data::rest::at_rest;
     memory_releaser::process().job_settled(graph.size()); // see memory.hpp
@@ -434,10 +484,16 @@ void runner_down(job_pointer self, caf::down_msg& msg) {
   auto reason = caf::to_string(msg.reason);
   std::vector<core::journal_event> events;
   for (const auto& [task, ref] : attempts) {
-    if (st.graph->lose(task, ref.attempt, reason, now()) && st.journal) {
-      auto e = task_event(core::event_kind::task_lost, task, ref.attempt);
-      e.reason = reason;
-      events.push_back(std::move(e));
+    if (st.graph->lose(task, ref.attempt, reason, now())) {
+      // Queued again: not when the job halted, or the loss failed it.
+      if (st.graph->state_of(task) == task_state::queued)
+        meters_of(st, st.graph->cluster_id(task))
+          .attempts_requeued.fetch_add(1, std::memory_order_relaxed);
+      if (st.journal) {
+        auto e = task_event(core::event_kind::task_lost, task, ref.attempt);
+        e.reason = reason;
+        events.push_back(std::move(e));
+      }
     }
     settle(st, task, ref.seq);
   }
@@ -497,6 +553,8 @@ void finish_attempts(job_pointer self, std::vector<task_result>& results) {
       continue; // not an attempt this job started there
     auto ref = i->second;
     r->second.erase(i);
+    meters_of(st, st.graph->cluster_id(result.task))
+      .task_duration.observe(result.outcome.stopped - result.outcome.started);
     if (st.journal) {
       auto e
         = task_event(result.outcome.succeeded ? core::event_kind::task_computed
@@ -546,7 +604,9 @@ void redeliver(job_pointer self, uint32_t task, uint32_t attempt,
   auto& st = self->state;
   if (task >= st.graph->size())
     return;
-  st.graph->redeliver(task, attempt);
+  if (st.graph->redeliver(task, attempt))
+    meters_of(st, st.graph->cluster_id(task))
+      .attempts_requeued.fetch_add(1, std::memory_order_relaxed);
   settle(st, task, seq);
   commit(self, {}, collect(st));
 }
@@ -701,6 +761,11 @@ void init(job_pointer self, job_environment env, recovered_job job) {
   st.dir = std::move(env.dir);
   st.journal = std::move(env.journal);
   st.stats = std::move(env.stats); // the service's: never null
+  st.metrics
+    = env.metrics ? std::move(env.metrics) : std::make_shared<metrics>();
+  st.metrics->job_loaded(); // until job_data goes with the actor
+  count_transitions(st, true);
+  st.settle_counted = is_final(st.graph->state()) && st.graph->quiescent();
   st.create_clusters = env.create_clusters_on_use;
   st.last_state = st.graph->state();
   if (job.from_snapshot)

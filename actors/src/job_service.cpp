@@ -1,6 +1,7 @@
 #include "weft/actors/job_service.hpp"
 #include "weft/actors/job.hpp"
 #include "weft/actors/messages.hpp"
+#include "weft/actors/metrics.hpp"
 #include "weft/core/job_replay.hpp"
 #include "weft/core/journal_event.hpp"
 #include "weft/core/submission.hpp"
@@ -177,6 +178,8 @@ public:
     self_ = self;
     dir_ = std::move(dir);
     cfg_ = cfg;
+    if (!cfg_.metrics) // one for all its jobs, even if nobody reads it
+      cfg_.metrics = std::make_shared<metrics>();
     journal_ = std::move(journal);
     stats_
       = stats ? std::move(stats) : std::make_shared<core::task_statistics>();
@@ -521,7 +524,8 @@ private:
                         journal_,
                         stats_,
                         cfg_.options.progress_interval,
-                        cfg_.create_clusters_on_use};
+                        cfg_.create_clusters_on_use,
+                        cfg_.metrics};
     entry.handle = spawn_job(self_->system(), std::move(env), std::move(job));
     self_->monitor(entry.handle);
     return jobs_.insert_or_assign(std::move(id), std::move(entry)).first;

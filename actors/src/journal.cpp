@@ -1,4 +1,5 @@
 #include "weft/actors/journal.hpp"
+#include "weft/actors/metrics.hpp"
 
 #include "weft/core/job_replay.hpp"
 
@@ -1077,6 +1078,7 @@ namespace {
 
 struct journal_data {
   std::shared_ptr<journal_store> store;
+  std::shared_ptr<weft::metrics> metrics;
   std::vector<journal_record> batch;
   std::vector<caf::typed_response_promise<uint64_t>> waiting;
   bool flush_scheduled = false;
@@ -1085,8 +1087,9 @@ struct journal_data {
 
 journal_actor::behavior_type journal_fn(
   journal_actor::stateful_pointer<journal_data> self,
-  std::shared_ptr<journal_store> store) {
+  std::shared_ptr<journal_store> store, std::shared_ptr<metrics> registry) {
   self->state.store = std::move(store);
+  self->state.metrics = std::move(registry);
   return {
     [self](atom::append,
            std::vector<journal_record>& records) -> caf::result<uint64_t> {
@@ -1110,8 +1113,15 @@ journal_actor::behavior_type journal_fn(
       auto batch = std::move(st.batch);
       st.waiting.clear();
       st.batch.clear();
+      auto synced = st.store->synced_writes();
+      auto began = std::chrono::steady_clock::now();
       try {
         st.store->append(batch);
+        st.metrics->journal_written(
+          st.store->synced_writes() != synced,
+          std::chrono::duration_cast<std::chrono::nanoseconds>(
+            std::chrono::steady_clock::now() - began)
+            .count());
       } catch (const error& e) {
         for (auto& rp : waiting)
           rp.deliver(make_weft_error(e.code(), e.what()));
@@ -1127,9 +1137,13 @@ journal_actor::behavior_type journal_fn(
 } // namespace
 
 journal_actor spawn_journal(caf::actor_system& sys,
-                            std::shared_ptr<journal_store> store) {
+                            std::shared_ptr<journal_store> store,
+                            std::shared_ptr<metrics> registry) {
+  if (!registry)
+    registry = std::make_shared<metrics>();
   // Its own thread: a synced write blocks for milliseconds.
-  return sys.spawn<caf::detached>(journal_fn, std::move(store));
+  return sys.spawn<caf::detached>(journal_fn, std::move(store),
+                                  std::move(registry));
 }
 
 namespace {

@@ -2,6 +2,10 @@
 
 #include <caf/all.hpp>
 
+#include <fstream>
+
+#include <unistd.h>
+
 #if defined(__GLIBC__)
 #  include <malloc.h>
 #endif
@@ -88,6 +92,19 @@ bool memory_releaser::release_now() {
 #else
   return false;
 #endif
+}
+
+std::optional<uint64_t> resident_memory_bytes() {
+  // Pages: the whole program, then the resident set.
+  std::ifstream in{"/proc/self/statm"};
+  uint64_t size = 0;
+  uint64_t resident = 0;
+  if (!(in >> size >> resident))
+    return std::nullopt;
+  auto page = ::sysconf(_SC_PAGESIZE);
+  if (page <= 0)
+    return std::nullopt;
+  return resident * static_cast<uint64_t>(page);
 }
 
 } // namespace weft

@@ -49,9 +49,10 @@ void orchestrator::boot(caf::actor_system& s,
     clusters = store->clusters();
     recover_statistics(*store, *stats);
     cfg.store = store; // the job service reads snapshots and the index
-    journal = spawn_journal(s, std::move(store));
+    journal = spawn_journal(s, std::move(store), metrics);
   }
-  dir = std::make_shared<cluster_directory>(s);
+  cfg.metrics = metrics;
+  dir = std::make_shared<cluster_directory>(s, metrics);
   dir->get("default");
   for (const auto& name : clusters)
     dir->get(name);

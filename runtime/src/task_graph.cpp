@@ -52,6 +52,7 @@ uint32_t task_graph::intern_cluster(const std::string& name) {
     if (clusters_[i] == name)
       return i;
   clusters_.push_back(name);
+  entered_.emplace_back();
   return static_cast<uint32_t>(clusters_.size() - 1);
 }
 
@@ -68,6 +69,7 @@ uint32_t task_graph::depth_under(task_index parent, uint32_t identifier) const {
 void task_graph::set_state(node& n, task_state s) {
   --counts_[static_cast<size_t>(n.state)];
   ++counts_[static_cast<size_t>(s)];
+  ++entered_[n.cluster][static_cast<size_t>(s)];
   if (n.state == task_state::failed)
     --failed_;
   if (s == task_state::failed)
@@ -107,6 +109,7 @@ void task_graph::add_batch(task_index parent,
     x.pending_deps = static_cast<uint32_t>(deps.size());
     x.state = initial;
     ++counts_[static_cast<size_t>(initial)];
+    ++entered_[x.cluster][static_cast<size_t>(initial)];
     nodes_.push_back(std::move(x));
     if (!deps.empty()) {
       ++with_dependencies_;

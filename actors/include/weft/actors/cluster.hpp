@@ -5,10 +5,16 @@
 
 #include "weft/actors/interfaces.hpp"
 
+#include <memory>
 #include <string>
 
 namespace weft {
 
-cluster_actor spawn_cluster(caf::actor_system& sys, std::string name);
+class metrics;
+
+/// The cluster `name`, counting what it dispatches into `registry` (null:
+/// a registry of its own, which nobody reads).
+cluster_actor spawn_cluster(caf::actor_system& sys, std::string name,
+                            std::shared_ptr<metrics> registry = nullptr);
 
 } // namespace weft

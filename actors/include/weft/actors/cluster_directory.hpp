@@ -5,6 +5,7 @@
 #include <caf/actor_addr.hpp>
 
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -12,13 +13,17 @@
 
 namespace weft {
 
+class metrics;
+
 /// The orchestrator's clusters by name, created on first use. Shared by the
 /// job service and the job actors of one orchestrator (same process), so a
 /// job can route a task without a round trip.
 class cluster_directory {
 public:
-  explicit cluster_directory(caf::actor_system& sys) : sys_(sys) {
-  }
+  /// Its clusters count what they dispatch into `registry` (null: one of
+  /// their own).
+  explicit cluster_directory(caf::actor_system& sys,
+                             std::shared_ptr<metrics> registry = nullptr);
 
   /// The cluster named `name`, spawning it if it does not exist yet; a new
   /// one is announced to the jobs that wait for it (see find_or_await).
@@ -45,6 +50,7 @@ public:
 
 private:
   caf::actor_system& sys_;
+  std::shared_ptr<metrics> metrics_;
   mutable std::mutex mtx_;
   std::map<std::string, cluster_actor> clusters_;
   std::map<std::string, std::set<caf::actor_addr>> awaited_; // jobs, weakly

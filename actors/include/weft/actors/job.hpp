@@ -14,6 +14,8 @@
 
 namespace weft {
 
+class metrics;
+
 /// What the job actors of one orchestrator share.
 struct job_environment {
   job_service_actor service;
@@ -25,6 +27,8 @@ struct job_environment {
   /// As orchestrator_config's: when false, a task whose cluster does not
   /// exist waits, QUEUED, until one of that name is created.
   bool create_clusters_on_use = true;
+  /// What the job counts (null: a registry of its own, which nobody reads).
+  std::shared_ptr<weft::metrics> metrics;
 };
 
 job_actor spawn_job(caf::actor_system& sys, job_environment env,

@@ -15,6 +15,8 @@
 
 namespace weft {
 
+class metrics;
+
 /// Settings of one orchestrator.
 struct orchestrator_config {
   orchestrator_options options{};
@@ -27,6 +29,9 @@ struct orchestrator_config {
   /// The job cache whose entries retention deletes with their jobs; null:
   /// none reachable from here (a server's runners keep their own).
   std::shared_ptr<cache_store> cache{};
+  /// What its jobs count (docs/metrics.md); null: a registry of its own,
+  /// which nobody reads.
+  std::shared_ptr<weft::metrics> metrics{};
 };
 
 /// The job service; with a journal (non-null), submissions are durable

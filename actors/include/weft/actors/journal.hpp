@@ -20,6 +20,7 @@ class WriteBatch;
 
 namespace weft {
 
+class metrics;
 struct recovered_job;
 
 /// Where and how an orchestrator keeps its journal.
@@ -155,8 +156,11 @@ using journal_actor = caf::typed_actor<
   caf::replies_to<atom::append, std::vector<journal_record>>::with<uint64_t>,
   caf::reacts_to<atom::flush>>;
 
+/// The journal of `store`, counting its writes into `registry` (null: a
+/// registry of its own, which nobody reads).
 journal_actor spawn_journal(caf::actor_system& sys,
-                            std::shared_ptr<journal_store> store);
+                            std::shared_ptr<journal_store> store,
+                            std::shared_ptr<metrics> registry = nullptr);
 
 /// A job rebuilt from the journal.
 struct recovered_job {

@@ -65,4 +65,8 @@ private:
   std::thread worker_; // started by the first request
 };
 
+/// The process's resident set in bytes (`/proc/self/statm`), or nothing
+/// where that cannot be read.
+std::optional<uint64_t> resident_memory_bytes();
+
 } // namespace weft

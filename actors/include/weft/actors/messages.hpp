@@ -106,6 +106,10 @@ struct dispatch_spec {
   task_identifier identifier;
   std::string input;
   uint64_t seq = 0; // dispatch id, unique in its cluster, in arrival order
+  /// When its cluster queued it (steady clock, ns), for the dispatch
+  /// latency it reports. The cluster's own note: not inspected, so it
+  /// never crosses the wire and the format stays as it is.
+  int64_t queued_at = 0;
 
   dispatch_ticket ticket() const {
     return {job, task, attempt};

@@ -5,6 +5,7 @@
 
 #include "weft/actors/job_service.hpp"
 #include "weft/actors/journal.hpp"
+#include "weft/actors/metrics.hpp"
 #include "weft/actors/wire.hpp"
 #include "weft/network.hpp"
 
@@ -47,6 +48,9 @@ struct orchestrator {
   std::shared_ptr<core::task_statistics> stats;
   /// What opening the journal dropped (`journal_store::recovery_note`).
   std::string recovery_note;
+  /// What its journal, job service, jobs and clusters count
+  /// (docs/metrics.md); `scrape_metrics` writes it out.
+  std::shared_ptr<weft::metrics> metrics = std::make_shared<weft::metrics>();
 
   /// Opens the journal (refusing unusable data before anything runs),
   /// replays it, and spawns the actors. Throws `weft::error`.

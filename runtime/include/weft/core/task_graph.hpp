@@ -3,6 +3,7 @@
 #include "weft/core/attempt.hpp"
 #include "weft/job.hpp"
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -97,6 +98,23 @@ public:
   }
   const std::string& cluster(task_index i) const {
     return clusters_[nodes_[i].cluster];
+  }
+  /// The clusters its tasks name, numbered 0, 1, ... in order of first
+  /// use: `cluster_id(i)` is task i's, `cluster_name(id)` its name.
+  uint32_t cluster_count() const noexcept {
+    return static_cast<uint32_t>(clusters_.size());
+  }
+  uint32_t cluster_id(task_index i) const {
+    return nodes_[i].cluster;
+  }
+  const std::string& cluster_name(uint32_t id) const {
+    return clusters_[id];
+  }
+  /// How many times tasks of cluster `id` entered each state (created in
+  /// it, or moved to it) since this graph was built or replayed: only
+  /// grows, so that metrics can count what changed since they last looked.
+  const std::array<uint64_t, task_state_count>& entered(uint32_t id) const {
+    return entered_[id];
   }
   const std::string& input(task_index i) const {
     return nodes_[i].input;
@@ -210,6 +228,7 @@ private:
   std::vector<std::string> clusters_;
   std::vector<task_index> ready_;
   std::array<uint64_t, task_state_count> counts_{};
+  std::vector<std::array<uint64_t, task_state_count>> entered_; // by cluster
   std::vector<progress_indicator> progress_; // the job's sums, first seen first
   std::unordered_map<task_index, std::vector<attempt_record>> history_;
   uint64_t failed_ = 0;          // tasks in FAILED

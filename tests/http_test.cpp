@@ -2,8 +2,10 @@
 // runner processes, through a real HTTP client: every endpoint, every
 // error status, tokens, HTTPS, and the update stream.
 
+#include "exposition.hpp"
 #include "http_client.hpp"
 #include "servers.hpp"
+#include "wait.hpp"
 
 #include <boost/json.hpp>
 
@@ -506,4 +508,44 @@ TEST_CASE("http: the update stream of a running job", "[http][remote]") {
     if (events.front().name == "state")
       CHECK(str(json::parse(events.front().data).at("state")) != seen_state);
   }
+}
+
+TEST_CASE("http: /metrics is exposition format and its counters move with a "
+          "job",
+          "[http][remote]") {
+  namespace ex = weft::test::exposition;
+  temp_dir dir;
+  auto s = start_http(dir.path);
+  auto runner = start_runner(dir.path, s.srv.address(), "default", "r1");
+  const auto& to = s.http;
+  auto scrape = [&] {
+    auto r = http_get(to, "/metrics");
+    REQUIRE(r.status == 200);
+    CHECK(r.header("content-type").starts_with("text/plain; version=0.0.4"));
+    return ex::parsed(r.body);
+  };
+  auto completed = [](const ex::scrape& m) {
+    return m.value("weft_jobs_finished_total", {{"state", "completed"}})
+      .value_or(0);
+  };
+  auto before = scrape();
+  auto r = http_post_json(to, "/api/v1/jobs",
+                          submit_body("Spread@v1.0", spread_input(5, 0)));
+  REQUIRE(r.status == 201);
+  auto id = str(body_of(r).at("id"));
+  REQUIRE(await_state(to, id, "COMPLETED", 30s));
+  // The job's counters are added as it settles, before the state is read.
+  ex::scrape after = scrape();
+  CHECK(weft::test::wait_until(
+    [&] {
+      after = scrape();
+      return completed(after) == completed(before) + 1;
+    },
+    10s));
+  CHECK(after.at("weft_tasks_finished_total",
+                 {{"cluster", "default"}, {"state", "computed"}})
+        >= 6);
+  CHECK(after.at("weft_runners_connected", {{"cluster", "default"}}) == 1);
+  CHECK(after.at("weft_runner_slots", {{"cluster", "default"}}) == 2);
+  CHECK(after.at("weft_process_resident_memory_bytes") > 0);
 }

@@ -236,7 +236,7 @@ reply api::handle(const request& r) {
       }
       return unknown_route(r.path);
     }
-    if (r.path == "/metrics" && metrics_) {
+    if (r.path == "/metrics") {
       if (r.method != "GET")
         return method_not_allowed("GET");
       return reply{200,

@@ -2,6 +2,7 @@
 
 #include "weft/actors/client_internal.hpp"
 #include "weft/actors/http_server.hpp"
+#include "weft/actors/metrics.hpp"
 #include "weft/actors/node.hpp"
 
 #include <caf/all.hpp>
@@ -66,7 +67,8 @@ server::server(server_options opts) : impl_(std::make_unique<impl>()) {
         st.opts.http, st.opts.network.tls,
         std::make_shared<job_client::impl>(*st.node->sys, st.orch.service,
                                            st.node),
-        nullptr, st.opts.orchestrator);
+        [&st] { return scrape_metrics(st.orch, std::chrono::seconds{1}); },
+        st.opts.orchestrator);
   } catch (...) {
     if (st.node->relay)
       st.node->relay->stop_listening();

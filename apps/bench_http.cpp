@@ -14,7 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -302,6 +304,15 @@ event_streams::counts event_streams::snapshot() const {
   return c;
 }
 
+std::vector<double> event_streams::progress_delays_ms(uint64_t from,
+                                                      uint64_t to) const {
+  std::lock_guard<std::mutex> guard{delays_mtx_};
+  to = std::min<uint64_t>(to, delays_ms_.size());
+  from = std::min(from, to);
+  return {delays_ms_.begin() + static_cast<std::ptrdiff_t>(from),
+          delays_ms_.begin() + static_cast<std::ptrdiff_t>(to)};
+}
+
 bool event_streams::wait_answered(std::chrono::milliseconds limit) const {
   auto deadline = clock_type::now() + limit;
   while (counts_.open + counts_.refused + counts_.closed < n_) {
@@ -409,8 +420,23 @@ void event_streams::on_readable(stream& s) {
     auto name = block.substr(at + (at == 0 ? 0 : 1) + tag.size());
     name = name.substr(0, name.find('\n'));
     ++counts_.events;
-    if (name == "execution_progress")
-      ++counts_.progress;
+    if (name != "execution_progress")
+      continue;
+    // "id: <update time in ns>-<job state>"
+    double delay = -1;
+    if (block.starts_with("id: ")) {
+      timespec ts{};
+      clock_gettime(CLOCK_REALTIME, &ts);
+      auto at = std::strtoull(block.data() + 4, nullptr, 10);
+      auto now = static_cast<uint64_t>(ts.tv_sec) * 1000000000u
+                 + static_cast<uint64_t>(ts.tv_nsec);
+      delay = (static_cast<double>(now) - static_cast<double>(at)) / 1e6;
+    }
+    {
+      std::lock_guard<std::mutex> guard{delays_mtx_};
+      delays_ms_.push_back(delay);
+    }
+    ++counts_.progress;
   }
   s.in.erase(0, from);
 }

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -104,6 +105,10 @@ public:
   event_streams& operator=(const event_streams&) = delete;
 
   counts snapshot() const;
+  /// How late each `execution_progress` event arrived, in ms, from the
+  /// update's time (the event's id) to its reading here: the events
+  /// numbered [from, to) in the order they arrived (`counts::progress`).
+  std::vector<double> progress_delays_ms(uint64_t from, uint64_t to) const;
   /// Waits until every stream has been answered; false after `limit`.
   bool wait_answered(std::chrono::milliseconds limit) const;
 
@@ -123,6 +128,8 @@ private:
   int wake_ = -1; ///< eventfd that stops the thread
   std::vector<std::unique_ptr<stream>> streams_;
   shared_counts counts_;
+  mutable std::mutex delays_mtx_;
+  std::vector<double> delays_ms_;
   std::thread thread_;
 };
 

@@ -1298,6 +1298,9 @@ bool measure_streams(const options& opt, weft::bench::server_process& srv) {
   auto with = measure_cpu(srv.pid(), opt.seconds);
   auto after = streams->snapshot();
   auto rss_with = weft::bench::process_rss_mb(srv.pid());
+  // From an update's time to its event's arrival here: the fan-out to every
+  // stream included.
+  auto delays = streams->progress_delays_ms(before.progress, after.progress);
   streams.reset();
   std::this_thread::sleep_for(std::chrono::seconds{3}); // the closes arrive
   auto closed = measure_cpu(srv.pid(), opt.seconds);
@@ -1325,6 +1328,9 @@ bool measure_streams(const options& opt, weft::bench::server_process& srv) {
             + ",\"cpu_after_close\":" + fixed(closed.fraction, 4)
             + ",\"events_per_stream\":" + fixed(events, 2)
             + ",\"progress_events_per_stream\":" + fixed(progress, 2)
+            + ",\"event_delay_p50_ms\":" + fixed(percentile(delays, 0.5), 2)
+            + ",\"event_delay_p99_ms\":" + fixed(percentile(delays, 0.99), 2)
+            + ",\"event_delay_max_ms\":" + fixed(percentile(delays, 1), 2)
             + ",\"client_cpu\":" + fixed(client_cpu, 4)
             + ",\"server_rss_mb_without\":" + fixed(rss_without, 1)
             + ",\"server_rss_mb_with\":" + fixed(rss_with, 1)
@@ -1338,9 +1344,10 @@ bool measure_streams(const options& opt, weft::bench::server_process& srv) {
           << " % without (+" << 100 * cost << " %), " << 100 * closed.fraction
           << " % after they closed; " << events << " events per stream in "
           << opt.seconds << " s (" << progress
-          << " execution_progress), the clients' thread " << 100 * client_cpu
-          << " %; resident " << rss_without << " -> " << rss_with << " MB, "
-          << rss_closed
+          << " execution_progress), each read " << percentile(delays, 0.5)
+          << " ms after its update (p50; p99 " << percentile(delays, 0.99)
+          << " ms); the clients' thread " << 100 * client_cpu << " %; resident "
+          << rss_without << " -> " << rss_with << " MB, " << rss_closed
           << " MB after they closed\n  busiest server threads with streams: "
           << busiest_threads(with)
           << "\n  without: " << busiest_threads(without);

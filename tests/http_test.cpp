@@ -7,7 +7,11 @@
 #include "servers.hpp"
 #include "wait.hpp"
 
+#include <weft/server.hpp>
+
 #include <boost/json.hpp>
+
+#include <sys/socket.h>
 
 #include <fstream>
 
@@ -548,4 +552,43 @@ TEST_CASE("http: /metrics is exposition format and its counters move with a "
   CHECK(after.at("weft_runners_connected", {{"cluster", "default"}}) == 1);
   CHECK(after.at("weft_runner_slots", {{"cluster", "default"}}) == 2);
   CHECK(after.at("weft_process_resident_memory_bytes") > 0);
+}
+
+TEST_CASE("http: slow clients are closed by the read timeout", "[http]") {
+  weft::server_options opts;
+  opts.http.listen = weft::network_address{"127.0.0.1", 0};
+  opts.http.read_timeout = 300ms;
+  opts.http.write_timeout = 300ms;
+  weft::server srv{opts};
+  http_target to;
+  to.port = srv.http_port();
+  auto closed_within = [&](asio::ip::tcp::socket& sock,
+                           std::chrono::milliseconds limit) {
+    // Reads until the server closes; a server that keeps it open makes
+    // the read time out.
+    sock.non_blocking(false);
+    timeval tv{static_cast<long>(limit.count() / 1000),
+               static_cast<long>(limit.count() % 1000) * 1000};
+    setsockopt(sock.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    std::string got;
+    boost::system::error_code ec;
+    asio::read(sock, asio::dynamic_buffer(got), ec);
+    return ec == asio::error::eof || ec == asio::error::connection_reset;
+  };
+  asio::io_context ioc;
+  SECTION("a request that never ends") {
+    asio::ip::tcp::socket sock{ioc};
+    sock.connect({asio::ip::make_address("127.0.0.1"), to.port});
+    asio::write(sock,
+                asio::buffer(std::string{"GET /api/v1/jobs HTTP/1.1\r\nHost"}));
+    CHECK(closed_within(sock, 5s));
+  }
+  SECTION("a connection that sends nothing") {
+    asio::ip::tcp::socket sock{ioc};
+    sock.connect({asio::ip::make_address("127.0.0.1"), to.port});
+    CHECK(closed_within(sock, 5s));
+  }
+  // Meanwhile everyone else is served.
+  CHECK(http_get(to, "/api/v1/jobs").status == 200);
+  srv.stop();
 }

@@ -520,3 +520,63 @@ TEST_CASE("journal: records that need no sync are written unsynced until a "
           weft::core::event_kind::job_canceled,
           weft::core::event_kind::job_retried});
 }
+
+TEST_CASE("journal: snapshots and index entries of a store written before "
+          "their column families are moved there at open") {
+  temp_dir dir;
+  weft::local_cluster_options opts;
+  opts.orchestrator.data_dir = dir.path;
+  std::vector<std::string> ids;
+  std::vector<weft::job_info> before;
+  {
+    weft::local_cluster lc{opts};
+    lc.register_tasks<j_root, j_leaf>();
+    lc.start();
+    for (int i = 0; i < 3; ++i) {
+      ids.push_back(lc.jobs().submit("old", j_root{0}).id);
+      before.push_back(lc.jobs().wait(ids.back(), 30s));
+    }
+  }
+  {
+    auto store = weft::journal_store::open({dir.path, false});
+    for (const auto& id : ids)
+      REQUIRE(store->snapshot(id));
+  }
+  // Back to the layout of an older weft: everything in the default family.
+  size_t moved = 0;
+  {
+    raw_store db{dir.path};
+    REQUIRE(db.handles.size() == 3);
+    for (size_t f = 1; f < db.handles.size(); ++f) {
+      std::unique_ptr<rocksdb::Iterator> it{
+        db.db->NewIterator(rocksdb::ReadOptions{}, db.handles[f])};
+      for (it->SeekToFirst(); it->Valid(); it->Next(), ++moved)
+        REQUIRE(
+          db.db->Put(rocksdb::WriteOptions{}, it->key(), it->value()).ok());
+      REQUIRE(db.db->DropColumnFamily(db.handles[f]).ok());
+    }
+  }
+  CHECK(moved >= 6); // a snapshot and an index entry per job
+  {
+    weft::local_cluster lc{opts};
+    auto q = lc.jobs().query();
+    REQUIRE(q.size() == 3);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      CHECK(q[i].id == ids[i]);
+      auto f = lc.jobs().find(ids[i]);
+      CHECK(f.state == weft::job_state::completed);
+      CHECK(f.stats.total_tasks == before[i].stats.total_tasks);
+      CHECK(lc.jobs().tasks(ids[i]).size() == 1);
+    }
+  }
+  // Nothing of them is left beside the events.
+  raw_store db{dir.path};
+  REQUIRE(db.handles.size() == 3);
+  std::unique_ptr<rocksdb::Iterator> it{
+    db.db->NewIterator(rocksdb::ReadOptions{}, db.handles[0])};
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto first = it->key()[0];
+    CHECK(first != 'f');
+    CHECK(first != 'i');
+  }
+}

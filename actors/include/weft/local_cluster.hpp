@@ -23,7 +23,8 @@ struct local_cluster_options {
   std::vector<runner_options> runners = {runner_options{}};
   /// Job cache shared by the runners that bring none; empty: in memory.
   std::shared_ptr<cache_store> cache{};
-  /// Threads of the actor system it creates (0: hardware threads).
+  /// Threads of the actor system it creates (0: CAF's default, the larger
+  /// of 4 and the hardware threads).
   size_t scheduler_threads = 0;
   /// Journal, limits and intervals (`.orchestrator = {.data_dir = ...}`).
   orchestrator_options orchestrator{};

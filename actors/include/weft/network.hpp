@@ -50,7 +50,8 @@ struct network_options {
   /// A peer silent for this long is dropped (its runner's tasks are lost
   /// and requeued; a client reconnects).
   std::chrono::milliseconds connection_timeout{std::chrono::seconds{5}};
-  /// Threads of the node's actor system (0: hardware threads).
+  /// Threads of the node's actor system (0: CAF's default, the larger of
+  /// 4 and the hardware threads).
   size_t scheduler_threads = 0;
 };
 

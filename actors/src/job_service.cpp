@@ -41,8 +41,10 @@ struct live_job {
   /// Bumped whenever it may run again: a rest check asked before is stale.
   uint64_t rest_check = 0;
   /// Subscribed through this service: an actor that dies drops them, the
-  /// one restarted in its place gets them again.
-  std::vector<progress_watcher> watchers;
+  /// one restarted in its place gets them again. Weak, and pruned of the
+  /// gone at each new one, so that the browsers of months, each stream a
+  /// watcher, keep neither their memory nor a growing list.
+  std::vector<caf::actor_addr> watchers;
 };
 
 /// A finished job without a data directory: its graph stays in memory
@@ -314,7 +316,11 @@ public:
       i = loaded.first;
     }
     self_->send(i->second.handle, atom::watch_v, watcher);
-    i->second.watchers.push_back(std::move(watcher));
+    auto& ws = i->second.watchers;
+    std::erase_if(ws, [](const caf::actor_addr& w) {
+      return !caf::actor_cast<caf::strong_actor_ptr>(w);
+    });
+    ws.push_back(watcher.address());
     return true;
   }
 
@@ -636,10 +642,14 @@ private:
         fail(f->second);
       }
     }
-    for (const auto& w : was.watchers) {
+    for (const auto& addr : was.watchers) {
+      auto w = caf::actor_cast<progress_watcher>(
+        caf::actor_cast<caf::strong_actor_ptr>(addr));
+      if (!w)
+        continue; // gone meanwhile
       if (i != jobs_.end()) {
         self_->send(i->second.handle, atom::watch_v, w);
-        i->second.watchers.push_back(w);
+        i->second.watchers.push_back(addr);
       } else if (f != failed_.end()) {
         progress_update u;
         u.job_id = id;

@@ -132,6 +132,9 @@ TEST_CASE("http: the REST API answers every endpoint", "[http][remote]") {
     auto page1 = body_of(p1).as_object();
     REQUIRE(page1.at("jobs").as_array().size() == 2);
     CHECK(page1.at("jobs").as_array()[0].at("id").as_string() == ids[0]);
+    // As find answers it, counts and all (this server keeps no index).
+    CHECK(num(page1.at("jobs").as_array()[0].at("stats").at("total_tasks"))
+          == 4);
     auto cursor = str(page1.at("next_cursor"));
     CHECK(cursor == ids[1]);
     auto p2 = http_get(to, "/api/v1/jobs?name=paged&limit=2&cursor=" + cursor);

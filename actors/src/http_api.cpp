@@ -326,9 +326,23 @@ reply api::jobs(const request& r) {
     q.newest_first = *x == "newest";
   }
   auto found = client_.query(q);
+  // The index holds a job's counts and progress as of its submission
+  // until it settles (and none for jobs kept without a data directory):
+  // the jobs of the page that run, or lack them, are asked for their own.
+  constexpr size_t refreshed_at_most = 200;
+  size_t refreshed = 0;
   json::array list;
-  for (const auto& j : found)
+  for (auto& j : found) {
+    if ((!is_final(j.state) || j.stats.total_tasks == 0)
+        && refreshed++ < refreshed_at_most) {
+      try {
+        j = client_.find(j.id);
+      } catch (const error&) {
+        // gone meanwhile (retention): the index's entry stands
+      }
+    }
     list.push_back(core::to_json(j));
+  }
   json::object o;
   o["jobs"] = std::move(list);
   if (found.size() == q.limit)

@@ -44,8 +44,9 @@ constexpr char profile_prefix = 's';  // 's' + key: a learned task profile
 constexpr char snapshot_prefix = 'f'; // 'f' + job id: a finished job
 constexpr char index_prefix = 'i';    // 'i' + job id: its summary
 // Where snapshots and index entries live. Their keys are time-ordered and
-// written once (new jobs only), so in families of their own each flushed
-// table lies after every older one and moves down the levels without being
+// only recent jobs' are written (an index entry at submission and again
+// at the snapshot), so in families of their own each flushed table lies
+// after nearly every older one and moves down the levels without being
 // rewritten. Beside the events (whose range spans them) every compaction
 // rewrote all of them: a store of a million finished jobs wrote each byte
 // about thirty times, and the journal slowed as it grew.
@@ -936,16 +937,19 @@ void journal_store::move_legacy_keys() {
   ro.verify_checksums = true;
   for (auto [prefix, family] : {std::pair{snapshot_prefix, snapshots_},
                                 std::pair{index_prefix, index_}}) {
+    // Each batch starts after the last one's keys: seeking from the prefix
+    // again would step over every delete written so far.
+    std::string from(1, prefix);
     for (;;) {
       rocksdb::WriteBatch batch;
       size_t moved = 0;
       std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(ro)};
-      for (it->Seek(std::string(1, prefix));
-           it->Valid() && it->key().size() > 0 && it->key()[0] == prefix
-           && moved < 10000;
+      for (it->Seek(from); it->Valid() && it->key().size() > 0
+                           && it->key()[0] == prefix && moved < 10000;
            it->Next(), ++moved) {
         batch.Put(family, it->key(), it->value());
         batch.Delete(it->key());
+        from = it->key().ToString() + '\0';
       }
       if (!it->status().ok())
         refuse(it->status(), opts_.dir);

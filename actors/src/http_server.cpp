@@ -223,6 +223,7 @@ public:
 
   ~session() {
     --owner_->connections;
+    end_stream_count(); // one whose job was still being looked up
     if (sink_)
       sink_->close();
     if (watcher_) {

@@ -315,7 +315,7 @@ weft::local_cluster_options cluster_options(const options& opt,
                                             const scratch_dir& dir) {
   weft::local_cluster_options lco;
   lco.runners[0].slots = opt.slots;
-  lco.runners[0].prefetch = opt.prefetch;
+  lco.runners[0].max_leases = opt.prefetch;
   if (opt.journal != "none") {
     lco.orchestrator.data_dir = dir.path;
     lco.orchestrator.fsync = opt.journal == "fsync";
@@ -417,7 +417,7 @@ int serve(const options& opt) {
   co.scheduler_threads = 2;
   auto conn = weft::remote::connect(opt.serve, co);
   auto runner
-    = conn.make_runner({.slots = opt.slots, .prefetch = opt.prefetch});
+    = conn.make_runner({.slots = opt.slots, .max_leases = opt.prefetch});
   runner.register_tasks<bench_noop, bench_tree, bench_fanout, bench_chain>();
   runner.run_forever();
   return 0;

@@ -118,15 +118,16 @@ struct fixture {
 
 // -- stub runner --------------------------------------------------------------
 
-/// What a stub runner was sent, and what its job let it start.
+/// What a stub runner was sent, and the revocations it was asked for.
 struct runner_log {
   std::vector<std::vector<dispatch_spec>> batches;
-  std::vector<uint64_t> allowed;
+  std::vector<std::string> revoked;
   std::vector<std::string> unexpected;
 };
 
-/// Records `run` batches. On `go`, asks the job of its last batch to start
-/// that batch; `done` with results goes to that job as the runner's report.
+/// Records `run` batches. On `go`, reports to the job of its last batch
+/// that its slots started that batch; `done` with results goes to that job
+/// as the runner's report. A revocation is answered with nothing dropped.
 caf::behavior stub_runner(caf::event_based_actor* self,
                           std::shared_ptr<runner_log> log) {
   self->set_default_handler(
@@ -143,13 +144,13 @@ caf::behavior stub_runner(caf::event_based_actor* self,
       const auto& batch = log->batches.back();
       std::vector<weft::attempt_id> ids;
       for (const auto& s : batch)
-        ids.push_back({s.task, s.attempt, s.seq});
-      self
-        ->request(batch.front().job, caf::infinite, atom::start_v, ids,
-                  std::string{"stub-runner"})
-        .then([log](std::vector<uint64_t>& seqs) {
-          log->allowed.insert(log->allowed.end(), seqs.begin(), seqs.end());
-        });
+        ids.push_back({s.task, s.attempt, s.seq, s.lease});
+      self->send(batch.front().job, atom::start_v, ids,
+                 std::string{"stub-runner"});
+    },
+    [log](atom::withdraw, const std::string& job_id) {
+      log->revoked.push_back(job_id);
+      return std::vector<uint64_t>{};
     },
     [self, log](atom::done, std::vector<weft::task_result>& results) {
       self->send(log->batches.back().front().job, atom::done_v,
@@ -173,8 +174,9 @@ struct job_log {
 
 caf::behavior stub_job(caf::event_based_actor*, std::shared_ptr<job_log> log) {
   return {
-    [log](atom::lost, uint32_t task, uint32_t attempt, uint64_t seq) {
-      log->lost.emplace_back(task, attempt, seq);
+    [log](atom::lost, const std::vector<weft::attempt_id>& ids) {
+      for (const auto& x : ids)
+        log->lost.emplace_back(x.task, x.attempt, x.seq);
     },
     [log](atom::remove, const std::vector<weft::attempt_id>& ids) {
       for (const auto& x : ids)
@@ -753,7 +755,6 @@ TEST_CASE("deterministic: a job enqueues subtasks only after the journal "
   // on disk), and the job writes the start.
   caf::anon_send(runner, go_atom::value);
   f.run();
-  CHECK(rlog->allowed == std::vector<uint64_t>{root.seq});
   REQUIRE(jlog->appends.size() == 1);
   CHECK(jlog->kinds(0) == std::vector{weft::core::event_kind::task_started});
   CHECK_FALSE(jlog->appends[0][0].sync);
@@ -773,6 +774,7 @@ TEST_CASE("deterministic: a job enqueues subtasks only after the journal "
   weft::task_result result;
   result.task = root.task;
   result.attempt = root.attempt;
+  result.lease = root.lease;
   result.outcome.succeeded = true;
   result.outcome.subtasks = {submission("child"), submission("child")};
   caf::anon_send(runner, atom::done_v, std::vector<weft::task_result>{result});
@@ -853,6 +855,7 @@ TEST_CASE("deterministic: a retry that lifts a cancel is journaled even when "
   weft::task_result result;
   result.task = root.task;
   result.attempt = root.attempt;
+  result.lease = root.lease;
   result.outcome.succeeded = true;
   result.outcome.subtasks = {submission("child")};
   caf::anon_send(runner, atom::done_v, std::vector<weft::task_result>{result});
@@ -937,6 +940,7 @@ void run_last_batch(fixture& f, const caf::actor& r,
     weft::task_result res;
     res.task = s.task;
     res.attempt = s.attempt;
+    res.lease = s.lease;
     res.outcome.succeeded = true;
     res.outcome.subtasks = subtasks;
     results.push_back(std::move(res));
@@ -1060,6 +1064,7 @@ TEST_CASE("deterministic: a job has one journal write in flight at a time, "
     weft::task_result result;
     result.task = root.task;
     result.attempt = root.attempt;
+    result.lease = root.lease;
     result.outcome.succeeded = true;
     caf::anon_send(runner, atom::done_v,
                    std::vector<weft::task_result>{result});
@@ -1091,6 +1096,7 @@ TEST_CASE("deterministic: a job has one journal write in flight at a time, "
     weft::task_result result;
     result.task = root.task;
     result.attempt = root.attempt;
+    result.lease = root.lease;
     result.outcome.succeeded = true;
     caf::anon_send(runner, atom::done_v,
                    std::vector<weft::task_result>{result});

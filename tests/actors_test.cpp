@@ -136,7 +136,11 @@ weft::runner_actor::behavior_type black_hole(weft::runner_actor::pointer self,
     [self](weft::atom::run, std::vector<weft::dispatch_spec>&) {
       self->quit(caf::exit_reason::kill);
     },
-    [](weft::atom::done, weft::job_actor&, weft::task_result&) {},
+    [](weft::atom::withdraw, const std::string&) {
+      return std::vector<uint64_t>{};
+    },
+    [](weft::atom::done, weft::job_actor&, std::string&, uint64_t,
+       weft::task_result&) {},
     [](weft::atom::flush) {},
     [](weft::atom::tick) {},
     [](weft::atom::idle) { return true; },

@@ -92,6 +92,31 @@ TEST_CASE("dispatch queue: runners are served round robin, one batch each") {
   CHECK(second[0].second[0].task == 3);
 }
 
+TEST_CASE("dispatch queue: runners with credit share the queue, one item "
+          "each per round") {
+  // The first runner's large lease window does not take everything.
+  queue q;
+  q.add_runner(1, {{"t", "v1.0"}});
+  q.add_runner(2, {{"t", "v1.0"}});
+  q.add_credit(1, 100);
+  q.add_credit(2, 3);
+  auto a = items({{"v1.0", 1},
+                  {"v1.0", 2},
+                  {"v1.0", 3},
+                  {"v1.0", 4},
+                  {"v1.0", 5},
+                  {"v1.0", 6},
+                  {"v1.0", 7},
+                  {"v1.0", 8}});
+  q.enqueue(a);
+  auto out = q.dispatch();
+  REQUIRE(out.size() == 2);
+  CHECK(out[0].first == 1);
+  CHECK(tasks_of(out[0].second) == std::vector<uint32_t>{1, 3, 5, 7, 8});
+  CHECK(out[1].first == 2);
+  CHECK(tasks_of(out[1].second) == std::vector<uint32_t>{2, 4, 6});
+}
+
 TEST_CASE("dispatch queue: a lost runner hands back what is in flight, a "
           "settled dispatch is not handed back") {
   queue q;

@@ -361,8 +361,13 @@ TEST_CASE("engine: the movies job fails on one title and resumes on retry") {
   CHECK(movie_runs["The Matrix"] == 1);
   CHECK(movie_runs["Shrek 2"] == 1);
   CHECK(movie_runs["Tilebox - The Movie"] == 1);
-  CHECK(movie_runs["The Avengers"] == 0); // one slot: canceled before it ran
   auto tasks = lc.jobs().tasks(job.id);
+  // One slot: The Avengers was leased behind the failing title. Either the
+  // revocation reached the runner first and it never ran (CANCELED), or the
+  // slot had started it before, and it finished like any running task.
+  REQUIRE(tasks.size() == 5);
+  bool avengers_ran = tasks[4].state == weft::task_state::computed;
+  CHECK(movie_runs["The Avengers"] == (avengers_ran ? 1 : 0));
   REQUIRE(tasks.size() == 5);
   CHECK(tasks[1].display == "The Matrix");
   REQUIRE(tasks[1].history.size() == 1);
@@ -372,10 +377,11 @@ TEST_CASE("engine: the movies job fails on one title and resumes on retry") {
   CHECK(tasks[1].history[0].spans.at(0).name == "fetch-movie-stats");
   CHECK(tasks[3].state == weft::task_state::failed);
   CHECK_THAT(tasks[3].history.at(0).error, Catch::Contains("KeyError"));
-  CHECK(tasks[4].state == weft::task_state::canceled);
+  if (!avengers_ran)
+    CHECK(tasks[4].state == weft::task_state::canceled);
 
   movies_fixed = true;
-  CHECK(lc.jobs().retry(job.id) == 2);
+  CHECK(lc.jobs().retry(job.id) == (avengers_ran ? 1 : 2));
   CHECK(lc.jobs().wait(job.id, 30s).state == weft::job_state::completed);
   CHECK(movie_runs["The Matrix"] == 1);
   CHECK(movie_runs["Shrek 2"] == 1);
@@ -408,9 +414,9 @@ struct cancel_root {
 BOOST_DESCRIBE_STRUCT(cancel_root, (), ())
 
 TEST_CASE("engine: cancel stops queued tasks lets running ones finish") {
-  // Without prefetch (the default) a task is RUNNING only while it holds a
-  // slot, so the siblings behind the gated task are still QUEUED when the
-  // job is canceled.
+  // A task is RUNNING only while it holds a slot, so the siblings behind
+  // the gated task are still QUEUED (leased or not) when the job is
+  // canceled, and the cancel revokes them.
   weft::local_cluster lc{slots(1)};
   lc.register_tasks<cancel_root, gated, noop>();
   std::promise<void> gate;
@@ -439,30 +445,33 @@ TEST_CASE("engine: cancel stops queued tasks lets running ones finish") {
   CHECK(take_log().size() == 5);
 }
 
-TEST_CASE(
-  "engine: with prefetch a runner accepts short tasks ahead of its slots") {
-  // One slot, a fast root: once the runner has measured it, it takes the
-  // siblings before the gated one finishes; they count as RUNNING and
-  // finish even though the job is canceled meanwhile.
-  auto opts = slots(1);
-  opts.runners[0].prefetch = 256;
-  weft::local_cluster lc{opts};
+TEST_CASE("engine: leased attempts stay QUEUED and a cancel revokes them") {
+  // One slot, a fast root: once the runner has measured it, it leases the
+  // siblings while the gated one runs. They stay QUEUED at the job, and
+  // the cancel drops them on the runner: they never execute.
+  weft::local_cluster lc{slots(1)};
   lc.register_tasks<cancel_root, gated, noop>();
   std::promise<void> gate;
   cancel_gate = &gate;
   gate_reached = false;
   lc.start();
   take_log();
-  auto job = lc.jobs().submit("prefetch", cancel_root{});
+  auto job = lc.jobs().submit("leases", cancel_root{});
   REQUIRE(weft::test::wait_until([] { return gate_reached.load(); }, 30s));
-  // The three subtasks came in one batch and were all accepted.
-  CHECK(lc.jobs().find(job.id).running == 3);
-  CHECK(lc.jobs().cancel(job.id) == 0); // nothing left queued
+  // All three went to the runner in one batch; one holds the slot.
+  auto cluster = lc.jobs().find_cluster("default");
+  CHECK(cluster.dispatched == 3);
+  CHECK(cluster.queued == 0);
+  CHECK(lc.jobs().find(job.id).running == 1);
+  CHECK(lc.jobs().cancel(job.id) == 2);
+  // The cancel returned after the runner dropped them.
+  CHECK(lc.jobs().find_cluster("default").dispatched == 1);
   gate.set_value();
   auto canceled = lc.jobs().wait(job.id, 30s);
   CHECK(canceled.state == weft::job_state::canceled);
   CHECK(canceled.running == 0);
-  CHECK(canceled.stats.count(weft::task_state::computed) == 4);
+  CHECK(take_log().empty()); // no leased sibling executed
+  CHECK(canceled.stats.count(weft::task_state::computed) == 2);
 }
 
 // -- versions

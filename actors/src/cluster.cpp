@@ -75,13 +75,18 @@ public:
     answer_idle_waiters();
   }
 
-  void withdraw(const std::string& job_id) {
+  /// Revocation: the job's queued attempts go, and each runner holding
+  /// leases of it drops those it has not started. Answers once all of them
+  /// confirmed, or after `revoke_timeout` (a silent runner is about to be
+  /// declared lost anyway, and its leases with it).
+  caf::result<uint64_t> withdraw(const std::string& job_id) {
+    auto rp = self_->make_response_promise<uint64_t>();
     if (life_ == life::deleting) {
-      hold([this, job_id] { withdraw(job_id); });
-      return;
+      hold([this, job_id, rp]() mutable { revoke(job_id, rp); });
+      return rp;
     }
-    queue_.withdraw(job_id);
-    answer_idle_waiters();
+    revoke(job_id, rp);
+    return rp;
   }
 
   caf::result<bool> join(runner_actor& runner, runner_registration& reg) {
@@ -297,11 +302,54 @@ private:
   }
 
   /// Whatever it was sent and its job has not heard of yet goes back to the
-  /// jobs; those that did start are settled through the job's monitors.
+  /// jobs, one message per job; those that did start are settled through
+  /// the job's monitors.
   void runner_lost(const caf::actor_addr& addr) {
-    for (auto& [seq, t] : queue_.remove_runner(addr))
-      self_->send(t.job, atom::lost_v, t.task, t.attempt, seq);
+    std::map<caf::actor_addr, std::pair<job_actor, std::vector<attempt_id>>>
+      by_job;
+    for (auto& [seq, t] : queue_.remove_runner(addr)) {
+      auto& entry = by_job[t.job.address()];
+      entry.first = t.job;
+      entry.second.push_back(attempt_id{t.task, t.attempt, seq, t.lease});
+    }
+    for (auto& [job, entry] : by_job)
+      self_->send(entry.first, atom::lost_v, std::move(entry.second));
     forget(addr);
+  }
+
+  void revoke(const std::string& job_id,
+              caf::typed_response_promise<uint64_t> rp) {
+    queue_.withdraw(job_id);
+    struct tally {
+      caf::typed_response_promise<uint64_t> rp;
+      size_t waiting = 0;
+      uint64_t revoked = 0;
+    };
+    auto t = std::make_shared<tally>();
+    t->rp = std::move(rp);
+    for (const auto& key : queue_.holders(job_id))
+      for (const auto& r : runners_)
+        if (r.addr == key) {
+          ++t->waiting;
+          self_->request(r.handle, revoke_timeout, atom::withdraw_v, job_id)
+            .then(
+              [this, t](const std::vector<uint64_t>& seqs) {
+                // Dropped unstarted: nothing of theirs will reach the job.
+                queue_.settle(seqs);
+                t->revoked += seqs.size();
+                if (--t->waiting == 0)
+                  t->rp.deliver(t->revoked);
+                answer_idle_waiters();
+              },
+              [t](caf::error&) {
+                if (--t->waiting == 0)
+                  t->rp.deliver(t->revoked);
+              });
+          break;
+        }
+    if (t->waiting == 0)
+      t->rp.deliver(uint64_t{0});
+    answer_idle_waiters();
   }
 
   void forget(const caf::actor_addr& addr) {
@@ -327,6 +375,9 @@ private:
     }
   }
 
+  /// How long a revocation waits for a runner's confirmation.
+  static constexpr std::chrono::seconds revoke_timeout{2};
+
   pointer self_ = nullptr;
   std::string name_;
   std::shared_ptr<metrics> registry_; // keeps meters_ valid
@@ -349,7 +400,9 @@ cluster_actor::behavior_type cluster_fn(cluster_state::pointer self,
   return {
     [&st](atom::enqueue, std::vector<dispatch_spec>& batch,
           const std::vector<uint64_t>& settled) { st.enqueue(batch, settled); },
-    [&st](atom::withdraw, const std::string& job_id) { st.withdraw(job_id); },
+    [&st](atom::withdraw, const std::string& job_id) {
+      return st.withdraw(job_id);
+    },
     [&st](atom::join, runner_actor& runner, runner_registration& reg) {
       return st.join(runner, reg);
     },

@@ -12,9 +12,12 @@
 #include <algorithm>
 #include <deque>
 #include <functional>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
+#include <unordered_map>
 #include <utility>
 
 namespace weft {
@@ -54,8 +57,15 @@ struct job_data {
   struct attempt_ref {
     uint32_t attempt;
     uint64_t seq;
+    uint64_t lease;
   };
   std::map<caf::actor_addr, std::map<uint32_t, attempt_ref>> running;
+  // The lease of each task dispatched and not started yet (see
+  // dispatch_spec::lease): a start, or a lost dispatch, counts only under
+  // it. Leases are numbered from a random base, so that none of an earlier
+  // actor of this job (before a restart) is taken for one of this one.
+  std::unordered_map<uint32_t, uint64_t> leases;
+  uint64_t next_lease = 0;
   std::map<std::string, cluster_actor> clusters;
   bool create_clusters = true;
   // Dispatches (task, attempt) that wait for a cluster of their name to
@@ -225,6 +235,8 @@ effects collect(job_data& st) {
   fx.settled.swap(st.settled);
   fx.withdraw = st.graph->halted() && !st.was_halted;
   st.was_halted = st.graph->halted();
+  if (st.was_halted)
+    st.leases.clear(); // nothing queued may start: no lease holds
   return fx;
 }
 
@@ -245,6 +257,8 @@ void dispatch_ready(job_pointer self, effects& fx) {
     spec.attempt = graph.attempt(i);
     spec.identifier = graph.identifier(i);
     spec.input = graph.input(i);
+    spec.lease = ++st.next_lease;
+    st.leases[i] = spec.lease;
     batches[graph.cluster(i)].push_back(std::move(spec));
   }
   for (auto& [name, batch] : batches) {
@@ -356,12 +370,35 @@ void snapshot(job_pointer self) {
       });
 }
 
+/// Revokes the leases of this halted job at every cluster it sent work
+/// to; `then` runs once each cluster answered that its runners dropped the
+/// leased attempts no slot took (or gave up waiting for one).
+void revoke_leases(job_pointer self, std::function<void()> then) {
+  auto& st = self->state;
+  auto left = std::make_shared<size_t>(st.clusters.size());
+  auto done = std::make_shared<std::function<void()>>(std::move(then));
+  if (*left == 0) {
+    (*done)();
+    return;
+  }
+  for (auto& [name, hdl] : st.clusters)
+    self->request(hdl, std::chrono::seconds{10}, atom::withdraw_v, st.id)
+      .then(
+        [left, done](uint64_t) {
+          if (--*left == 0)
+            (*done)();
+        },
+        [left, done](caf::error&) {
+          if (--*left == 0)
+            (*done)();
+        });
+}
+
 /// Makes one committed step visible, in this order.
 void apply(job_pointer self, effects& fx) {
   auto& st = self->state;
   if (fx.withdraw)
-    for (auto& [name, hdl] : st.clusters)
-      self->send(hdl, atom::withdraw_v, st.id);
+    revoke_leases(self, [] {});
   dispatch_ready(self, fx);
   report_settled(self, fx);
   for (auto& reply : fx.replies)
@@ -500,25 +537,36 @@ void runner_down(job_pointer self, caf::down_msg& msg) {
   commit(self, std::move(events), collect(st));
 }
 
-/// A runner asks to start dispatched attempts; returns the seqs it may run.
-std::vector<uint64_t> start_attempts(job_pointer self,
-                                     std::vector<attempt_id>& ids,
-                                     const std::string& runner) {
+/// A report (start or result) that no lease of this job accepts.
+void reject(job_data& st, bool result, size_t n = 1) {
+  st.metrics->reports_rejected(result, n);
+}
+
+/// A runner's slots started leased attempts: those still under their lease
+/// become RUNNING there; the others were canceled, revoked or given to
+/// another runner meanwhile, and their execution counts for nothing.
+void start_attempts(job_pointer self, std::vector<attempt_id>& ids,
+                    const std::string& runner) {
   auto& st = self->state;
   auto sender = self->current_sender();
   auto addr = caf::actor_cast<caf::actor_addr>(sender);
   auto at = now();
-  std::vector<uint64_t> allowed;
   std::vector<core::journal_event> events;
   bool watched = st.running.count(addr) > 0;
+  bool accepted = false;
   for (const auto& id : ids) {
-    if (sender == nullptr || !st.graph->start(id.task, id.attempt, at)) {
+    auto l = st.leases.find(id.task);
+    if (sender == nullptr || l == st.leases.end() || l->second != id.lease
+        || !st.graph->start(id.task, id.attempt, at)) {
       if (id.task < st.graph->size())
         settle(st, id.task, id.seq);
+      reject(st, false);
       continue;
     }
-    st.running[addr][id.task] = job_data::attempt_ref{id.attempt, id.seq};
-    allowed.push_back(id.seq);
+    st.leases.erase(l);
+    st.running[addr][id.task]
+      = job_data::attempt_ref{id.attempt, id.seq, id.lease};
+    accepted = true;
     if (st.journal) {
       auto e = task_event(core::event_kind::task_started, id.task, id.attempt);
       e.time = at;
@@ -526,33 +574,38 @@ std::vector<uint64_t> start_attempts(job_pointer self,
       events.push_back(std::move(e));
     }
   }
-  if (!allowed.empty() && !watched)
+  if (accepted && !watched)
     self->monitor(sender);
-  // The attempts may run before their start is on disk: if this process
-  // dies first, the tasks are queued again on restart and run again,
-  // exactly as if the start had been written (at-least-once). So the start
-  // need not be synced on its own: readers see RUNNING once the journal has
-  // it, and the next synced write (the completion's at the latest) puts it
-  // on disk.
+  // The attempts run before their start is on disk: if this process dies
+  // first, the tasks are queued again on restart and run again, exactly as
+  // if the start had been written (at-least-once). So the start need not be
+  // synced on its own: readers see RUNNING once the journal has it, and the
+  // next synced write (the completion's at the latest) puts it on disk.
   commit(self, std::move(events), collect(st), false);
-  return allowed;
 }
 
-/// A runner reports finished attempts it started for this job.
-void finish_attempts(job_pointer self, std::vector<task_result>& results) {
+/// Takes finished attempts into the graph, each found by `find` (which
+/// says where it ran and under which lease, or that no lease of this job
+/// holds it).
+template <class Find>
+void take_results(job_pointer self, std::vector<task_result>& results,
+                  Find find) {
   auto& st = self->state;
-  auto addr = caf::actor_cast<caf::actor_addr>(self->current_sender());
-  auto r = st.running.find(addr);
-  if (r == st.running.end())
-    return; // not a runner this job started attempts on
   std::vector<core::journal_event> events;
   std::vector<core::task_index> computed;
   for (auto& result : results) {
-    auto i = r->second.find(result.task);
-    if (i == r->second.end() || i->second.attempt != result.attempt)
-      continue; // not an attempt this job started there
+    auto found = find(result);
+    if (!found) {
+      reject(st, true);
+      continue;
+    }
+    auto [r, i] = *found;
     auto ref = i->second;
     r->second.erase(i);
+    if (r->second.empty()) {
+      self->demonitor(r->first);
+      st.running.erase(r);
+    }
     meters_of(st, st.graph->cluster_id(result.task))
       .task_duration.observe(result.outcome.stopped - result.outcome.started);
     if (st.journal) {
@@ -571,12 +624,55 @@ void finish_attempts(job_pointer self, std::vector<task_result>& results) {
     settle(st, result.task, ref.seq);
   }
   st.stats->learn(*st.graph, computed);
-  if (r->second.empty()) {
-    st.running.erase(r);
-    self->demonitor(addr);
-  }
   // Subtasks are dispatched only once their parent's completion is on disk.
   commit(self, std::move(events), collect(st));
+}
+
+using running_map
+  = std::map<caf::actor_addr, std::map<uint32_t, job_data::attempt_ref>>;
+using running_hit
+  = std::pair<running_map::iterator,
+              std::map<uint32_t, job_data::attempt_ref>::iterator>;
+
+/// A runner reports finished attempts it started for this job.
+void finish_attempts(job_pointer self, std::vector<task_result>& results) {
+  auto& st = self->state;
+  auto addr = caf::actor_cast<caf::actor_addr>(self->current_sender());
+  take_results(self, results,
+               [&](const task_result& res) -> std::optional<running_hit> {
+                 auto r = st.running.find(addr);
+                 if (r == st.running.end())
+                   return std::nullopt;
+                 auto i = r->second.find(res.task);
+                 if (i == r->second.end() || i->second.attempt != res.attempt
+                     || i->second.lease != res.lease)
+                   return std::nullopt;
+                 return running_hit{r, i};
+               });
+}
+
+/// Results a runner finished after losing the connection it started them
+/// on: the same execution still counts while its lease is the one the task
+/// runs under (the loss was not noticed here yet); once the task was given
+/// to another runner, or the job halted, they are rejected.
+void finish_late(job_pointer self, std::vector<task_result>& results,
+                 const std::string& runner) {
+  auto& st = self->state;
+  size_t rejected = 0;
+  take_results(self, results,
+               [&](const task_result& res) -> std::optional<running_hit> {
+                 for (auto r = st.running.begin(); r != st.running.end(); ++r)
+                   if (auto i = r->second.find(res.task);
+                       i != r->second.end() && i->second.attempt == res.attempt
+                       && i->second.lease == res.lease)
+                     return running_hit{r, i};
+                 ++rejected;
+                 return std::nullopt;
+               });
+  if (rejected > 0)
+    std::cerr << "weft: job " << st.id << " rejected " << rejected
+              << " late result(s) from runner " << runner
+              << ": their leases were given to other runners or revoked\n";
 }
 
 /// Indicators of attempts still running, from the runner running them.
@@ -589,7 +685,8 @@ void running_progress(job_pointer self,
     return;
   for (auto& report : reports) {
     auto i = r->second.find(report.task);
-    if (i == r->second.end() || i->second.attempt != report.attempt)
+    if (i == r->second.end() || i->second.attempt != report.attempt
+        || i->second.lease != report.lease)
       continue;
     if (st.graph->report_progress(report.task, report.attempt,
                                   std::move(report.progress)))
@@ -597,17 +694,23 @@ void running_progress(job_pointer self,
   }
 }
 
-/// A dispatch that never started (its start request would have come
-/// first) runs again under a new attempt.
-void redeliver(job_pointer self, uint32_t task, uint32_t attempt,
-               uint64_t seq) {
+/// Leased attempts that never started (their runner died first, or left
+/// and handed them back): those still under their lease are dispatched
+/// again, without spending a retry.
+void leases_lost(job_pointer self, const std::vector<attempt_id>& ids) {
   auto& st = self->state;
-  if (task >= st.graph->size())
-    return;
-  if (st.graph->redeliver(task, attempt))
-    meters_of(st, st.graph->cluster_id(task))
-      .attempts_requeued.fetch_add(1, std::memory_order_relaxed);
-  settle(st, task, seq);
+  for (const auto& id : ids) {
+    if (id.task >= st.graph->size())
+      continue;
+    if (auto l = st.leases.find(id.task);
+        l != st.leases.end() && l->second == id.lease) {
+      st.leases.erase(l);
+      if (st.graph->redeliver(id.task, id.attempt))
+        meters_of(st, st.graph->cluster_id(id.task))
+          .attempts_requeued.fetch_add(1, std::memory_order_relaxed);
+    }
+    settle(st, id.task, id.seq);
+  }
   commit(self, {}, collect(st));
 }
 
@@ -622,8 +725,10 @@ void cluster_deleted(job_pointer self, const std::vector<attempt_id>& ids) {
       st.clusters.erase(i);
       break;
     }
-  for (const auto& id : ids)
+  for (const auto& id : ids) {
+    st.leases.erase(id.task);
     st.graph->redeliver(id.task, id.attempt);
+  }
   commit(self, {}, collect(st));
 }
 
@@ -635,8 +740,10 @@ void cluster_created(job_pointer self, const std::string& name) {
     return;
   auto waiting = std::move(i->second);
   st.unrouted.erase(i);
-  for (const auto& [task, attempt] : waiting)
+  for (const auto& [task, attempt] : waiting) {
+    st.leases.erase(task);
     st.graph->redeliver(task, attempt);
+  }
   commit(self, {}, collect(st));
 }
 
@@ -655,12 +762,40 @@ caf::result<uint64_t> commit_job_event(job_pointer self, core::event_kind kind,
   return rp;
 }
 
+/// Cancel answers once the cancel is visible and every cluster confirmed
+/// that its runners dropped the job's leased attempts: from then on no
+/// attempt of it starts (docs/semantics.md).
 caf::result<uint64_t> cancel(job_pointer self) {
-  auto& graph = *self->state.graph;
+  auto& st = self->state;
+  auto& graph = *st.graph;
   auto before = graph.state();
   auto n = graph.cancel();
-  return commit_job_event(self, core::event_kind::job_canceled,
-                          graph.state() != before, n);
+  if (!graph.halted() || st.was_halted)
+    return commit_job_event(self, core::event_kind::job_canceled,
+                            graph.state() != before, n);
+  // Revoked at once, not after the journal: a cancel lost in a crash
+  // requeues the tasks on restart anyway.
+  struct both {
+    caf::typed_response_promise<uint64_t> rp;
+    int left = 2;
+    uint64_t canceled = 0;
+  };
+  auto b = std::make_shared<both>();
+  b->rp = self->make_response_promise<uint64_t>();
+  b->canceled = n;
+  auto finish = [b] {
+    if (--b->left == 0)
+      b->rp.deliver(b->canceled);
+  };
+  revoke_leases(self, finish);
+  st.was_halted = true; // collect() need not revoke again
+  std::vector<core::journal_event> events;
+  if (st.journal && graph.state() != before)
+    events.push_back(task_event(core::event_kind::job_canceled, 0, 0));
+  auto fx = collect(st);
+  fx.replies.push_back(finish);
+  commit(self, std::move(events), std::move(fx));
+  return b->rp;
 }
 
 caf::result<uint64_t> retry(job_pointer self) {
@@ -767,6 +902,8 @@ void init(job_pointer self, job_environment env, recovered_job job) {
   count_transitions(st, true);
   st.settle_counted = is_final(st.graph->state()) && st.graph->quiescent();
   st.create_clusters = env.create_clusters_on_use;
+  std::random_device rd;
+  st.next_lease = (uint64_t{rd()} << 32 | rd()) >> 1; // room to count up
   st.last_state = st.graph->state();
   if (job.from_snapshot)
     st.lifecycle = job_data::rest::snapshotted;
@@ -784,17 +921,20 @@ job_actor::behavior_type job_fn(job_pointer self, job_environment env,
   init(self, std::move(env), std::move(job));
   return {
     [self](atom::start, std::vector<attempt_id>& ids,
-           const std::string& runner) {
-      return start_attempts(self, ids, runner);
-    },
+           const std::string& runner) { start_attempts(self, ids, runner); },
     [self](atom::done, std::vector<task_result>& results) {
       finish_attempts(self, results);
+    },
+    [self](atom::done, std::vector<task_result>& results,
+           const std::string& runner) {
+      if (self->current_sender() == self->state.service.address())
+        finish_late(self, results, runner);
     },
     [self](atom::progress, std::vector<attempt_progress>& reports) {
       running_progress(self, reports);
     },
-    [self](atom::lost, uint32_t task, uint32_t attempt, uint64_t seq) {
-      redeliver(self, task, attempt, seq);
+    [self](atom::lost, const std::vector<attempt_id>& ids) {
+      leases_lost(self, ids);
     },
     [self](atom::remove, const std::vector<attempt_id>& ids) {
       cluster_deleted(self, ids);

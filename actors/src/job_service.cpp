@@ -324,6 +324,22 @@ public:
     return true;
   }
 
+  /// Results a runner finished after losing the connection it started
+  /// them on: its job decides by their leases; a job not in memory ran
+  /// them elsewhere long ago, or is gone.
+  void late_results(const std::string& id, std::vector<task_result>& results,
+                    const std::string& runner) {
+    auto i = jobs_.find(id);
+    if (i == jobs_.end()) {
+      cfg_.metrics->reports_rejected(true, results.size());
+      std::cerr << "weft: rejected " << results.size()
+                << " late result(s) from runner " << runner << " for job " << id
+                << ", which is no longer running\n";
+      return;
+    }
+    self_->send(i->second.handle, atom::done_v, std::move(results), runner);
+  }
+
   void state_changed(const std::string& id, job_state state) {
     if (auto i = jobs_.find(id); i != jobs_.end()) {
       i->second.state = state;
@@ -969,6 +985,8 @@ job_service_actor::behavior_type service_fn(
       st.state_changed(id, state);
     },
     [&st](atom::done, const std::string& id) { st.job_done(id); },
+    [&st](atom::done, const std::string& id, std::vector<task_result>& results,
+          const std::string& runner) { st.late_results(id, results, runner); },
     [&st](atom::tick) { st.housekeeping(); },
   };
 }

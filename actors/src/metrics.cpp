@@ -253,6 +253,15 @@ std::string metrics::render(const std::vector<cluster_gauges>& clusters,
     x.sample("weft_attempts_requeued_total", {{"cluster", name}},
              load(block->attempts_requeued));
 
+  x.family("weft_attempt_reports_rejected_total", "counter",
+           "Start and result reports of attempts that no lease of their "
+           "job held any more (canceled, revoked, or given to another "
+           "runner): fenced off, never counted.");
+  x.sample("weft_attempt_reports_rejected_total", {{"kind", "start"}},
+           load(starts_rejected_));
+  x.sample("weft_attempt_reports_rejected_total", {{"kind", "result"}},
+           load(results_rejected_));
+
   x.family("weft_task_duration_seconds", "histogram",
            "How long attempts ran, as their runners measured them.");
   for (const auto& [name, block] : blocks)

@@ -72,8 +72,8 @@ struct runner::impl {
                [&](caf::error& e) { err = std::move(e); });
     if (err)
       throw to_weft_error(err);
-    return spawn_runner(sys, std::move(cluster), shared, opts.slots,
-                        opts.prefetch);
+    return spawn_runner(sys, std::move(cluster), svc, shared, opts.slots,
+                        opts.max_leases);
   }
 
   void start() {

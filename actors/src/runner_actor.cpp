@@ -82,8 +82,10 @@ void print_logs(const std::string& task_id, const core::attempt_outcome& out) {
 struct runner_data {
   std::shared_ptr<runner_shared> shared;
   cluster_actor cluster;
+  job_service_actor service;
+  uint64_t epoch = 0; // this actor's connection, among the runner's
   uint32_t slots = 1;
-  uint32_t busy = 0; // dispatched here and not yet finished
+  uint32_t busy = 0; // leased here (waiting or running), not yet finished
   bool stopping = false;
   bool left = false; // the cluster confirmed it sends nothing more
   // Gathered since the last flush: results per job, already cut into
@@ -94,13 +96,18 @@ struct runner_data {
     size_t last_bytes = 0; // of the last batch
   };
   std::map<caf::actor_addr, job_results> results;
+  // Results of attempts started under an earlier connection, by job id:
+  // they go through the job service.
+  std::map<std::string, std::vector<task_result>> late;
   uint32_t credit = 0;
   bool flush_scheduled = false;
-  // Prefetch: attempts granted beyond the slots, as many as the runner
-  // expects to finish in `refill_ns` at its mean attempt duration.
-  uint32_t prefetch_max = 0;
-  uint32_t prefetch = 0;
+  // The lease window: attempts held beyond the slots, as many as the
+  // runner expects to finish while a refill travels (`refill_ns` plus two
+  // round trips to its cluster) at its mean attempt duration.
+  uint32_t max_leases = 0;
+  uint32_t window = 0;
   double mean_ns = 0;
+  double rtt_ns = 0; // to the cluster, measured when joining
   static constexpr double refill_ns = 2e6;
   bool report_scheduled = false;
   static inline const char* name = "weft.runner";
@@ -108,9 +115,10 @@ struct runner_data {
 
 using runner_pointer = runner_actor::stateful_pointer<runner_data>;
 
-/// Results and credit go out in one message per job and one per cluster
-/// for everything that arrived before the flush message: under load the
-/// batches grow by themselves, idle the delay is one mailbox round.
+/// Starts, results and credit go out in one message per job and one per
+/// cluster for everything that arrived before the flush message: under
+/// load the batches grow by themselves, idle the delay is one mailbox
+/// round.
 void schedule_flush(runner_pointer self) {
   auto& st = self->state;
   if (st.flush_scheduled)
@@ -119,21 +127,55 @@ void schedule_flush(runner_pointer self) {
   self->send(self, atom::flush_v);
 }
 
+void hand_back(runner_pointer self, std::vector<runner_shared::lease> taken);
+
+/// `n` leases are over (finished or revoked): their credit goes back, and
+/// the window follows the mean attempt duration. A window that shrinks
+/// below what is held (a fast task submitted slow ones) hands the newest
+/// leases back to their jobs, for runners with free slots to take.
 void release(runner_pointer self, uint32_t n) {
   auto& st = self->state;
   st.busy -= std::min(st.busy, n);
   st.credit += n;
   if (st.mean_ns > 0) {
-    auto want
-      = std::min<double>(st.prefetch_max, st.slots * st.refill_ns / st.mean_ns);
+    auto want = std::min<double>(st.max_leases,
+                                 st.slots * (st.refill_ns + 2 * st.rtt_ns)
+                                   / st.mean_ns);
     auto target = static_cast<uint32_t>(want);
-    if (target > st.prefetch) {
-      st.credit += target - st.prefetch;
-      st.prefetch = target;
-    } else if (target < st.prefetch) {
-      auto withheld = std::min(st.credit, st.prefetch - target);
+    if (target > st.window) {
+      st.credit += target - st.window;
+      st.window = target;
+    } else if (target < st.window) {
+      auto excess = st.window - target;
+      auto withheld = std::min(st.credit, excess);
       st.credit -= withheld;
-      st.prefetch -= withheld;
+      st.window -= withheld;
+      excess -= withheld;
+      if (excess > 0 && !st.stopping) {
+        // Only leases beyond what the free slots take at once go back.
+        std::vector<runner_shared::lease> taken;
+        {
+          std::lock_guard<std::mutex> guard{st.shared->lease_mtx};
+          auto& leases = st.shared->leases;
+          size_t mine = 0;
+          for (const auto& l : leases)
+            mine += l.epoch == st.epoch;
+          auto running = st.busy > mine ? st.busy - mine : 0;
+          auto free = st.slots > running ? st.slots - running : 0;
+          auto keep = static_cast<size_t>(target) + free;
+          auto give = mine > keep ? std::min<size_t>(mine - keep, excess) : 0;
+          for (auto i = leases.end(); give > 0 && i != leases.begin();) {
+            --i;
+            if (i->epoch != st.epoch)
+              continue;
+            taken.push_back(std::move(*i));
+            i = leases.erase(i);
+            --give;
+          }
+        }
+        st.window -= static_cast<uint32_t>(taken.size());
+        hand_back(self, std::move(taken));
+      }
     }
   }
   schedule_flush(self);
@@ -163,10 +205,36 @@ constexpr size_t max_result_bytes = 32u << 20;
 void flush(runner_pointer self) {
   auto& st = self->state;
   st.flush_scheduled = false;
+  // Starts first: a job hears of an attempt's start before its result.
+  std::vector<runner_shared::started_attempt> starts;
+  {
+    std::lock_guard<std::mutex> guard{st.shared->lease_mtx};
+    starts.swap(st.shared->started);
+  }
+  if (!starts.empty()) {
+    std::map<caf::actor_addr, std::pair<job_actor, std::vector<attempt_id>>>
+      by_job;
+    for (auto& s : starts) {
+      if (s.epoch != st.epoch)
+        continue; // its connection is gone, and the lease with it
+      auto& entry = by_job[s.job.address()];
+      if (!entry.first)
+        entry.first = std::move(s.job);
+      entry.second.push_back(s.id);
+    }
+    for (auto& [addr, entry] : by_job)
+      self->send(entry.first, atom::start_v, std::move(entry.second),
+                 st.shared->name);
+  }
   for (auto& [addr, entry] : st.results)
     for (auto& batch : entry.batches)
       self->send(entry.job, atom::done_v, std::move(batch));
   st.results.clear();
+  for (auto& [job_id, results] : st.late)
+    if (st.service)
+      self->send(st.service, atom::done_v, job_id, std::move(results),
+                 st.shared->name);
+  st.late.clear();
   if (!st.stopping && st.credit > 0)
     self->send(st.cluster, atom::credit_v, caf::actor_cast<runner_actor>(self),
                st.credit);
@@ -179,14 +247,13 @@ void flush(runner_pointer self) {
 /// removes them when the attempt is over.
 class live_registration : public progress_observer {
 public:
-  live_registration(runner_shared& shared, job_actor job, uint32_t task,
-                    uint32_t attempt)
-      : shared_(shared), job_(std::move(job)), task_(task), attempt_(attempt) {
+  live_registration(runner_shared& shared, job_actor job, const attempt_id& id)
+      : shared_(shared), job_(std::move(job)), id_(id) {
   }
   void watch(std::shared_ptr<const progress_board> board) override {
     board_ = board.get();
     std::lock_guard<std::mutex> guard{shared_.live_mtx};
-    shared_.live.push_back({job_, task_, attempt_, std::move(board), 0});
+    shared_.live.push_back({job_, id_, std::move(board), 0});
   }
   ~live_registration() override {
     if (board_ == nullptr)
@@ -204,10 +271,63 @@ public:
 private:
   runner_shared& shared_;
   job_actor job_;
-  uint32_t task_;
-  uint32_t attempt_;
+  attempt_id id_;
   const progress_board* board_ = nullptr;
 };
+
+/// A worker thread is free: it takes the oldest lease (if a revocation did
+/// not take it first), notes the start for the next flush and executes it.
+void run_next_lease(const std::shared_ptr<runner_shared>& shared) {
+  runner_shared::lease lease;
+  runner_actor tell;
+  {
+    std::lock_guard<std::mutex> guard{shared->lease_mtx};
+    if (shared->leases.empty())
+      return;
+    lease = std::move(shared->leases.front());
+    shared->leases.pop_front();
+    const auto& spec = lease.spec;
+    // The first start since the last flush asks for one; later ones ride
+    // along with it.
+    if (shared->started.empty())
+      tell = shared->current;
+    shared->started.push_back(
+      {spec.job, attempt_id{spec.task, spec.attempt, spec.seq, spec.lease},
+       lease.epoch});
+  }
+  if (tell)
+    caf::anon_send(tell, atom::flush_v);
+  auto& spec = lease.spec;
+  attempt_request req;
+  req.job_id = spec.job_id;
+  req.task = spec.task;
+  req.attempt = spec.attempt;
+  req.identifier = std::move(spec.identifier);
+  req.input = std::move(spec.input);
+  core::attempt_outcome out;
+  {
+    live_registration live{*shared, spec.job,
+                           attempt_id{spec.task, spec.attempt, spec.seq,
+                                      spec.lease}};
+    out = execute_attempt(*shared->registry, req, shared->cache, shared->limits,
+                          shared->name, &live);
+  }
+  if (shared->print_logs)
+    print_logs(req.job_id + "/" + std::to_string(req.task), out);
+  task_result result{req.task, req.attempt, spec.lease, std::move(out)};
+  runner_actor to;
+  {
+    std::lock_guard<std::mutex> guard{shared->lease_mtx};
+    if (!shared->current) {
+      // Between connections: the next runner actor reports it.
+      shared->orphans.push_back({std::move(spec.job_id), std::move(result)});
+      return;
+    }
+    to = shared->current;
+  }
+  caf::anon_send(to, atom::done_v, std::move(spec.job), std::move(spec.job_id),
+                 lease.epoch, std::move(result));
+}
 
 /// While attempts are out, a timer samples the indicators of those that
 /// have some.
@@ -231,8 +351,8 @@ void report_progress(runner_pointer self) {
       if (auto list = a.board->sample(a.seen)) {
         auto& entry = reports[a.job.address()];
         entry.first = a.job;
-        entry.second.push_back(
-          attempt_progress{a.task, a.attempt, std::move(*list)});
+        entry.second.push_back(attempt_progress{a.id.task, a.id.attempt,
+                                                a.id.lease, std::move(*list)});
       }
   }
   for (auto& [addr, entry] : reports)
@@ -240,73 +360,85 @@ void report_progress(runner_pointer self) {
   schedule_report(self);
 }
 
-/// Asks each job of a dispatch batch once to start its attempts, then runs
-/// those it allows on the worker threads. Attempts beyond the free slots
-/// (prefetched) wait in the pool's queue and count as RUNNING at their job
-/// from here on.
+/// Leased attempts from the cluster: they wait, QUEUED at their jobs,
+/// until a worker thread is free to take one (run_next_lease).
 void run_batch(runner_pointer self, std::vector<dispatch_spec>& batch) {
   auto& st = self->state;
-  std::map<caf::actor_addr, std::vector<dispatch_spec>> by_job;
-  for (auto& spec : batch) {
-    ++st.busy;
-    by_job[caf::actor_cast<caf::actor_addr>(spec.job)].push_back(
-      std::move(spec));
+  auto n = static_cast<uint32_t>(batch.size());
+  {
+    std::lock_guard<std::mutex> guard{st.shared->lease_mtx};
+    for (auto& spec : batch)
+      st.shared->leases.push_back({std::move(spec), st.epoch});
   }
-  for (auto& [addr, specs] : by_job) {
-    std::vector<attempt_id> ids;
-    ids.reserve(specs.size());
-    for (const auto& s : specs)
-      ids.push_back(attempt_id{s.task, s.attempt, s.seq});
-    auto job = specs.front().job;
-    auto n = static_cast<uint32_t>(specs.size());
-    auto pending
-      = std::make_shared<std::vector<dispatch_spec>>(std::move(specs));
-    self
-      ->request(job, caf::infinite, atom::start_v, std::move(ids),
-                st.shared->name)
-      .then(
-        [self, pending](const std::vector<uint64_t>& allowed) {
-          auto& st = self->state;
-          auto me = caf::actor_cast<runner_actor>(self);
-          uint32_t refused = 0;
-          for (auto& spec : *pending) {
-            if (std::find(allowed.begin(), allowed.end(), spec.seq)
-                == allowed.end()) {
-              ++refused;
-              continue;
-            }
-            attempt_request req;
-            req.job_id = spec.job_id;
-            req.task = spec.task;
-            req.attempt = spec.attempt;
-            req.identifier = std::move(spec.identifier);
-            req.input = std::move(spec.input);
-            st.shared->pool.post(
-              [me, job = spec.job, shared = st.shared, req = std::move(req)] {
-                core::attempt_outcome out;
-                {
-                  live_registration live{*shared, job, req.task, req.attempt};
-                  out = execute_attempt(*shared->registry, req, shared->cache,
-                                        shared->limits, shared->name, &live);
-                }
-                if (shared->print_logs)
-                  print_logs(req.job_id + "/" + std::to_string(req.task), out);
-                caf::anon_send(me, atom::done_v, job,
-                               task_result{req.task, req.attempt,
-                                           std::move(out)});
-              });
-          }
-          if (refused > 0)
-            release(self, refused);
-          schedule_report(self);
-        },
-        [self, n](caf::error&) { release(self, n); });
+  st.busy += n;
+  // One turn per lease; a turn whose lease was revoked finds none, or a
+  // later one.
+  for (uint32_t i = 0; i < n; ++i)
+    st.shared->pool.post([shared = st.shared] { run_next_lease(shared); });
+  schedule_report(self);
+}
+
+/// Takes this actor's leases that no slot took yet: of one job, or all.
+std::vector<runner_shared::lease> take_leases(runner_pointer self,
+                                              const std::string* job_id) {
+  auto& st = self->state;
+  std::vector<runner_shared::lease> out;
+  std::lock_guard<std::mutex> guard{st.shared->lease_mtx};
+  auto& leases = st.shared->leases;
+  for (auto i = leases.begin(); i != leases.end();) {
+    if (i->epoch == st.epoch
+        && (job_id == nullptr || i->spec.job_id == *job_id)) {
+      out.push_back(std::move(*i));
+      i = leases.erase(i);
+    } else {
+      ++i;
+    }
   }
+  return out;
+}
+
+/// The cluster revokes a halted job's leases: those no slot took are
+/// dropped; their seqs go back so the cluster stops counting them.
+std::vector<uint64_t> revoke(runner_pointer self, const std::string& job_id) {
+  auto taken = take_leases(self, &job_id);
+  std::vector<uint64_t> seqs;
+  seqs.reserve(taken.size());
+  for (const auto& l : taken)
+    seqs.push_back(l.spec.seq);
+  if (!taken.empty())
+    release(self, static_cast<uint32_t>(taken.size()));
+  return seqs;
+}
+
+/// Leases no slot took go back to their jobs, which dispatch them again
+/// (elsewhere, or here) without spending a retry.
+void hand_back(runner_pointer self, std::vector<runner_shared::lease> taken) {
+  if (taken.empty())
+    return;
+  std::map<caf::actor_addr, std::pair<job_actor, std::vector<attempt_id>>>
+    by_job;
+  for (auto& l : taken) {
+    auto& entry = by_job[l.spec.job.address()];
+    if (!entry.first)
+      entry.first = l.spec.job;
+    entry.second.push_back(
+      attempt_id{l.spec.task, l.spec.attempt, l.spec.seq, l.spec.lease});
+  }
+  for (auto& [addr, entry] : by_job)
+    self->send(entry.first, atom::lost_v, std::move(entry.second));
+  auto& st = self->state;
+  st.busy -= std::min<uint32_t>(st.busy, static_cast<uint32_t>(taken.size()));
+}
+
+/// Leaving: every lease no slot took goes back.
+void hand_back_leases(runner_pointer self) {
+  hand_back(self, take_leases(self, nullptr));
 }
 
 /// An attempt finished on a worker thread: its result waits for the next
 /// flush, its slot is free.
-void attempt_done(runner_pointer self, job_actor& job, task_result& result) {
+void attempt_done(runner_pointer self, job_actor& job, std::string& job_id,
+                  uint64_t epoch, task_result& result) {
   auto& st = self->state;
   auto d = std::max<double>(1.0, static_cast<double>(result.outcome.stopped
                                                      - result.outcome.started));
@@ -326,6 +458,13 @@ void attempt_done(runner_pointer self, job_actor& job, task_result& result) {
     failed.runner = std::move(out.runner);
     out = std::move(failed);
     n = wire_bytes(out);
+  }
+  if (epoch != st.epoch) {
+    // Started under a connection that is gone: its job may have given the
+    // task to another runner since, and decides by its lease.
+    st.late[job_id].push_back(std::move(result));
+    schedule_flush(self);
+    return;
   }
   auto& entry = st.results[job.address()];
   entry.job = std::move(job);
@@ -355,16 +494,22 @@ void join_cluster(runner_pointer self) {
                    ? msg.reason
                    : caf::error{caf::exit_reason::remote_link_unreachable});
   });
+  auto sent = std::chrono::steady_clock::now();
   self->request(st.cluster, caf::infinite, atom::join_v, me, std::move(reg))
     .then(
-      [self, me](bool) {
+      [self, me, sent](bool) {
+        self->state.rtt_ns = static_cast<double>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(
+            std::chrono::steady_clock::now() - sent)
+            .count());
         self->send(self->state.cluster, atom::credit_v, me, self->state.slots);
       },
       [self](caf::error& err) { self->quit(err); });
 }
 
-/// Leaves the cluster first: batches it sent before its reply still arrive
-/// and run; then quits once they are done and reported.
+/// Leaves the cluster first: batches it sent before its reply still arrive;
+/// then hands back the leases no slot took and quits once the running
+/// attempts are done and reported.
 void leave_cluster(runner_pointer self) {
   auto& st = self->state;
   if (st.stopping)
@@ -372,6 +517,7 @@ void leave_cluster(runner_pointer self) {
   st.stopping = true;
   auto left = [self] {
     self->state.left = true;
+    hand_back_leases(self);
     schedule_flush(self); // quits once the last results are out
   };
   self
@@ -380,22 +526,60 @@ void leave_cluster(runner_pointer self) {
     .then([left](bool) { left(); }, [left](caf::error&) { left(); });
 }
 
+/// This actor becomes the runner's current one: the worker threads report
+/// to it, and results that waited for a connection go out through it.
+void take_over(runner_pointer self) {
+  auto& st = self->state;
+  std::vector<runner_shared::orphan> orphans;
+  {
+    std::lock_guard<std::mutex> guard{st.shared->lease_mtx};
+    st.epoch = ++st.shared->epoch;
+    st.shared->current = caf::actor_cast<runner_actor>(self);
+    orphans.swap(st.shared->orphans);
+  }
+  for (auto& o : orphans)
+    st.late[o.job_id].push_back(std::move(o.result));
+  if (!st.late.empty())
+    schedule_flush(self);
+  // However it ends, what it leased and no slot took goes with it: its
+  // orchestrator hands those to other runners once it notices.
+  self->attach_functor([shared = st.shared, epoch = st.epoch] {
+    std::lock_guard<std::mutex> guard{shared->lease_mtx};
+    std::erase_if(shared->leases, [epoch](const runner_shared::lease& l) {
+      return l.epoch == epoch;
+    });
+    std::erase_if(shared->started,
+                  [epoch](const runner_shared::started_attempt& s) {
+                    return s.epoch == epoch;
+                  });
+    if (shared->epoch == epoch)
+      shared->current = nullptr;
+  });
+}
+
 runner_actor::behavior_type runner_fn(runner_pointer self,
                                       cluster_actor cluster,
+                                      job_service_actor service,
                                       std::shared_ptr<runner_shared> shared,
-                                      uint32_t slots, uint32_t prefetch) {
+                                      uint32_t slots, uint32_t max_leases) {
   auto& st = self->state;
   st.shared = std::move(shared);
   st.cluster = std::move(cluster);
+  st.service = std::move(service);
   st.slots = slots;
-  st.prefetch_max = prefetch;
+  st.max_leases = max_leases;
+  take_over(self);
   join_cluster(self);
   return {
     [self](atom::run, std::vector<dispatch_spec>& batch) {
       run_batch(self, batch);
     },
-    [self](atom::done, job_actor& job, task_result& result) {
-      attempt_done(self, job, result);
+    [self](atom::withdraw, const std::string& job_id) {
+      return revoke(self, job_id);
+    },
+    [self](atom::done, job_actor& job, std::string& job_id, uint64_t epoch,
+           task_result& result) {
+      attempt_done(self, job, job_id, epoch, result);
     },
     [self](atom::flush) { flush(self); },
     [self](atom::tick) {
@@ -413,10 +597,11 @@ runner_actor::behavior_type runner_fn(runner_pointer self,
 } // namespace
 
 runner_actor spawn_runner(caf::actor_system& sys, cluster_actor cluster,
+                          job_service_actor service,
                           std::shared_ptr<runner_shared> shared, uint32_t slots,
-                          uint32_t prefetch) {
-  return sys.spawn(runner_fn, std::move(cluster), std::move(shared), slots,
-                   prefetch);
+                          uint32_t max_leases) {
+  return sys.spawn(runner_fn, std::move(cluster), std::move(service),
+                   std::move(shared), slots, max_leases);
 }
 
 } // namespace weft

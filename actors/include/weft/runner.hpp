@@ -20,16 +20,15 @@ struct runner_options {
   /// Storage behind `context::job_cache()`; empty: the local cluster's
   /// (or `remote::connect_options::cache`), else in memory in this process.
   std::shared_ptr<cache_store> cache{};
-  /// Throughput mode for many short tasks: at most this many attempts
-  /// accepted beyond the slots, queued on the runner until a slot frees, so
-  /// the slots stay busy while results travel and work arrives in batches.
-  /// The runner takes as many as it expects to finish within about 2 ms at
-  /// its mean attempt duration (short tasks in large batches, long ones one
-  /// per free slot; it starts at none). An accepted attempt is RUNNING at
-  /// its job from then on: a cancel, or a failure that cancels the rest,
-  /// no longer stops it. 0 (the default): a task is RUNNING only while it
-  /// holds a slot. An attempt's start time is when a slot takes it.
-  uint32_t prefetch = 0;
+  /// Leased attempts a runner may hold beyond its slots, so the slots stay
+  /// busy while results travel and work arrives in batches. The runner
+  /// holds as many as it expects to finish within about 2 ms plus two round
+  /// trips to its orchestrator, at its mean attempt duration: short tasks
+  /// in large batches, long ones one per free slot (it starts at none). A
+  /// leased attempt stays QUEUED at its job until a slot starts it; a
+  /// cancel, or a failure that cancels the rest of the job, revokes it
+  /// (docs/semantics.md). 0: only as many attempts as free slots.
+  uint32_t max_leases = 4096;
   context_limits limits{};
   bool print_logs = false; ///< echo task log lines to stderr
   /// How often the progress indicators of running attempts are sent to

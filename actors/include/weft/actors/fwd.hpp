@@ -118,7 +118,7 @@ caf::error make_weft_error(errc code, std::string message);
 
 /// The protocol weft nodes speak; nodes with another one refuse each other
 /// (it is also the middleman's app identifier).
-inline constexpr const char* protocol_version = "weft-protocol-5";
+inline constexpr const char* protocol_version = "weft-protocol-6";
 
 /// Turns an error that came back from an actor into a `weft::error`.
 weft::error to_weft_error(const caf::error& err);

@@ -21,21 +21,26 @@ using progress_watcher
   = caf::typed_actor<caf::reacts_to<atom::progress, progress_update>>;
 
 /// One per active job: owns the task graph and supervises its attempts.
-/// Runners talk to it in batches: one start request for the attempts of a
-/// dispatch batch, one done message for the results gathered meanwhile.
+/// Runners talk to it in batches: one message of the attempts their slots
+/// started, one of the results gathered meanwhile.
 using job_actor = caf::typed_actor<
-  // A runner asks to start attempts it was dispatched; answers with the
-  // dispatch seqs that may run (the others were canceled meanwhile). The
-  // job then monitors the runner: if it goes away, so do these attempts.
-  caf::replies_to<atom::start, std::vector<attempt_id>,
-                  std::string>::with<std::vector<uint64_t>>,
+  // A runner's slots started these leased attempts (the runner does not
+  // wait for an answer): those still under their lease become RUNNING and
+  // the job monitors the runner, so that if it goes away, so do they; the
+  // others are rejected (canceled or given to another runner meanwhile).
+  caf::reacts_to<atom::start, std::vector<attempt_id>, std::string>,
   // Outcomes of attempts, from the runner that started them.
   caf::reacts_to<atom::done, std::vector<task_result>>,
+  // Outcomes of attempts that a runner finished after losing the connection
+  // it started them on, forwarded by the job service with the runner's
+  // name: accepted only if their lease is still the task's running one.
+  caf::reacts_to<atom::done, std::vector<task_result>, std::string>,
   // Indicators of attempts still running there, sampled by that runner.
   caf::reacts_to<atom::progress, std::vector<attempt_progress>>,
-  // The cluster's dispatch (task, attempt, seq) went to a runner that died
-  // before it could start it.
-  caf::reacts_to<atom::lost, uint32_t, uint32_t, uint64_t>,
+  // Leased attempts that never started: their runner died before (from
+  // the cluster), or left and handed them back. Those still under their
+  // lease are dispatched again, without spending a retry.
+  caf::reacts_to<atom::lost, std::vector<attempt_id>>,
   // The sending cluster was deleted and refused these attempts (seq 0: never
   // queued): the job looks its cluster's name up again.
   caf::reacts_to<atom::remove, std::vector<attempt_id>>,
@@ -59,10 +64,17 @@ using job_actor = caf::typed_actor<
 
 /// One per runner: executes what its cluster sends within its slots.
 using runner_actor = caf::typed_actor<
+  // Leased attempts from its cluster: they wait on the runner, QUEUED at
+  // their jobs, until a slot takes one.
   caf::reacts_to<atom::run, std::vector<dispatch_spec>>,
-  // A worker thread finished an attempt of a job.
-  caf::reacts_to<atom::done, job_actor, task_result>,
-  // Sends the results and credit gathered since the last flush.
+  // Revocation, from its cluster: the job (by id) halted; its leased
+  // attempts that no slot took yet are dropped, never executed. Answers
+  // with their dispatch seqs.
+  caf::replies_to<atom::withdraw, std::string>::with<std::vector<uint64_t>>,
+  // A worker thread finished an attempt of a job (by handle and id), under
+  // the runner actor of connection `epoch`.
+  caf::reacts_to<atom::done, job_actor, std::string, uint64_t, task_result>,
+  // Sends the starts, results and credit gathered since the last flush.
   caf::reacts_to<atom::flush>,
   // Its own timer: sends the live indicators of running attempts.
   caf::reacts_to<atom::tick>,
@@ -75,7 +87,11 @@ using cluster_actor = caf::typed_actor<
   // finished processing: their follow-up work is in this same message.
   caf::reacts_to<atom::enqueue, std::vector<dispatch_spec>,
                  std::vector<uint64_t>>,
-  caf::reacts_to<atom::withdraw, std::string>,
+  // The job (by id) halted: its queued attempts go, and the runners holding
+  // leased attempts of it drop those no slot took yet. Answers, with how
+  // many were revoked, once every such runner confirmed (or did not answer
+  // within a bound): from then on none of them starts.
+  caf::replies_to<atom::withdraw, std::string>::with<uint64_t>,
   caf::replies_to<atom::join, runner_actor, runner_registration>::with<bool>,
   caf::reacts_to<atom::credit, runner_actor, uint32_t>,
   caf::replies_to<atom::idle, runner_actor>::with<bool>,
@@ -118,6 +134,11 @@ using job_service_actor = caf::typed_actor<
   // A job actor is finished and its final state durable: it may leave
   // memory.
   caf::reacts_to<atom::done, std::string>,
+  // A runner reports results of a job (by id) that it finished after losing
+  // the connection it started them on, with its name: forwarded to the
+  // job's actor, which accepts only those whose lease still holds.
+  caf::reacts_to<atom::done, std::string, std::vector<task_result>,
+                 std::string>,
   // Its own timer: journals what the jobs learned.
   caf::reacts_to<atom::tick>>;
 

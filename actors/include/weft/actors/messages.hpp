@@ -20,10 +20,13 @@ struct submit_request {
   std::vector<core::task_submission> roots;
 };
 
-/// What a runner reports when an attempt finished.
+/// What a runner reports when an attempt finished. `lease` is the one the
+/// attempt ran under (see dispatch_spec): a result under a lease that is
+/// no longer the task's is rejected.
 struct task_result {
   uint32_t task = 0;
   uint32_t attempt = 0;
+  uint64_t lease = 0;
   core::attempt_outcome outcome;
 };
 
@@ -32,14 +35,17 @@ struct task_result {
 struct attempt_progress {
   uint32_t task = 0;
   uint32_t attempt = 0;
+  uint64_t lease = 0;
   std::vector<progress_indicator> progress;
 };
 
-/// A dispatched attempt, as a runner asks its job to start it.
+/// A leased attempt, as a runner reports it started, or as it comes back
+/// unstarted.
 struct attempt_id {
   uint32_t task = 0;
   uint32_t attempt = 0;
-  uint64_t seq = 0; // the cluster's dispatch id
+  uint64_t seq = 0;   // the cluster's dispatch id
+  uint64_t lease = 0; // the job's (see dispatch_spec)
 };
 
 /// One encoded journal event of a job (see core::encode_event), or another
@@ -95,6 +101,7 @@ struct dispatch_ticket {
   job_actor job;
   uint32_t task = 0;
   uint32_t attempt = 0;
+  uint64_t lease = 0;
 };
 
 /// One attempt to run: job -> cluster -> runner.
@@ -106,13 +113,19 @@ struct dispatch_spec {
   task_identifier identifier;
   std::string input;
   uint64_t seq = 0; // dispatch id, unique in its cluster, in arrival order
+  /// The lease: which dispatch of the task this is, chosen by the job,
+  /// unique among the job actor's dispatches (and across its restarts). Its
+  /// start and result are accepted only while it is the task's lease: once
+  /// the job gave the task to another runner, or revoked it, whatever comes
+  /// under this one is rejected (fencing).
+  uint64_t lease = 0;
   /// When its cluster queued it (steady clock, ns), for the dispatch
   /// latency it reports. The cluster's own note: not inspected, so it
   /// never crosses the wire and the format stays as it is.
   int64_t queued_at = 0;
 
   dispatch_ticket ticket() const {
-    return {job, task, attempt};
+    return {job, task, attempt, lease};
   }
 };
 
@@ -124,17 +137,19 @@ typename F::result_type inspect(F& f, submit_request& x) {
 
 template <class F>
 typename F::result_type inspect(F& f, attempt_id& x) {
-  return f(caf::meta::type_name("attempt_id"), x.task, x.attempt, x.seq);
+  return f(caf::meta::type_name("attempt_id"), x.task, x.attempt, x.seq,
+           x.lease);
 }
 
 template <class F>
 typename F::result_type inspect(F& f, task_result& x) {
-  return f(caf::meta::type_name("task_result"), x.task, x.attempt, x.outcome);
+  return f(caf::meta::type_name("task_result"), x.task, x.attempt, x.lease,
+           x.outcome);
 }
 
 template <class F>
 typename F::result_type inspect(F& f, attempt_progress& x) {
-  return f(caf::meta::type_name("attempt_progress"), x.task, x.attempt,
+  return f(caf::meta::type_name("attempt_progress"), x.task, x.attempt, x.lease,
            x.progress);
 }
 
@@ -147,7 +162,7 @@ typename F::result_type inspect(F& f, journal_record& x) {
 template <class F>
 typename F::result_type inspect(F& f, dispatch_spec& x) {
   return f(caf::meta::type_name("dispatch_spec"), x.job, x.job_id, x.task,
-           x.attempt, x.identifier, x.input, x.seq);
+           x.attempt, x.identifier, x.input, x.seq, x.lease);
 }
 
 } // namespace weft

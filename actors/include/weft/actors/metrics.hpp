@@ -111,6 +111,13 @@ public:
       1, std::memory_order_relaxed);
   }
 
+  /// `n` start (or result) reports of attempts were rejected: no lease of
+  /// their job held them any more.
+  void reports_rejected(bool result, size_t n) noexcept {
+    (result ? results_rejected_ : starts_rejected_)
+      .fetch_add(n, std::memory_order_relaxed);
+  }
+
   /// A job actor came into memory, or left it.
   void job_loaded() noexcept {
     jobs_live_.fetch_add(1, std::memory_order_relaxed);
@@ -136,6 +143,8 @@ public:
 private:
   std::array<std::atomic<uint64_t>, job_state_count> jobs_settled_{};
   std::atomic<int64_t> jobs_live_{0};
+  std::atomic<uint64_t> starts_rejected_{0};
+  std::atomic<uint64_t> results_rejected_{0};
   std::atomic<uint64_t> journal_writes_{0};
   std::atomic<uint64_t> journal_syncs_{0};
   duration_histogram journal_sync_{latency_buckets()};

@@ -58,23 +58,51 @@ struct runner_shared {
   /// threads add and remove them; the runner actor samples them).
   struct live_attempt {
     job_actor job;
-    uint32_t task = 0;
-    uint32_t attempt = 0;
+    attempt_id id;
     std::shared_ptr<const progress_board> board;
     uint64_t seen = 0; // the board's version last sent
   };
   std::mutex live_mtx;
   std::vector<live_attempt> live;
+  /// The attempts leased to this runner that no slot took yet, and the
+  /// starts not yet reported. The runner actor adds leases and revokes
+  /// them; a worker thread that frees takes the next one, so a lease is
+  /// either revoked or started, never both.
+  struct lease {
+    dispatch_spec spec;
+    uint64_t epoch = 0; // the runner actor (connection) it came under
+  };
+  struct started_attempt {
+    job_actor job;
+    attempt_id id;
+    uint64_t epoch = 0;
+  };
+  /// A result that finished while no runner actor was current.
+  struct orphan {
+    std::string job_id;
+    task_result result;
+  };
+  std::mutex lease_mtx;
+  std::deque<lease> leases;
+  std::vector<started_attempt> started;
+  std::vector<orphan> orphans;
+  /// The runner actor of the current connection, and its epoch: whom the
+  /// worker threads tell of starts and results.
+  runner_actor current;
+  uint64_t epoch = 0;
   worker_pool pool;
 
   runner_shared(uint32_t slots) : pool(slots) {
   }
 };
 
-/// Spawns a runner actor serving `cluster`.
+/// Spawns a runner actor serving `cluster` of the orchestrator behind
+/// `service` (where results that outlived their connection go), holding at
+/// most `max_leases` leased attempts beyond its slots.
 runner_actor spawn_runner(caf::actor_system& sys, cluster_actor cluster,
+                          job_service_actor service,
                           std::shared_ptr<runner_shared> shared, uint32_t slots,
-                          uint32_t prefetch = 0);
+                          uint32_t max_leases);
 
 /// The actor behind a started runner (tests use it to kill a runner).
 runner_actor actor_of(const runner& r);

@@ -8,7 +8,8 @@
 // submitted one); what it was given stays "in flight" until the job
 // settles it, so a runner lost before its job heard of them hands them
 // back, and a job that is gone takes its items and dispatches with it.
-// Runners are served round robin, one batch each per dispatch.
+// Runners are served round robin, one item each per round, one batch each
+// per dispatch.
 
 #include "weft/error.hpp"
 #include "weft/identifier.hpp"
@@ -64,6 +65,16 @@ public:
                     q.items.end());
   }
 
+  /// The runners that hold dispatches of a job not yet settled, each once.
+  std::vector<RunnerKey> holders(const std::string& job_id) const {
+    std::vector<RunnerKey> out;
+    for (const auto& [seq, f] : in_flight_)
+      if (f.job_id == job_id
+          && std::find(out.begin(), out.end(), f.runner) == out.end())
+        out.push_back(f.runner);
+    return out;
+  }
+
   /// A job is gone (its actor ended): nobody will settle what it was given
   /// or start what it queued, so both are dropped. Returns how many in-flight
   /// dispatches went. No credit comes back here: queued items took none,
@@ -110,30 +121,41 @@ public:
       }
   }
 
-  /// Hands queued items to runners with credit: one batch per runner, the
-  /// runners in round-robin order starting one further each time.
+  /// Hands queued items to runners with credit, one batch per runner: one
+  /// item per runner per round, the runners in round-robin order starting
+  /// one further each time, so that runners with credit share what is
+  /// queued (a runner with a large lease window does not take it all).
   std::vector<std::pair<RunnerKey, std::vector<Item>>> dispatch() {
     std::vector<std::pair<RunnerKey, std::vector<Item>>> out;
     auto n = runners_.size();
-    for (size_t k = 0; k < n; ++k) {
-      auto& r = runners_[(next_runner_ + k) % n];
-      std::vector<Item> batch;
-      while (r.credit > 0) {
+    if (n == 0)
+      return out;
+    std::vector<std::vector<Item>> batches(n);
+    for (bool took = true; took;) {
+      took = false;
+      for (size_t k = 0; k < n; ++k) {
+        auto idx = (next_runner_ + k) % n;
+        auto& r = runners_[idx];
+        if (r.credit == 0)
+          continue;
         auto* q = next_queue(r);
         if (q == nullptr)
-          break;
+          continue;
         auto& item = q->items.front();
         in_flight_.emplace(item.seq,
                            in_flight{r.key, item.job_id, item.ticket()});
-        batch.push_back(std::move(item));
+        batches[idx].push_back(std::move(item));
         q->items.pop_front();
         --r.credit;
+        took = true;
       }
-      if (!batch.empty())
-        out.emplace_back(r.key, std::move(batch));
     }
-    if (n > 0)
-      next_runner_ = (next_runner_ + 1) % n;
+    for (size_t k = 0; k < n; ++k) {
+      auto idx = (next_runner_ + k) % n;
+      if (!batches[idx].empty())
+        out.emplace_back(runners_[idx].key, std::move(batches[idx]));
+    }
+    next_runner_ = (next_runner_ + 1) % n;
     return out;
   }
 

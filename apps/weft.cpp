@@ -46,6 +46,10 @@ The orchestrator:
          [--progress-interval MS] [--max-message-bytes N]
          [--handshake-timeout-ms MS] [--max-connections N]
                           limits on what peers may send (docs/security.md)
+         [--heartbeat-ms MS] [--connection-timeout-ms MS]
+                          how often it tells peers it is alive (default
+                          1000), and how long a silent peer is kept before
+                          its runners' attempts are requeued (default 5000)
          [--http HOST:PORT [--http-token-file F] [--http-max-streams N]]
                           REST API, update stream, /metrics and the
                           dashboard at http(s)://HOST:PORT/ (docs/http.md)
@@ -143,6 +147,8 @@ command_line parse(int argc, char** argv) {
                                                  "--max-message-bytes",
                                                  "--handshake-timeout-ms",
                                                  "--max-connections",
+                                                 "--heartbeat-ms",
+                                                 "--connection-timeout-ms",
                                                  "--retention",
                                                  "--finished-in-memory",
                                                  "--limit",
@@ -179,6 +185,14 @@ uint64_t parse_count(const std::string& flag, const std::string& text,
   if (ec == std::errc::result_out_of_range || n > max)
     throw usage_error(flag + " " + weft::text::quote(text, 24)
                       + " is too large (max " + std::to_string(max) + ")");
+  return n;
+}
+
+/// Like parse_count, refusing 0.
+uint64_t parse_positive(const std::string& flag, const std::string& text) {
+  auto n = parse_count(flag, text);
+  if (n == 0)
+    throw usage_error(flag + " must be at least 1");
   return n;
 }
 
@@ -352,6 +366,18 @@ int run_server(const command_line& cl) {
   if (auto n = cl.flag("--max-connections"))
     limits.max_connections
       = parse_count("--max-connections", *n, uint64_t{1} << 20);
+  // 0 would turn CAF's heartbeats off, and a hung peer would never be
+  // noticed.
+  if (auto n = cl.flag("--heartbeat-ms"))
+    opts.network.heartbeat
+      = std::chrono::milliseconds{parse_positive("--heartbeat-ms", *n)};
+  if (auto n = cl.flag("--connection-timeout-ms"))
+    opts.network.connection_timeout = std::chrono::milliseconds{
+      parse_positive("--connection-timeout-ms", *n)};
+  if (opts.network.connection_timeout <= opts.network.heartbeat)
+    throw usage_error("--connection-timeout-ms must be longer than "
+                      "--heartbeat-ms (a peer would be dropped between two "
+                      "heartbeats)");
   opts.network.tls = tls_of(cl);
   if (auto http = cl.flag("--http"))
     check_argument("--http", [&] {

@@ -273,6 +273,17 @@ TEST_CASE("cli: every error is one escaped, bounded line; misuse exits 2, "
      2,
      {"--listen: address \"127.0.0.1:65536\" has port 65536"},
      {}},
+    // 0 would turn the heartbeats off; a timeout within one heartbeat
+    // would drop every peer.
+    {{"server", "--listen", "127.0.0.1:0", "--heartbeat-ms", "0"},
+     2,
+     {"--heartbeat-ms must be at least 1"},
+     {}},
+    {{"server", "--listen", "127.0.0.1:0", "--heartbeat-ms", "500",
+      "--connection-timeout-ms", "500"},
+     2,
+     {"--connection-timeout-ms must be longer than --heartbeat-ms"},
+     {}},
     // A failed operation: no CAF terms.
     {{"jobs", "--server", "127.0.0.1:1", "--connect-timeout", "1"},
      1,

@@ -38,10 +38,8 @@ namespace fs = std::filesystem;
 namespace {
 
 /// The counter of results that arrive for attempts the job no longer
-/// expects (a partitioned runner's late reports). Until the orchestrator
-/// exports it, its absence skips the one check that needs it, with a
-/// warning; set this to true once it is exported, so that losing it fails.
-constexpr bool require_rejected_metric = false;
+/// expects (a partitioned runner's late reports, rejected by their lease).
+constexpr bool require_rejected_metric = true;
 constexpr const char* rejected_metric = "weft_attempt_reports_rejected_total";
 
 // Short failure detection, so that the partition is noticed well within the
@@ -49,8 +47,11 @@ constexpr const char* rejected_metric = "weft_attempt_reports_rejected_total";
 constexpr int heartbeat_ms = 200;
 constexpr int connection_timeout_ms = 1500;
 
-constexpr uint32_t leaves = 200;
-constexpr uint32_t leaf_ms = 50;
+// Leaves outlast the detection time: the attempts the cut-off runner holds
+// finish after both sides dropped the connection, so their results come
+// back late, over the next connection, and must be rejected.
+constexpr uint32_t leaves = 16;
+constexpr uint32_t leaf_ms = 3000;
 
 // Routes are tagged with this plus the pid of the test that added them, so
 // that a later run can tell a dead test's routes from a running one's.
@@ -459,6 +460,8 @@ TEST_CASE("partition: a runner cut off by a silent link is dropped by "
              && executions_by(executions, name_b) >= 1;
     },
     within(20s), 10ms));
+  // Its slots took their next leaves just now: cut while those run.
+  std::this_thread::sleep_for(300ms);
 
   auto cut = lab.run({ip, "link", "set", sites[0].host_link, "down"});
   auto cut_at = std::chrono::steady_clock::now();
@@ -482,10 +485,10 @@ TEST_CASE("partition: a runner cut off by a silent link is dropped by "
       auto j = jobs.find(job.id);
       return j.state == weft::job_state::completed
              || (j.stats.count(weft::task_state::computed)
-                   >= computed_at_detection + 10
-                 && executions_by(executions, name_b) >= b_at_detection + 10);
+                   >= computed_at_detection + 2
+                 && executions_by(executions, name_b) >= b_at_detection + 2);
     },
-    within(10s), 20ms));
+    within(15s), 20ms));
   bool running_at_heal = jobs.find(job.id).state != weft::job_state::completed;
   // Cut off, the runner can only have finished what it held when the link
   // went down: its two slots.

@@ -92,6 +92,11 @@ struct job_data {
   std::chrono::milliseconds progress_interval{std::chrono::seconds{2}};
   bool progress_dirty = false;
   bool tick_scheduled = false;
+  // Updates for state changes are coalesced: at most one per
+  // `min_push_gap`, a final one at once (see push).
+  std::chrono::steady_clock::time_point last_push{};
+  bool push_scheduled = false;
+  static constexpr std::chrono::milliseconds min_push_gap{250};
   bool final_sent = false;
   // What the watchers are shown, one filter for all (docs/progress.md).
   core::shown_progress shown;
@@ -168,8 +173,41 @@ void notify(job_pointer self, bool if_moved = false) {
   st.sent_raw_percent = u.raw_percent;
   st.sent_eta_ns = u.eta_ns;
   st.final_sent = u.final;
+  st.last_push = std::chrono::steady_clock::now();
   for (auto& w : st.watchers)
     self->send(w, atom::progress_v, u);
+}
+
+/// A state change for the watchers: sent at once if the last update is at
+/// least `min_push_gap` old or the job is finished, else once that much
+/// time has passed, with whatever changed by then. However many events and
+/// watchers a job has, they cost at most a few estimates a second.
+void push(job_pointer self) {
+  auto& st = self->state;
+  if (st.watchers.empty())
+    return;
+  auto at = std::chrono::steady_clock::now();
+  if (finished(st) || at - st.last_push >= job_data::min_push_gap) {
+    notify(self);
+    return;
+  }
+  st.progress_dirty = true;
+  if (st.push_scheduled)
+    return;
+  st.push_scheduled = true;
+  self->delayed_send(self, st.last_push + job_data::min_push_gap - at,
+                     atom::flush_v);
+}
+
+/// The coalesced update is due: sent if something is still unsent and
+/// everything the graph shows is visible (else the next step sends it).
+void push_due(job_pointer self) {
+  auto& st = self->state;
+  if (self->current_sender().get() != self->ctrl())
+    return; // its own timer only
+  st.push_scheduled = false;
+  if (st.progress_dirty && st.pending.empty() && !st.watchers.empty())
+    notify(self);
 }
 
 /// Where the tasks of cluster `name` go: the cluster this job sent them to
@@ -314,7 +352,7 @@ void publish_state(job_pointer self) {
     // watchers learn of that at the next tick, not with an update each
     // time (a busy job flipped thousands of times a second).
     if (!running_phase(was) || !running_phase(state) || done)
-      notify(self);
+      push(self);
   } else if (done && !st.final_sent) {
     notify(self);
   }
@@ -954,6 +992,7 @@ job_actor::behavior_type job_fn(job_pointer self, job_environment env,
       add_watcher(self, watcher);
     },
     [self](atom::tick) { tick(self); },
+    [self](atom::flush) { push_due(self); },
     [self](atom::wait) { return wait_final(self); },
     [self](atom::stop) {
       if (self->current_sender() == self->state.service.address())

@@ -18,8 +18,11 @@
 // a journal in a scratch directory, syncing each batch or not; and
 // --runner-processes N: run the orchestrator as a server in this process
 // and N runner processes (this program with --serve) over loopback, each
-// with --slots slots. Runners prefetch up to --prefetch attempts (default
-// 256; see runner_options::prefetch).
+// with --slots slots. Runners (embedded too) take runner_options' defaults;
+// --prefetch N sets their max_leases (their lease window's bound). With runner
+// processes, --rtt-ms MS puts a relay that delays each direction by MS / 2
+// between them and the server, and --watchers N starts N `weft watch`
+// processes on the job (the `weft` program next to this one, or --weft).
 
 #include "weft/actors/journal.hpp"
 #include "weft/actors/memory.hpp"
@@ -31,6 +34,8 @@
 #include "weft/weft.hpp"
 
 #include "bench_http.hpp"
+#include "bench_watch.hpp"
+#include "delay_relay.hpp"
 
 #include <caf/all.hpp>
 
@@ -40,6 +45,7 @@
 #include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -263,7 +269,12 @@ struct options {
   uint32_t slots = 2;
   uint64_t threshold = 64;
   uint32_t runner_processes = 0; // 0: embedded runners
-  uint32_t prefetch = 256;
+  // runner_options::max_leases of every runner; runner_options' default
+  // unless given.
+  std::optional<uint32_t> prefetch;
+  uint32_t rtt_ms = 0;      // runner processes: added round trip to the server
+  uint32_t watchers = 0;    // runner processes: `weft watch` processes
+  std::string weft_path;    // the `weft` program; empty: next to this one
   uint32_t submitters = 16; // many-jobs: client threads submitting
   uint32_t learn = 3;       // estimate: learning runs per workflow
   uint32_t runs = 3;        // estimate: measured runs per workflow
@@ -315,7 +326,8 @@ weft::local_cluster_options cluster_options(const options& opt,
                                             const scratch_dir& dir) {
   weft::local_cluster_options lco;
   lco.runners[0].slots = opt.slots;
-  lco.runners[0].max_leases = opt.prefetch;
+  if (opt.prefetch)
+    lco.runners[0].max_leases = *opt.prefetch;
   if (opt.journal != "none") {
     lco.orchestrator.data_dir = dir.path;
     lco.orchestrator.fsync = opt.journal == "fsync";
@@ -335,10 +347,13 @@ std::string journal_fields(const options& opt, const scratch_dir& dir,
 }
 
 /// Where a job scenario runs: an embedded cluster, or a server in this
-/// process with runner processes over loopback.
+/// process with runner processes over loopback (through a delaying relay
+/// with --rtt-ms).
 struct bench_setup {
   std::optional<weft::local_cluster> cluster;
   std::optional<weft::server> server;
+  // After the server: destroyed before it, once the runners are gone.
+  std::optional<weft::bench::delay_relay> relay;
   std::vector<pid_t> runners;
 
   bench_setup(const options& opt, const scratch_dir& dir) {
@@ -355,15 +370,19 @@ struct bench_setup {
       so.orchestrator.fsync = opt.journal == "fsync";
     }
     server.emplace(so);
-    auto address = "127.0.0.1:" + std::to_string(server->port());
+    auto port = server->port();
+    if (opt.rtt_ms > 0) {
+      relay.emplace(port, std::chrono::microseconds{opt.rtt_ms * 1000 / 2});
+      port = relay->port();
+    }
+    auto address = "127.0.0.1:" + std::to_string(port);
     for (uint32_t i = 0; i < opt.runner_processes; ++i) {
-      std::vector<std::string> args{opt.self_path,
-                                    "--serve",
-                                    address,
-                                    "--slots",
-                                    std::to_string(opt.slots),
-                                    "--prefetch",
-                                    std::to_string(opt.prefetch)};
+      std::vector<std::string> args{opt.self_path, "--serve", address,
+                                    "--slots", std::to_string(opt.slots)};
+      if (opt.prefetch) {
+        args.push_back("--prefetch");
+        args.push_back(std::to_string(*opt.prefetch));
+      }
       std::vector<char*> argv;
       for (auto& a : args)
         argv.push_back(a.data());
@@ -405,6 +424,7 @@ struct bench_setup {
       waitpid(pid, &status, 0);
     }
     runners.clear();
+    relay.reset();
     if (server)
       server->stop();
     cluster.reset();
@@ -416,8 +436,12 @@ int serve(const options& opt) {
   weft::remote::connect_options co;
   co.scheduler_threads = 2;
   auto conn = weft::remote::connect(opt.serve, co);
-  auto runner
-    = conn.make_runner({.slots = opt.slots, .max_leases = opt.prefetch});
+  // runner_options' defaults but for what the bench was told.
+  weft::runner_options ro;
+  ro.slots = opt.slots;
+  if (opt.prefetch)
+    ro.max_leases = *opt.prefetch;
+  auto runner = conn.make_runner(ro);
   runner.register_tasks<bench_noop, bench_tree, bench_fanout, bench_chain>();
   runner.run_forever();
   return 0;
@@ -438,11 +462,23 @@ int run_job_scenario(const options& opt) {
     job = jobs.submit("bench-chain", bench_chain{opt.tasks});
   else
     job = jobs.submit("bench-fanout", bench_fanout{opt.tasks, opt.threshold});
+  // Started, not waited for: the job runs while they connect, as it would
+  // with watchers coming and going.
+  std::optional<weft::bench::watch_processes> watchers;
+  if (opt.watchers > 0)
+    watchers.emplace(opt.weft_path, job.id,
+                     "127.0.0.1:" + std::to_string(owner->server->port()),
+                     opt.watchers);
   auto done = jobs.wait(job.id, std::chrono::hours{1});
   result r;
   r.scenario = opt.scenario;
   r.seconds = std::chrono::duration<double>(clock_type::now() - start).count();
   r.tasks = done.stats.total_tasks;
+  // Each watcher ends with the job; before the memory is measured, so their
+  // sessions on the server are gone.
+  weft::bench::watch_processes::outcome watched;
+  if (watchers)
+    watched = watchers->finish(std::chrono::seconds{30});
   // The job stays in the orchestrator's memory once finished: what it holds
   // per task is the growth of the resident set, once the orchestrator has
   // returned what the run left free (memory_releaser, on its own thread).
@@ -468,12 +504,29 @@ int run_job_scenario(const options& opt) {
     r.p99_us = percentile(hops, 0.99);
     summary << ", per hop p50 " << r.p50_us << " us, p99 " << r.p99_us << " us";
   }
+  if (opt.rtt_ms > 0)
+    summary << ", round trip +" << opt.rtt_ms << " ms";
+  if (watchers) {
+    summary << ", " << opt.watchers << " watchers printed " << watched.lines
+            << " lines (" << watched.ok << " ended COMPLETED";
+    if (watched.killed > 0)
+      summary << ", " << watched.killed << " killed";
+    summary << ")";
+  }
   owner->stop(); // closes the journal
-  r.extra = ",\"slots\":" + std::to_string(opt.slots)
-            + ",\"runner_processes\":" + std::to_string(opt.runner_processes)
-            + ",\"prefetch\":" + std::to_string(opt.prefetch)
-            + ",\"heap_bytes_per_task\":" + std::to_string(heap_per_task)
-            + journal_fields(opt, dir, r.seconds);
+  // Runners take runner_options' max_leases unless told.
+  auto prefetch
+    = opt.prefetch ? std::to_string(*opt.prefetch) : std::string{"\"default\""};
+  r.extra = ",\"slots\":" + std::to_string(opt.slots) + ",\"runner_processes\":"
+            + std::to_string(opt.runner_processes) + ",\"prefetch\":" + prefetch
+            + ",\"rtt_ms\":" + std::to_string(opt.rtt_ms)
+            + ",\"watchers\":" + std::to_string(opt.watchers)
+            + ",\"watch_lines\":" + std::to_string(watched.lines);
+  if (watchers)
+    r.extra += ",\"watchers_completed\":" + std::to_string(watched.ok)
+               + ",\"watchers_killed\":" + std::to_string(watched.killed);
+  r.extra += ",\"heap_bytes_per_task\":" + std::to_string(heap_per_task)
+             + journal_fields(opt, dir, r.seconds);
   owner.reset();
   report(r, summary.str());
   return done.state == weft::job_state::completed ? 0 : 1;
@@ -1468,7 +1521,9 @@ int run_http(const options& opt) {
               << files.rlim_cur << "\n";
     return 1;
   }
-  auto program = std::filesystem::path{opt.self_path}.parent_path() / "weft";
+  auto program = opt.weft_path.empty()
+                   ? std::filesystem::path{opt.self_path}.parent_path() / "weft"
+                   : std::filesystem::path{opt.weft_path};
   std::vector<std::string> args{"server", "--listen", "127.0.0.1:0", "--http",
                                 "127.0.0.1:0"};
   if (opt.progress_interval_ms > 0) {
@@ -1499,7 +1554,17 @@ void usage() {
        "                  [--slots N] [--threshold N]\n"
        "                  [--journal none|fsync|nofsync] [--runner-processes "
        "N]\n"
-       "                  [--prefetch N (default 256; 0: no prefetch)]\n"
+       "                  [--prefetch N (runner_options::max_leases of the "
+       "runners;\n"
+       "                   their default unless given; 0: no leases beyond "
+       "the slots)]\n"
+       "                  [--rtt-ms MS (runner processes: a relay adding MS "
+       "to each\n"
+       "                   round trip to the server; default 0, none)]\n"
+       "                  [--watchers N (runner processes: N `weft watch` on "
+       "the job;\n"
+       "                   default 0)] [--weft PATH (default: next to "
+       "weft-bench)]\n"
        "                  [--submitters N (many-jobs; default 16)]\n"
        "                  [--learn N] [--runs N] (estimate; default 3 and 3)\n"
        "                  [--streams N] [--seconds S] (http; default 1000 and "
@@ -1550,6 +1615,12 @@ int main(int argc, char** argv) {
         opt.runs = std::max(1u, static_cast<uint32_t>(std::stoul(value())));
       else if (arg == "--prefetch")
         opt.prefetch = static_cast<uint32_t>(std::stoul(value()));
+      else if (arg == "--rtt-ms")
+        opt.rtt_ms = static_cast<uint32_t>(std::stoul(value()));
+      else if (arg == "--watchers")
+        opt.watchers = static_cast<uint32_t>(std::stoul(value()));
+      else if (arg == "--weft")
+        opt.weft_path = value();
       else if (arg == "--streams")
         opt.streams = static_cast<uint32_t>(std::stoul(value()));
       else if (arg == "--seconds")
@@ -1574,10 +1645,31 @@ int main(int argc, char** argv) {
   opt.self_path = std::filesystem::canonical("/proc/self/exe").string();
   if (!opt.serve.empty())
     return serve(opt);
+  bool job_scenario = opt.scenario == "fanout" || opt.scenario == "tree"
+                      || opt.scenario == "chain";
+  // Both act on the connection to a server: embedded runners have none.
+  for (auto [flag, given] : {std::pair{"--rtt-ms", opt.rtt_ms > 0},
+                             std::pair{"--watchers", opt.watchers > 0}})
+    if (given && (!job_scenario || opt.runner_processes == 0)) {
+      std::cerr << "weft-bench: " << flag
+                << " needs a job scenario (fanout, tree, chain) with "
+                   "--runner-processes N\n";
+      return 2;
+    }
+  if (opt.watchers > 0) {
+    if (opt.weft_path.empty())
+      opt.weft_path
+        = (std::filesystem::path{opt.self_path}.parent_path() / "weft")
+            .string();
+    if (access(opt.weft_path.c_str(), X_OK) != 0) {
+      std::cerr << "weft-bench: --watchers: no program " << opt.weft_path
+                << " (build the weft target or give --weft PATH)\n";
+      return 2;
+    }
+  }
   if (opt.scenario == "chain" && !tasks_given)
     opt.tasks = 2000;
-  if (opt.scenario == "fanout" || opt.scenario == "tree"
-      || opt.scenario == "chain")
+  if (job_scenario)
     return run_job_scenario(opt);
   if (opt.scenario == "many-jobs")
     return run_many_jobs(opt);

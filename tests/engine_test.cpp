@@ -426,7 +426,10 @@ TEST_CASE("engine: cancel stops queued tasks lets running ones finish") {
   take_log();
   auto job = lc.jobs().submit("cancel", cancel_root{});
   REQUIRE(weft::test::wait_until([] { return gate_reached.load(); }, 30s));
-  CHECK(lc.jobs().find(job.id).state == weft::job_state::running);
+  // Its start reaches the job within about a millisecond.
+  REQUIRE(weft::test::wait_until(
+    [&] { return lc.jobs().find(job.id).state == weft::job_state::running; },
+    30s));
   CHECK(lc.jobs().cancel(job.id) == 2); // the two queued siblings
   gate.set_value(); // the running task finishes and submits subtasks
   auto canceled = lc.jobs().wait(job.id, 30s);
@@ -462,7 +465,9 @@ TEST_CASE("engine: leased attempts stay QUEUED and a cancel revokes them") {
   auto cluster = lc.jobs().find_cluster("default");
   CHECK(cluster.dispatched == 3);
   CHECK(cluster.queued == 0);
-  CHECK(lc.jobs().find(job.id).running == 1);
+  REQUIRE(
+    weft::test::wait_until([&] { return lc.jobs().find(job.id).running == 1; },
+                           30s));
   CHECK(lc.jobs().cancel(job.id) == 2);
   // The cancel returned after the runner dropped them.
   CHECK(lc.jobs().find_cluster("default").dispatched == 1);

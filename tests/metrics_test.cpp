@@ -414,6 +414,10 @@ TEST_CASE("metrics: an attempt whose runner is lost is counted as requeued, "
   auto jobs = n.jobs();
   auto job = jobs.submit("metrics-lose", metrics_lose_root{});
   REQUIRE(wait_until([] { return stuck_reached.load(); }, 30s));
+  // Its start reaches the job within a millisecond or so (it travels with
+  // results of short attempts): lost before that, it was a lease, not an
+  // attempt.
+  REQUIRE(wait_until([&] { return jobs.find(job.id).running == 1; }, 30s));
   std::string name;
   {
     std::lock_guard<std::mutex> guard{victim_mtx};

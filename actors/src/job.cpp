@@ -80,6 +80,7 @@ struct job_data {
   std::vector<journal_record> unsent;
   size_t unsent_steps = 0;
   bool writing = false;
+  bool write_scheduled = false; // a flush message will call write_next
   std::vector<caf::typed_response_promise<job_info>> waiters;
   job_state last_state = job_state::submitted;
   bool was_halted = false;
@@ -95,6 +96,7 @@ struct job_data {
   // Updates for state changes are coalesced: at most one per
   // `min_push_gap`, a final one at once (see push).
   std::chrono::steady_clock::time_point last_push{};
+  std::chrono::steady_clock::time_point push_due_at{}; // its timer's
   bool push_scheduled = false;
   static constexpr std::chrono::milliseconds min_push_gap{250};
   bool final_sent = false;
@@ -195,19 +197,17 @@ void push(job_pointer self) {
   if (st.push_scheduled)
     return;
   st.push_scheduled = true;
-  self->delayed_send(self, st.last_push + job_data::min_push_gap - at,
-                     atom::flush_v);
+  st.push_due_at = st.last_push + job_data::min_push_gap;
+  self->delayed_send(self, st.push_due_at - at, atom::flush_v);
 }
 
 /// The coalesced update is due: sent if something is still unsent and
 /// everything the graph shows is visible (else the next step sends it).
 void push_due(job_pointer self) {
   auto& st = self->state;
-  if (self->current_sender().get() != self->ctrl())
-    return; // its own timer only
   st.push_scheduled = false;
-  if (st.progress_dirty && st.pending.empty() && !st.watchers.empty())
-    notify(self);
+  if (st.progress_dirty && st.pending.empty())
+    push(self); // sends, or waits again if an update went out meanwhile
 }
 
 /// Where the tasks of cluster `name` go: the cluster this job sent them to
@@ -479,7 +479,16 @@ void commit(job_pointer self, std::vector<core::journal_event> events,
   for (auto& r : records)
     st.unsent.push_back(std::move(r));
   ++st.unsent_steps;
-  write_next(self);
+  // Written once the messages already in the mailbox are taken in: a
+  // runner's starts and results, sent back to back, share one write.
+  if (st.write_scheduled || st.writing)
+    return; // the flush or the write's answer takes these along
+  if (self->mailbox().empty()) {
+    write_next(self);
+    return;
+  }
+  st.write_scheduled = true;
+  self->send(self, atom::flush_v);
 }
 
 /// Sends the records waiting for the journal as one append, once the
@@ -992,7 +1001,20 @@ job_actor::behavior_type job_fn(job_pointer self, job_environment env,
       add_watcher(self, watcher);
     },
     [self](atom::tick) { tick(self); },
-    [self](atom::flush) { push_due(self); },
+    // Its own: the records gathered go to the journal, or a coalesced
+    // update is due.
+    [self](atom::flush) {
+      auto& st = self->state;
+      if (self->current_sender().get() != self->ctrl())
+        return;
+      if (st.write_scheduled) {
+        st.write_scheduled = false;
+        write_next(self);
+      }
+      if (st.push_scheduled
+          && std::chrono::steady_clock::now() >= st.push_due_at)
+        push_due(self);
+    },
     [self](atom::wait) { return wait_final(self); },
     [self](atom::stop) {
       if (self->current_sender() == self->state.service.address())

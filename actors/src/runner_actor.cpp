@@ -101,6 +101,7 @@ struct runner_data {
   std::map<std::string, std::vector<task_result>> late;
   uint32_t credit = 0;
   bool flush_scheduled = false;
+  bool start_timer = false; // a flush in a millisecond sends waiting starts
   // The lease window: attempts held beyond the slots, as many as the
   // runner expects to finish while a refill travels (`refill_ns` plus two
   // round trips to its cluster) at its mean attempt duration.
@@ -119,10 +120,16 @@ using runner_pointer = runner_actor::stateful_pointer<runner_data>;
 /// cluster for everything that arrived before the flush message: under
 /// load the batches grow by themselves, idle the delay is one mailbox
 /// round.
+void flush(runner_pointer self);
+
 void schedule_flush(runner_pointer self) {
   auto& st = self->state;
   if (st.flush_scheduled)
     return;
+  if (self->mailbox().empty()) {
+    flush(self); // nothing else to gather: out at once
+    return;
+  }
   st.flush_scheduled = true;
   self->send(self, atom::flush_v);
 }
@@ -205,6 +212,7 @@ constexpr size_t max_result_bytes = 32u << 20;
 void flush(runner_pointer self) {
   auto& st = self->state;
   st.flush_scheduled = false;
+  st.start_timer = false;
   // Starts first: a job hears of an attempt's start before its result.
   std::vector<runner_shared::started_attempt> starts;
   {
@@ -443,6 +451,7 @@ void attempt_done(runner_pointer self, job_actor& job, std::string& job_id,
   auto d = std::max<double>(1.0, static_cast<double>(result.outcome.stopped
                                                      - result.outcome.started));
   st.mean_ns = st.mean_ns == 0 ? d : 0.8 * st.mean_ns + 0.2 * d;
+  st.shared->starts_at_once.store(st.mean_ns >= 1e6, std::memory_order_relaxed);
   auto n = wire_bytes(result.outcome);
   if (n > max_result_bytes) {
     // It could not reach the orchestrator in one message: the attempt fails
@@ -581,7 +590,21 @@ runner_actor::behavior_type runner_fn(runner_pointer self,
            task_result& result) {
       attempt_done(self, job, job_id, epoch, result);
     },
-    [self](atom::flush) { flush(self); },
+    [self](atom::flush) {
+      auto& st = self->state;
+      if (self->current_sender() != nullptr
+          || st.shared->starts_at_once.load(std::memory_order_relaxed)) {
+        flush(self);
+        return;
+      }
+      // A worker's notice of a start, while attempts are short: the start
+      // travels with the result, in one message and one journal write at
+      // its job, or after a millisecond if the attempt runs longer.
+      if (!st.start_timer) {
+        st.start_timer = true;
+        self->delayed_send(self, std::chrono::milliseconds{1}, atom::flush_v);
+      }
+    },
     [self](atom::tick) {
       if (self->current_sender().get() == self->ctrl())
         report_progress(self);

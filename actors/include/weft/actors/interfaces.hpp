@@ -58,7 +58,8 @@ using job_actor = caf::typed_actor<
   caf::reacts_to<atom::watch, progress_watcher>,
   // Its own timer: sends watchers what changed since the last update.
   caf::reacts_to<atom::tick>,
-  // Its own timer: a state change held back to coalesce updates is due.
+  // Its own: the records gathered since go to the journal; or (its timer)
+  // a state change held back to coalesce updates is due.
   caf::reacts_to<atom::flush>,
   // From its job service: the job is finished and at rest; leave memory
   // (after whatever the service sent before).

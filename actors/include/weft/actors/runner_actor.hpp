@@ -4,6 +4,7 @@
 #include "weft/registry.hpp"
 #include "weft/runner.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -90,6 +91,11 @@ struct runner_shared {
   /// worker threads tell of starts and results.
   runner_actor current;
   uint64_t epoch = 0;
+  /// Whether a start is reported at once (attempts take a millisecond or
+  /// more, or their length is not known yet) or with the attempt's result
+  /// if that comes within a millisecond (short ones: both in one message,
+  /// and one journal write at the job).
+  std::atomic<bool> starts_at_once{true};
   worker_pool pool;
 
   runner_shared(uint32_t slots) : pool(slots) {

@@ -691,9 +691,14 @@ TEST_CASE("finished jobs: a retry of a FAILED job that left memory computes "
       CHECK(before[i].input
             == "{\"" + std::string{i == 0 ? "leaves" : "i"}
                  + "\":" + std::to_string(i == 0 ? 4 : i) + "}");
-      // Every execution is an attempt the job knows of.
-      CHECK(executions[i].load() == static_cast<int>(before[i].attempts));
       auto s = before[i].state;
+      // Every execution is an attempt the job knows of, except a leased
+      // one a slot started in the instant before the failure's revocation
+      // reached its runner: its task stays CANCELED.
+      if (s == weft::task_state::canceled)
+        CHECK(executions[i].load() <= static_cast<int>(before[i].attempts) + 1);
+      else
+        CHECK(executions[i].load() == static_cast<int>(before[i].attempts));
       CHECK((s == weft::task_state::computed || s == weft::task_state::failed
              || s == weft::task_state::canceled));
       if (s == weft::task_state::failed || s == weft::task_state::canceled)
@@ -701,6 +706,9 @@ TEST_CASE("finished jobs: a retry of a FAILED job that left memory computes "
     }
     CHECK(before[2].state == weft::task_state::failed);
 
+    std::vector<int> ran_before;
+    for (size_t i = 0; i < before.size(); ++i)
+      ran_before.push_back(executions[i].load());
     // Still out of memory: the retry loads it back.
     CHECK(jobs.retry(id) == to_requeue);
     auto done = jobs.wait(id, 30s);
@@ -712,7 +720,10 @@ TEST_CASE("finished jobs: a retry of a FAILED job that left memory computes "
     for (size_t i : std::vector<size_t>{1, 3, 4}) {
       INFO("leaf " << i << ", " << weft::to_string(before[i].state)
                    << " before the retry");
-      CHECK(executions[i].load() == 1);
+      // Once more if it was not computed: never a computed one again.
+      CHECK(executions[i].load()
+            == ran_before[i]
+                 + (before[i].state == weft::task_state::computed ? 0 : 1));
     }
     for (size_t i = 0; i < retried_tasks.size(); ++i) {
       INFO("task " << i);

@@ -15,6 +15,12 @@ std::shared_ptr<owned_system> make_system(size_t scheduler_threads,
   add_weft_types(cfg);
   if (scheduler_threads > 0)
     cfg.set("scheduler.max-threads", scheduler_threads);
+  // An idle worker spins briefly, then sleeps on its condition variable
+  // (woken by the next job), skipping CAF's middle phase of 500 polls 50 us
+  // apart: on two cores those sleeps and wake-ups took the CPU the actors
+  // needed (embedded fanout 167k -> 218k tasks/s, a chain hop over
+  // loopback 960 -> 565 us; docs/performance.md).
+  cfg.set("work-stealing.moderate-poll-attempts", size_t{0});
   if (net != nullptr) {
     own->networked = true;
     cfg.load<caf::io::middleman>();

@@ -97,6 +97,9 @@ struct job_data {
   // `min_push_gap`, a final one at once (see push).
   std::chrono::steady_clock::time_point last_push{};
   std::chrono::steady_clock::time_point push_due_at{}; // its timer's
+  // The last update computed, for watchers that join within 100 ms of it.
+  std::optional<progress_update> recent;
+  std::chrono::steady_clock::time_point recent_at{};
   bool push_scheduled = false;
   static constexpr std::chrono::milliseconds min_push_gap{250};
   bool final_sent = false;
@@ -168,6 +171,8 @@ void notify(job_pointer self, bool if_moved = false) {
   if (st.watchers.empty())
     return;
   auto u = make_update(st);
+  st.recent = u;
+  st.recent_at = std::chrono::steady_clock::now();
   if (if_moved && u.percent == st.sent_percent
       && u.raw_percent == st.sent_raw_percent && u.eta_ns == st.sent_eta_ns)
     return;
@@ -898,7 +903,14 @@ void add_watcher(job_pointer self, progress_watcher watcher) {
     auto& st = self->state;
     self->monitor(watcher);
     st.watchers.push_back(watcher);
-    auto u = make_update(st);
+    // Watchers that join together share one estimate.
+    auto at = std::chrono::steady_clock::now();
+    if (!st.recent || finished(st) || st.recent->final
+        || at - st.recent_at > std::chrono::milliseconds{100}) {
+      st.recent = make_update(st);
+      st.recent_at = at;
+    }
+    auto u = *st.recent;
     if (u.final)
       st.final_sent = true;
     self->send(watcher, atom::progress_v, std::move(u));

@@ -4,11 +4,17 @@
 //   weft-remote-worker HOST:PORT --cluster C --name N [--slots N]
 //       [--leaf-version vX.Y] [--grace-ms N] [--cert F --key F --ca F]
 //       [--heartbeat-ms MS --connection-timeout-ms MS] [--executions FILE]
+//       [--cache DIR]
 //
 // --executions FILE: each leaf execution appends "TASK RUNNER ATTEMPT" to
 // FILE (TASK: its index in the job) and logs a line, so that a test sees
 // every execution, including those whose results never reached the server,
 // and the server keeps a record of every successful attempt.
+//
+// --cache DIR: the job cache is a file-system cache in DIR, which a client
+// given the same store reads.
+
+#include "count_tasks.hpp"
 
 #include <weft/remote.hpp>
 
@@ -160,6 +166,7 @@ int main(int argc, char** argv) {
   weft::runner_options ropts;
   ropts.slots = 2;
   std::string leaf_version = "v1.0";
+  std::string cache_dir;
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     std::string value = argv[i + 1];
@@ -179,6 +186,8 @@ int main(int argc, char** argv) {
       copts.connection_timeout = std::chrono::milliseconds{std::stoul(value)};
     else if (flag == "--executions")
       executions_file = value;
+    else if (flag == "--cache")
+      cache_dir = value;
     else if (flag == "--cert")
       copts.tls.certificate = value;
     else if (flag == "--key")
@@ -191,13 +200,16 @@ int main(int argc, char** argv) {
     }
   }
   try {
+    if (!cache_dir.empty())
+      copts.cache = weft::make_file_system_cache(cache_dir);
     copts.scheduler_threads = 2;
     auto conn = weft::remote::connect(argv[1], copts);
     auto runner = conn.make_runner(ropts);
     if (leaf_version == "v2.0")
       runner.register_tasks<LeafV2>();
     else
-      runner.register_tasks<Leaf, Spread, Tree, Parts, Steps>();
+      runner.register_tasks<Leaf, Spread, Tree, Parts, Steps, weft::test::Count,
+                            weft::test::Counts>();
     runner.start();
     std::cout << "ready " << runner.name() << std::endl;
     runner.run_forever();

@@ -119,7 +119,7 @@ caf::behavior word_chain(caf::stateful_actor<chain_state>* self,
   return {
     [self, workflows, submit](weft::atom::progress, weft::progress_update& u) {
       if (u.final && !self->state.finished.insert(u.job_id).second)
-        return; // a repeat of the final update
+        return; // a retried job's next end
       print(self, u);
       if (!u.final)
         return;

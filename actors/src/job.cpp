@@ -211,7 +211,8 @@ void push(job_pointer self) {
 void push_due(job_pointer self) {
   auto& st = self->state;
   st.push_scheduled = false;
-  if (st.progress_dirty && st.pending.empty())
+  if (st.progress_dirty && st.pending.empty()
+      && !(st.final_sent && finished(st)))
     push(self); // sends, or waits again if an update went out meanwhile
 }
 
@@ -439,7 +440,6 @@ void revoke_leases(job_pointer self, std::function<void()> then) {
 
 /// Makes one committed step visible, in this order.
 void apply(job_pointer self, effects& fx) {
-  auto& st = self->state;
   if (fx.withdraw)
     revoke_leases(self, [] {});
   dispatch_ready(self, fx);
@@ -926,6 +926,8 @@ void tick(job_pointer self) {
   st.tick_scheduled = false;
   if (st.watchers.empty())
     return;
+  if (st.final_sent && finished(st))
+    return; // the final update went out once; a retry sends the next
   if (st.pending.empty() && (st.progress_dirty || !st.graph->quiescent()))
     notify(self, !st.progress_dirty);
   schedule_tick(self);

@@ -751,18 +751,27 @@ void running_progress(job_pointer self,
 /// again, without spending a retry.
 void leases_lost(job_pointer self, const std::vector<attempt_id>& ids) {
   auto& st = self->state;
+  // From a cluster: their runner was lost (counted as requeued); else a
+  // runner handed them back.
+  auto from = caf::actor_cast<caf::actor_addr>(self->current_sender());
+  bool runner_lost = std::any_of(st.clusters.begin(), st.clusters.end(),
+                                 [&](const auto& entry) {
+                                   return entry.second.address() == from;
+                                 });
   for (const auto& id : ids) {
     if (id.task >= st.graph->size())
       continue;
     if (auto l = st.leases.find(id.task);
         l != st.leases.end() && l->second == id.lease) {
       st.leases.erase(l);
-      if (st.graph->redeliver(id.task, id.attempt))
+      if (st.graph->redeliver(id.task, id.attempt) && runner_lost)
         meters_of(st, st.graph->cluster_id(id.task))
           .attempts_requeued.fetch_add(1, std::memory_order_relaxed);
     }
     settle(st, id.task, id.seq);
   }
+  if (!runner_lost)
+    st.metrics->leases_handed_back(ids.size());
   commit(self, {}, collect(st));
 }
 

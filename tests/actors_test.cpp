@@ -126,10 +126,10 @@ weft::runner_actor::behavior_type black_hole(weft::runner_actor::pointer self,
                                              weft::cluster_actor cluster,
                                              caf::actor joined) {
   auto me = caf::actor_cast<weft::runner_actor>(self);
-  weft::runner_registration reg{"black-hole", 4, {{"hello", "v0.0"}}};
+  weft::runner_registration reg{"black-hole", 4, {{"hello", "v0.0"}}, 0, {}};
   self->request(cluster, caf::infinite, weft::atom::join_v, me, reg)
     .then([self, cluster, me, joined](bool) {
-      self->send(cluster, weft::atom::credit_v, me, uint32_t{4});
+      self->send(cluster, weft::atom::credit_v, me, uint32_t{4}, uint32_t{0});
       caf::anon_send(joined, caf::ok_atom::value);
     });
   return {

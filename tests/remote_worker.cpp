@@ -10,7 +10,10 @@
 // every execution, including those whose results never reached the server,
 // and the server keeps a record of every successful attempt.
 
+#include <weft/actor_task.hpp>
 #include <weft/remote.hpp>
+
+#include <caf/all.hpp>
 
 #include <chrono>
 #include <fcntl.h>
@@ -151,6 +154,49 @@ struct Parts {
 };
 BOOST_DESCRIBE_STRUCT(Parts, (), (parts, steps, step_ms))
 
+using wake_atom = caf::atom_constant<caf::atom("rwWake")>;
+
+/// An actor task that waits `wait_ms` on a timer, then marks itself with
+/// its runner; on the runner named `hold_on` it waits until that runner is
+/// killed.
+struct ActorWait {
+  uint32_t index = 0;
+  uint32_t wait_ms = 0;
+  std::string hold_on;
+  static weft::task_identifier identifier() {
+    return {"ActorWait", "v1.0"};
+  }
+  caf::behavior execute(weft::actor_context& ctx) const {
+    ctx.progress("waits").add(1);
+    if (ctx.current_task().runner != hold_on)
+      ctx.self()->delayed_send(ctx.self(), std::chrono::milliseconds{wait_ms},
+                               wake_atom::value);
+    return {
+      [&ctx](wake_atom) {
+        ctx.set_display(ctx.current_task().runner);
+        ctx.progress("waits").done(1);
+        ctx.done();
+      },
+    };
+  }
+};
+BOOST_DESCRIBE_STRUCT(ActorWait, (), (index, wait_ms, hold_on))
+
+/// Submits `tasks` ActorWait tasks.
+struct ActorFan {
+  uint32_t tasks = 0;
+  uint32_t wait_ms = 0;
+  std::string hold_on;
+  static weft::task_identifier identifier() {
+    return {"ActorFan", "v1.0"};
+  }
+  void execute(weft::context& ctx) const {
+    for (uint32_t i = 0; i < tasks; ++i)
+      ctx.submit_subtask(ActorWait{i, wait_ms, hold_on});
+  }
+};
+BOOST_DESCRIBE_STRUCT(ActorFan, (), (tasks, wait_ms, hold_on))
+
 int main(int argc, char** argv) {
   if (argc < 2) {
     std::cerr << "usage: weft-remote-worker HOST:PORT [options]\n";
@@ -197,7 +243,8 @@ int main(int argc, char** argv) {
     if (leaf_version == "v2.0")
       runner.register_tasks<LeafV2>();
     else
-      runner.register_tasks<Leaf, Spread, Tree, Parts, Steps>();
+      runner.register_tasks<Leaf, Spread, Tree, Parts, Steps, ActorWait,
+                            ActorFan>();
     runner.start();
     std::cout << "ready " << runner.name() << std::endl;
     runner.run_forever();

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <iostream>
 #include <map>
+#include <unordered_set>
 
 namespace weft {
 
@@ -67,9 +68,8 @@ void worker_pool::loop(std::shared_ptr<state> st) {
   }
 }
 
-namespace {
-
-void print_logs(const std::string& task_id, const core::attempt_outcome& out) {
+void print_attempt_logs(const std::string& task_id,
+                        const core::attempt_outcome& out) {
   for (const auto& line : out.logs)
     std::cerr << format_time(line.time) << ' ' << line.level << " [" << task_id
               << "] " << line.message
@@ -79,6 +79,28 @@ void print_logs(const std::string& task_id, const core::attempt_outcome& out) {
     std::cerr << "ERROR [" << task_id << "] " << out.error << '\n';
 }
 
+void live_registration::watch(std::shared_ptr<const progress_board> board) {
+  board_ = board.get();
+  std::lock_guard<std::mutex> guard{shared_.live_mtx};
+  shared_.live.push_back({job_, id_, std::move(board), 0});
+}
+
+void live_registration::end() {
+  if (board_ == nullptr)
+    return;
+  std::lock_guard<std::mutex> guard{shared_.live_mtx};
+  auto& live = shared_.live;
+  for (size_t i = 0; i < live.size(); ++i)
+    if (live[i].board.get() == board_) {
+      live[i] = std::move(live.back());
+      live.pop_back();
+      break;
+    }
+  board_ = nullptr;
+}
+
+namespace {
+
 struct runner_data {
   std::shared_ptr<runner_shared> shared;
   cluster_actor cluster;
@@ -86,6 +108,37 @@ struct runner_data {
   uint64_t epoch = 0; // this actor's connection, among the runner's
   uint32_t slots = 1;
   uint32_t busy = 0; // leased here (waiting or running), not yet finished
+  // Actor tasks: at most `actor_slots` task actors run at once (of every
+  // connection); leases beyond wait here, in arrival order, at most
+  // `actor_window` of them. `actor_busy` counts this connection's (waiting
+  // or running), `actor_running` its running ones by (job, lease), which
+  // tells an actor attempt's result from a thread's.
+  bool has_actor_tasks = false;
+  uint32_t actor_slots = 0;
+  uint32_t actor_window = 0;
+  uint32_t actor_busy = 0;
+  uint32_t actor_credit = 0; // freed since the last flush
+  std::deque<runner_shared::lease> actor_leases;
+  struct lease_key {
+    caf::actor_id job; // one orchestrator's jobs per connection
+    uint64_t lease;
+    bool operator==(const lease_key&) const = default;
+  };
+  struct lease_hash {
+    size_t operator()(const lease_key& k) const noexcept {
+      return std::hash<uint64_t>{}(k.lease * 31 + k.job);
+    }
+  };
+  std::unordered_set<lease_key, lease_hash> actor_running;
+  // Actor attempts started and not reported yet, with when (steady ns).
+  struct actor_start {
+    job_actor job;
+    attempt_id id;
+    caf::actor actor;
+    int64_t at = 0;
+  };
+  std::vector<actor_start> actor_starts;
+  double actor_mean_ns = 0; // of actor attempts, to hold their starts
   bool stopping = false;
   bool left = false; // the cluster confirmed it sends nothing more
   // Gathered since the last flush: results per job, already cut into
@@ -209,6 +262,47 @@ constexpr size_t result_batch_bytes = 4u << 20;
 /// One attempt's results may not take more than this on the wire.
 constexpr size_t max_result_bytes = 32u << 20;
 
+int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+           std::chrono::steady_clock::now().time_since_epoch())
+    .count();
+}
+
+/// Sorts the actor starts not reported yet. One that ended already goes as
+/// a plain start, before its result in the same flush: there is nothing
+/// left to supervise. One still running goes with its task actor, for its
+/// job to monitor and tell of a cancel; while actor attempts are short
+/// (under a millisecond on average), only once it is a millisecond old, so
+/// that most go the cheaper way, as short attempts on threads do.
+template <class Plain, class Supervised>
+void take_actor_starts(runner_pointer self, Plain& plain,
+                       Supervised& supervised) {
+  auto& st = self->state;
+  bool hold = st.actor_mean_ns > 0 && st.actor_mean_ns < 1e6;
+  auto now = hold ? steady_ns() : 0;
+  size_t kept = 0;
+  for (auto& s : st.actor_starts) {
+    if (st.actor_running.count({s.job.id(), s.id.lease}) == 0) {
+      auto& entry = plain[s.job.address()];
+      if (!entry.first)
+        entry.first = std::move(s.job);
+      entry.second.push_back(s.id);
+    } else if (hold && now - s.at < 1'000'000) {
+      st.actor_starts[kept++] = std::move(s);
+    } else {
+      auto& entry = supervised[s.job.address()];
+      if (!entry.first)
+        entry.first = std::move(s.job);
+      entry.second.push_back(actor_attempt{s.id, std::move(s.actor)});
+    }
+  }
+  st.actor_starts.resize(kept);
+  if (kept > 0 && !st.start_timer) {
+    st.start_timer = true;
+    self->delayed_send(self, std::chrono::milliseconds{1}, atom::flush_v);
+  }
+}
+
 void flush(runner_pointer self) {
   auto& st = self->state;
   st.flush_scheduled = false;
@@ -219,21 +313,27 @@ void flush(runner_pointer self) {
     std::lock_guard<std::mutex> guard{st.shared->lease_mtx};
     starts.swap(st.shared->started);
   }
-  if (!starts.empty()) {
-    std::map<caf::actor_addr, std::pair<job_actor, std::vector<attempt_id>>>
-      by_job;
-    for (auto& s : starts) {
-      if (s.epoch != st.epoch)
-        continue; // its connection is gone, and the lease with it
-      auto& entry = by_job[s.job.address()];
-      if (!entry.first)
-        entry.first = std::move(s.job);
-      entry.second.push_back(s.id);
-    }
-    for (auto& [addr, entry] : by_job)
-      self->send(entry.first, atom::start_v, std::move(entry.second),
-                 st.shared->name);
+  using by_job_map
+    = std::map<caf::actor_addr, std::pair<job_actor, std::vector<attempt_id>>>;
+  by_job_map by_job;
+  for (auto& s : starts) {
+    if (s.epoch != st.epoch)
+      continue; // its connection is gone, and the lease with it
+    auto& entry = by_job[s.job.address()];
+    if (!entry.first)
+      entry.first = std::move(s.job);
+    entry.second.push_back(s.id);
   }
+  std::map<caf::actor_addr, std::pair<job_actor, std::vector<actor_attempt>>>
+    supervised;
+  if (!st.actor_starts.empty())
+    take_actor_starts(self, by_job, supervised);
+  for (auto& [addr, entry] : by_job)
+    self->send(entry.first, atom::start_v, std::move(entry.second),
+               st.shared->name);
+  for (auto& [addr, entry] : supervised)
+    self->send(entry.first, atom::start_v, std::move(entry.second),
+               st.shared->name);
   for (auto& [addr, entry] : st.results)
     for (auto& batch : entry.batches)
       self->send(entry.job, atom::done_v, std::move(batch));
@@ -243,45 +343,14 @@ void flush(runner_pointer self) {
       self->send(st.service, atom::done_v, job_id, std::move(results),
                  st.shared->name);
   st.late.clear();
-  if (!st.stopping && st.credit > 0)
+  if (!st.stopping && (st.credit > 0 || st.actor_credit > 0))
     self->send(st.cluster, atom::credit_v, caf::actor_cast<runner_actor>(self),
-               st.credit);
+               st.credit, st.actor_credit);
   st.credit = 0;
-  if (st.stopping && st.left && st.busy == 0)
+  st.actor_credit = 0;
+  if (st.stopping && st.left && st.busy == 0 && st.actor_busy == 0)
     self->quit();
 }
-
-/// Registers an attempt's indicators for sampling once it creates one, and
-/// removes them when the attempt is over.
-class live_registration : public progress_observer {
-public:
-  live_registration(runner_shared& shared, job_actor job, const attempt_id& id)
-      : shared_(shared), job_(std::move(job)), id_(id) {
-  }
-  void watch(std::shared_ptr<const progress_board> board) override {
-    board_ = board.get();
-    std::lock_guard<std::mutex> guard{shared_.live_mtx};
-    shared_.live.push_back({job_, id_, std::move(board), 0});
-  }
-  ~live_registration() override {
-    if (board_ == nullptr)
-      return;
-    std::lock_guard<std::mutex> guard{shared_.live_mtx};
-    auto& live = shared_.live;
-    for (size_t i = 0; i < live.size(); ++i)
-      if (live[i].board.get() == board_) {
-        live[i] = std::move(live.back());
-        live.pop_back();
-        break;
-      }
-  }
-
-private:
-  runner_shared& shared_;
-  job_actor job_;
-  attempt_id id_;
-  const progress_board* board_ = nullptr;
-};
 
 /// A worker thread is free: it takes the oldest lease (if a revocation did
 /// not take it first), notes the start for the next flush and executes it.
@@ -321,7 +390,7 @@ void run_next_lease(const std::shared_ptr<runner_shared>& shared) {
                           shared->name, &live);
   }
   if (shared->print_logs)
-    print_logs(req.job_id + "/" + std::to_string(req.task), out);
+    print_attempt_logs(req.job_id + "/" + std::to_string(req.task), out);
   task_result result{req.task, req.attempt, spec.lease, std::move(out)};
   runner_actor to;
   {
@@ -341,7 +410,7 @@ void run_next_lease(const std::shared_ptr<runner_shared>& shared) {
 /// have some.
 void schedule_report(runner_pointer self) {
   auto& st = self->state;
-  if (st.report_scheduled || st.busy == 0)
+  if (st.report_scheduled || (st.busy == 0 && st.actor_busy == 0))
     return;
   st.report_scheduled = true;
   self->delayed_send(self, st.shared->progress_interval, atom::tick_v);
@@ -368,10 +437,66 @@ void report_progress(runner_pointer self) {
   schedule_report(self);
 }
 
+/// Starts waiting actor leases, oldest first, while fewer task actors than
+/// the actor slots run; their starts go out with the next flush.
+void start_actor_leases(runner_pointer self) {
+  auto& st = self->state;
+  bool started = false;
+  int64_t at = 0;
+  while (!st.actor_leases.empty()) {
+    {
+      std::lock_guard<std::mutex> guard{st.shared->actors_mtx};
+      if (st.shared->actors_running >= st.actor_slots)
+        break;
+      ++st.shared->actors_running; // uncounted when the attempt ends
+    }
+    auto lease = std::move(st.actor_leases.front());
+    st.actor_leases.pop_front();
+    const auto& spec = lease.spec;
+    attempt_id id{spec.task, spec.attempt, spec.seq, spec.lease};
+    auto job = spec.job;
+    st.actor_running.insert({job.id(), spec.lease});
+    auto hdl = spawn_task_actor(self, st.shared, std::move(lease));
+    if (at == 0)
+      at = steady_ns();
+    st.actor_starts.push_back({std::move(job), id, std::move(hdl), at});
+    started = true;
+  }
+  if (started)
+    schedule_flush(self);
+}
+
+/// `n` actor leases are over (finished or revoked): their credit goes
+/// back, and waiting ones take their slots.
+void release_actor(runner_pointer self, uint32_t n) {
+  auto& st = self->state;
+  st.actor_busy -= std::min(st.actor_busy, n);
+  st.actor_credit += n;
+  start_actor_leases(self);
+  schedule_flush(self);
+}
+
 /// Leased attempts from the cluster: they wait, QUEUED at their jobs,
-/// until a worker thread is free to take one (run_next_lease).
+/// until a worker thread is free to take one (run_next_lease), or, for
+/// actor tasks, until an actor slot is (start_actor_leases).
 void run_batch(runner_pointer self, std::vector<dispatch_spec>& batch) {
   auto& st = self->state;
+  if (st.has_actor_tasks) {
+    // Actor leases wait here, not in the book the threads take from.
+    auto actors = std::stable_partition(
+      batch.begin(), batch.end(), [&](const dispatch_spec& spec) {
+        const auto* e = st.shared->registry->find(spec.identifier);
+        return e == nullptr || e->kind == task_kind::plain;
+      });
+    auto k = static_cast<uint32_t>(std::distance(actors, batch.end()));
+    for (auto i = actors; i != batch.end(); ++i)
+      st.actor_leases.push_back({std::move(*i), st.epoch});
+    batch.erase(actors, batch.end());
+    if (k > 0) {
+      st.actor_busy += k;
+      start_actor_leases(self);
+    }
+  }
   auto n = static_cast<uint32_t>(batch.size());
   {
     std::lock_guard<std::mutex> guard{st.shared->lease_mtx};
@@ -405,22 +530,45 @@ std::vector<runner_shared::lease> take_leases(runner_pointer self,
   return out;
 }
 
+/// Takes the actor leases that wait for a slot: of one job, or all.
+std::vector<runner_shared::lease> take_actor_leases(runner_pointer self,
+                                                    const std::string* job_id) {
+  auto& leases = self->state.actor_leases;
+  std::vector<runner_shared::lease> out;
+  for (auto i = leases.begin(); i != leases.end();) {
+    if (job_id == nullptr || i->spec.job_id == *job_id) {
+      out.push_back(std::move(*i));
+      i = leases.erase(i);
+    } else {
+      ++i;
+    }
+  }
+  return out;
+}
+
 /// The cluster revokes a halted job's leases: those no slot took are
 /// dropped; their seqs go back so the cluster stops counting them.
 std::vector<uint64_t> revoke(runner_pointer self, const std::string& job_id) {
   auto taken = take_leases(self, &job_id);
+  auto actors = take_actor_leases(self, &job_id);
   std::vector<uint64_t> seqs;
-  seqs.reserve(taken.size());
+  seqs.reserve(taken.size() + actors.size());
   for (const auto& l : taken)
+    seqs.push_back(l.spec.seq);
+  for (const auto& l : actors)
     seqs.push_back(l.spec.seq);
   if (!taken.empty())
     release(self, static_cast<uint32_t>(taken.size()));
+  if (!actors.empty())
+    release_actor(self, static_cast<uint32_t>(actors.size()));
   return seqs;
 }
 
 /// Leases no slot took go back to their jobs, which dispatch them again
-/// (elsewhere, or here) without spending a retry.
-void hand_back(runner_pointer self, std::vector<runner_shared::lease> taken) {
+/// (elsewhere, or here) without spending a retry. Sends only: the caller
+/// counts them out.
+void send_back(runner_pointer self,
+               const std::vector<runner_shared::lease>& taken) {
   if (taken.empty())
     return;
   std::map<caf::actor_addr, std::pair<job_actor, std::vector<attempt_id>>>
@@ -434,13 +582,27 @@ void hand_back(runner_pointer self, std::vector<runner_shared::lease> taken) {
   }
   for (auto& [addr, entry] : by_job)
     self->send(entry.first, atom::lost_v, std::move(entry.second));
+}
+
+/// Thread leases no slot took go back to their jobs.
+void hand_back(runner_pointer self, std::vector<runner_shared::lease> taken) {
+  if (taken.empty())
+    return;
+  send_back(self, taken);
   auto& st = self->state;
   st.busy -= std::min<uint32_t>(st.busy, static_cast<uint32_t>(taken.size()));
 }
 
-/// Leaving: every lease no slot took goes back.
+/// Leaving: every lease no slot took goes back, of both kinds.
 void hand_back_leases(runner_pointer self) {
   hand_back(self, take_leases(self, nullptr));
+  auto actors = take_actor_leases(self, nullptr);
+  if (actors.empty())
+    return;
+  send_back(self, actors);
+  auto& st = self->state;
+  st.actor_busy
+    -= std::min<uint32_t>(st.actor_busy, static_cast<uint32_t>(actors.size()));
 }
 
 /// An attempt finished on a worker thread: its result waits for the next
@@ -448,10 +610,23 @@ void hand_back_leases(runner_pointer self) {
 void attempt_done(runner_pointer self, job_actor& job, std::string& job_id,
                   uint64_t epoch, task_result& result) {
   auto& st = self->state;
-  auto d = std::max<double>(1.0, static_cast<double>(result.outcome.stopped
-                                                     - result.outcome.started));
-  st.mean_ns = st.mean_ns == 0 ? d : 0.8 * st.mean_ns + 0.2 * d;
-  st.shared->starts_at_once.store(st.mean_ns >= 1e6, std::memory_order_relaxed);
+  // An actor attempt of this connection frees an actor slot; its length
+  // (mostly waiting) says nothing about the threads' lease window.
+  bool actor = epoch == st.epoch && !st.actor_running.empty()
+               && st.actor_running.erase({job.id(), result.lease}) > 0;
+  if (actor) {
+    auto d
+      = static_cast<double>(result.outcome.stopped - result.outcome.started);
+    st.actor_mean_ns = st.actor_mean_ns == 0 ? std::max(d, 1.0)
+                                             : 0.8 * st.actor_mean_ns + 0.2 * d;
+  } else {
+    auto d
+      = std::max<double>(1.0, static_cast<double>(result.outcome.stopped
+                                                  - result.outcome.started));
+    st.mean_ns = st.mean_ns == 0 ? d : 0.8 * st.mean_ns + 0.2 * d;
+    st.shared->starts_at_once.store(st.mean_ns >= 1e6,
+                                    std::memory_order_relaxed);
+  }
   auto n = wire_bytes(result.outcome);
   if (n > max_result_bytes) {
     // It could not reach the orchestrator in one message: the attempt fails
@@ -472,6 +647,7 @@ void attempt_done(runner_pointer self, job_actor& job, std::string& job_id,
     // Started under a connection that is gone: its job may have given the
     // task to another runner since, and decides by its lease.
     st.late[job_id].push_back(std::move(result));
+    start_actor_leases(self); // it may have held an actor slot
     schedule_flush(self);
     return;
   }
@@ -483,7 +659,10 @@ void attempt_done(runner_pointer self, job_actor& job, std::string& job_id,
   }
   entry.last_bytes += n;
   entry.batches.back().push_back(std::move(result));
-  release(self, 1);
+  if (actor)
+    release_actor(self, 1);
+  else
+    release(self, 1);
 }
 
 /// Joins the cluster, then offers it the slots; without its cluster (the
@@ -495,6 +674,8 @@ void join_cluster(runner_pointer self) {
   reg.name = st.shared->name;
   reg.slots = st.slots;
   reg.identifiers = st.shared->registry->identifiers();
+  reg.actor_tasks = st.shared->registry->actor_identifiers();
+  reg.actor_slots = st.has_actor_tasks ? st.actor_slots : 0;
   auto me = caf::actor_cast<runner_actor>(self);
   self->monitor(st.cluster);
   self->set_down_handler([self](caf::down_msg& msg) {
@@ -511,7 +692,13 @@ void join_cluster(runner_pointer self) {
           std::chrono::duration_cast<std::chrono::nanoseconds>(
             std::chrono::steady_clock::now() - sent)
             .count());
-        self->send(self->state.cluster, atom::credit_v, me, self->state.slots);
+        auto& st = self->state;
+        // Actor tasks get their slots and a window as large at once: a
+        // task actor costs no thread, and waiting leases keep the slots
+        // busy while refills travel.
+        uint32_t actor_credit
+          = st.has_actor_tasks ? st.actor_slots + st.actor_window : 0;
+        self->send(st.cluster, atom::credit_v, me, st.slots, actor_credit);
       },
       [self](caf::error& err) { self->quit(err); });
 }
@@ -577,6 +764,9 @@ runner_actor::behavior_type runner_fn(runner_pointer self,
   st.service = std::move(service);
   st.slots = slots;
   st.max_leases = max_leases;
+  st.has_actor_tasks = !st.shared->registry->actor_identifiers().empty();
+  st.actor_slots = std::max(1u, st.shared->actor_slots);
+  st.actor_window = std::min(st.actor_slots, max_leases);
   take_over(self);
   join_cluster(self);
   return {

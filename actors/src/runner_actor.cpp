@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <iostream>
 #include <map>
-#include <unordered_set>
+#include <unordered_map>
 
 namespace weft {
 
@@ -112,7 +112,8 @@ struct runner_data {
   // connection); leases beyond wait here, in arrival order, at most
   // `actor_window` of them. `actor_busy` counts this connection's (waiting
   // or running), `actor_running` its running ones by (job, lease), which
-  // tells an actor attempt's result from a thread's.
+  // tells an actor attempt's result from a thread's, with whether its
+  // start was reported.
   bool has_actor_tasks = false;
   uint32_t actor_slots = 0;
   uint32_t actor_window = 0;
@@ -129,16 +130,21 @@ struct runner_data {
       return std::hash<uint64_t>{}(k.lease * 31 + k.job);
     }
   };
-  std::unordered_set<lease_key, lease_hash> actor_running;
-  // Actor attempts started and not reported yet, with when (steady ns).
-  struct actor_start {
+  struct running_actor {
     job_actor job;
     attempt_id id;
-    caf::actor actor;
-    int64_t at = 0;
+    // Weak: the task actor is destroyed where it ran once it ends, not here.
+    caf::actor_addr actor;
+    bool reported = false;
   };
-  std::vector<actor_start> actor_starts;
-  double actor_mean_ns = 0; // of actor attempts, to hold their starts
+  std::unordered_map<lease_key, running_actor, lease_hash> actor_running;
+  // Those whose start is not reported yet (some may have ended since), and
+  // the starts of those that ended first, by job.
+  std::vector<lease_key> unreported;
+  std::map<caf::actor_addr, std::pair<job_actor, std::vector<attempt_id>>>
+    ended_starts;
+  int64_t supervise_at = 0; // steady ns: the next look at `unreported`
+  bool supervise_timer = false;
   bool stopping = false;
   bool left = false; // the cluster confirmed it sends nothing more
   // Gathered since the last flush: results per job, already cut into
@@ -268,38 +274,45 @@ int64_t steady_ns() {
     .count();
 }
 
-/// Sorts the actor starts not reported yet. One that ended already goes as
-/// a plain start, before its result in the same flush: there is nothing
-/// left to supervise. One still running goes with its task actor, for its
-/// job to monitor and tell of a cancel; while actor attempts are short
-/// (under a millisecond on average), only once it is a millisecond old, so
-/// that most go the cheaper way, as short attempts on threads do.
-template <class Plain, class Supervised>
-void take_actor_starts(runner_pointer self, Plain& plain,
-                       Supervised& supervised) {
+/// The starts of actor attempts that began and still run go out with their
+/// task actors, for their jobs to monitor and tell of a cancel; at most once
+/// a millisecond, so that an attempt that ends sooner (most that do not
+/// wait) has its start go as a plain one, with its result (attempt_done):
+/// there is nothing left to supervise by then. One whose actor has not
+/// begun yet (it waits for a scheduler thread) waits too: it is not
+/// running.
+template <class Supervised>
+void supervise_actor_starts(runner_pointer self, Supervised& supervised) {
   auto& st = self->state;
-  bool hold = st.actor_mean_ns > 0 && st.actor_mean_ns < 1e6;
-  auto now = hold ? steady_ns() : 0;
-  size_t kept = 0;
-  for (auto& s : st.actor_starts) {
-    if (st.actor_running.count({s.job.id(), s.id.lease}) == 0) {
-      auto& entry = plain[s.job.address()];
+  auto now = steady_ns();
+  if (now >= st.supervise_at) {
+    st.supervise_at = now + 1'000'000;
+    st.supervise_timer = false;
+    size_t kept = 0;
+    std::lock_guard<std::mutex> guard{st.shared->actors_mtx};
+    const auto& begun = st.shared->task_actors;
+    for (const auto& key : st.unreported) {
+      auto i = st.actor_running.find(key);
+      if (i == st.actor_running.end() || i->second.reported)
+        continue; // ended, its start went with its result
+      auto& a = i->second;
+      auto b = begun.find(a.actor.id());
+      if (b == begun.end()) {
+        st.unreported[kept++] = key;
+        continue;
+      }
+      a.reported = true;
+      auto& entry = supervised[a.job.address()];
       if (!entry.first)
-        entry.first = std::move(s.job);
-      entry.second.push_back(s.id);
-    } else if (hold && now - s.at < 1'000'000) {
-      st.actor_starts[kept++] = std::move(s);
-    } else {
-      auto& entry = supervised[s.job.address()];
-      if (!entry.first)
-        entry.first = std::move(s.job);
-      entry.second.push_back(actor_attempt{s.id, std::move(s.actor)});
+        entry.first = a.job;
+      entry.second.push_back(actor_attempt{a.id, b->second});
     }
+    st.unreported.resize(kept);
   }
-  st.actor_starts.resize(kept);
-  if (kept > 0 && !st.start_timer) {
-    st.start_timer = true;
-    self->delayed_send(self, std::chrono::milliseconds{1}, atom::flush_v);
+  if (!st.unreported.empty() && !st.supervise_timer) {
+    st.supervise_timer = true;
+    self->delayed_send(self, std::chrono::nanoseconds{st.supervise_at - now},
+                       atom::flush_v);
   }
 }
 
@@ -324,10 +337,18 @@ void flush(runner_pointer self) {
       entry.first = std::move(s.job);
     entry.second.push_back(s.id);
   }
+  for (auto& [addr, ended] : st.ended_starts) {
+    auto& entry = by_job[addr];
+    if (!entry.first)
+      entry.first = std::move(ended.first);
+    entry.second.insert(entry.second.end(), ended.second.begin(),
+                        ended.second.end());
+  }
+  st.ended_starts.clear();
   std::map<caf::actor_addr, std::pair<job_actor, std::vector<actor_attempt>>>
     supervised;
-  if (!st.actor_starts.empty())
-    take_actor_starts(self, by_job, supervised);
+  if (!st.unreported.empty())
+    supervise_actor_starts(self, supervised);
   for (auto& [addr, entry] : by_job)
     self->send(entry.first, atom::start_v, std::move(entry.second),
                st.shared->name);
@@ -442,7 +463,6 @@ void report_progress(runner_pointer self) {
 void start_actor_leases(runner_pointer self) {
   auto& st = self->state;
   bool started = false;
-  int64_t at = 0;
   while (!st.actor_leases.empty()) {
     {
       std::lock_guard<std::mutex> guard{st.shared->actors_mtx};
@@ -453,13 +473,14 @@ void start_actor_leases(runner_pointer self) {
     auto lease = std::move(st.actor_leases.front());
     st.actor_leases.pop_front();
     const auto& spec = lease.spec;
-    attempt_id id{spec.task, spec.attempt, spec.seq, spec.lease};
-    auto job = spec.job;
-    st.actor_running.insert({job.id(), spec.lease});
-    auto hdl = spawn_task_actor(self, st.shared, std::move(lease));
-    if (at == 0)
-      at = steady_ns();
-    st.actor_starts.push_back({std::move(job), id, std::move(hdl), at});
+    runner_data::lease_key key{spec.job.id(), spec.lease};
+    runner_data::running_actor a{spec.job,
+                                 attempt_id{spec.task, spec.attempt, spec.seq,
+                                            spec.lease},
+                                 caf::actor_addr{}, false};
+    a.actor = spawn_task_actor(self, st.shared, std::move(lease)).address();
+    st.actor_running.emplace(key, std::move(a));
+    st.unreported.push_back(key);
     started = true;
   }
   if (started)
@@ -483,15 +504,20 @@ void run_batch(runner_pointer self, std::vector<dispatch_spec>& batch) {
   auto& st = self->state;
   if (st.has_actor_tasks) {
     // Actor leases wait here, not in the book the threads take from.
-    auto actors = std::stable_partition(
-      batch.begin(), batch.end(), [&](const dispatch_spec& spec) {
-        const auto* e = st.shared->registry->find(spec.identifier);
-        return e == nullptr || e->kind == task_kind::plain;
-      });
-    auto k = static_cast<uint32_t>(std::distance(actors, batch.end()));
-    for (auto i = actors; i != batch.end(); ++i)
-      st.actor_leases.push_back({std::move(*i), st.epoch});
-    batch.erase(actors, batch.end());
+    size_t plain = 0;
+    uint32_t k = 0;
+    for (auto& spec : batch) {
+      const auto* e = st.shared->registry->find(spec.identifier);
+      if (e == nullptr || e->kind == task_kind::plain) {
+        if (&batch[plain] != &spec)
+          batch[plain] = std::move(spec);
+        ++plain;
+        continue;
+      }
+      st.actor_leases.push_back({std::move(spec), st.epoch, e});
+      ++k;
+    }
+    batch.resize(plain);
     if (k > 0) {
       st.actor_busy += k;
       start_actor_leases(self);
@@ -612,14 +638,23 @@ void attempt_done(runner_pointer self, job_actor& job, std::string& job_id,
   auto& st = self->state;
   // An actor attempt of this connection frees an actor slot; its length
   // (mostly waiting) says nothing about the threads' lease window.
-  bool actor = epoch == st.epoch && !st.actor_running.empty()
-               && st.actor_running.erase({job.id(), result.lease}) > 0;
-  if (actor) {
-    auto d
-      = static_cast<double>(result.outcome.stopped - result.outcome.started);
-    st.actor_mean_ns = st.actor_mean_ns == 0 ? std::max(d, 1.0)
-                                             : 0.8 * st.actor_mean_ns + 0.2 * d;
-  } else {
+  bool actor = false;
+  if (epoch == st.epoch && !st.actor_running.empty()) {
+    auto i = st.actor_running.find({job.id(), result.lease});
+    if (i != st.actor_running.end()) {
+      actor = true;
+      if (!i->second.reported) {
+        // Ended before its start was reported: the start goes plain,
+        // ahead of this result.
+        auto& entry = st.ended_starts[job.address()];
+        if (!entry.first)
+          entry.first = job;
+        entry.second.push_back(i->second.id);
+      }
+      st.actor_running.erase(i);
+    }
+  }
+  if (!actor) {
     auto d
       = std::max<double>(1.0, static_cast<double>(result.outcome.stopped
                                                   - result.outcome.started));

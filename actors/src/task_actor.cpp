@@ -9,6 +9,7 @@
 #include <caf/all.hpp>
 
 #include <exception>
+#include <optional>
 
 namespace weft {
 
@@ -19,6 +20,7 @@ class task_attempt {
 public:
   task_attempt(std::shared_ptr<runner_shared> shared, runner_shared::lease l)
       : shared_(std::move(shared)), spec_(std::move(l.spec)), epoch_(l.epoch),
+        entry_(l.entry),
         live_(*shared_, spec_.job,
               attempt_id{spec_.task, spec_.attempt, spec_.seq, spec_.lease}),
         ctx_(task_info(), shared_->cache, shared_->limits, &live_, this) {
@@ -40,7 +42,9 @@ public:
                                    caf::actor_cast<caf::actor>(self));
     }
     try {
-      const auto* e = shared_->registry->find(spec_.identifier);
+      const auto* e = entry_ != nullptr
+                        ? entry_
+                        : shared_->registry->find(spec_.identifier);
       if (e == nullptr || e->kind != task_kind::actor)
         throw error(errc::unknown_task,
                     "runner " + shared_->name
@@ -119,6 +123,7 @@ private:
   std::shared_ptr<runner_shared> shared_;
   dispatch_spec spec_;
   uint64_t epoch_;
+  const task_registry::entry* entry_;
   live_registration live_;
   actor_context ctx_;
   timestamp started_ = 0;
@@ -141,20 +146,22 @@ std::string exception_text(const std::exception_ptr& ep) {
 }
 
 /// The task actor: an event-based actor holding its attempt, so that one
-/// allocation carries both.
+/// allocation carries both. The attempt (its context) is made when the
+/// actor begins, on its own scheduler thread rather than its runner's.
 class task_actor : public caf::event_based_actor {
 public:
   task_actor(caf::actor_config& cfg, std::shared_ptr<runner_shared> shared,
              runner_shared::lease lease)
-      : caf::event_based_actor(cfg),
-        attempt_(std::move(shared), std::move(lease)) {
+      : caf::event_based_actor(cfg), shared_(std::move(shared)),
+        lease_(std::move(lease)) {
   }
 
   caf::behavior make_behavior() override {
+    begin();
     // Handlers capture `this` only: trivially copied, never allocated.
     set_exception_handler(
       [this](caf::scheduled_actor*, std::exception_ptr& ep) -> caf::error {
-        attempt_.finish(false, exception_text(ep));
+        attempt_->finish(false, exception_text(ep));
         return caf::exit_reason::unhandled_exception;
       });
     // The job's cancel reaches the task through the default handler: the
@@ -164,13 +171,13 @@ public:
       [this](caf::scheduled_actor* s,
              caf::message_view& x) -> caf::result<caf::message> {
         if (x.content().match_elements<atom::cancel>()) {
-          attempt_.cancel(s);
+          attempt_->cancel(s);
           return caf::message{};
         }
         return caf::print_and_drop(s, x);
       });
-    auto bhvr = attempt_.start(this);
-    if (attempt_.ended())
+    auto bhvr = attempt_->start(this);
+    if (attempt_->ended())
       quit();
     return bhvr; // empty: it quits unless it awaits responses
   }
@@ -178,9 +185,10 @@ public:
   /// However it exits without done() or fail() (a quit, a kill, an
   /// exception, an exit message), the attempt fails with the reason.
   void on_exit() override {
-    if (!attempt_.ended())
-      attempt_.finish(false, "the task actor exited without done() or fail(): "
-                               + home_system().render(fail_state()));
+    begin(); // an actor that never ran still ends its attempt
+    if (!attempt_->ended())
+      attempt_->finish(false, "the task actor exited without done() or fail(): "
+                                + home_system().render(fail_state()));
     caf::event_based_actor::on_exit();
   }
 
@@ -189,7 +197,14 @@ public:
   }
 
 private:
-  detail::task_attempt attempt_;
+  void begin() {
+    if (!attempt_)
+      attempt_.emplace(std::move(shared_), std::move(lease_));
+  }
+
+  std::shared_ptr<runner_shared> shared_; // until the attempt is made
+  runner_shared::lease lease_;
+  std::optional<detail::task_attempt> attempt_;
 };
 
 } // namespace
@@ -197,7 +212,7 @@ private:
 caf::actor spawn_task_actor(caf::local_actor* host,
                             std::shared_ptr<runner_shared> shared,
                             runner_shared::lease lease) {
-  return host->spawn<task_actor>(std::move(shared), std::move(lease));
+  return host->system().spawn<task_actor>(std::move(shared), std::move(lease));
 }
 
 void actor_context::done() {

@@ -73,6 +73,8 @@ struct runner_shared {
   struct lease {
     dispatch_spec spec;
     uint64_t epoch = 0; // the runner actor (connection) it came under
+    /// An actor task's registered type, found when the lease arrived.
+    const task_registry::entry* entry = nullptr;
   };
   struct started_attempt {
     job_actor job;

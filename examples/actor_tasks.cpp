@@ -1,7 +1,9 @@
 // Actor tasks: a map of 1,000 tiles, each fetched by an actor task that
 // requests it from a "tile service" (an actor of this program that answers
 // after 100-300 ms, standing in for a network service), all in flight at
-// once on a runner with 2 thread slots. A plain task stitches them.
+// once on a runner with 2 thread slots. A plain task stitches them. The
+// blocks between "snippet NAME" and "end snippet" markers appear verbatim
+// in docs/writing-tasks.md (checked by the test suite).
 
 #include <weft/actor_task.hpp>
 #include <weft/weft.hpp>
@@ -19,8 +21,9 @@ namespace {
 using tile_atom = caf::atom_constant<caf::atom("tile")>;
 using ready_atom = caf::atom_constant<caf::atom("tileReady")>;
 using peak_atom = caf::atom_constant<caf::atom("tilePeak")>;
+using give_up_atom = caf::atom_constant<caf::atom("tileGiveUp")>;
 /// Where the tile service is found in the actor system's registry.
-constexpr caf::atom_value tile_service_key = caf::atom("tiles");
+constexpr caf::atom_value tiles_key = caf::atom("tiles");
 
 /// The tile service: answers each request after a latency of its own, so
 /// that many requests are outstanding at once, and counts the most there
@@ -65,8 +68,9 @@ std::string tile_key(uint32_t x, uint32_t y) {
 
 } // namespace
 
-/// Fetches one tile from the tile service into the job cache. An actor
-/// task: while it waits for the answer it holds no thread.
+// snippet actor_task
+// Fetches one tile from the tile service (an actor of this program) into
+// the job cache. While it waits for the answer it holds no thread.
 struct fetch_tile {
   uint32_t x = 0;
   uint32_t y = 0;
@@ -75,29 +79,30 @@ struct fetch_tile {
   }
   caf::behavior execute(weft::actor_context& ctx) const {
     ctx.progress("tiles").add(1);
-    auto service
-      = ctx.self()->home_system().registry().get<caf::actor>(tile_service_key);
-    ctx.self()
-      ->request(service, std::chrono::seconds{30}, tile_atom::value, x, y)
+    auto* self = ctx.self();
+    auto service = self->home_system().registry().get<caf::actor>(tiles_key);
+    self->request(service, caf::infinite, tile_atom::value, x, y)
       .then(
         [this, &ctx](std::string& bytes) {
           ctx.job_cache().group("tiles")[tile_key(x, y)] = std::move(bytes);
           ctx.progress("tiles").done(1);
-          ctx.done();
+          ctx.done(); // the attempt succeeded; the actor quits
         },
         [&ctx](caf::error& err) {
-          ctx.fail("the tile service did not answer: "
+          ctx.fail("the tile service failed: "
                    + ctx.self()->home_system().render(err));
         });
-    // Ends sooner if the job is canceled meanwhile: as a failed attempt, so
-    // that with retries left the tile is CANCELED and a retry of the job
-    // fetches it again (done() would keep it COMPUTED without its tile).
+    // Cooperative cancel: a failed attempt, so that a retry of the job
+    // fetches the tile again (done() would leave it COMPUTED without it).
     ctx.on_cancel([&ctx] { ctx.fail("canceled while fetching"); });
-    // Nothing else to handle: the attempt lives on for the response.
-    return {};
+    self->delayed_send(self, std::chrono::seconds{10}, give_up_atom::value);
+    return {
+      [&ctx](give_up_atom) { ctx.fail("no tile within 10 s"); },
+    };
   }
 };
 BOOST_DESCRIBE_STRUCT(fetch_tile, (), (x, y))
+// end snippet
 
 /// Stitches the fetched tiles (here: checks and counts them).
 struct stitch_map {
@@ -138,37 +143,39 @@ struct render_map {
 BOOST_DESCRIBE_STRUCT(render_map, (), (width, height))
 
 int main() {
+  // snippet actor_system
   // The program owns the actor system: the tile service and weft's actors
-  // (the orchestrator, the runner, the task actors) live in it together.
+  // (orchestrator, runner, task actors) live in it together.
   caf::actor_system_config cfg;
   weft::add_weft_types(cfg);
   caf::actor_system sys{cfg};
   auto service = sys.spawn(tile_service);
-  sys.registry().put(tile_service_key, service);
-  bool ok = false;
-  {
-    weft::local_cluster cluster{sys,
-                                {.runners
-                                 = {{.cluster = "default", .slots = 2}}}};
-    cluster.register_tasks<render_map, fetch_tile, stitch_map>();
-    cluster.start();
-    auto jobs = cluster.jobs();
-    auto job = jobs.submit("map", render_map{40, 25});
-    auto started = std::chrono::steady_clock::now();
-    auto done = jobs.wait(job.id);
-    auto seconds = std::chrono::duration<double>(
-                     std::chrono::steady_clock::now() - started)
-                     .count();
-    std::cout << "map: " << weft::to_string(done.state) << ", "
-              << done.stats.total_tasks << " tasks in " << seconds << " s\n";
-    for (const auto& p : done.progress)
-      std::cout << p.label << ": " << p.done << "/" << p.total << "\n";
-    ok = done.state == weft::job_state::completed;
-    if (ok) {
-      std::string bytes = jobs.cache(job.id)["map_bytes"];
-      std::cout << "stitched " << bytes << " bytes of tiles\n";
-    }
+  sys.registry().put(tiles_key, service);
+  // Two threads for plain tasks; actor tasks take actor slots instead.
+  weft::local_cluster_options opts;
+  opts.runners = {{.slots = 2, .actor_slots = 5000}};
+  auto cluster = std::make_unique<weft::local_cluster>(sys, opts);
+  // end snippet
+  cluster->register_tasks<render_map, fetch_tile, stitch_map>();
+  cluster->start();
+  auto jobs = cluster->jobs();
+  auto job = jobs.submit("map", render_map{40, 25});
+  auto started = std::chrono::steady_clock::now();
+  auto done = jobs.wait(job.id);
+  auto seconds
+    = std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
+        .count();
+  std::cout << "map: " << weft::to_string(done.state) << ", "
+            << done.stats.total_tasks << " tasks in " << seconds << " s\n";
+  for (const auto& p : done.progress)
+    std::cout << p.label << ": " << p.done << "/" << p.total << "\n";
+  bool ok = done.state == weft::job_state::completed;
+  if (ok) {
+    std::string bytes = jobs.cache(job.id)["map_bytes"];
+    std::cout << "stitched " << bytes << " bytes of tiles\n";
   }
+  // weft's actors go first; the system outlives them.
+  cluster.reset();
   caf::scoped_actor self{sys};
   self->request(service, std::chrono::seconds{5}, peak_atom::value)
     .receive(
@@ -177,7 +184,7 @@ int main() {
                   << " requests in flight at once, on 2 thread slots\n";
       },
       [](caf::error&) {});
-  sys.registry().erase(tile_service_key);
+  sys.registry().erase(tiles_key);
   self->send_exit(service, caf::exit_reason::user_shutdown);
   return ok ? 0 : 1;
 }

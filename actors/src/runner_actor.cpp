@@ -478,7 +478,8 @@ void start_actor_leases(runner_pointer self) {
                                  attempt_id{spec.task, spec.attempt, spec.seq,
                                             spec.lease},
                                  caf::actor_addr{}, false};
-    a.actor = spawn_task_actor(self, st.shared, std::move(lease)).address();
+    a.actor
+      = spawn_task_actor(self->system(), st.shared, std::move(lease)).address();
     st.actor_running.emplace(key, std::move(a));
     st.unreported.push_back(key);
     started = true;

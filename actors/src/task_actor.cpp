@@ -209,10 +209,10 @@ private:
 
 } // namespace
 
-caf::actor spawn_task_actor(caf::local_actor* host,
+caf::actor spawn_task_actor(caf::actor_system& sys,
                             std::shared_ptr<runner_shared> shared,
                             runner_shared::lease lease) {
-  return host->system().spawn<task_actor>(std::move(shared), std::move(lease));
+  return sys.spawn<task_actor>(std::move(shared), std::move(lease));
 }
 
 void actor_context::done() {

@@ -139,11 +139,12 @@ private:
 void print_attempt_logs(const std::string& task_id,
                         const core::attempt_outcome& out);
 
-/// Spawns the task actor of an actor task's lease from `host`, the runner
-/// actor (on its worker, not through the scheduler's shared queue), counted
-/// in `shared`'s running task actors: it starts the attempt and reports its
-/// outcome to the runner actor current when it ends.
-caf::actor spawn_task_actor(caf::local_actor* host,
+/// Spawns the task actor of an actor task's lease on `sys`, through its
+/// scheduler (task actors spawned in a burst from the runner actor's own
+/// worker would queue up behind it), counted in `shared`'s running task
+/// actors by the caller: it starts the attempt and reports its outcome to
+/// the runner actor current when it ends.
+caf::actor spawn_task_actor(caf::actor_system& sys,
                             std::shared_ptr<runner_shared> shared,
                             runner_shared::lease lease);
 

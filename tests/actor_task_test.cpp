@@ -452,3 +452,23 @@ TEST_CASE("actor tasks: a runner process killed mid-wait loses nothing: its "
   }
   CHECK(waited == 20);
 }
+
+TEST_CASE("actor tasks: the registry keeps them as actor tasks, and a thread "
+          "refuses to run one") {
+  weft::task_registry registry;
+  registry.add<at_timer>().add<at_leaf>();
+  STATIC_REQUIRE(weft::actor_task_type<at_timer>);
+  STATIC_REQUIRE(!weft::plain_task_type<at_timer>);
+  STATIC_REQUIRE(weft::plain_task_type<at_leaf>);
+  STATIC_REQUIRE(weft::task_type<at_timer>);
+  const auto* e = registry.find({"at_timer", "v0.0"});
+  REQUIRE(e != nullptr);
+  CHECK(e->kind == weft::task_kind::actor);
+  CHECK(registry.actor_identifiers()
+        == std::vector<weft::task_identifier>{{"at_timer", "v0.0"}});
+  weft::attempt_request req{"job", 0, 1, {"at_timer", "v0.0"},
+                            R"({"ms":1,"leaves":0})"};
+  auto out = weft::execute_attempt(registry, req, nullptr, {}, "r");
+  CHECK(!out.succeeded);
+  CHECK_THAT(out.error, Catch::Contains("is an actor task"));
+}

@@ -307,6 +307,55 @@ weft::runner_registration registration(std::string name,
 // -- the cluster
 // ----------------------------------------------------------------
 
+TEST_CASE("deterministic: the cluster spends a runner's actor credit on its "
+          "actor tasks and its plain credit on the others") {
+  fixture f;
+  auto cluster = f.keep(weft::spawn_cluster(*f.sys, "c"));
+  auto log = std::make_shared<runner_log>();
+  auto r = caf::actor_cast<weft::runner_actor>(f.stub(stub_runner, log));
+  auto jlog = std::make_shared<job_log>();
+  auto job = caf::actor_cast<weft::job_actor>(f.stub(stub_job, jlog));
+  auto reg = registration("r", {id("plain", "v1.0"), id("act", "v1.0")});
+  reg.actor_slots = 2;
+  reg.actor_tasks = {id("act", "v1.0")};
+  auto joined = f.ask<bool>(cluster, atom::join_v, r, reg);
+  // An actor task that is not among the runner's tasks is refused.
+  auto bad = registration("bad", {id("plain", "v1.0")});
+  bad.actor_tasks = {id("act", "v1.0")};
+  auto refused = f.ask<bool>(cluster, atom::join_v, r, bad);
+  f.run();
+  REQUIRE(joined->value == true);
+  CHECK(!refused->value);
+  CHECK(refused->error.has_value());
+  caf::anon_send(cluster, atom::enqueue_v,
+                 std::vector<dispatch_spec>{
+                   spec(job, 0, id("plain", "v1.0")), // seq 0
+                   spec(job, 1, id("plain", "v1.0")), // seq 1
+                   spec(job, 2, id("act", "v1.0")),   // seq 2
+                   spec(job, 3, id("act", "v1.0")),   // seq 3
+                   spec(job, 4, id("act", "v1.0")),   // seq 4
+                 },
+                 std::vector<uint64_t>{});
+  // Actor credit only: the actor tasks go, within it; the plain ones wait.
+  caf::anon_send(cluster, atom::credit_v, r, uint32_t{0}, uint32_t{2});
+  f.run();
+  REQUIRE(log->batches.size() == 1);
+  CHECK(seqs_of(log->batches[0]) == std::vector<uint64_t>{2, 3});
+  // Plain credit: the oldest plain one.
+  caf::anon_send(cluster, atom::credit_v, r, uint32_t{1}, uint32_t{0});
+  f.run();
+  REQUIRE(log->batches.size() == 2);
+  CHECK(seqs_of(log->batches[1]) == std::vector<uint64_t>{0});
+  auto info = f.ask<weft::cluster_info>(cluster, atom::info_v);
+  f.run();
+  REQUIRE(info->value);
+  CHECK(info->value->queued == 2);
+  REQUIRE(info->value->runners.size() == 1);
+  CHECK(info->value->runners[0].actor_slots == 2);
+  CHECK(info->value->runners[0].actor_tasks
+        == std::vector<task_identifier>{id("act", "v1.0")});
+}
+
 TEST_CASE("deterministic: the cluster dispatches the oldest compatible head "
           "first, within credit") {
   fixture f;

@@ -461,10 +461,15 @@ TEST_CASE("engine: leased attempts stay QUEUED and a cancel revokes them") {
   take_log();
   auto job = lc.jobs().submit("leases", cancel_root{});
   REQUIRE(weft::test::wait_until([] { return gate_reached.load(); }, 30s));
-  // All three went to the runner in one batch; one holds the slot.
+  // They went to the runner (one holds the slot) as far as its window,
+  // sized from the root's duration, allows: both siblings when the root
+  // took under a millisecond or so, as it does but on a loaded machine.
   auto cluster = lc.jobs().find_cluster("default");
-  CHECK(cluster.dispatched == 3);
-  CHECK(cluster.queued == 0);
+  CHECK(cluster.dispatched + cluster.queued == 3);
+  CHECK(cluster.dispatched >= 1);
+  if (cluster.dispatched < 3)
+    WARN("the runner leased " << cluster.dispatched - 1
+                              << " of the 2 siblings");
   REQUIRE(
     weft::test::wait_until([&] { return lc.jobs().find(job.id).running == 1; },
                            30s));

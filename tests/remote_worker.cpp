@@ -4,11 +4,25 @@
 //   weft-remote-worker HOST:PORT --cluster C --name N [--slots N]
 //       [--leaf-version vX.Y] [--grace-ms N] [--cert F --key F --ca F]
 //       [--heartbeat-ms MS --connection-timeout-ms MS] [--executions FILE]
+//       [--cache DIR]
 //
 // --executions FILE: each leaf execution appends "TASK RUNNER ATTEMPT" to
 // FILE (TASK: its index in the job) and logs a line, so that a test sees
 // every execution, including those whose results never reached the server,
 // and the server keeps a record of every successful attempt.
+//
+// --cache DIR: the job cache is a file-system cache in DIR, which a client
+// given the same store reads.
+//
+// GatedSpread submits GatedLeaf tasks for the lease tests: optionally one
+// that fails its first attempt when a trigger file appears, then instant
+// ones, then gated ones that record their start and wait for a gate file
+// (see GatedLeaf).
+//
+// ActorFan submits ActorWait actor tasks, which wait on a timer without a
+// thread (forever on the runner a test names, to kill it mid-wait).
+
+#include "count_tasks.hpp"
 
 #include <weft/actor_task.hpp>
 #include <weft/remote.hpp>
@@ -17,14 +31,32 @@
 
 #include <chrono>
 #include <fcntl.h>
+#include <filesystem>
 #include <iostream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <unistd.h>
 
 namespace {
 std::string executions_file; // empty: not recorded
+
+/// Appends `line` to `file` in one write with O_APPEND: lines of several
+/// threads and runner processes never mix.
+void append_line(const std::string& file, const std::string& line) {
+  int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  if (fd >= 0) {
+    auto n = ::write(fd, line.data(), line.size());
+    (void)n;
+    ::close(fd);
+  }
 }
+
+/// The task's index in its job, from "<job id>/<index>".
+std::string task_index(const weft::current_task_info& t) {
+  return t.id.substr(t.id.rfind('/') + 1);
+}
+} // namespace
 
 /// Marks each leaf with the runner that computed it (its display name).
 struct leaf_body {
@@ -38,16 +70,8 @@ struct leaf_body {
 
   static void record(weft::context& ctx) {
     const auto& t = ctx.current_task();
-    auto line = t.id.substr(t.id.rfind('/') + 1) + " " + t.runner + " "
-                + std::to_string(t.attempt) + "\n";
-    // One write with O_APPEND: lines of both runner processes never mix.
-    int fd
-      = ::open(executions_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      auto n = ::write(fd, line.data(), line.size());
-      (void)n;
-      ::close(fd);
-    }
+    append_line(executions_file, task_index(t) + " " + t.runner + " "
+                                   + std::to_string(t.attempt) + "\n");
     ctx.logger().info("executed", {{"attempt", t.attempt}});
   }
 };
@@ -154,6 +178,91 @@ struct Parts {
 };
 BOOST_DESCRIBE_STRUCT(Parts, (), (parts, steps, step_ms))
 
+/// Waits until `file` exists, polling every millisecond; bounded, so that
+/// a test that never creates it cannot hold a runner's thread for ever.
+void await_file(const std::string& file) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes{2};
+  while (!std::filesystem::exists(file)) {
+    if (std::chrono::steady_clock::now() > deadline)
+      throw std::runtime_error(file + " never appeared");
+    std::this_thread::sleep_for(std::chrono::milliseconds{1});
+  }
+}
+
+/// A leaf of the lease tests, by `mode`:
+/// - "instant": returns at once, so that its runner measures short attempts
+///   and holds a wide lease window;
+/// - "gated": appends "START <task index> <runner> <attempt>" to `log_file`
+///   when a slot starts it, then waits until `gate_file` exists, so that the
+///   slots stay taken while the runner holds leases beyond them;
+/// - "fails_once": unless `marker_file` exists, waits until `trigger_file`
+///   exists, creates the marker and throws: its first attempt fails when
+///   the test says, the next one succeeds at once.
+/// Each logs a line, so that the server keeps every attempt's record.
+struct GatedLeaf {
+  std::string mode;
+  std::string gate_file;
+  std::string log_file;
+  std::string marker_file;
+  std::string trigger_file;
+  static weft::task_identifier identifier() {
+    return {"GatedLeaf", "v1.0"};
+  }
+  void execute(weft::context& ctx) const {
+    if (mode == "fails_once") {
+      if (!std::filesystem::exists(marker_file)) {
+        await_file(trigger_file);
+        append_line(marker_file, "failed once\n");
+        throw std::runtime_error("the first attempt fails");
+      }
+    } else if (mode == "gated") {
+      const auto& t = ctx.current_task();
+      append_line(log_file, "START " + task_index(t) + " " + t.runner + " "
+                              + std::to_string(t.attempt) + "\n");
+      await_file(gate_file);
+    }
+    ctx.logger().info("executed");
+  }
+};
+BOOST_DESCRIBE_STRUCT(GatedLeaf, (),
+                      (mode, gate_file, log_file, marker_file, trigger_file))
+
+/// Submits, all to `cluster` (empty: its own), one leaf that fails once if
+/// `fails_once`, then `instant` instant leaves, then `gated` gated ones: a
+/// cluster dispatches them in that order (what a runner hands back goes
+/// behind the rest).
+struct GatedSpread {
+  uint32_t instant = 0;
+  uint32_t gated = 0;
+  bool fails_once = false;
+  std::string gate_file;
+  std::string log_file;
+  std::string marker_file;
+  std::string trigger_file;
+  std::string cluster;
+  static weft::task_identifier identifier() {
+    return {"GatedSpread", "v1.0"};
+  }
+  void execute(weft::context& ctx) const {
+    weft::subtask_options opts;
+    opts.cluster = cluster;
+    auto leaf = [&](const char* mode) {
+      ctx.submit_subtask(GatedLeaf{mode, gate_file, log_file, marker_file,
+                                   trigger_file},
+                         opts);
+    };
+    if (fails_once)
+      leaf("fails_once");
+    for (uint32_t i = 0; i < instant; ++i)
+      leaf("instant");
+    for (uint32_t i = 0; i < gated; ++i)
+      leaf("gated");
+  }
+};
+BOOST_DESCRIBE_STRUCT(GatedSpread, (),
+                      (instant, gated, fails_once, gate_file, log_file,
+                       marker_file, trigger_file, cluster))
+
 using wake_atom = caf::atom_constant<caf::atom("rwWake")>;
 
 /// An actor task that waits `wait_ms` on a timer, then marks itself with
@@ -206,6 +315,7 @@ int main(int argc, char** argv) {
   weft::runner_options ropts;
   ropts.slots = 2;
   std::string leaf_version = "v1.0";
+  std::string cache_dir;
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     std::string value = argv[i + 1];
@@ -225,6 +335,8 @@ int main(int argc, char** argv) {
       copts.connection_timeout = std::chrono::milliseconds{std::stoul(value)};
     else if (flag == "--executions")
       executions_file = value;
+    else if (flag == "--cache")
+      cache_dir = value;
     else if (flag == "--cert")
       copts.tls.certificate = value;
     else if (flag == "--key")
@@ -237,14 +349,17 @@ int main(int argc, char** argv) {
     }
   }
   try {
+    if (!cache_dir.empty())
+      copts.cache = weft::make_file_system_cache(cache_dir);
     copts.scheduler_threads = 2;
     auto conn = weft::remote::connect(argv[1], copts);
     auto runner = conn.make_runner(ropts);
     if (leaf_version == "v2.0")
       runner.register_tasks<LeafV2>();
     else
-      runner.register_tasks<Leaf, Spread, Tree, Parts, Steps, ActorWait,
-                            ActorFan>();
+      runner.register_tasks<Leaf, Spread, Tree, Parts, Steps, GatedSpread,
+                            GatedLeaf, weft::test::Count, weft::test::Counts,
+                            ActorWait, ActorFan>();
     runner.start();
     std::cout << "ready " << runner.name() << std::endl;
     runner.run_forever();

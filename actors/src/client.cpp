@@ -12,14 +12,16 @@ namespace weft {
 job_client::job_client(std::shared_ptr<impl> ptr) : impl_(std::move(ptr)) {
 }
 
-job_info job_client::submit(std::string name, std::vector<task_input> roots,
-                            submit_options opts) {
+submit_request make_submit_request(std::string name,
+                                   std::vector<task_input> roots,
+                                   submit_options opts,
+                                   size_t max_input_bytes) {
   submit_request req;
   req.name = std::move(name);
   req.cluster = std::move(opts.cluster);
   req.max_retries = opts.max_retries;
   for (auto& r : roots) {
-    core::validate_root(r.identifier, r.input, max_input_bytes_);
+    core::validate_root(r.identifier, r.input, max_input_bytes);
     core::task_submission sub;
     sub.identifier = std::move(r.identifier);
     sub.input = std::move(r.input);
@@ -35,6 +37,13 @@ job_info job_client::submit(std::string name, std::vector<task_input> roots,
                 "the roots' inputs total " + std::to_string(total)
                   + " bytes, above the 33554432 one submission may carry: "
                     "submit fewer roots and let a task fan out instead");
+  return req;
+}
+
+job_info job_client::submit(std::string name, std::vector<task_input> roots,
+                            submit_options opts) {
+  auto req = make_submit_request(std::move(name), std::move(roots),
+                                 std::move(opts), max_input_bytes_);
   return impl_->ask<job_info>(impl_->timeout, atom::submit_v, std::move(req));
 }
 

@@ -225,12 +225,16 @@ private:
                              "cluster " + name_
                                + (life_ == life::deleting ? " is being deleted"
                                                           : " was deleted"));
-    if (!runners_.empty())
+    if (!runners_.empty()) {
+      std::string names;
+      for (const auto& r : runners_)
+        names += (names.empty() ? "" : ", ") + r.reg.name;
       return make_weft_error(errc::refused,
                              "cluster " + name_ + " has "
                                + std::to_string(runners_.size())
-                               + " live runner(s): stop them before "
-                                 "deleting it");
+                               + " live runner(s) (" + names
+                               + "): stop them before deleting it");
+    }
     if (auto n = queue_.queued() + queue_.dispatched(); n > 0)
       return make_weft_error(errc::refused,
                              "cluster " + name_ + " still has "

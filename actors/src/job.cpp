@@ -214,7 +214,8 @@ void push(job_pointer self) {
 void push_due(job_pointer self) {
   auto& st = self->state;
   st.push_scheduled = false;
-  if (st.progress_dirty && st.pending.empty())
+  if (st.progress_dirty && st.pending.empty()
+      && !(st.final_sent && finished(st)))
     push(self); // sends, or waits again if an update went out meanwhile
 }
 
@@ -849,18 +850,27 @@ void running_progress(job_pointer self,
 /// again, without spending a retry.
 void leases_lost(job_pointer self, const std::vector<attempt_id>& ids) {
   auto& st = self->state;
+  // From a cluster: their runner was lost (counted as requeued); else a
+  // runner handed them back.
+  auto from = caf::actor_cast<caf::actor_addr>(self->current_sender());
+  bool runner_lost = std::any_of(st.clusters.begin(), st.clusters.end(),
+                                 [&](const auto& entry) {
+                                   return entry.second.address() == from;
+                                 });
   for (const auto& id : ids) {
     if (id.task >= st.graph->size())
       continue;
     if (auto l = st.leases.find(id.task);
         l != st.leases.end() && l->second == id.lease) {
       st.leases.erase(l);
-      if (st.graph->redeliver(id.task, id.attempt))
+      if (st.graph->redeliver(id.task, id.attempt) && runner_lost)
         meters_of(st, st.graph->cluster_id(id.task))
           .attempts_requeued.fetch_add(1, std::memory_order_relaxed);
     }
     settle(st, id.task, id.seq);
   }
+  if (!runner_lost)
+    st.metrics->leases_handed_back(ids.size());
   commit(self, {}, collect(st));
 }
 
@@ -1025,6 +1035,8 @@ void tick(job_pointer self) {
   st.tick_scheduled = false;
   if (st.watchers.empty())
     return;
+  if (st.final_sent && finished(st))
+    return; // the final update went out once; a retry sends the next
   if (st.pending.empty() && (st.progress_dirty || !st.graph->quiescent()))
     notify(self, !st.progress_dirty);
   schedule_tick(self);

@@ -94,4 +94,8 @@ job_client local_cluster::jobs() {
   return client;
 }
 
+workflow_endpoint local_cluster::workflows() const {
+  return workflow_endpoint{*impl_->sys, impl_->orch.service, impl_->cache};
+}
+
 } // namespace weft

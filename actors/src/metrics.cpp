@@ -262,6 +262,12 @@ std::string metrics::render(const std::vector<cluster_gauges>& clusters,
   x.sample("weft_attempt_reports_rejected_total", {{"kind", "result"}},
            load(results_rejected_));
 
+  x.family("weft_leases_handed_back_total", "counter",
+           "Leased attempts runners handed back unstarted (leaving their "
+           "cluster, or holding more than their window): dispatched "
+           "again, no retry spent.");
+  x.sample("weft_leases_handed_back_total", load(leases_handed_back_));
+
   x.family("weft_task_duration_seconds", "histogram",
            "How long attempts ran, as their runners measured them.");
   for (const auto& [name, block] : blocks)

@@ -7,6 +7,7 @@
 #include <caf/all.hpp>
 
 #include <limits>
+#include <mutex>
 
 namespace weft::remote {
 
@@ -15,6 +16,7 @@ struct connection::impl {
   network_address addr;
   std::string address;
   connect_options opts;
+  std::mutex mtx; // guards `service`, which reconnect() replaces
   job_service_actor service;
 
   gateway_connector connector() {
@@ -30,8 +32,12 @@ connection::connection(std::shared_ptr<impl> ptr) : impl_(std::move(ptr)) {
 }
 
 job_client connection::jobs() {
-  auto ptr = std::make_shared<job_client::impl>(*impl_->node->sys,
-                                                impl_->service, impl_);
+  job_service_actor svc;
+  {
+    std::lock_guard<std::mutex> guard{impl_->mtx};
+    svc = impl_->service;
+  }
+  auto ptr = std::make_shared<job_client::impl>(*impl_->node->sys, svc, impl_);
   auto connect = impl_->connector();
   auto patience = impl_->opts.patience;
   ptr->reconnect = [connect, patience] { return connect(patience); };
@@ -41,6 +47,21 @@ job_client connection::jobs() {
   client.set_max_input_bytes(std::numeric_limits<size_t>::max());
   client.set_cache(impl_->opts.cache);
   return client;
+}
+
+workflow_endpoint connection::workflows() const {
+  std::lock_guard<std::mutex> guard{impl_->mtx};
+  return workflow_endpoint{*impl_->node->sys, impl_->service,
+                           impl_->opts.cache};
+}
+
+workflow_endpoint connection::reconnect() {
+  auto svc = impl_->connector()(impl_->opts.patience);
+  {
+    std::lock_guard<std::mutex> guard{impl_->mtx};
+    impl_->service = std::move(svc);
+  }
+  return workflows();
 }
 
 weft::runner connection::make_runner(runner_options opts) {

@@ -169,6 +169,9 @@ struct runner_data {
   double mean_ns = 0;
   double rtt_ns = 0; // to the cluster, measured when joining
   static constexpr double refill_ns = 2e6;
+  // Leases held beyond the window go back only past what the slots would
+  // start within this long.
+  static constexpr double hold_ns = 100e6;
   bool report_scheduled = false;
   static inline const char* name = "weft.runner";
 };
@@ -218,7 +221,10 @@ void release(runner_pointer self, uint32_t n) {
       st.window -= withheld;
       excess -= withheld;
       if (excess > 0 && !st.stopping) {
-        // Only leases beyond what the free slots take at once go back.
+        // Only leases this runner would not start within `hold_ns` go
+        // back (a slow attempt among short ones moves the mean for a
+        // moment, not the work it holds), and never what the free slots
+        // take at once.
         std::vector<runner_shared::lease> taken;
         {
           std::lock_guard<std::mutex> guard{st.shared->lease_mtx};
@@ -228,7 +234,10 @@ void release(runner_pointer self, uint32_t n) {
             mine += l.epoch == st.epoch;
           auto running = st.busy > mine ? st.busy - mine : 0;
           auto free = st.slots > running ? st.slots - running : 0;
-          auto keep = static_cast<size_t>(target) + free;
+          auto drained = static_cast<size_t>(
+            st.slots * (runner_data::hold_ns + 2 * st.rtt_ns) / st.mean_ns);
+          auto keep
+            = std::max<size_t>(static_cast<size_t>(target) + free, drained);
           auto give = mine > keep ? std::min<size_t>(mine - keep, excess) : 0;
           for (auto i = leases.end(); give > 0 && i != leases.begin();) {
             --i;

@@ -110,6 +110,10 @@ job_client server::jobs() {
   return client;
 }
 
+workflow_endpoint server::workflows() const {
+  return workflow_endpoint{*impl_->node->sys, impl_->orch.service};
+}
+
 void server::run_until_signal() {
   stop_requested = false;
   auto old_term = std::signal(SIGTERM, on_server_signal);

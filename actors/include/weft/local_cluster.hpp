@@ -16,6 +16,8 @@ class actor_system;
 
 namespace weft {
 
+class workflow_endpoint; // weft/workflow_actor.hpp (includes CAF)
+
 /// The embedded default: an orchestrator and its runners in this process.
 struct local_cluster_options {
   /// The runners to create; by default one runner on the "default" cluster
@@ -64,6 +66,11 @@ public:
   void run_all();
 
   job_client jobs();
+
+  /// For actor programs (include weft/workflow_actor.hpp): this cluster's
+  /// actor system, its orchestrator's `workflow_actor` and its job cache
+  /// store. `jobs()` is a blocking layer over the same actor.
+  workflow_endpoint workflows() const;
 
   struct impl;
 

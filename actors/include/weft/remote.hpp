@@ -8,6 +8,10 @@
 #include <memory>
 #include <string>
 
+namespace weft {
+class workflow_endpoint; // weft/workflow_actor.hpp (includes CAF)
+} // namespace weft
+
 namespace weft::remote {
 
 /// How to reach an orchestrator (`weft server`) over the network.
@@ -32,6 +36,22 @@ public:
 
   /// A client for the orchestrator's jobs.
   job_client jobs();
+
+  /// For actor programs (include weft/workflow_actor.hpp): this node's
+  /// actor system, in which actors talk to the orchestrator over this
+  /// connection, the orchestrator's `workflow_actor` as connected, and
+  /// `connect_options::cache`. When the orchestrator's node goes away, the
+  /// handle's actor is down for good (a monitor reports
+  /// `caf::exit_reason::remote_link_unreachable`): `jobs()` reconnects by
+  /// itself, an actor program calls `reconnect()`.
+  workflow_endpoint workflows() const;
+
+  /// Connects this node to the orchestrator again, after its node went
+  /// away (it may have restarted from its journal), and returns the new
+  /// handle, which `workflows()` gives from then on. Blocks for up to
+  /// `connect_options::patience`: call it from a thread of the program, not
+  /// from an actor. Throws as `connect` does.
+  workflow_endpoint reconnect();
 
   /// A runner on this orchestrator (register its tasks, then `start()` or
   /// `run_forever()`). Its cluster must exist there (`weft clusters create`).

@@ -12,6 +12,8 @@
 
 namespace weft {
 
+class workflow_endpoint; // weft/workflow_actor.hpp (includes CAF)
+
 /// An orchestrator as a network service (what `weft server` runs).
 struct server_options {
   /// Where to listen; port 0 picks a free port (see `server::port()`).
@@ -51,6 +53,11 @@ public:
 
   /// A client in this process.
   job_client jobs();
+
+  /// For actor programs in this process (include weft/workflow_actor.hpp):
+  /// the server's actor system and its orchestrator's `workflow_actor`, the
+  /// one it publishes; no job cache store (the runners hold those).
+  workflow_endpoint workflows() const;
 
   /// Blocks until SIGTERM or SIGINT (or `stop()` from another thread).
   void run_until_signal();

@@ -1,7 +1,7 @@
 #pragma once
 
-#include "weft/actors/messages.hpp"
 #include "weft/client.hpp"
+#include "weft/workflow_actor.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
@@ -18,7 +18,6 @@
 
 namespace weft {
 
-/// A blocking request/response channel to a job service.
 /// Makes a client on an orchestrator's service (the constructor is not
 /// part of the API).
 struct job_client_access {
@@ -27,6 +26,8 @@ struct job_client_access {
   }
 };
 
+/// A blocking request/response channel over an orchestrator's public
+/// `workflow_actor`: each call sends the message an actor program would.
 struct job_client::impl {
   caf::actor_system& sys;
   std::chrono::milliseconds timeout{std::chrono::seconds{60}};
@@ -35,9 +36,9 @@ struct job_client::impl {
   std::shared_ptr<void> keep_alive;
   /// For a remote orchestrator: finds its job service again after the
   /// connection dropped.
-  std::function<job_service_actor()> reconnect;
+  std::function<workflow_actor()> reconnect;
 
-  impl(caf::actor_system& s, job_service_actor svc,
+  impl(caf::actor_system& s, workflow_actor svc,
        std::shared_ptr<void> owner = nullptr)
       : sys(s), keep_alive(std::move(owner)), service_(std::move(svc)) {
   }
@@ -73,8 +74,8 @@ struct job_client::impl {
     }
   }
 
-  /// The job service as of now.
-  job_service_actor service() {
+  /// The orchestrator's workflow actor as of now.
+  workflow_actor service() {
     std::lock_guard<std::mutex> guard{mtx_};
     return service_;
   }
@@ -96,7 +97,7 @@ private:
   template <class T, class... Ts>
   std::variant<T, caf::error> try_ask(std::chrono::milliseconds wait_for,
                                       const Ts&... xs) {
-    job_service_actor svc;
+    workflow_actor svc;
     {
       std::lock_guard<std::mutex> guard{mtx_};
       svc = service_;
@@ -144,7 +145,7 @@ private:
   }
 
   std::mutex mtx_;
-  job_service_actor service_;
+  workflow_actor service_;
 };
 
 } // namespace weft

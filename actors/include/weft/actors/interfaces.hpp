@@ -6,6 +6,7 @@
 // those can only be given once the interfaces are declared.
 
 #include "weft/actors/fwd.hpp"
+#include "weft/workflow_actor.hpp" // progress_watcher, the public subset
 
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
@@ -15,10 +16,6 @@
 #include <vector>
 
 namespace weft {
-
-/// Whoever watches a job: receives its progress updates.
-using progress_watcher
-  = caf::typed_actor<caf::reacts_to<atom::progress, progress_update>>;
 
 /// One per active job: owns the task graph and supervises its attempts.
 /// Runners talk to it in batches: one message of the attempts their slots
@@ -116,7 +113,9 @@ using cluster_actor = caf::typed_actor<
   // every enqueue from then on is refused back to its job, else it goes on.
   caf::reacts_to<atom::remove, bool>>;
 
-/// One per orchestrator: the job index and the front door for clients.
+/// One per orchestrator: the job index and the front door for clients. Its
+/// interface includes every message of `workflow_actor` (the public part),
+/// so a handle of it converts to one.
 using job_service_actor = caf::typed_actor<
   // Answers with the new job, once it is durable.
   caf::replies_to<atom::submit, submit_request>::with<job_info>,

@@ -1,6 +1,7 @@
 #pragma once
 
-// The messages weft's actors exchange, with their inspect overloads.
+// The messages weft's actors exchange, with their inspect overloads
+// (`submit_request` is public: weft/workflow_actor.hpp).
 
 #include "weft/actors/inspect.hpp"
 #include "weft/actors/interfaces.hpp"
@@ -13,14 +14,6 @@
 #include <vector>
 
 namespace weft {
-
-/// A job's request to create a job.
-struct submit_request {
-  std::string name;
-  std::string cluster;
-  uint32_t max_retries = 0;
-  std::vector<core::task_submission> roots;
-};
 
 /// What a runner reports when an attempt finished. `lease` is the one the
 /// attempt ran under (see dispatch_spec): a result under a lease that is
@@ -137,12 +130,6 @@ struct dispatch_spec {
     return {job, task, attempt, lease};
   }
 };
-
-template <class F>
-typename F::result_type inspect(F& f, submit_request& x) {
-  return f(caf::meta::type_name("submit_request"), x.name, x.cluster,
-           x.max_retries, x.roots);
-}
 
 template <class F>
 typename F::result_type inspect(F& f, attempt_id& x) {

@@ -118,6 +118,11 @@ public:
       .fetch_add(n, std::memory_order_relaxed);
   }
 
+  /// A runner handed back `n` leased attempts it had not started.
+  void leases_handed_back(size_t n) noexcept {
+    leases_handed_back_.fetch_add(n, std::memory_order_relaxed);
+  }
+
   /// A job actor came into memory, or left it.
   void job_loaded() noexcept {
     jobs_live_.fetch_add(1, std::memory_order_relaxed);
@@ -145,6 +150,7 @@ private:
   std::atomic<int64_t> jobs_live_{0};
   std::atomic<uint64_t> starts_rejected_{0};
   std::atomic<uint64_t> results_rejected_{0};
+  std::atomic<uint64_t> leases_handed_back_{0};
   std::atomic<uint64_t> journal_writes_{0};
   std::atomic<uint64_t> journal_syncs_{0};
   duration_histogram journal_sync_{latency_buckets()};

@@ -68,6 +68,12 @@ TEST_CASE("actors: a lost runner's task moves on without spending a retry") {
   lc.start();
   auto job = lc.jobs().submit("lose-a-runner", lose_root{});
   REQUIRE(weft::test::wait_until([] { return reached.load(); }, 30s));
+  // Lost mid-task: its job knows the attempt started (a runner reports the
+  // start of a short task's successor up to a millisecond late, and a
+  // dispatch lost before its start is redelivered, not a runner loss).
+  REQUIRE(
+    weft::test::wait_until([&] { return lc.jobs().find(job.id).running == 1; },
+                           30s));
   std::string name;
   {
     std::lock_guard<std::mutex> guard{victim_mtx};

@@ -1,7 +1,8 @@
 // Task actors: one event-based actor per attempt of an actor task, on its
 // runner's actor system. It builds the attempt's context, starts the task
 // (which returns the behavior it becomes) and reports the outcome to the
-// runner actor exactly as a worker thread does; its job monitors it.
+// runner actor exactly as a worker thread does; its job monitors it while
+// it runs (docs/semantics.md, "Actor tasks").
 
 #include "weft/actor_task.hpp"
 #include "weft/actors/runner_actor.hpp"

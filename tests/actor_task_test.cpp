@@ -243,6 +243,40 @@ TEST_CASE("actor tasks: actor slots bound how many run at once") {
   CHECK(most_in_flight == 3);
 }
 
+TEST_CASE("actor tasks: a cancel revokes the actor leases waiting for a "
+          "slot; they never start") {
+  gate_open = false;
+  in_flight = 0;
+  most_in_flight = 0;
+  weft::local_cluster lc{options(2, 3)};
+  lc.register_tasks<at_fan, at_gated>();
+  lc.start();
+  auto jobs = lc.jobs();
+  auto job = jobs.submit("fan", at_fan{20});
+  REQUIRE(weft::test::wait_until([&] { return jobs.find(job.id).running == 3; },
+                                 60s));
+  // Three run; three more are leased to the runner (its actor window), the
+  // rest queued in the cluster. The cancel returns once none of them can
+  // start any more.
+  CHECK(jobs.cancel(job.id) == 17);
+  gate_open = true;
+  auto done = jobs.wait(job.id, 60s);
+  CHECK(done.state == weft::job_state::canceled);
+  CHECK(most_in_flight == 3);
+  size_t computed = 0;
+  for (const auto& t : jobs.tasks(job.id)) {
+    if (t.identifier.name != "at_gated")
+      continue;
+    if (t.state == weft::task_state::computed) {
+      ++computed;
+    } else {
+      CHECK(t.state == weft::task_state::canceled);
+      CHECK(t.attempts == 0);
+    }
+  }
+  CHECK(computed == 3);
+}
+
 // Waits until the job is canceled (on_cancel ends it), or, without
 // `cooperative`, until the gate opens; either way it submits a subtask.
 struct at_cancelable {

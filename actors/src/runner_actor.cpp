@@ -812,6 +812,8 @@ runner_actor::behavior_type runner_fn(runner_pointer self,
   st.has_actor_tasks = !st.shared->registry->actor_identifiers().empty();
   st.actor_slots = std::max(1u, st.shared->actor_slots);
   st.actor_window = std::min(st.actor_slots, max_leases);
+  if (st.has_actor_tasks) // no rehashing while they start and end
+    st.actor_running.reserve(std::min(st.actor_slots, 1u << 16));
   take_over(self);
   join_cluster(self);
   return {

@@ -2,6 +2,8 @@
 // one JSON line. Benchmarks measure; tests never assert timings.
 //
 //   weft-bench --scenario fanout   --tasks N [--slots S] [--threshold T]
+//   weft-bench --scenario actor-fanout --tasks N [--slots S] [--threshold T]
+//   weft-bench --scenario actor-wait --tasks N --wait-ms MS [--slots S]
 //   weft-bench --scenario tree     --tasks N [--slots S]
 //   weft-bench --scenario chain    --tasks K [--slots S]
 //   weft-bench --scenario many-jobs --jobs J [--slots S] [--submitters N]
@@ -23,7 +25,14 @@
 // processes, --rtt-ms MS puts a relay that delays each direction by MS / 2
 // between them and the server, and --watchers N starts N `weft watch`
 // processes on the job (the `weft` program next to this one, or --weft).
+//
+// actor-fanout runs the fanout job twice in one setup, with plain no-op
+// leaves and then with actor-task leaves that end at once, and reports
+// both rates and their ratio. actor-wait is the fanout with actor-task
+// leaves that each wait --wait-ms on a timer (default 100): a thread-bound
+// runner would take tasks * wait / slots.
 
+#include "weft/actor_task.hpp"
 #include "weft/actors/journal.hpp"
 #include "weft/actors/memory.hpp"
 #include "weft/actors/messages.hpp"
@@ -108,6 +117,43 @@ struct bench_fanout {
   }
 };
 BOOST_DESCRIBE_STRUCT(bench_fanout, (), (count, threshold))
+
+using bench_wake = caf::atom_constant<caf::atom("benchWake")>;
+
+/// An actor task that ends at once, or after `wait_ms` on a timer.
+struct bench_actor_leaf {
+  uint32_t wait_ms = 0;
+  caf::behavior execute(weft::actor_context& ctx) const {
+    if (wait_ms == 0) {
+      ctx.done();
+      return {};
+    }
+    ctx.self()->delayed_send(ctx.self(), std::chrono::milliseconds{wait_ms},
+                             bench_wake::value);
+    return {[&ctx](bench_wake) { ctx.done(); }};
+  }
+};
+BOOST_DESCRIBE_STRUCT(bench_actor_leaf, (), (wait_ms))
+
+/// bench_fanout with actor-task leaves.
+struct bench_actor_fanout {
+  uint64_t count = 0;
+  uint64_t threshold = 64;
+  uint32_t wait_ms = 0;
+  void execute(weft::context& ctx) const {
+    if (count <= threshold) {
+      for (uint64_t i = 0; i < count; ++i)
+        ctx.submit_subtask(bench_actor_leaf{wait_ms});
+      return;
+    }
+    for (uint64_t i = 0; i < 64; ++i) {
+      auto part = count * (i + 1) / 64 - count * i / 64;
+      if (part > 0)
+        ctx.submit_subtask(bench_actor_fanout{part, threshold, wait_ms});
+    }
+  }
+};
+BOOST_DESCRIBE_STRUCT(bench_actor_fanout, (), (count, threshold, wait_ms))
 
 /// K no-op tasks, each depending on the previous one.
 struct bench_chain {
@@ -268,6 +314,9 @@ struct options {
   uint64_t pairs = 200000;
   uint32_t slots = 2;
   uint64_t threshold = 64;
+  uint32_t wait_ms = 100; // actor-wait: each leaf's wait
+  // Embedded job scenarios: the actor system's threads (0: CAF's default).
+  uint32_t scheduler_threads = 0;
   uint32_t runner_processes = 0; // 0: embedded runners
   // runner_options::max_leases of every runner; runner_options' default
   // unless given.
@@ -326,6 +375,7 @@ weft::local_cluster_options cluster_options(const options& opt,
                                             const scratch_dir& dir) {
   weft::local_cluster_options lco;
   lco.runners[0].slots = opt.slots;
+  lco.scheduler_threads = opt.scheduler_threads;
   if (opt.prefetch)
     lco.runners[0].max_leases = *opt.prefetch;
   if (opt.journal != "none") {
@@ -359,8 +409,8 @@ struct bench_setup {
   bench_setup(const options& opt, const scratch_dir& dir) {
     if (opt.runner_processes == 0) {
       cluster.emplace(cluster_options(opt, dir));
-      cluster
-        ->register_tasks<bench_noop, bench_tree, bench_fanout, bench_chain>();
+      cluster->register_tasks<bench_noop, bench_tree, bench_fanout, bench_chain,
+                              bench_actor_leaf, bench_actor_fanout>();
       cluster->start();
       return;
     }
@@ -442,9 +492,88 @@ int serve(const options& opt) {
   if (opt.prefetch)
     ro.max_leases = *opt.prefetch;
   auto runner = conn.make_runner(ro);
-  runner.register_tasks<bench_noop, bench_tree, bench_fanout, bench_chain>();
+  runner.register_tasks<bench_noop, bench_tree, bench_fanout, bench_chain,
+                        bench_actor_leaf, bench_actor_fanout>();
   runner.run_forever();
   return 0;
+}
+
+/// actor-fanout and actor-wait: one setup, the jobs one after the other.
+int run_actor_scenario(const options& opt) {
+  scratch_dir dir;
+  bench_setup setup{opt, dir};
+  auto jobs = setup.jobs();
+  struct run {
+    uint64_t tasks = 0;
+    double seconds = 0;
+    weft::job_state state = weft::job_state::submitted;
+  };
+  auto measure = [&](const std::string& name, const auto& root) {
+    auto start = clock_type::now();
+    auto job = jobs.submit(name, root);
+    auto done = jobs.wait(job.id, std::chrono::hours{1});
+    return run{done.stats.total_tasks,
+               std::chrono::duration<double>(clock_type::now() - start).count(),
+               done.state};
+  };
+  auto rate = [](const run& x) {
+    return x.seconds > 0 ? static_cast<double>(x.tasks) / x.seconds : 0;
+  };
+  auto where
+    = ",\"slots\":" + std::to_string(opt.slots)
+      + ",\"runner_processes\":" + std::to_string(opt.runner_processes);
+  if (opt.scenario == "actor-wait") {
+    auto x = measure("bench-actor-wait",
+                     bench_actor_fanout{opt.tasks, opt.threshold, opt.wait_ms});
+    // On threads alone each leaf would hold a slot for its whole wait.
+    auto bound = static_cast<double>(opt.tasks) * opt.wait_ms / 1000.0
+                 / std::max(1u, opt.slots);
+    result r;
+    r.scenario = opt.scenario;
+    r.tasks = x.tasks;
+    r.seconds = x.seconds;
+    r.extra = where + ",\"wait_ms\":" + std::to_string(opt.wait_ms)
+              + ",\"leaves\":" + std::to_string(opt.tasks)
+              + ",\"thread_bound_s\":" + std::to_string(bound);
+    std::ostringstream summary;
+    summary << opt.tasks << " actor tasks waiting " << opt.wait_ms << " ms "
+            << weft::to_string(x.state) << " in " << x.seconds << " s ("
+            << x.tasks << " tasks, " << static_cast<uint64_t>(rate(x))
+            << " tasks/s; on " << opt.slots << " threads alone: " << bound
+            << " s)";
+    setup.stop();
+    report(r, summary.str());
+    return x.state == weft::job_state::completed ? 0 : 1;
+  }
+  auto plain = measure("bench-fanout", bench_fanout{opt.tasks, opt.threshold});
+  auto actor = measure("bench-actor-fanout",
+                       bench_actor_fanout{opt.tasks, opt.threshold});
+  setup.stop();
+  auto ratio = rate(plain) > 0 ? rate(actor) / rate(plain) : 0;
+  result p;
+  p.scenario = "fanout";
+  p.tasks = plain.tasks;
+  p.seconds = plain.seconds;
+  p.extra = where;
+  report(p, std::to_string(plain.tasks) + " plain tasks in "
+              + std::to_string(plain.seconds) + " s");
+  result a;
+  a.scenario = opt.scenario;
+  a.tasks = actor.tasks;
+  a.seconds = actor.seconds;
+  a.extra = where + ",\"plain_tasks_per_s\":" + std::to_string(rate(plain))
+            + ",\"actor_to_plain\":" + std::to_string(ratio);
+  std::ostringstream summary;
+  summary << actor.tasks << " tasks with actor-task leaves "
+          << weft::to_string(actor.state) << " in " << actor.seconds << " s, "
+          << static_cast<uint64_t>(rate(actor)) << " tasks/s, " << ratio
+          << " x the plain fanout's " << static_cast<uint64_t>(rate(plain))
+          << " tasks/s";
+  report(a, summary.str());
+  return plain.state == weft::job_state::completed
+             && actor.state == weft::job_state::completed
+           ? 0
+           : 1;
 }
 
 int run_job_scenario(const options& opt) {
@@ -1548,10 +1677,16 @@ int run_http(const options& opt) {
 void usage() {
   std::cerr
     << "usage: weft-bench --scenario "
-       "fanout|tree|chain|many-jobs|soak|render|recovery|caf-baseline|estimate|"
-       "estimate-cost|http\n"
+       "fanout|tree|chain|actor-fanout|actor-wait|many-jobs|soak|render|"
+       "recovery|caf-baseline|estimate|estimate-cost|http\n"
        "                  [--tasks N] [--jobs N] [--events N] [--pairs N]\n"
-       "                  [--slots N] [--threshold N]\n"
+       "                  [--slots N] [--threshold N] [--wait-ms MS "
+       "(actor-wait; default 100)]\n"
+       "                  [--scheduler-threads N (embedded job scenarios: "
+       "the actor\n"
+       "                   system's threads; default 0, CAF's: the larger of "
+       "4 and\n"
+       "                   the hardware threads)]\n"
        "                  [--journal none|fsync|nofsync] [--runner-processes "
        "N]\n"
        "                  [--prefetch N (runner_options::max_leases of the "
@@ -1604,6 +1739,10 @@ int main(int argc, char** argv) {
         opt.events = std::stoull(value());
       else if (arg == "--threshold")
         opt.threshold = std::stoull(value());
+      else if (arg == "--scheduler-threads")
+        opt.scheduler_threads = static_cast<uint32_t>(std::stoul(value()));
+      else if (arg == "--wait-ms")
+        opt.wait_ms = static_cast<uint32_t>(std::stoul(value()));
       else if (arg == "--runner-processes")
         opt.runner_processes = static_cast<uint32_t>(std::stoul(value()));
       else if (arg == "--submitters")
@@ -1645,14 +1784,17 @@ int main(int argc, char** argv) {
   opt.self_path = std::filesystem::canonical("/proc/self/exe").string();
   if (!opt.serve.empty())
     return serve(opt);
+  bool actor_scenario
+    = opt.scenario == "actor-fanout" || opt.scenario == "actor-wait";
   bool job_scenario = opt.scenario == "fanout" || opt.scenario == "tree"
-                      || opt.scenario == "chain";
+                      || opt.scenario == "chain" || actor_scenario;
   // Both act on the connection to a server: embedded runners have none.
   for (auto [flag, given] : {std::pair{"--rtt-ms", opt.rtt_ms > 0},
                              std::pair{"--watchers", opt.watchers > 0}})
     if (given && (!job_scenario || opt.runner_processes == 0)) {
       std::cerr << "weft-bench: " << flag
-                << " needs a job scenario (fanout, tree, chain) with "
+                << " needs a job scenario (fanout, tree, chain, actor-fanout, "
+                   "actor-wait) with "
                    "--runner-processes N\n";
       return 2;
     }
@@ -1669,6 +1811,15 @@ int main(int argc, char** argv) {
   }
   if (opt.scenario == "chain" && !tasks_given)
     opt.tasks = 2000;
+  if (opt.scenario == "actor-wait" && !tasks_given)
+    opt.tasks = 10000;
+  if (actor_scenario) {
+    if (opt.watchers > 0) {
+      std::cerr << "weft-bench: --watchers is for fanout, tree and chain\n";
+      return 2;
+    }
+    return run_actor_scenario(opt);
+  }
   if (job_scenario)
     return run_job_scenario(opt);
   if (opt.scenario == "many-jobs")

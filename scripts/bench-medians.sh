@@ -17,6 +17,9 @@ run3 tasks_per_s --scenario fanout --tasks 1000000 --slots 2 --journal fsync
 run3 tasks_per_s --scenario fanout --tasks 100000 --slots 2 --runner-processes 2
 run3 tasks_per_s --scenario fanout --tasks 100000 --slots 2 --runner-processes 2 --prefetch 0
 run3 tasks_per_s --scenario tree --tasks 100000 --slots 2
+run3 actor_to_plain --scenario actor-fanout --tasks 100000 --slots 2
+run3 actor_to_plain --scenario actor-fanout --tasks 100000 --slots 2 --runner-processes 2
+run3 seconds --scenario actor-wait --tasks 10000 --wait-ms 100 --slots 2
 run3 p50_us --scenario chain --tasks 2000 --slots 2
 run3 p50_us --scenario chain --tasks 2000 --slots 2 --journal fsync
 run3 jobs_per_s --scenario many-jobs --jobs 1000 --slots 2 --journal fsync

@@ -307,6 +307,55 @@ weft::runner_registration registration(std::string name,
 // -- the cluster
 // ----------------------------------------------------------------
 
+TEST_CASE("deterministic: the cluster spends a runner's actor credit on its "
+          "actor tasks and its plain credit on the others") {
+  fixture f;
+  auto cluster = f.keep(weft::spawn_cluster(*f.sys, "c"));
+  auto log = std::make_shared<runner_log>();
+  auto r = caf::actor_cast<weft::runner_actor>(f.stub(stub_runner, log));
+  auto jlog = std::make_shared<job_log>();
+  auto job = caf::actor_cast<weft::job_actor>(f.stub(stub_job, jlog));
+  auto reg = registration("r", {id("plain", "v1.0"), id("act", "v1.0")});
+  reg.actor_slots = 2;
+  reg.actor_tasks = {id("act", "v1.0")};
+  auto joined = f.ask<bool>(cluster, atom::join_v, r, reg);
+  // An actor task that is not among the runner's tasks is refused.
+  auto bad = registration("bad", {id("plain", "v1.0")});
+  bad.actor_tasks = {id("act", "v1.0")};
+  auto refused = f.ask<bool>(cluster, atom::join_v, r, bad);
+  f.run();
+  REQUIRE(joined->value == true);
+  CHECK(!refused->value);
+  CHECK(refused->error.has_value());
+  caf::anon_send(cluster, atom::enqueue_v,
+                 std::vector<dispatch_spec>{
+                   spec(job, 0, id("plain", "v1.0")), // seq 0
+                   spec(job, 1, id("plain", "v1.0")), // seq 1
+                   spec(job, 2, id("act", "v1.0")),   // seq 2
+                   spec(job, 3, id("act", "v1.0")),   // seq 3
+                   spec(job, 4, id("act", "v1.0")),   // seq 4
+                 },
+                 std::vector<uint64_t>{});
+  // Actor credit only: the actor tasks go, within it; the plain ones wait.
+  caf::anon_send(cluster, atom::credit_v, r, uint32_t{0}, uint32_t{2});
+  f.run();
+  REQUIRE(log->batches.size() == 1);
+  CHECK(seqs_of(log->batches[0]) == std::vector<uint64_t>{2, 3});
+  // Plain credit: the oldest plain one.
+  caf::anon_send(cluster, atom::credit_v, r, uint32_t{1}, uint32_t{0});
+  f.run();
+  REQUIRE(log->batches.size() == 2);
+  CHECK(seqs_of(log->batches[1]) == std::vector<uint64_t>{0});
+  auto info = f.ask<weft::cluster_info>(cluster, atom::info_v);
+  f.run();
+  REQUIRE(info->value);
+  CHECK(info->value->queued == 2);
+  REQUIRE(info->value->runners.size() == 1);
+  CHECK(info->value->runners[0].actor_slots == 2);
+  CHECK(info->value->runners[0].actor_tasks
+        == std::vector<task_identifier>{id("act", "v1.0")});
+}
+
 TEST_CASE("deterministic: the cluster dispatches the oldest compatible head "
           "first, within credit") {
   fixture f;
@@ -347,7 +396,7 @@ TEST_CASE("deterministic: the cluster dispatches the oldest compatible head "
 
   // r2 (a v1.0) may run only a v1.0: a v1.1 and v1.3 need a higher minor.
   // Its credit would allow five, it gets the one it can run.
-  caf::anon_send(cluster, atom::credit_v, r2, uint32_t{5});
+  caf::anon_send(cluster, atom::credit_v, r2, uint32_t{5}, uint32_t{0});
   f.run();
   REQUIRE(log2->batches.size() == 1);
   CHECK(seqs_of(log2->batches[0]) == std::vector<uint64_t>{2});
@@ -357,7 +406,7 @@ TEST_CASE("deterministic: the cluster dispatches the oldest compatible head "
   // r1 (a v1.2, b v2.0) with credit 3: the head that arrived first each
   // time, across identifiers: b's seq 0, then a v1.1's seq 1, then a v1.1's
   // seq 3 (older than b's seq 4). The credit leaves seq 4 queued.
-  caf::anon_send(cluster, atom::credit_v, r1, uint32_t{3});
+  caf::anon_send(cluster, atom::credit_v, r1, uint32_t{3}, uint32_t{0});
   f.run();
   REQUIRE(log1->batches.size() == 1);
   CHECK(seqs_of(log1->batches[0]) == std::vector<uint64_t>{0, 1, 3});
@@ -366,7 +415,7 @@ TEST_CASE("deterministic: the cluster dispatches the oldest compatible head "
 
   // More credit: only seq 4 is left that r1 can run; a v1.3 and b v3.0
   // wait, unserved.
-  caf::anon_send(cluster, atom::credit_v, r1, uint32_t{10});
+  caf::anon_send(cluster, atom::credit_v, r1, uint32_t{10}, uint32_t{0});
   f.run();
   REQUIRE(log1->batches.size() == 2);
   CHECK(seqs_of(log1->batches[1]) == std::vector<uint64_t>{4});
@@ -395,8 +444,8 @@ TEST_CASE("deterministic: the cluster serves runners round robin") {
                  registration("r1", {id("x", "v1.0")}));
   caf::anon_send(cluster, atom::join_v, r2,
                  registration("r2", {id("x", "v1.0")}));
-  caf::anon_send(cluster, atom::credit_v, r1, uint32_t{10});
-  caf::anon_send(cluster, atom::credit_v, r2, uint32_t{10});
+  caf::anon_send(cluster, atom::credit_v, r1, uint32_t{10}, uint32_t{0});
+  caf::anon_send(cluster, atom::credit_v, r2, uint32_t{10}, uint32_t{0});
   f.run();
   // Both could take everything; one item per enqueue goes to the runners
   // in turn.
@@ -434,7 +483,7 @@ TEST_CASE("deterministic: a runner going down hands back what its job did "
   auto job = caf::actor_cast<weft::job_actor>(f.stub(stub_job, jlog));
   caf::anon_send(cluster, atom::join_v, r1,
                  registration("r1", {id("x", "v1.0")}));
-  caf::anon_send(cluster, atom::credit_v, r1, uint32_t{3});
+  caf::anon_send(cluster, atom::credit_v, r1, uint32_t{3}, uint32_t{0});
   f.run();
   caf::anon_send(cluster, atom::enqueue_v,
                  std::vector<dispatch_spec>{spec(job, 10, id("x", "v1.0"), 1),
@@ -458,7 +507,7 @@ TEST_CASE("deterministic: a runner going down hands back what its job did "
   // dispatches go back to the job (it requeues them), not to r2 directly.
   caf::anon_send(cluster, atom::join_v, r2,
                  registration("r2", {id("x", "v1.0")}));
-  caf::anon_send(cluster, atom::credit_v, r2, uint32_t{5});
+  caf::anon_send(cluster, atom::credit_v, r2, uint32_t{5}, uint32_t{0});
   f.run();
   CHECK(log2->batches.empty());
   caf::anon_send_exit(r1_actor, caf::exit_reason::kill);
@@ -493,7 +542,7 @@ TEST_CASE("deterministic: a job that goes takes its queued work and its "
     f.stub(stub_job, std::make_shared<job_log>()));
   caf::anon_send(cluster, atom::join_v, r,
                  registration("r", {id("x", "v1.0")}));
-  caf::anon_send(cluster, atom::credit_v, r, uint32_t{3});
+  caf::anon_send(cluster, atom::credit_v, r, uint32_t{3}, uint32_t{0});
   f.run();
   auto of = [](const weft::job_actor& job, uint32_t task, std::string job_id) {
     auto s = spec(job, task, id("x", "v1.0"));
@@ -530,7 +579,7 @@ TEST_CASE("deterministic: a job that goes takes its queued work and its "
   // is settled too.
   caf::anon_send(cluster, atom::enqueue_v, std::vector<dispatch_spec>{},
                  std::vector<uint64_t>{rlog->batches[0][2].seq});
-  caf::anon_send(cluster, atom::credit_v, r, uint32_t{1});
+  caf::anon_send(cluster, atom::credit_v, r, uint32_t{1}, uint32_t{0});
   f.run();
   REQUIRE(rlog->batches.size() == 2);
   CHECK(tasks_of(rlog->batches[1]) == std::vector<uint32_t>{4});
@@ -640,7 +689,7 @@ TEST_CASE("deterministic: a deletion the journal refused leaves the cluster "
   caf::anon_send(remover, atom::remove_v, false);
   f.run();
   CHECK(joined->value == true);
-  caf::anon_send(cluster, atom::credit_v, r, uint32_t{1});
+  caf::anon_send(cluster, atom::credit_v, r, uint32_t{1}, uint32_t{0});
   f.run();
   REQUIRE(rlog->batches.size() == 1);
   CHECK(tasks_of(rlog->batches[0]) == std::vector<uint32_t>{1});
@@ -686,7 +735,7 @@ caf::actor join_default(fixture& f, weft::cluster_directory& dir,
   caf::anon_send(cluster, atom::join_v, hdl,
                  registration("stub-runner",
                               {id("root", "v1.0"), id("child", "v1.0")}));
-  caf::anon_send(cluster, atom::credit_v, hdl, uint32_t{10});
+  caf::anon_send(cluster, atom::credit_v, hdl, uint32_t{10}, uint32_t{0});
   f.run();
   return r;
 }
@@ -923,7 +972,7 @@ caf::actor join_children(fixture& f, const weft::cluster_actor& cluster,
   auto hdl = caf::actor_cast<weft::runner_actor>(r);
   caf::anon_send(cluster, atom::join_v, hdl,
                  registration("gpu-runner", {id("child", "v1.0")}));
-  caf::anon_send(cluster, atom::credit_v, hdl, uint32_t{10});
+  caf::anon_send(cluster, atom::credit_v, hdl, uint32_t{10}, uint32_t{0});
   f.run();
   return r;
 }

@@ -1,6 +1,7 @@
 // A cluster's dispatch rules as plain data: FIFO per identifier, oldest head
 // first, version matching, credit, round robin, what is in flight, what a
-// lost runner hands back and what a job that is gone leaves behind.
+// lost runner hands back and what a job that is gone leaves behind; credit
+// of two kinds (plain and actor tasks).
 
 #include <weft/core/dispatch_queue.hpp>
 
@@ -217,4 +218,46 @@ TEST_CASE("dispatch queue: an unparsable version waits, unserved") {
   CHECK(q.dispatch().empty());
   CHECK(q.unserved().size() == 1);
   CHECK(q.idle_for(1));
+}
+
+TEST_CASE("dispatch queue: a runner's actor tasks take its actor credit, its "
+          "plain tasks its plain credit") {
+  queue q;
+  q.add_runner(1, {{"a", "v1.0"}, {"b", "v1.0"}}, {{"b", "v1.0"}});
+  std::vector<item> xs{{{"a", "v1.0"}, "j", 1, 0},
+                       {{"a", "v1.0"}, "j", 2, 0},
+                       {{"b", "v1.0"}, "j", 3, 0},
+                       {{"b", "v1.0"}, "j", 4, 0},
+                       {{"b", "v1.0"}, "j", 5, 0}};
+  q.enqueue(xs);
+  q.add_credit(1, 1, 2);
+  auto out = q.dispatch();
+  REQUIRE(out.size() == 1);
+  // The second "a" waits for plain credit; the "b"s behind it go.
+  CHECK(tasks_of(out[0].second) == std::vector<uint32_t>{1, 3, 4});
+  q.add_credit(1, 0, 5);
+  out = q.dispatch();
+  REQUIRE(out.size() == 1);
+  CHECK(tasks_of(out[0].second) == std::vector<uint32_t>{5});
+  q.add_credit(1, 1, 0);
+  out = q.dispatch();
+  REQUIRE(out.size() == 1);
+  CHECK(tasks_of(out[0].second) == std::vector<uint32_t>{2});
+  CHECK(q.queued() == 0);
+}
+
+TEST_CASE("dispatch queue: an item's kind is that of the version the runner "
+          "would run") {
+  queue q;
+  // t v1.0 runs as v1.1 here (the highest compatible minor): an actor task.
+  q.add_runner(1, {{"t", "v1.0"}, {"t", "v1.1"}}, {{"t", "v1.1"}});
+  auto a = items({{"v1.0", 1}});
+  q.enqueue(a);
+  q.add_credit(1, 10, 0);
+  CHECK(q.dispatch().empty());
+  CHECK(!q.idle_for(1)); // it waits for this runner, for actor credit
+  q.add_credit(1, 0, 1);
+  auto out = q.dispatch();
+  REQUIRE(out.size() == 1);
+  CHECK(tasks_of(out[0].second) == std::vector<uint32_t>{1});
 }

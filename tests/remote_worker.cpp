@@ -18,10 +18,16 @@
 // that fails its first attempt when a trigger file appears, then instant
 // ones, then gated ones that record their start and wait for a gate file
 // (see GatedLeaf).
+//
+// ActorFan submits ActorWait actor tasks, which wait on a timer without a
+// thread (forever on the runner a test names, to kill it mid-wait).
 
 #include "count_tasks.hpp"
 
+#include <weft/actor_task.hpp>
 #include <weft/remote.hpp>
+
+#include <caf/all.hpp>
 
 #include <chrono>
 #include <fcntl.h>
@@ -257,6 +263,49 @@ BOOST_DESCRIBE_STRUCT(GatedSpread, (),
                       (instant, gated, fails_once, gate_file, log_file,
                        marker_file, trigger_file, cluster))
 
+using wake_atom = caf::atom_constant<caf::atom("rwWake")>;
+
+/// An actor task that waits `wait_ms` on a timer, then marks itself with
+/// its runner; on the runner named `hold_on` it waits until that runner is
+/// killed.
+struct ActorWait {
+  uint32_t index = 0;
+  uint32_t wait_ms = 0;
+  std::string hold_on;
+  static weft::task_identifier identifier() {
+    return {"ActorWait", "v1.0"};
+  }
+  caf::behavior execute(weft::actor_context& ctx) const {
+    ctx.progress("waits").add(1);
+    if (ctx.current_task().runner != hold_on)
+      ctx.self()->delayed_send(ctx.self(), std::chrono::milliseconds{wait_ms},
+                               wake_atom::value);
+    return {
+      [&ctx](wake_atom) {
+        ctx.set_display(ctx.current_task().runner);
+        ctx.progress("waits").done(1);
+        ctx.done();
+      },
+    };
+  }
+};
+BOOST_DESCRIBE_STRUCT(ActorWait, (), (index, wait_ms, hold_on))
+
+/// Submits `tasks` ActorWait tasks.
+struct ActorFan {
+  uint32_t tasks = 0;
+  uint32_t wait_ms = 0;
+  std::string hold_on;
+  static weft::task_identifier identifier() {
+    return {"ActorFan", "v1.0"};
+  }
+  void execute(weft::context& ctx) const {
+    for (uint32_t i = 0; i < tasks; ++i)
+      ctx.submit_subtask(ActorWait{i, wait_ms, hold_on});
+  }
+};
+BOOST_DESCRIBE_STRUCT(ActorFan, (), (tasks, wait_ms, hold_on))
+
 int main(int argc, char** argv) {
   if (argc < 2) {
     std::cerr << "usage: weft-remote-worker HOST:PORT [options]\n";
@@ -309,7 +358,8 @@ int main(int argc, char** argv) {
       runner.register_tasks<LeafV2>();
     else
       runner.register_tasks<Leaf, Spread, Tree, Parts, Steps, GatedSpread,
-                            GatedLeaf, weft::test::Count, weft::test::Counts>();
+                            GatedLeaf, weft::test::Count, weft::test::Counts,
+                            ActorWait, ActorFan>();
     runner.start();
     std::cout << "ready " << runner.name() << std::endl;
     runner.run_forever();

@@ -6,6 +6,7 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -105,8 +106,8 @@ public:
     return true;
   }
 
-  void credit(const runner_actor& runner, uint32_t n) {
-    queue_.add_credit(caf::actor_cast<caf::actor_addr>(runner), n);
+  void credit(const runner_actor& runner, uint32_t plain, uint32_t actor) {
+    queue_.add_credit(caf::actor_cast<caf::actor_addr>(runner), plain, actor);
     dispatch();
   }
 
@@ -203,8 +204,15 @@ private:
                                  + " registered a bad task: " + err.what());
       }
     }
+    for (const auto& id : reg.actor_tasks)
+      if (std::find(reg.identifiers.begin(), reg.identifiers.end(), id)
+          == reg.identifiers.end())
+        return make_weft_error(errc::invalid_identifier,
+                               "runner " + reg.name + " registered actor task "
+                                 + to_string(id)
+                                 + " that is not among its tasks");
     auto addr = caf::actor_cast<caf::actor_addr>(runner);
-    queue_.add_runner(addr, reg.identifiers);
+    queue_.add_runner(addr, reg.identifiers, reg.actor_tasks);
     self_->monitor(runner);
     runners_.push_back({addr, std::move(runner), std::move(reg)});
     return {};
@@ -410,9 +418,8 @@ cluster_actor::behavior_type cluster_fn(cluster_state::pointer self,
     [&st](atom::join, runner_actor& runner, runner_registration& reg) {
       return st.join(runner, reg);
     },
-    [&st](atom::credit, const runner_actor& runner, uint32_t n) {
-      st.credit(runner, n);
-    },
+    [&st](atom::credit, const runner_actor& runner, uint32_t plain,
+          uint32_t actor) { st.credit(runner, plain, actor); },
     [&st](atom::idle, const runner_actor& runner) { return st.idle(runner); },
     [&st](atom::stop, const runner_actor& runner) { return st.leave(runner); },
     [&st](atom::info) { return st.info(); },

@@ -58,8 +58,11 @@ struct job_data {
     uint32_t attempt;
     uint64_t seq;
     uint64_t lease;
+    caf::actor task_actor{}; // an actor task's, monitored while it runs
   };
   std::map<caf::actor_addr, std::map<uint32_t, attempt_ref>> running;
+  // The task actors of running attempts: their runner and task.
+  std::map<caf::actor_addr, std::pair<caf::actor_addr, uint32_t>> task_actors;
   // The lease of each task dispatched and not started yet (see
   // dispatch_spec::lease): a start, or a lost dispatch, counts only under
   // it. Leases are numbered from a random base, so that none of an earlier
@@ -438,10 +441,33 @@ void revoke_leases(job_pointer self, std::function<void()> then) {
         });
 }
 
+/// What the job tells a task actor: it is dynamically typed (its behavior
+/// is the task's), and handles this besides.
+using cancelable = caf::typed_actor<caf::reacts_to<atom::cancel>>;
+
+void send_cancel(job_pointer self, const caf::actor& task_actor) {
+  self->send(caf::actor_cast<cancelable>(task_actor), atom::cancel_v);
+}
+
+/// The job halted: its running task actors hear of it, so that those that
+/// watch for it (`on_cancel`) may end sooner. They still end as they choose.
+void cancel_task_actors(job_pointer self) {
+  for (const auto& [addr, where] : self->state.task_actors) {
+    auto r = self->state.running.find(where.first);
+    if (r == self->state.running.end())
+      continue;
+    if (auto i = r->second.find(where.second);
+        i != r->second.end() && i->second.task_actor)
+      send_cancel(self, i->second.task_actor);
+  }
+}
+
 /// Makes one committed step visible, in this order.
 void apply(job_pointer self, effects& fx) {
-  if (fx.withdraw)
+  if (fx.withdraw) {
     revoke_leases(self, [] {});
+    cancel_task_actors(self);
+  }
   dispatch_ready(self, fx);
   report_settled(self, fx);
   for (auto& reply : fx.replies)
@@ -553,26 +579,18 @@ core::journal_event task_event(core::event_kind kind, uint32_t task,
   return e;
 }
 
-/// A watcher left, or a runner is gone with attempts unreported: those
-/// are lost, not failed.
-void runner_down(job_pointer self, caf::down_msg& msg) {
+/// These running attempts are lost with their runner (or its node): they
+/// are requeued without spending a retry.
+void lose_attempts(job_pointer self,
+                   const std::map<uint32_t, job_data::attempt_ref>& attempts,
+                   const std::string& reason) {
   auto& st = self->state;
-  auto& ws = st.watchers;
-  auto w = std::find_if(ws.begin(), ws.end(), [&](const progress_watcher& x) {
-    return x.address() == msg.source;
-  });
-  if (w != ws.end()) {
-    ws.erase(w); // nothing else changes
-    return;
-  }
-  auto i = st.running.find(msg.source);
-  if (i == st.running.end())
-    return;
-  auto attempts = std::move(i->second);
-  st.running.erase(i);
-  auto reason = caf::to_string(msg.reason);
   std::vector<core::journal_event> events;
   for (const auto& [task, ref] : attempts) {
+    if (ref.task_actor) {
+      st.task_actors.erase(ref.task_actor.address());
+      self->demonitor(ref.task_actor);
+    }
     if (st.graph->lose(task, ref.attempt, reason, now())) {
       // Queued again: not when the job halted, or the loss failed it.
       if (st.graph->state_of(task) == task_state::queued)
@@ -589,16 +607,69 @@ void runner_down(job_pointer self, caf::down_msg& msg) {
   commit(self, std::move(events), collect(st));
 }
 
+/// The task actor of a running attempt is gone. If its node is unreachable,
+/// so is its runner: the attempt is lost (as in runner_down). Otherwise its
+/// runner, which saw it end, reports the outcome (a failure if it ended
+/// without one).
+void task_actor_down(job_pointer self, const caf::down_msg& msg,
+                     std::pair<caf::actor_addr, uint32_t> where) {
+  auto& st = self->state;
+  if (msg.reason != caf::exit_reason::remote_link_unreachable)
+    return;
+  auto r = st.running.find(where.first);
+  if (r == st.running.end())
+    return;
+  auto i = r->second.find(where.second);
+  if (i == r->second.end())
+    return;
+  std::map<uint32_t, job_data::attempt_ref> lost;
+  lost.emplace(i->first, std::move(i->second));
+  r->second.erase(i);
+  if (r->second.empty()) {
+    self->demonitor(r->first);
+    st.running.erase(r);
+  }
+  lose_attempts(self, lost, caf::to_string(msg.reason));
+}
+
+/// A watcher left, a task actor ended, or a runner is gone with attempts
+/// unreported: those are lost, not failed.
+void runner_down(job_pointer self, caf::down_msg& msg) {
+  auto& st = self->state;
+  auto& ws = st.watchers;
+  auto w = std::find_if(ws.begin(), ws.end(), [&](const progress_watcher& x) {
+    return x.address() == msg.source;
+  });
+  if (w != ws.end()) {
+    ws.erase(w); // nothing else changes
+    return;
+  }
+  if (auto t = st.task_actors.find(msg.source); t != st.task_actors.end()) {
+    auto where = t->second;
+    st.task_actors.erase(t);
+    task_actor_down(self, msg, where);
+    return;
+  }
+  auto i = st.running.find(msg.source);
+  if (i == st.running.end())
+    return;
+  auto attempts = std::move(i->second);
+  st.running.erase(i);
+  lose_attempts(self, attempts, caf::to_string(msg.reason));
+}
+
 /// A report (start or result) that no lease of this job accepts.
 void reject(job_data& st, bool result, size_t n = 1) {
   st.metrics->reports_rejected(result, n);
 }
 
-/// A runner's slots started leased attempts: those still under their lease
+/// A runner's slots started leased attempts (`actors`, if given, holds the
+/// task actor of each, in the same order): those still under their lease
 /// become RUNNING there; the others were canceled, revoked or given to
 /// another runner meanwhile, and their execution counts for nothing.
-void start_attempts(job_pointer self, std::vector<attempt_id>& ids,
-                    const std::string& runner) {
+void start_attempts(job_pointer self, const std::vector<attempt_id>& ids,
+                    const std::string& runner,
+                    const std::vector<caf::actor>* actors = nullptr) {
   auto& st = self->state;
   auto sender = self->current_sender();
   auto addr = caf::actor_cast<caf::actor_addr>(sender);
@@ -606,18 +677,28 @@ void start_attempts(job_pointer self, std::vector<attempt_id>& ids,
   std::vector<core::journal_event> events;
   bool watched = st.running.count(addr) > 0;
   bool accepted = false;
-  for (const auto& id : ids) {
+  for (size_t k = 0; k < ids.size(); ++k) {
+    const auto& id = ids[k];
+    const caf::actor* task_actor = actors != nullptr ? &(*actors)[k] : nullptr;
     auto l = st.leases.find(id.task);
     if (sender == nullptr || l == st.leases.end() || l->second != id.lease
         || !st.graph->start(id.task, id.attempt, at)) {
       if (id.task < st.graph->size())
         settle(st, id.task, id.seq);
       reject(st, false);
+      // Started an instant before the job halted: it may end sooner.
+      if (task_actor != nullptr && *task_actor && st.graph->halted())
+        send_cancel(self, *task_actor);
       continue;
     }
     st.leases.erase(l);
-    st.running[addr][id.task]
-      = job_data::attempt_ref{id.attempt, id.seq, id.lease};
+    auto& ref = st.running[addr][id.task];
+    ref = job_data::attempt_ref{id.attempt, id.seq, id.lease};
+    if (task_actor != nullptr && *task_actor) {
+      ref.task_actor = *task_actor;
+      st.task_actors[task_actor->address()] = {addr, id.task};
+      self->monitor(*task_actor);
+    }
     accepted = true;
     if (st.journal) {
       auto e = task_event(core::event_kind::task_started, id.task, id.attempt);
@@ -636,6 +717,20 @@ void start_attempts(job_pointer self, std::vector<attempt_id>& ids,
   commit(self, std::move(events), collect(st), false);
 }
 
+/// A runner started leased attempts of actor tasks, each on a task actor.
+void start_actor_attempts(job_pointer self, std::vector<actor_attempt>& list,
+                          const std::string& runner) {
+  std::vector<attempt_id> ids;
+  std::vector<caf::actor> actors;
+  ids.reserve(list.size());
+  actors.reserve(list.size());
+  for (auto& a : list) {
+    ids.push_back(a.id);
+    actors.push_back(std::move(a.actor));
+  }
+  start_attempts(self, ids, runner, &actors);
+}
+
 /// Takes finished attempts into the graph, each found by `find` (which
 /// says where it ran and under which lease, or that no lease of this job
 /// holds it).
@@ -652,8 +747,12 @@ void take_results(job_pointer self, std::vector<task_result>& results,
       continue;
     }
     auto [r, i] = *found;
-    auto ref = i->second;
+    auto ref = std::move(i->second);
     r->second.erase(i);
+    if (ref.task_actor) {
+      st.task_actors.erase(ref.task_actor.address());
+      self->demonitor(ref.task_actor);
+    }
     if (r->second.empty()) {
       self->demonitor(r->first);
       st.running.erase(r);
@@ -849,6 +948,7 @@ caf::result<uint64_t> cancel(job_pointer self) {
       b->rp.deliver(b->canceled);
   };
   revoke_leases(self, finish);
+  cancel_task_actors(self);
   st.was_halted = true; // collect() need not revoke again
   std::vector<core::journal_event> events;
   if (st.journal && graph.state() != before)
@@ -992,6 +1092,10 @@ job_actor::behavior_type job_fn(job_pointer self, job_environment env,
   return {
     [self](atom::start, std::vector<attempt_id>& ids,
            const std::string& runner) { start_attempts(self, ids, runner); },
+    [self](atom::start, std::vector<actor_attempt>& list,
+           const std::string& runner) {
+      start_actor_attempts(self, list, runner);
+    },
     [self](atom::done, std::vector<task_result>& results) {
       finish_attempts(self, results);
     },

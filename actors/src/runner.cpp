@@ -90,6 +90,7 @@ struct runner::impl {
     shared->limits = opts.limits;
     shared->print_logs = opts.print_logs;
     shared->progress_interval = opts.progress_interval;
+    shared->actor_slots = std::max(1u, opts.actor_slots);
     if (connect)
       service = connect(opts.connect_patience);
     actor = join(service);
@@ -204,6 +205,17 @@ struct runner::impl {
       self->send_exit(last, caf::exit_reason::kill);
       self->receive([](caf::down_msg&) {});
     }
+    // Task actors still running (past the grace period, or of an earlier
+    // connection) would keep the actor system from shutting down; their
+    // jobs requeue them as they would a thread's attempt.
+    std::vector<caf::actor> left;
+    {
+      std::lock_guard<std::mutex> guard{shared->actors_mtx};
+      for (auto& [id, hdl] : shared->task_actors)
+        left.push_back(hdl);
+    }
+    for (auto& hdl : left)
+      self->send_exit(hdl, caf::exit_reason::kill);
     if (finished)
       shared->pool.shutdown();
     else

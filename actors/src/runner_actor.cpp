@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <iostream>
 #include <map>
+#include <unordered_map>
 
 namespace weft {
 
@@ -67,9 +68,8 @@ void worker_pool::loop(std::shared_ptr<state> st) {
   }
 }
 
-namespace {
-
-void print_logs(const std::string& task_id, const core::attempt_outcome& out) {
+void print_attempt_logs(const std::string& task_id,
+                        const core::attempt_outcome& out) {
   for (const auto& line : out.logs)
     std::cerr << format_time(line.time) << ' ' << line.level << " [" << task_id
               << "] " << line.message
@@ -79,6 +79,28 @@ void print_logs(const std::string& task_id, const core::attempt_outcome& out) {
     std::cerr << "ERROR [" << task_id << "] " << out.error << '\n';
 }
 
+void live_registration::watch(std::shared_ptr<const progress_board> board) {
+  board_ = board.get();
+  std::lock_guard<std::mutex> guard{shared_.live_mtx};
+  shared_.live.push_back({job_, id_, std::move(board), 0});
+}
+
+void live_registration::end() {
+  if (board_ == nullptr)
+    return;
+  std::lock_guard<std::mutex> guard{shared_.live_mtx};
+  auto& live = shared_.live;
+  for (size_t i = 0; i < live.size(); ++i)
+    if (live[i].board.get() == board_) {
+      live[i] = std::move(live.back());
+      live.pop_back();
+      break;
+    }
+  board_ = nullptr;
+}
+
+namespace {
+
 struct runner_data {
   std::shared_ptr<runner_shared> shared;
   cluster_actor cluster;
@@ -86,6 +108,43 @@ struct runner_data {
   uint64_t epoch = 0; // this actor's connection, among the runner's
   uint32_t slots = 1;
   uint32_t busy = 0; // leased here (waiting or running), not yet finished
+  // Actor tasks: at most `actor_slots` task actors run at once (of every
+  // connection); leases beyond wait here, in arrival order, at most
+  // `actor_window` of them. `actor_busy` counts this connection's (waiting
+  // or running), `actor_running` its running ones by (job, lease), which
+  // tells an actor attempt's result from a thread's, with whether its
+  // start was reported.
+  bool has_actor_tasks = false;
+  uint32_t actor_slots = 0;
+  uint32_t actor_window = 0;
+  uint32_t actor_busy = 0;
+  uint32_t actor_credit = 0; // freed since the last flush
+  std::deque<runner_shared::lease> actor_leases;
+  struct lease_key {
+    caf::actor_id job; // one orchestrator's jobs per connection
+    uint64_t lease;
+    bool operator==(const lease_key&) const = default;
+  };
+  struct lease_hash {
+    size_t operator()(const lease_key& k) const noexcept {
+      return std::hash<uint64_t>{}(k.lease * 31 + k.job);
+    }
+  };
+  struct running_actor {
+    job_actor job;
+    attempt_id id;
+    // Weak: the task actor is destroyed where it ran once it ends, not here.
+    caf::actor_addr actor;
+    bool reported = false;
+  };
+  std::unordered_map<lease_key, running_actor, lease_hash> actor_running;
+  // Those whose start is not reported yet (some may have ended since), and
+  // the starts of those that ended first, by job.
+  std::vector<lease_key> unreported;
+  std::map<caf::actor_addr, std::pair<job_actor, std::vector<attempt_id>>>
+    ended_starts;
+  int64_t supervise_at = 0; // steady ns: the next look at `unreported`
+  bool supervise_timer = false;
   bool stopping = false;
   bool left = false; // the cluster confirmed it sends nothing more
   // Gathered since the last flush: results per job, already cut into
@@ -218,6 +277,54 @@ constexpr size_t result_batch_bytes = 4u << 20;
 /// One attempt's results may not take more than this on the wire.
 constexpr size_t max_result_bytes = 32u << 20;
 
+int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+           std::chrono::steady_clock::now().time_since_epoch())
+    .count();
+}
+
+/// The starts of actor attempts that began and still run go out with their
+/// task actors, for their jobs to monitor and tell of a cancel; at most once
+/// a millisecond, so that an attempt that ends sooner (most that do not
+/// wait) has its start go as a plain one, with its result (attempt_done):
+/// there is nothing left to supervise by then. One whose actor has not
+/// begun yet (it waits for a scheduler thread) waits too: it is not
+/// running.
+template <class Supervised>
+void supervise_actor_starts(runner_pointer self, Supervised& supervised) {
+  auto& st = self->state;
+  auto now = steady_ns();
+  if (now >= st.supervise_at) {
+    st.supervise_at = now + 1'000'000;
+    st.supervise_timer = false;
+    size_t kept = 0;
+    std::lock_guard<std::mutex> guard{st.shared->actors_mtx};
+    const auto& begun = st.shared->task_actors;
+    for (const auto& key : st.unreported) {
+      auto i = st.actor_running.find(key);
+      if (i == st.actor_running.end() || i->second.reported)
+        continue; // ended, its start went with its result
+      auto& a = i->second;
+      auto b = begun.find(a.actor.id());
+      if (b == begun.end()) {
+        st.unreported[kept++] = key;
+        continue;
+      }
+      a.reported = true;
+      auto& entry = supervised[a.job.address()];
+      if (!entry.first)
+        entry.first = a.job;
+      entry.second.push_back(actor_attempt{a.id, b->second});
+    }
+    st.unreported.resize(kept);
+  }
+  if (!st.unreported.empty() && !st.supervise_timer) {
+    st.supervise_timer = true;
+    self->delayed_send(self, std::chrono::nanoseconds{st.supervise_at - now},
+                       atom::flush_v);
+  }
+}
+
 void flush(runner_pointer self) {
   auto& st = self->state;
   st.flush_scheduled = false;
@@ -228,21 +335,35 @@ void flush(runner_pointer self) {
     std::lock_guard<std::mutex> guard{st.shared->lease_mtx};
     starts.swap(st.shared->started);
   }
-  if (!starts.empty()) {
-    std::map<caf::actor_addr, std::pair<job_actor, std::vector<attempt_id>>>
-      by_job;
-    for (auto& s : starts) {
-      if (s.epoch != st.epoch)
-        continue; // its connection is gone, and the lease with it
-      auto& entry = by_job[s.job.address()];
-      if (!entry.first)
-        entry.first = std::move(s.job);
-      entry.second.push_back(s.id);
-    }
-    for (auto& [addr, entry] : by_job)
-      self->send(entry.first, atom::start_v, std::move(entry.second),
-                 st.shared->name);
+  using by_job_map
+    = std::map<caf::actor_addr, std::pair<job_actor, std::vector<attempt_id>>>;
+  by_job_map by_job;
+  for (auto& s : starts) {
+    if (s.epoch != st.epoch)
+      continue; // its connection is gone, and the lease with it
+    auto& entry = by_job[s.job.address()];
+    if (!entry.first)
+      entry.first = std::move(s.job);
+    entry.second.push_back(s.id);
   }
+  for (auto& [addr, ended] : st.ended_starts) {
+    auto& entry = by_job[addr];
+    if (!entry.first)
+      entry.first = std::move(ended.first);
+    entry.second.insert(entry.second.end(), ended.second.begin(),
+                        ended.second.end());
+  }
+  st.ended_starts.clear();
+  std::map<caf::actor_addr, std::pair<job_actor, std::vector<actor_attempt>>>
+    supervised;
+  if (!st.unreported.empty())
+    supervise_actor_starts(self, supervised);
+  for (auto& [addr, entry] : by_job)
+    self->send(entry.first, atom::start_v, std::move(entry.second),
+               st.shared->name);
+  for (auto& [addr, entry] : supervised)
+    self->send(entry.first, atom::start_v, std::move(entry.second),
+               st.shared->name);
   for (auto& [addr, entry] : st.results)
     for (auto& batch : entry.batches)
       self->send(entry.job, atom::done_v, std::move(batch));
@@ -252,45 +373,14 @@ void flush(runner_pointer self) {
       self->send(st.service, atom::done_v, job_id, std::move(results),
                  st.shared->name);
   st.late.clear();
-  if (!st.stopping && st.credit > 0)
+  if (!st.stopping && (st.credit > 0 || st.actor_credit > 0))
     self->send(st.cluster, atom::credit_v, caf::actor_cast<runner_actor>(self),
-               st.credit);
+               st.credit, st.actor_credit);
   st.credit = 0;
-  if (st.stopping && st.left && st.busy == 0)
+  st.actor_credit = 0;
+  if (st.stopping && st.left && st.busy == 0 && st.actor_busy == 0)
     self->quit();
 }
-
-/// Registers an attempt's indicators for sampling once it creates one, and
-/// removes them when the attempt is over.
-class live_registration : public progress_observer {
-public:
-  live_registration(runner_shared& shared, job_actor job, const attempt_id& id)
-      : shared_(shared), job_(std::move(job)), id_(id) {
-  }
-  void watch(std::shared_ptr<const progress_board> board) override {
-    board_ = board.get();
-    std::lock_guard<std::mutex> guard{shared_.live_mtx};
-    shared_.live.push_back({job_, id_, std::move(board), 0});
-  }
-  ~live_registration() override {
-    if (board_ == nullptr)
-      return;
-    std::lock_guard<std::mutex> guard{shared_.live_mtx};
-    auto& live = shared_.live;
-    for (size_t i = 0; i < live.size(); ++i)
-      if (live[i].board.get() == board_) {
-        live[i] = std::move(live.back());
-        live.pop_back();
-        break;
-      }
-  }
-
-private:
-  runner_shared& shared_;
-  job_actor job_;
-  attempt_id id_;
-  const progress_board* board_ = nullptr;
-};
 
 /// A worker thread is free: it takes the oldest lease (if a revocation did
 /// not take it first), notes the start for the next flush and executes it.
@@ -330,7 +420,7 @@ void run_next_lease(const std::shared_ptr<runner_shared>& shared) {
                           shared->name, &live);
   }
   if (shared->print_logs)
-    print_logs(req.job_id + "/" + std::to_string(req.task), out);
+    print_attempt_logs(req.job_id + "/" + std::to_string(req.task), out);
   task_result result{req.task, req.attempt, spec.lease, std::move(out)};
   runner_actor to;
   {
@@ -350,7 +440,7 @@ void run_next_lease(const std::shared_ptr<runner_shared>& shared) {
 /// have some.
 void schedule_report(runner_pointer self) {
   auto& st = self->state;
-  if (st.report_scheduled || st.busy == 0)
+  if (st.report_scheduled || (st.busy == 0 && st.actor_busy == 0))
     return;
   st.report_scheduled = true;
   self->delayed_send(self, st.shared->progress_interval, atom::tick_v);
@@ -377,10 +467,72 @@ void report_progress(runner_pointer self) {
   schedule_report(self);
 }
 
+/// Starts waiting actor leases, oldest first, while fewer task actors than
+/// the actor slots run; their starts go out with the next flush.
+void start_actor_leases(runner_pointer self) {
+  auto& st = self->state;
+  bool started = false;
+  while (!st.actor_leases.empty()) {
+    {
+      std::lock_guard<std::mutex> guard{st.shared->actors_mtx};
+      if (st.shared->actors_running >= st.actor_slots)
+        break;
+      ++st.shared->actors_running; // uncounted when the attempt ends
+    }
+    auto lease = std::move(st.actor_leases.front());
+    st.actor_leases.pop_front();
+    const auto& spec = lease.spec;
+    runner_data::lease_key key{spec.job.id(), spec.lease};
+    runner_data::running_actor a{spec.job,
+                                 attempt_id{spec.task, spec.attempt, spec.seq,
+                                            spec.lease},
+                                 caf::actor_addr{}, false};
+    a.actor
+      = spawn_task_actor(self->system(), st.shared, std::move(lease)).address();
+    st.actor_running.emplace(key, std::move(a));
+    st.unreported.push_back(key);
+    started = true;
+  }
+  if (started)
+    schedule_flush(self);
+}
+
+/// `n` actor leases are over (finished or revoked): their credit goes
+/// back, and waiting ones take their slots.
+void release_actor(runner_pointer self, uint32_t n) {
+  auto& st = self->state;
+  st.actor_busy -= std::min(st.actor_busy, n);
+  st.actor_credit += n;
+  start_actor_leases(self);
+  schedule_flush(self);
+}
+
 /// Leased attempts from the cluster: they wait, QUEUED at their jobs,
-/// until a worker thread is free to take one (run_next_lease).
+/// until a worker thread is free to take one (run_next_lease), or, for
+/// actor tasks, until an actor slot is (start_actor_leases).
 void run_batch(runner_pointer self, std::vector<dispatch_spec>& batch) {
   auto& st = self->state;
+  if (st.has_actor_tasks) {
+    // Actor leases wait here, not in the book the threads take from.
+    size_t plain = 0;
+    uint32_t k = 0;
+    for (auto& spec : batch) {
+      const auto* e = st.shared->registry->find(spec.identifier);
+      if (e == nullptr || e->kind == task_kind::plain) {
+        if (&batch[plain] != &spec)
+          batch[plain] = std::move(spec);
+        ++plain;
+        continue;
+      }
+      st.actor_leases.push_back({std::move(spec), st.epoch, e});
+      ++k;
+    }
+    batch.resize(plain);
+    if (k > 0) {
+      st.actor_busy += k;
+      start_actor_leases(self);
+    }
+  }
   auto n = static_cast<uint32_t>(batch.size());
   {
     std::lock_guard<std::mutex> guard{st.shared->lease_mtx};
@@ -414,22 +566,45 @@ std::vector<runner_shared::lease> take_leases(runner_pointer self,
   return out;
 }
 
+/// Takes the actor leases that wait for a slot: of one job, or all.
+std::vector<runner_shared::lease> take_actor_leases(runner_pointer self,
+                                                    const std::string* job_id) {
+  auto& leases = self->state.actor_leases;
+  std::vector<runner_shared::lease> out;
+  for (auto i = leases.begin(); i != leases.end();) {
+    if (job_id == nullptr || i->spec.job_id == *job_id) {
+      out.push_back(std::move(*i));
+      i = leases.erase(i);
+    } else {
+      ++i;
+    }
+  }
+  return out;
+}
+
 /// The cluster revokes a halted job's leases: those no slot took are
 /// dropped; their seqs go back so the cluster stops counting them.
 std::vector<uint64_t> revoke(runner_pointer self, const std::string& job_id) {
   auto taken = take_leases(self, &job_id);
+  auto actors = take_actor_leases(self, &job_id);
   std::vector<uint64_t> seqs;
-  seqs.reserve(taken.size());
+  seqs.reserve(taken.size() + actors.size());
   for (const auto& l : taken)
+    seqs.push_back(l.spec.seq);
+  for (const auto& l : actors)
     seqs.push_back(l.spec.seq);
   if (!taken.empty())
     release(self, static_cast<uint32_t>(taken.size()));
+  if (!actors.empty())
+    release_actor(self, static_cast<uint32_t>(actors.size()));
   return seqs;
 }
 
 /// Leases no slot took go back to their jobs, which dispatch them again
-/// (elsewhere, or here) without spending a retry.
-void hand_back(runner_pointer self, std::vector<runner_shared::lease> taken) {
+/// (elsewhere, or here) without spending a retry. Sends only: the caller
+/// counts them out.
+void send_back(runner_pointer self,
+               const std::vector<runner_shared::lease>& taken) {
   if (taken.empty())
     return;
   std::map<caf::actor_addr, std::pair<job_actor, std::vector<attempt_id>>>
@@ -443,13 +618,27 @@ void hand_back(runner_pointer self, std::vector<runner_shared::lease> taken) {
   }
   for (auto& [addr, entry] : by_job)
     self->send(entry.first, atom::lost_v, std::move(entry.second));
+}
+
+/// Thread leases no slot took go back to their jobs.
+void hand_back(runner_pointer self, std::vector<runner_shared::lease> taken) {
+  if (taken.empty())
+    return;
+  send_back(self, taken);
   auto& st = self->state;
   st.busy -= std::min<uint32_t>(st.busy, static_cast<uint32_t>(taken.size()));
 }
 
-/// Leaving: every lease no slot took goes back.
+/// Leaving: every lease no slot took goes back, of both kinds.
 void hand_back_leases(runner_pointer self) {
   hand_back(self, take_leases(self, nullptr));
+  auto actors = take_actor_leases(self, nullptr);
+  if (actors.empty())
+    return;
+  send_back(self, actors);
+  auto& st = self->state;
+  st.actor_busy
+    -= std::min<uint32_t>(st.actor_busy, static_cast<uint32_t>(actors.size()));
 }
 
 /// An attempt finished on a worker thread: its result waits for the next
@@ -457,10 +646,32 @@ void hand_back_leases(runner_pointer self) {
 void attempt_done(runner_pointer self, job_actor& job, std::string& job_id,
                   uint64_t epoch, task_result& result) {
   auto& st = self->state;
-  auto d = std::max<double>(1.0, static_cast<double>(result.outcome.stopped
-                                                     - result.outcome.started));
-  st.mean_ns = st.mean_ns == 0 ? d : 0.8 * st.mean_ns + 0.2 * d;
-  st.shared->starts_at_once.store(st.mean_ns >= 1e6, std::memory_order_relaxed);
+  // An actor attempt of this connection frees an actor slot; its length
+  // (mostly waiting) says nothing about the threads' lease window.
+  bool actor = false;
+  if (epoch == st.epoch && !st.actor_running.empty()) {
+    auto i = st.actor_running.find({job.id(), result.lease});
+    if (i != st.actor_running.end()) {
+      actor = true;
+      if (!i->second.reported) {
+        // Ended before its start was reported: the start goes plain,
+        // ahead of this result.
+        auto& entry = st.ended_starts[job.address()];
+        if (!entry.first)
+          entry.first = job;
+        entry.second.push_back(i->second.id);
+      }
+      st.actor_running.erase(i);
+    }
+  }
+  if (!actor) {
+    auto d
+      = std::max<double>(1.0, static_cast<double>(result.outcome.stopped
+                                                  - result.outcome.started));
+    st.mean_ns = st.mean_ns == 0 ? d : 0.8 * st.mean_ns + 0.2 * d;
+    st.shared->starts_at_once.store(st.mean_ns >= 1e6,
+                                    std::memory_order_relaxed);
+  }
   auto n = wire_bytes(result.outcome);
   if (n > max_result_bytes) {
     // It could not reach the orchestrator in one message: the attempt fails
@@ -481,6 +692,7 @@ void attempt_done(runner_pointer self, job_actor& job, std::string& job_id,
     // Started under a connection that is gone: its job may have given the
     // task to another runner since, and decides by its lease.
     st.late[job_id].push_back(std::move(result));
+    start_actor_leases(self); // it may have held an actor slot
     schedule_flush(self);
     return;
   }
@@ -492,7 +704,10 @@ void attempt_done(runner_pointer self, job_actor& job, std::string& job_id,
   }
   entry.last_bytes += n;
   entry.batches.back().push_back(std::move(result));
-  release(self, 1);
+  if (actor)
+    release_actor(self, 1);
+  else
+    release(self, 1);
 }
 
 /// Joins the cluster, then offers it the slots; without its cluster (the
@@ -504,6 +719,8 @@ void join_cluster(runner_pointer self) {
   reg.name = st.shared->name;
   reg.slots = st.slots;
   reg.identifiers = st.shared->registry->identifiers();
+  reg.actor_tasks = st.shared->registry->actor_identifiers();
+  reg.actor_slots = st.has_actor_tasks ? st.actor_slots : 0;
   auto me = caf::actor_cast<runner_actor>(self);
   self->monitor(st.cluster);
   self->set_down_handler([self](caf::down_msg& msg) {
@@ -520,7 +737,13 @@ void join_cluster(runner_pointer self) {
           std::chrono::duration_cast<std::chrono::nanoseconds>(
             std::chrono::steady_clock::now() - sent)
             .count());
-        self->send(self->state.cluster, atom::credit_v, me, self->state.slots);
+        auto& st = self->state;
+        // Actor tasks get their slots and a window as large at once: a
+        // task actor costs no thread, and waiting leases keep the slots
+        // busy while refills travel.
+        uint32_t actor_credit
+          = st.has_actor_tasks ? st.actor_slots + st.actor_window : 0;
+        self->send(st.cluster, atom::credit_v, me, st.slots, actor_credit);
       },
       [self](caf::error& err) { self->quit(err); });
 }
@@ -586,6 +809,11 @@ runner_actor::behavior_type runner_fn(runner_pointer self,
   st.service = std::move(service);
   st.slots = slots;
   st.max_leases = max_leases;
+  st.has_actor_tasks = !st.shared->registry->actor_identifiers().empty();
+  st.actor_slots = std::max(1u, st.shared->actor_slots);
+  st.actor_window = std::min(st.actor_slots, max_leases);
+  if (st.has_actor_tasks) // no rehashing while they start and end
+    st.actor_running.reserve(std::min(st.actor_slots, 1u << 16));
   take_over(self);
   join_cluster(self);
   return {

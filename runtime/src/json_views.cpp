@@ -72,9 +72,14 @@ json::object to_json(const cluster_info& c) {
     json::array ids;
     for (const auto& id : r.identifiers)
       ids.push_back(json::string{to_string(id)});
+    json::array actor_ids;
+    for (const auto& id : r.actor_tasks)
+      actor_ids.push_back(json::string{to_string(id)});
     runners.push_back(json::object{{"name", r.name},
                                    {"slots", r.slots},
-                                   {"tasks", std::move(ids)}});
+                                   {"tasks", std::move(ids)},
+                                   {"actor_slots", r.actor_slots},
+                                   {"actor_tasks", std::move(actor_ids)}});
   }
   o["runners"] = std::move(runners);
   o["queued"] = c.queued;

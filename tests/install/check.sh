@@ -25,14 +25,17 @@ consume() { # NAME PREFIX: configure, build and run the consumer
   fi
   "$dir/weft_consumer"
   "$dir/weft_actor_consumer"
+  "$dir/weft_actor_task_consumer"
 }
 
 prefix=$scratch/prefix
 cmake --install "$build" --prefix "$prefix" >/dev/null
 # Only public headers are installed, and they include no private dependency,
-# except the interface for actor programs: workflow_actor.hpp and the two
-# headers of the actor layer it includes use CAF, and only CAF.
-actor_api=(weft/workflow_actor.hpp weft/actors/fwd.hpp weft/actors/inspect.hpp)
+# except the interface for actor programs and actor tasks:
+# workflow_actor.hpp, the two headers of the actor layer it includes and
+# actor_task.hpp use CAF, and only CAF.
+actor_api=(weft/workflow_actor.hpp weft/actors/fwd.hpp weft/actors/inspect.hpp
+           weft/actor_task.hpp)
 installed_actors=$(cd "$prefix/include" && find weft/actors -type f | sort | xargs)
 if [ "$installed_actors" != "weft/actors/fwd.hpp weft/actors/inspect.hpp" ] ||
    [ -e "$prefix/include/weft/schemas" ]; then
@@ -49,7 +52,7 @@ if (cd "$prefix/include" &&
   echo "the actor interface includes a private dependency other than CAF"; exit 1
 fi
 # weft.hpp, which every program includes, pulls in no CAF header.
-if grep -nE 'workflow_actor|weft/actors/' "$prefix/include/weft/weft.hpp"; then
+if grep -nE 'workflow_actor|actor_task|weft/actors/' "$prefix/include/weft/weft.hpp"; then
   echo "weft.hpp includes the actor interface"; exit 1
 fi
 consume install "$prefix"

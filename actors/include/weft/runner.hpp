@@ -16,6 +16,11 @@ struct runner_options {
   /// Attempts executed at once, each on a thread of its own; 0: one per
   /// hardware thread.
   uint32_t slots = 0;
+  /// Actor tasks (weft/actor_task.hpp) running at once, each a task actor
+  /// on the runner's actor system: waiting costs no thread, so this is
+  /// far above `slots`. Leased actor attempts beyond it wait, QUEUED at
+  /// their jobs, until one ends (at most as many as this, and `max_leases`).
+  uint32_t actor_slots = 10000;
   std::string name{}; ///< empty: "runner-<n>"
   /// Storage behind `context::job_cache()`; empty: the local cluster's
   /// (or `remote::connect_options::cache`), else in memory in this process.
@@ -46,7 +51,8 @@ struct runner_options {
 
 /// A runner: registers task types, then executes the tasks its cluster
 /// hands it, `slots` at a time, on threads of its own (never on CAF's
-/// scheduler threads, so long tasks do not stall the actors).
+/// scheduler threads, so long tasks do not stall the actors); actor tasks
+/// run as task actors, up to `actor_slots` at a time.
 class runner {
 public:
   struct impl;

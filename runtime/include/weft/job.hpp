@@ -170,6 +170,9 @@ struct runner_info {
   std::string name;
   uint32_t slots = 1;
   std::vector<task_identifier> identifiers; ///< the tasks it can run
+  uint32_t actor_slots = 0;                 ///< actor tasks it runs at once
+  /// Those of `identifiers` that are actor tasks: they take actor slots.
+  std::vector<task_identifier> actor_tasks{};
 };
 
 /// A cluster: its runners and the work waiting in it.

@@ -5,24 +5,46 @@
 #include <boost/core/type_name.hpp>
 #include <boost/describe.hpp>
 
+#include <cstdint>
 #include <string>
 #include <type_traits>
 
 namespace weft {
 
 class context;
+class actor_context;
 
-/// A task: a struct with `void execute(weft::context&) const` whose fields
-/// are described with BOOST_DESCRIBE_STRUCT (they are its JSON input).
+/// A plain task: a struct with `void execute(weft::context&) const` whose
+/// fields are described with BOOST_DESCRIBE_STRUCT (they are its JSON
+/// input). It runs on one of its runner's threads.
 ///
 /// The description is not part of the concept on purpose: a task that
 /// submits itself from an inline `execute` is checked before the
 /// BOOST_DESCRIBE_STRUCT line that follows the struct, and a concept's
 /// answer is fixed at its first check. Registration asserts it instead.
 template <class T>
-concept task_type = requires(const T& t, context& ctx) {
+concept plain_task_type = requires(const T& t, context& ctx) {
   { t.execute(ctx) } -> std::same_as<void>;
 };
+
+/// An actor task: `caf::behavior execute(weft::actor_context&) const`
+/// (weft/actor_task.hpp), run as an event-based actor on its runner's actor
+/// system. `actor_context` is not a `context` (nor derived from one), so
+/// whether it is complete where this is first checked cannot change the
+/// answer.
+template <class T>
+concept actor_task_type
+  = !plain_task_type<T> && requires(const T& t, actor_context& ctx) {
+  t.execute(ctx);
+};
+
+/// Either kind: what can be submitted, registered and run.
+template <class T>
+concept task_type = plain_task_type<T> || actor_task_type<T>;
+
+/// How a registered task runs: on a thread of its runner, or as a task
+/// actor.
+enum class task_kind : uint8_t { plain = 0, actor = 1 };
 
 namespace detail {
 

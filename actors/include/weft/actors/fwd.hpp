@@ -29,6 +29,7 @@ struct submit_request;
 struct task_result;
 struct attempt_progress;
 struct attempt_id;
+struct actor_attempt;
 struct journal_record;
 struct dispatch_spec;
 
@@ -102,6 +103,8 @@ CAF_ADD_TYPE_ID(weft, (std::vector<weft::item_progress>))
 CAF_ADD_TYPE_ID(weft, (weft::progress_update))
 CAF_ADD_TYPE_ID(weft, (weft::cluster_info))
 CAF_ADD_TYPE_ID(weft, (std::vector<weft::cluster_info>))
+CAF_ADD_TYPE_ID(weft, (weft::actor_attempt))
+CAF_ADD_TYPE_ID(weft, (std::vector<weft::actor_attempt>))
 
 CAF_END_TYPE_ID_BLOCK(weft)
 

@@ -131,7 +131,8 @@ typename F::result_type inspect(F& f, attempt_outcome& x) {
 
 template <class F>
 typename F::result_type inspect(F& f, runner_info& x) {
-  return f(caf::meta::type_name("runner_info"), x.name, x.slots, x.identifiers);
+  return f(caf::meta::type_name("runner_info"), x.name, x.slots, x.identifiers,
+           x.actor_slots, x.actor_tasks);
 }
 
 template <class F>

@@ -26,6 +26,11 @@ using job_actor = caf::typed_actor<
   // the job monitors the runner, so that if it goes away, so do they; the
   // others are rejected (canceled or given to another runner meanwhile).
   caf::reacts_to<atom::start, std::vector<attempt_id>, std::string>,
+  // Leased attempts of actor tasks that the runner started, each on a task
+  // actor: as above, and the job also monitors each task actor (a down
+  // message saying its node is unreachable is runner loss) and sends it
+  // `cancel` when the job halts (cooperative: it may finish sooner).
+  caf::reacts_to<atom::start, std::vector<actor_attempt>, std::string>,
   // Outcomes of attempts, from the runner that started them.
   caf::reacts_to<atom::done, std::vector<task_result>>,
   // Outcomes of attempts that a runner finished after losing the connection
@@ -71,8 +76,8 @@ using runner_actor = caf::typed_actor<
   // attempts that no slot took yet are dropped, never executed. Answers
   // with their dispatch seqs.
   caf::replies_to<atom::withdraw, std::string>::with<std::vector<uint64_t>>,
-  // A worker thread finished an attempt of a job (by handle and id), under
-  // the runner actor of connection `epoch`.
+  // A worker thread or a task actor finished an attempt of a job (by handle
+  // and id), under the runner actor of connection `epoch`.
   caf::reacts_to<atom::done, job_actor, std::string, uint64_t, task_result>,
   // Sends the starts, results and credit gathered since the last flush.
   caf::reacts_to<atom::flush>,
@@ -93,7 +98,9 @@ using cluster_actor = caf::typed_actor<
   // within a bound): from then on none of them starts.
   caf::replies_to<atom::withdraw, std::string>::with<uint64_t>,
   caf::replies_to<atom::join, runner_actor, runner_registration>::with<bool>,
-  caf::reacts_to<atom::credit, runner_actor, uint32_t>,
+  // Credit: for this many more plain attempts (threads and their leases)
+  // and actor attempts (actor slots and their leases).
+  caf::reacts_to<atom::credit, runner_actor, uint32_t, uint32_t>,
   caf::replies_to<atom::idle, runner_actor>::with<bool>,
   // A runner leaves: nothing more is sent to it after the reply.
   caf::replies_to<atom::stop, runner_actor>::with<bool>,

@@ -7,6 +7,8 @@
 #include "weft/actors/interfaces.hpp"
 #include "weft/core/attempt.hpp"
 
+#include <caf/actor.hpp>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -39,6 +41,13 @@ struct attempt_id {
   uint32_t attempt = 0;
   uint64_t seq = 0;   // the cluster's dispatch id
   uint64_t lease = 0; // the job's (see dispatch_spec)
+};
+
+/// A leased attempt its runner started as a task actor (an actor task),
+/// with that actor: its job monitors it and tells it of a cancel.
+struct actor_attempt {
+  attempt_id id;
+  caf::actor actor;
 };
 
 /// One encoded journal event of a job (see core::encode_event), or another
@@ -126,6 +135,11 @@ template <class F>
 typename F::result_type inspect(F& f, attempt_id& x) {
   return f(caf::meta::type_name("attempt_id"), x.task, x.attempt, x.seq,
            x.lease);
+}
+
+template <class F>
+typename F::result_type inspect(F& f, actor_attempt& x) {
+  return f(caf::meta::type_name("actor_attempt"), x.id, x.actor);
 }
 
 template <class F>

@@ -11,6 +11,7 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 namespace weft {
@@ -72,6 +73,8 @@ struct runner_shared {
   struct lease {
     dispatch_spec spec;
     uint64_t epoch = 0; // the runner actor (connection) it came under
+    /// An actor task's registered type, found when the lease arrived.
+    const task_registry::entry* entry = nullptr;
   };
   struct started_attempt {
     job_actor job;
@@ -96,15 +99,59 @@ struct runner_shared {
   /// if that comes within a millisecond (short ones: both in one message,
   /// and one journal write at the job).
   std::atomic<bool> starts_at_once{true};
+  /// Actor tasks running at once at most (runner_options::actor_slots).
+  uint32_t actor_slots = 0;
+  /// The running task actors, of every connection: counted by the runner
+  /// actor before it spawns one, uncounted by the attempt when it ends, and
+  /// killed on a stop that leaves them behind.
+  std::mutex actors_mtx;
+  uint32_t actors_running = 0;
+  std::unordered_map<caf::actor_id, caf::actor> task_actors;
   worker_pool pool;
 
   runner_shared(uint32_t slots) : pool(slots) {
   }
 };
 
+/// Registers an attempt's indicators for sampling once it creates one, and
+/// removes them when the attempt is over (`end`, or when destroyed).
+class live_registration : public progress_observer {
+public:
+  live_registration(runner_shared& shared, job_actor job, const attempt_id& id)
+      : shared_(shared), job_(std::move(job)), id_(id) {
+  }
+  live_registration(const live_registration&) = delete;
+  live_registration& operator=(const live_registration&) = delete;
+  void watch(std::shared_ptr<const progress_board> board) override;
+  void end();
+  ~live_registration() override {
+    end();
+  }
+
+private:
+  runner_shared& shared_;
+  job_actor job_;
+  attempt_id id_;
+  const progress_board* board_ = nullptr;
+};
+
+/// Echoes an attempt's log lines (and its error) to stderr.
+void print_attempt_logs(const std::string& task_id,
+                        const core::attempt_outcome& out);
+
+/// Spawns the task actor of an actor task's lease on `sys`, through its
+/// scheduler (task actors spawned in a burst from the runner actor's own
+/// worker would queue up behind it), counted in `shared`'s running task
+/// actors by the caller: it starts the attempt and reports its outcome to
+/// the runner actor current when it ends.
+caf::actor spawn_task_actor(caf::actor_system& sys,
+                            std::shared_ptr<runner_shared> shared,
+                            runner_shared::lease lease);
+
 /// Spawns a runner actor serving `cluster` of the orchestrator behind
 /// `service` (where results that outlived their connection go), holding at
-/// most `max_leases` leased attempts beyond its slots.
+/// most `max_leases` leased attempts beyond its slots (and beyond its
+/// actor slots).
 runner_actor spawn_runner(caf::actor_system& sys, cluster_actor cluster,
                           job_service_actor service,
                           std::shared_ptr<runner_shared> shared, uint32_t slots,

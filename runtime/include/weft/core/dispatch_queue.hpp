@@ -9,12 +9,16 @@
 // settles it, so a runner lost before its job heard of them hands them
 // back, and a job that is gone takes its items and dispatches with it.
 // Runners are served round robin, one item each per round, one batch each
-// per dispatch.
+// per dispatch. A runner has credit of two kinds: for plain tasks (its
+// threads and their leases) and for actor tasks (its actor slots); an item
+// takes credit of the kind the runner registered its task as.
 
 #include "weft/error.hpp"
 #include "weft/identifier.hpp"
+#include "weft/task.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -87,11 +91,19 @@ public:
     });
   }
 
-  /// A runner that runs `versions` (already validated) joins with no credit.
-  void add_runner(RunnerKey key, std::vector<task_identifier> versions) {
-    runner r{std::move(key), {}, 0};
-    for (auto& id : versions)
-      r.versions.emplace_back(std::move(id.name), parse_version(id.version));
+  /// A runner that runs `versions` (already validated) joins with no
+  /// credit; those also in `actor_versions` are actor tasks there.
+  void add_runner(RunnerKey key, std::vector<task_identifier> versions,
+                  const std::vector<task_identifier>& actor_versions = {}) {
+    runner r{std::move(key), {}, {}};
+    for (auto& id : versions) {
+      auto kind = std::find(actor_versions.begin(), actor_versions.end(), id)
+                      != actor_versions.end()
+                    ? task_kind::actor
+                    : task_kind::plain;
+      r.versions.push_back(
+        {std::move(id.name), parse_version(id.version), kind});
+    }
     runners_.push_back(std::move(r));
   }
 
@@ -113,10 +125,12 @@ public:
     erase_runner(key);
   }
 
-  void add_credit(const RunnerKey& key, uint64_t n) {
+  /// Credit for `plain` more plain attempts and `actor` more actor ones.
+  void add_credit(const RunnerKey& key, uint64_t plain, uint64_t actor = 0) {
     for (auto& r : runners_)
       if (r.key == key) {
-        r.credit += n;
+        r.credit[0] += plain;
+        r.credit[1] += actor;
         return;
       }
   }
@@ -136,9 +150,9 @@ public:
       for (size_t k = 0; k < n; ++k) {
         auto idx = (next_runner_ + k) % n;
         auto& r = runners_[idx];
-        if (r.credit == 0)
+        if (r.credit[0] == 0 && r.credit[1] == 0)
           continue;
-        auto* q = next_queue(r);
+        auto [q, kind] = next_queue_with_credit(r);
         if (q == nullptr)
           continue;
         auto& item = q->items.front();
@@ -146,7 +160,7 @@ public:
                            in_flight{r.key, item.job_id, item.ticket()});
         batches[idx].push_back(std::move(item));
         q->items.pop_front();
-        --r.credit;
+        --r.credit[static_cast<size_t>(kind)];
         took = true;
       }
     }
@@ -200,10 +214,16 @@ public:
   }
 
 private:
+  struct version_entry {
+    std::string name;
+    task_version version;
+    task_kind kind = task_kind::plain;
+  };
+
   struct runner {
     RunnerKey key;
-    std::vector<std::pair<std::string, task_version>> versions;
-    uint64_t credit = 0;
+    std::vector<version_entry> versions;
+    std::array<uint64_t, 2> credit{}; // by task_kind
   };
 
   struct queue {
@@ -224,12 +244,41 @@ private:
   }
 
   static bool can_run(const runner& r, const queue& q) {
+    return kind_for(r, q).has_value();
+  }
+
+  /// How `r` runs the items of `q`: as the version it would choose (the
+  /// highest compatible minor, as its registry does); none if it cannot.
+  static std::optional<task_kind> kind_for(const runner& r, const queue& q) {
     if (!q.version)
-      return false;
-    for (const auto& [name, version] : r.versions)
-      if (name == q.name && compatible(*q.version, version))
-        return true;
-    return false;
+      return std::nullopt;
+    const version_entry* best = nullptr;
+    for (const auto& v : r.versions)
+      if (v.name == q.name && compatible(*q.version, v.version)
+          && (best == nullptr || v.version.minor > best->version.minor))
+        best = &v;
+    if (best == nullptr)
+      return std::nullopt;
+    return best->kind;
+  }
+
+  /// The compatible queue whose head arrived first among those the runner
+  /// has credit for, with the kind it runs them as; null if none.
+  std::pair<queue*, task_kind> next_queue_with_credit(const runner& r) {
+    queue* best = nullptr;
+    task_kind best_kind = task_kind::plain;
+    for (auto& [id, q] : queues_) {
+      if (q.items.empty()
+          || (best != nullptr
+              && q.items.front().seq >= best->items.front().seq))
+        continue;
+      auto kind = kind_for(r, q);
+      if (kind && r.credit[static_cast<size_t>(*kind)] > 0) {
+        best = &q;
+        best_kind = *kind;
+      }
+    }
+    return {best, best_kind};
   }
 
   /// The compatible queue whose head arrived first, or null.
@@ -240,10 +289,6 @@ private:
           && (best == nullptr || q.items.front().seq < best->items.front().seq))
         best = &q;
     return best;
-  }
-
-  queue* next_queue(const runner& r) {
-    return const_cast<queue*>(std::as_const(*this).next_queue(r));
   }
 
   void erase_runner(const RunnerKey& key) {

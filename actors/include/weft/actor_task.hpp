@@ -1,9 +1,10 @@
 #pragma once
 
 // Actor tasks: a task whose `execute` returns the behavior of an
-// event-based CAF actor instead of doing its work on a thread. The one
-// public header of weft that includes CAF: code that writes actor tasks is
-// CAF code (link it with CAF's core library too; see docs/writing-tasks.md).
+// event-based CAF actor instead of doing its work on a thread. It includes
+// CAF, as code that writes actor tasks is CAF code (link it with CAF's core
+// library too: weft::actors; see docs/writing-tasks.md). weft.hpp does not
+// include it.
 
 #include "weft/context.hpp"
 #include "weft/json.hpp"

@@ -366,8 +366,14 @@ TEST_CASE("engine: the movies job fails on one title and resumes on retry") {
   // revocation reached the runner first and it never ran (CANCELED), or the
   // slot had started it before, and it finished like any running task.
   REQUIRE(tasks.size() == 5);
+  // A slot may also have started it just before the revocation while its
+  // start reached the job after the failure: it ran, its result was
+  // rejected, and it stays CANCELED.
   bool avengers_ran = tasks[4].state == weft::task_state::computed;
-  CHECK(movie_runs["The Avengers"] == (avengers_ran ? 1 : 0));
+  int avengers_before = movie_runs["The Avengers"];
+  CHECK(avengers_before <= 1);
+  if (avengers_ran)
+    CHECK(avengers_before == 1);
   REQUIRE(tasks.size() == 5);
   CHECK(tasks[1].display == "The Matrix");
   REQUIRE(tasks[1].history.size() == 1);
@@ -386,7 +392,7 @@ TEST_CASE("engine: the movies job fails on one title and resumes on retry") {
   CHECK(movie_runs["The Matrix"] == 1);
   CHECK(movie_runs["Shrek 2"] == 1);
   CHECK(movie_runs["Tilebox - The Movie"] == 2);
-  CHECK(movie_runs["The Avengers"] == 1);
+  CHECK(movie_runs["The Avengers"] == avengers_before + (avengers_ran ? 0 : 1));
 }
 
 // -- cancel -------------------------------------------------------------------

@@ -2,15 +2,11 @@
 # The remote-runner figures of docs/performance.md ("Remote runners with
 # default options"): each scenario three times, embedded and with two
 # runner processes over loopback in the same run, fsync on, runners with
-# their default options; prints the JSON line of the median run.
+# their default options; prints the JSON line of the median run, and for
+# watchers the median ratio of five alternating pairs.
 set -euo pipefail
 bench=${1:-build/apps/weft-bench}
-run3() {
-  local key=$1; shift
-  for i in 1 2 3; do "$bench" "$@" | tail -n 1; done \
-    | awk -v key="\"$key\":" '{ i = index($0, key); v = substr($0, i + length(key)) + 0; print v "\t" $0 }' \
-    | sort -g | sed -n 2p | cut -f2-
-}
+source "$(dirname "$0")/bench-run3.sh"
 run3 tasks_per_s --scenario fanout --tasks 100000 --journal fsync
 run3 tasks_per_s --scenario fanout --tasks 100000 --journal fsync --runner-processes 2
 run3 tasks_per_s --scenario tree --tasks 50000 --journal fsync
@@ -19,3 +15,5 @@ run3 tasks_per_s --scenario fanout --tasks 100000 --journal fsync --runner-proce
 run3 tasks_per_s --scenario tree --tasks 50000 --journal fsync --runner-processes 2 --watchers 10
 run3 p50_us --scenario chain --tasks 2000 --journal fsync --runner-processes 2
 run3 tasks_per_s --scenario fanout --tasks 100000 --journal fsync --runner-processes 2 --rtt-ms 20
+watch_pairs 5 --scenario fanout --tasks 100000 --journal fsync --runner-processes 2
+watch_pairs 5 --scenario tree --tasks 50000 --journal fsync --runner-processes 2

@@ -3,12 +3,7 @@
 # median run (by its headline figure), as docs/performance.md quotes them.
 set -euo pipefail
 bench=${1:-build/apps/weft-bench}
-run3() {
-  local key=$1; shift
-  for i in 1 2 3; do "$bench" "$@" | tail -n 1; done \
-    | awk -v key="\"$key\":" '{ i = index($0, key); v = substr($0, i + length(key)) + 0; print v "\t" $0 }' \
-    | sort -g | sed -n 2p | cut -f2-
-}
+source "$(dirname "$0")/bench-run3.sh"
 run3 tasks_per_s --scenario fanout --tasks 100000 --slots 2
 run3 tasks_per_s --scenario fanout --tasks 100000 --slots 2 --prefetch 0
 run3 tasks_per_s --scenario fanout --tasks 100000 --slots 2 --journal nofsync

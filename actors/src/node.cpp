@@ -4,9 +4,102 @@
 
 #include <caf/io/all.hpp>
 
+#include <caf/detail/set_thread_name.hpp>
+#include <caf/detail/thread_safe_actor_clock.hpp>
+#include <caf/policy/work_stealing.hpp>
+#include <caf/scheduler/coordinator.hpp>
+
+#include <mutex>
 #include <thread>
+#include <unordered_set>
 
 namespace weft {
+
+namespace {
+
+/// CAF's clock, except that an actor's exit reaches the clock thread only
+/// if the actor ever set a timeout. CAF tells the clock of every exit; each
+/// of those woke the clock thread, and with thousands of short task actors
+/// a second those wake-ups (and workers waiting on the clock's 64-slot
+/// queue) took a quarter of the CPU (docs/performance.md, "Actor tasks").
+class timeout_clock : public caf::detail::thread_safe_actor_clock {
+public:
+  using super = caf::detail::thread_safe_actor_clock;
+
+  void set_ordinary_timeout(time_point t, caf::abstract_actor* self,
+                            caf::atom_value type, uint64_t id) override {
+    note(self);
+    super::set_ordinary_timeout(t, self, type, id);
+  }
+
+  void set_request_timeout(time_point t, caf::abstract_actor* self,
+                           caf::message_id id) override {
+    note(self);
+    super::set_request_timeout(t, self, id);
+  }
+
+  void set_multi_timeout(time_point t, caf::abstract_actor* self,
+                         caf::atom_value type, uint64_t id) override {
+    note(self);
+    super::set_multi_timeout(t, self, type, id);
+  }
+
+  void cancel_timeouts(caf::abstract_actor* self) override {
+    bool had;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      had = with_timeouts_.erase(self->id()) > 0;
+    }
+    if (had)
+      super::cancel_timeouts(self);
+  }
+
+private:
+  void note(caf::abstract_actor* self) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    with_timeouts_.insert(self->id());
+  }
+
+  std::mutex mtx_;
+  std::unordered_set<caf::actor_id> with_timeouts_; // live actors only
+};
+
+/// CAF's work-stealing scheduler with `timeout_clock` as the system clock
+/// (the base class's own clock thread stays idle).
+class coordinator
+    : public caf::scheduler::coordinator<caf::policy::work_stealing> {
+public:
+  using super = caf::scheduler::coordinator<caf::policy::work_stealing>;
+
+  using super::super;
+
+  timeout_clock& clock() noexcept override {
+    return clock_;
+  }
+
+protected:
+  void start() override {
+    clock_thread_ = std::thread{[this] {
+      caf::detail::set_thread_name("weft.clock");
+      system().thread_started();
+      clock_.run_dispatch_loop();
+      system().thread_terminates();
+    }};
+    super::start();
+  }
+
+  void stop() override {
+    super::stop();
+    clock_.cancel_dispatch_loop();
+    clock_thread_.join();
+  }
+
+private:
+  timeout_clock clock_;
+  std::thread clock_thread_;
+};
+
+} // namespace
 
 std::shared_ptr<owned_system> make_system(size_t scheduler_threads,
                                           const network_options* net) {
@@ -21,6 +114,10 @@ std::shared_ptr<owned_system> make_system(size_t scheduler_threads,
   // needed (embedded fanout 167k -> 218k tasks/s, a chain hop over
   // loopback 960 -> 565 us; docs/performance.md).
   cfg.set("work-stealing.moderate-poll-attempts", size_t{0});
+  cfg.module_factories.push_back(
+    [](caf::actor_system& sys) -> caf::actor_system::module* {
+      return new coordinator(sys);
+    });
   if (net != nullptr) {
     own->networked = true;
     cfg.load<caf::io::middleman>();

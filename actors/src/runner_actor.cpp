@@ -710,6 +710,25 @@ void attempt_done(runner_pointer self, job_actor& job, std::string& job_id,
     release(self, 1);
 }
 
+/// Collects the attempts task actors ended since the last look.
+void collect_actor_attempts(runner_pointer self) {
+  auto& st = self->state;
+  std::vector<runner_shared::ended_attempt> ended;
+  {
+    std::lock_guard<std::mutex> guard{st.shared->lease_mtx};
+    ended.swap(st.shared->actors_ended);
+  }
+  // One flush for all of them, not one each.
+  bool pending = st.flush_scheduled;
+  st.flush_scheduled = true;
+  for (auto& e : ended)
+    attempt_done(self, e.job, e.job_id, e.epoch, e.result);
+  if (!pending) {
+    st.flush_scheduled = false;
+    schedule_flush(self);
+  }
+}
+
 /// Joins the cluster, then offers it the slots; without its cluster (the
 /// orchestrator's node is gone) a runner has nothing to do, and whoever
 /// started it may connect again.
@@ -777,6 +796,10 @@ void take_over(runner_pointer self) {
     st.epoch = ++st.shared->epoch;
     st.shared->current = caf::actor_cast<runner_actor>(self);
     orphans.swap(st.shared->orphans);
+    // Ended under an earlier connection whose actor did not collect them.
+    for (auto& e : st.shared->actors_ended)
+      orphans.push_back({std::move(e.job_id), std::move(e.result)});
+    st.shared->actors_ended.clear();
   }
   for (auto& o : orphans)
     st.late[o.job_id].push_back(std::move(o.result));
@@ -793,8 +816,13 @@ void take_over(runner_pointer self) {
                   [epoch](const runner_shared::started_attempt& s) {
                     return s.epoch == epoch;
                   });
-    if (shared->epoch == epoch)
+    if (shared->epoch == epoch) {
       shared->current = nullptr;
+      // Not collected: the next connection reports them.
+      for (auto& e : shared->actors_ended)
+        shared->orphans.push_back({std::move(e.job_id), std::move(e.result)});
+      shared->actors_ended.clear();
+    }
   });
 }
 
@@ -827,6 +855,7 @@ runner_actor::behavior_type runner_fn(runner_pointer self,
            task_result& result) {
       attempt_done(self, job, job_id, epoch, result);
     },
+    [self](atom::done) { collect_actor_attempts(self); },
     [self](atom::flush) {
       auto& st = self->state;
       if (self->current_sender() != nullptr

@@ -83,7 +83,7 @@ public:
       --shared_->actors_running;
       shared_->task_actors.erase(actor_id_);
     }
-    runner_actor to;
+    runner_actor wake;
     {
       std::lock_guard<std::mutex> guard{shared_->lease_mtx};
       if (!shared_->current) {
@@ -91,10 +91,16 @@ public:
           {std::move(spec_.job_id), std::move(result)});
         return;
       }
-      to = shared_->current;
+      auto& ended = shared_->actors_ended;
+      ended.push_back({std::move(spec_.job), std::move(spec_.job_id), epoch_,
+                       std::move(result)});
+      if (ended.size() == 1 || shared_->actors_woken != shared_->current) {
+        shared_->actors_woken = shared_->current;
+        wake = shared_->current;
+      }
     }
-    caf::anon_send(to, atom::done_v, std::move(spec_.job),
-                   std::move(spec_.job_id), epoch_, std::move(result));
+    if (wake)
+      caf::anon_send(wake, atom::done_v);
   }
 
   /// The job's cooperative cancel, if it comes from the job.

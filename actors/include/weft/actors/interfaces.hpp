@@ -79,6 +79,8 @@ using runner_actor = caf::typed_actor<
   // A worker thread or a task actor finished an attempt of a job (by handle
   // and id), under the runner actor of connection `epoch`.
   caf::reacts_to<atom::done, job_actor, std::string, uint64_t, task_result>,
+  // Task actors ended attempts (runner_shared::actors_ended).
+  caf::reacts_to<atom::done>,
   // Sends the starts, results and credit gathered since the last flush.
   caf::reacts_to<atom::flush>,
   // Its own timer: sends the live indicators of running attempts.

@@ -107,6 +107,17 @@ struct runner_shared {
   std::mutex actors_mtx;
   uint32_t actors_running = 0;
   std::unordered_map<caf::actor_id, caf::actor> task_actors;
+  /// Attempts of task actors that ended, for the runner actor to collect
+  /// (under lease_mtx): one message wakes it for all that end meanwhile,
+  /// rather than one per attempt.
+  struct ended_attempt {
+    job_actor job;
+    std::string job_id;
+    uint64_t epoch = 0;
+    task_result result;
+  };
+  std::vector<ended_attempt> actors_ended;
+  runner_actor actors_woken; // whom the last wake went to
   worker_pool pool;
 
   runner_shared(uint32_t slots) : pool(slots) {

@@ -6,6 +6,7 @@
 #include "weft/actors/job.hpp"
 #include "weft/actors/job_service.hpp"
 #include "weft/actors/memory.hpp"
+#include "weft/actors/node.hpp"
 #include "weft/actors/runner_actor.hpp"
 #include "weft/weft.hpp"
 
@@ -281,4 +282,67 @@ TEST_CASE("memory: a job of 10,000 tasks asks for a pass as it settles, a "
   CHECK(done.stats.total_tasks == 10'001);
   REQUIRE(releaser.wait_idle(10s));
   CHECK(releaser.passes() == before + 1);
+}
+
+// weft's actor systems use their own clock (actors/src/node.cpp): it skips
+// exits of actors that never set a timeout, and must keep every kind of
+// timeout working, and actors exiting with one pending or none.
+TEST_CASE("actors: timeouts on weft's clock fire, with actors exiting") {
+  auto own = weft::make_system(2, nullptr);
+  auto& sys = *own->sys;
+  // Answers nothing: it keeps each request's promise.
+  auto silent = sys.spawn([](caf::event_based_actor* s) -> caf::behavior {
+    auto kept = std::make_shared<std::vector<caf::response_promise>>();
+    return {[s, kept](int) { kept->push_back(s->make_response_promise()); }};
+  });
+  caf::scoped_actor self{sys};
+  // A request timeout.
+  bool timed_out = false;
+  self->request(silent, std::chrono::milliseconds{50}, 1)
+    .receive([](caf::message&) {},
+             [&](caf::error& e) {
+               timed_out = e == caf::sec::request_timeout;
+             });
+  CHECK(timed_out);
+  // A receive timeout and a delayed message, from an actor that quits after.
+  std::promise<int> seen;
+  auto waiter = sys.spawn([&seen](caf::event_based_actor* s) -> caf::behavior {
+    s->delayed_send(s, std::chrono::milliseconds{20}, std::string{"later"});
+    return {
+      [&seen, s](const std::string&) {
+        seen.set_value(1);
+        s->quit();
+      },
+      caf::after(std::chrono::seconds{10}) >>
+        [&seen, s] {
+          seen.set_value(2);
+          s->quit();
+        },
+    };
+  });
+  auto got = seen.get_future();
+  REQUIRE(got.wait_for(std::chrono::seconds{5}) == std::future_status::ready);
+  CHECK(got.get() == 1);
+  // Many actors that exit, half of them with a request pending.
+  std::atomic<int> ended{0};
+  for (int i = 0; i < 2000; ++i) {
+    sys.spawn([silent, i, &ended](caf::event_based_actor* s) {
+      if (i % 2 == 0)
+        s->request(silent, std::chrono::seconds{30}, i)
+          .then([](caf::message&) {}, [](caf::error&) {});
+      s->attach_functor([&ended] { ++ended; });
+      s->quit();
+    });
+  }
+  CHECK(weft::test::wait_until([&] { return ended.load() == 2000; },
+                               std::chrono::seconds{10}));
+  // The clock still serves requests after them.
+  timed_out = false;
+  self->request(silent, std::chrono::milliseconds{20}, 2)
+    .receive([](caf::message&) {},
+             [&](caf::error& e) {
+               timed_out = e == caf::sec::request_timeout;
+             });
+  CHECK(timed_out);
+  self->send_exit(silent, caf::exit_reason::user_shutdown);
 }

@@ -120,21 +120,11 @@ struct runner_data {
   uint32_t actor_busy = 0;
   uint32_t actor_credit = 0; // freed since the last flush
   std::deque<runner_shared::lease> actor_leases;
-  struct lease_key {
-    caf::actor_id job; // one orchestrator's jobs per connection
-    uint64_t lease;
-    bool operator==(const lease_key&) const = default;
-  };
-  struct lease_hash {
-    size_t operator()(const lease_key& k) const noexcept {
-      return std::hash<uint64_t>{}(k.lease * 31 + k.job);
-    }
-  };
+  using lease_key = runner_shared::lease_key;
+  using lease_hash = runner_shared::lease_hash;
   struct running_actor {
     job_actor job;
     attempt_id id;
-    // Weak: the task actor is destroyed where it ran once it ends, not here.
-    caf::actor_addr actor;
     bool reported = false;
   };
   std::unordered_map<lease_key, running_actor, lease_hash> actor_running;
@@ -305,7 +295,7 @@ void supervise_actor_starts(runner_pointer self, Supervised& supervised) {
       if (i == st.actor_running.end() || i->second.reported)
         continue; // ended, its start went with its result
       auto& a = i->second;
-      auto b = begun.find(a.actor.id());
+      auto b = begun.find(key);
       if (b == begun.end()) {
         st.unreported[kept++] = key;
         continue;
@@ -471,30 +461,35 @@ void report_progress(runner_pointer self) {
 /// the actor slots run; their starts go out with the next flush.
 void start_actor_leases(runner_pointer self) {
   auto& st = self->state;
-  bool started = false;
-  while (!st.actor_leases.empty()) {
-    {
-      std::lock_guard<std::mutex> guard{st.shared->actors_mtx};
-      if (st.shared->actors_running >= st.actor_slots)
-        break;
-      ++st.shared->actors_running; // uncounted when the attempt ends
-    }
-    auto lease = std::move(st.actor_leases.front());
-    st.actor_leases.pop_front();
+  if (st.actor_leases.empty())
+    return;
+  size_t n;
+  {
+    std::lock_guard<std::mutex> guard{st.shared->actors_mtx};
+    auto& running = st.shared->actors_running;
+    n = std::min<size_t>(st.actor_leases.size(),
+                         st.actor_slots - std::min(st.actor_slots, running));
+    running += static_cast<uint32_t>(n); // uncounted as attempts end
+  }
+  if (n == 0)
+    return;
+  std::vector<runner_shared::lease> launch;
+  launch.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    auto& lease = st.actor_leases.front();
     const auto& spec = lease.spec;
     runner_data::lease_key key{spec.job.id(), spec.lease};
-    runner_data::running_actor a{spec.job,
-                                 attempt_id{spec.task, spec.attempt, spec.seq,
-                                            spec.lease},
-                                 caf::actor_addr{}, false};
-    a.actor
-      = spawn_task_actor(self->system(), st.shared, std::move(lease)).address();
-    st.actor_running.emplace(key, std::move(a));
+    st.actor_running.emplace(
+      key, runner_data::running_actor{spec.job,
+                                      attempt_id{spec.task, spec.attempt,
+                                                 spec.seq, spec.lease},
+                                      false});
     st.unreported.push_back(key);
-    started = true;
+    launch.push_back(std::move(lease));
+    st.actor_leases.pop_front();
   }
-  if (started)
-    schedule_flush(self);
+  spawn_task_actors(self->system(), st.shared, std::move(launch));
+  schedule_flush(self);
 }
 
 /// `n` actor leases are over (finished or revoked): their credit goes

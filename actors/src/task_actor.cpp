@@ -38,9 +38,7 @@ public:
     started_ = now();
     {
       std::lock_guard<std::mutex> guard{shared_->actors_mtx};
-      actor_id_ = self->id();
-      shared_->task_actors.emplace(actor_id_,
-                                   caf::actor_cast<caf::actor>(self));
+      shared_->task_actors.emplace(key(), caf::actor_cast<caf::actor>(self));
     }
     try {
       const auto* e = entry_ != nullptr
@@ -81,7 +79,7 @@ public:
       // frees is free when the result arrives.
       std::lock_guard<std::mutex> guard{shared_->actors_mtx};
       --shared_->actors_running;
-      shared_->task_actors.erase(actor_id_);
+      shared_->task_actors.erase(key());
     }
     runner_actor wake;
     {
@@ -117,6 +115,10 @@ public:
   }
 
 private:
+  runner_shared::lease_key key() const {
+    return {spec_.job.id(), spec_.lease};
+  }
+
   current_task_info task_info() const {
     current_task_info task;
     task.job_id = spec_.job_id;
@@ -134,7 +136,6 @@ private:
   live_registration live_;
   actor_context ctx_;
   timestamp started_ = 0;
-  caf::actor_id actor_id_ = 0;
   bool ended_ = false; // only its task actor touches it
 };
 
@@ -216,10 +217,27 @@ private:
 
 } // namespace
 
-caf::actor spawn_task_actor(caf::actor_system& sys,
-                            std::shared_ptr<runner_shared> shared,
-                            runner_shared::lease lease) {
-  return sys.spawn<task_actor>(std::move(shared), std::move(lease));
+void spawn_task_actors(caf::actor_system& sys,
+                       const std::shared_ptr<runner_shared>& shared,
+                       std::vector<runner_shared::lease> leases) {
+  constexpr size_t per_helper = 32;
+  if (leases.size() <= 2) {
+    for (auto& l : leases)
+      sys.spawn<task_actor>(shared, std::move(l));
+    return;
+  }
+  auto all
+    = std::make_shared<std::vector<runner_shared::lease>>(std::move(leases));
+  for (size_t first = 0; first < all->size(); first += per_helper) {
+    auto last = std::min(all->size(), first + per_helper);
+    // Hidden: nothing waits for it; it spawns its share and is gone.
+    sys.spawn<caf::hidden>(
+      [shared, all, first, last](caf::event_based_actor* helper) {
+        auto& home = helper->home_system();
+        for (auto i = first; i < last; ++i)
+          home.spawn<task_actor>(shared, std::move((*all)[i]));
+      });
+  }
 }
 
 void actor_context::done() {

@@ -104,9 +104,22 @@ struct runner_shared {
   /// The running task actors, of every connection: counted by the runner
   /// actor before it spawns one, uncounted by the attempt when it ends, and
   /// killed on a stop that leaves them behind.
+  /// An attempt by its job (one orchestrator's jobs per connection) and
+  /// lease.
+  struct lease_key {
+    caf::actor_id job;
+    uint64_t lease;
+    bool operator==(const lease_key&) const = default;
+  };
+  struct lease_hash {
+    size_t operator()(const lease_key& k) const noexcept {
+      return std::hash<uint64_t>{}(k.lease * 31 + k.job);
+    }
+  };
   std::mutex actors_mtx;
   uint32_t actors_running = 0;
-  std::unordered_map<caf::actor_id, caf::actor> task_actors;
+  /// Task actors that began, by their attempt's lease.
+  std::unordered_map<lease_key, caf::actor, lease_hash> task_actors;
   /// Attempts of task actors that ended, for the runner actor to collect
   /// (under lease_mtx): one message wakes it for all that end meanwhile,
   /// rather than one per attempt.
@@ -150,14 +163,16 @@ private:
 void print_attempt_logs(const std::string& task_id,
                         const core::attempt_outcome& out);
 
-/// Spawns the task actor of an actor task's lease on `sys`, through its
-/// scheduler (task actors spawned in a burst from the runner actor's own
-/// worker would queue up behind it), counted in `shared`'s running task
-/// actors by the caller: it starts the attempt and reports its outcome to
-/// the runner actor current when it ends.
-caf::actor spawn_task_actor(caf::actor_system& sys,
-                            std::shared_ptr<runner_shared> shared,
-                            runner_shared::lease lease);
+/// Spawns the task actors of actor tasks' leases on `sys`, counted in
+/// `shared`'s running task actors by the caller. Each starts its attempt
+/// and reports the outcome to the runner actor current when it ends. All
+/// go through the scheduler (a burst from the runner actor's own worker
+/// would queue up behind it), and all but a few are spawned by helpers on
+/// other workers, 32 each, so that the runner actor does not spawn
+/// thousands in a row.
+void spawn_task_actors(caf::actor_system& sys,
+                       const std::shared_ptr<runner_shared>& shared,
+                       std::vector<runner_shared::lease> leases);
 
 /// Spawns a runner actor serving `cluster` of the orchestrator behind
 /// `service` (where results that outlived their connection go), holding at

@@ -115,29 +115,13 @@ using cluster_actor = caf::typed_actor<
   // every enqueue from then on is refused back to its job, else it goes on.
   caf::reacts_to<atom::remove, bool>>;
 
-/// One per orchestrator: the job index and the front door for clients. Its
-/// interface includes every message of `workflow_actor` (the public part),
-/// so a handle of it converts to one.
-using job_service_actor = caf::typed_actor<
-  // Answers with the new job, once it is durable.
-  caf::replies_to<atom::submit, submit_request>::with<job_info>,
-  caf::replies_to<atom::find, std::string>::with<job_info>,
-  caf::replies_to<atom::query, job_query>::with<std::vector<job_info>>,
-  caf::replies_to<atom::cancel, std::string>::with<uint64_t>,
-  caf::replies_to<atom::retry, std::string>::with<uint64_t>,
-  caf::replies_to<atom::tasks, std::string>::with<std::vector<task_info>>,
-  caf::replies_to<atom::wait, std::string>::with<job_info>,
-  // Subscribes a watcher to a job; answers once it is subscribed.
-  caf::replies_to<atom::watch, std::string, progress_watcher>::with<bool>,
+/// One per orchestrator: the job index and the front door for clients:
+/// every message of `workflow_actor` (the public part, so a handle of it
+/// converts to one), and those of runners, job actors and its own timer.
+using job_service_actor = workflow_actor::extend<
   // The cluster a runner joins; unknown names are refused unless the
   // orchestrator creates clusters on first use.
   caf::replies_to<atom::cluster, std::string>::with<cluster_actor>,
-  caf::replies_to<atom::create, std::string>::with<cluster_info>,
-  caf::replies_to<atom::info, std::string>::with<cluster_info>,
-  caf::replies_to<atom::list>::with<std::vector<cluster_info>>,
-  // Refused while the cluster has runners or work (the cluster decides),
-  // and for "default".
-  caf::replies_to<atom::remove, std::string>::with<bool>,
   // A client's protocol version; answers with the orchestrator's.
   caf::replies_to<atom::hello, std::string>::with<std::string>,
   // A job actor reports its new state.

@@ -12,6 +12,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <stdexcept>
@@ -487,6 +488,86 @@ TEST_CASE("actor tasks: a runner process killed mid-wait loses nothing: its "
     CHECK(t.display == "survivor");
   }
   CHECK(waited == 20);
+}
+
+// Records when it began and when it ended, under a versioned identifier.
+std::mutex step_mtx;
+std::vector<std::string> step_events;
+
+void step_event(std::string what) {
+  std::lock_guard<std::mutex> guard{step_mtx};
+  step_events.push_back(std::move(what));
+}
+
+struct at_step {
+  std::string name;
+  uint32_t ms = 0;
+  static weft::task_identifier identifier() {
+    return {"tiles/Step", "v2.1"};
+  }
+  caf::behavior execute(weft::actor_context& ctx) const {
+    step_event("begin " + name);
+    ctx.self()->delayed_send(ctx.self(), std::chrono::milliseconds{ms},
+                             wake_atom::value);
+    return {
+      [this, &ctx](wake_atom) {
+        step_event("end " + name);
+        ctx.logger().info("ended", {{"step", name}}); // keeps its attempt
+        ctx.done();
+      },
+    };
+  }
+};
+BOOST_DESCRIBE_STRUCT(at_step, (), (name, ms))
+
+// A plain task submitting actor tasks with dependencies and an optional one.
+struct at_graph {
+  void execute(weft::context& ctx) const {
+    auto a = ctx.submit_subtask(at_step{"a", 40});
+    ctx.submit_subtask(at_step{"b", 0}, {.depends_on = {a}});
+    auto f = ctx.submit_subtask(at_failing{"fail"}, {.optional = true});
+    ctx.submit_subtask(at_step{"c", 0}, {.depends_on = {f}});
+  }
+};
+BOOST_DESCRIBE_STRUCT(at_graph, (), ())
+
+TEST_CASE("actor tasks: dependencies, optional tasks and versions are as "
+          "for plain tasks") {
+  {
+    std::lock_guard<std::mutex> guard{step_mtx};
+    step_events.clear();
+  }
+  weft::local_cluster lc{options(1)};
+  lc.register_tasks<at_graph, at_step, at_failing, at_leaf>();
+  lc.start();
+  auto jobs = lc.jobs();
+  auto job = jobs.submit("graph", at_graph{});
+  auto done = jobs.wait(job.id, 60s);
+  REQUIRE(done.state == weft::job_state::completed);
+  auto tasks = jobs.tasks(job.id);
+  REQUIRE(tasks.size() == 5);
+  // The optional task failed; its dependent ran all the same.
+  CHECK(tasks[3].identifier.name == "at_failing");
+  CHECK(tasks[3].state == weft::task_state::failed_optional);
+  for (size_t i : {1u, 2u, 4u}) {
+    CHECK(tasks[i].identifier == weft::task_identifier{"tiles/Step", "v2.1"});
+    CHECK(tasks[i].state == weft::task_state::computed);
+  }
+  std::vector<std::string> events;
+  {
+    std::lock_guard<std::mutex> guard{step_mtx};
+    events = step_events;
+  }
+  auto at = [&](const std::string& e) {
+    return std::find(events.begin(), events.end(), e) - events.begin();
+  };
+  REQUIRE(events.size() == 6);
+  // b began only once a had ended, 40 ms after it began; c only once the
+  // optional task it depends on had failed.
+  CHECK(at("end a") < at("begin b"));
+  REQUIRE(tasks[3].history.size() == 1);
+  REQUIRE(tasks[4].history.size() == 1);
+  CHECK(tasks[4].history[0].started >= tasks[3].history[0].stopped);
 }
 
 TEST_CASE("actor tasks: the registry keeps them as actor tasks, and a thread "

@@ -120,6 +120,9 @@ struct runner_data {
   uint32_t actor_busy = 0;
   uint32_t actor_credit = 0; // freed since the last flush
   std::deque<runner_shared::lease> actor_leases;
+  // While a batch of ended attempts is taken in: the slots they free are
+  // filled once, after, in one batch for the spawning helpers.
+  bool defer_actor_starts = false;
   using lease_key = runner_shared::lease_key;
   using lease_hash = runner_shared::lease_hash;
   struct running_actor {
@@ -461,7 +464,7 @@ void report_progress(runner_pointer self) {
 /// the actor slots run; their starts go out with the next flush.
 void start_actor_leases(runner_pointer self) {
   auto& st = self->state;
-  if (st.actor_leases.empty())
+  if (st.actor_leases.empty() || st.defer_actor_starts)
     return;
   size_t n;
   {
@@ -713,11 +716,14 @@ void collect_actor_attempts(runner_pointer self) {
     std::lock_guard<std::mutex> guard{st.shared->lease_mtx};
     ended.swap(st.shared->actors_ended);
   }
-  // One flush for all of them, not one each.
+  // One flush and one batch of starts for all of them, not one each.
   bool pending = st.flush_scheduled;
   st.flush_scheduled = true;
+  st.defer_actor_starts = true;
   for (auto& e : ended)
     attempt_done(self, e.job, e.job_id, e.epoch, e.result);
+  st.defer_actor_starts = false;
+  start_actor_leases(self);
   if (!pending) {
     st.flush_scheduled = false;
     schedule_flush(self);

@@ -230,12 +230,14 @@ void spawn_task_actors(caf::actor_system& sys,
     = std::make_shared<std::vector<runner_shared::lease>>(std::move(leases));
   for (size_t first = 0; first < all->size(); first += per_helper) {
     auto last = std::min(all->size(), first + per_helper);
-    // Hidden: nothing waits for it; it spawns its share and is gone.
+    // Hidden: nothing waits for it; it spawns its share and is gone. The
+    // scheduler places the helpers on its workers.
     sys.spawn<caf::hidden>(
       [shared, all, first, last](caf::event_based_actor* helper) {
-        auto& home = helper->home_system();
+        // On the helper's own worker: they run there next, and a worker
+        // with nothing to do steals from a queue of a few dozen.
         for (auto i = first; i < last; ++i)
-          home.spawn<task_actor>(shared, std::move((*all)[i]));
+          helper->spawn<task_actor>(shared, std::move((*all)[i]));
       });
   }
 }

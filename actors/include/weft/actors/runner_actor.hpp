@@ -165,11 +165,13 @@ void print_attempt_logs(const std::string& task_id,
 
 /// Spawns the task actors of actor tasks' leases on `sys`, counted in
 /// `shared`'s running task actors by the caller. Each starts its attempt
-/// and reports the outcome to the runner actor current when it ends. All
-/// go through the scheduler (a burst from the runner actor's own worker
-/// would queue up behind it), and all but a few are spawned by helpers on
-/// other workers, 32 each, so that the runner actor does not spawn
-/// thousands in a row.
+/// and reports the outcome to the runner actor current when it ends. A
+/// few are spawned through the scheduler; more go to hidden helper actors,
+/// 32 leases each, which the scheduler places on its workers and which
+/// spawn their share on their own worker. Spawned in a burst from the
+/// runner actor's worker, thousands queued up behind it and the other
+/// workers stole them one by one, each steal walking that queue;
+/// through the scheduler one by one, each woke a worker and ran cold.
 void spawn_task_actors(caf::actor_system& sys,
                        const std::shared_ptr<runner_shared>& shared,
                        std::vector<runner_shared::lease> leases);

@@ -120,9 +120,6 @@ struct runner_data {
   uint32_t actor_busy = 0;
   uint32_t actor_credit = 0; // freed since the last flush
   std::deque<runner_shared::lease> actor_leases;
-  // While a batch of ended attempts is taken in: the slots they free are
-  // filled once, after, in one batch for the spawning helpers.
-  bool defer_actor_starts = false;
   using lease_key = runner_shared::lease_key;
   using lease_hash = runner_shared::lease_hash;
   struct running_actor {
@@ -464,7 +461,7 @@ void report_progress(runner_pointer self) {
 /// the actor slots run; their starts go out with the next flush.
 void start_actor_leases(runner_pointer self) {
   auto& st = self->state;
-  if (st.actor_leases.empty() || st.defer_actor_starts)
+  if (st.actor_leases.empty())
     return;
   size_t n;
   {
@@ -702,10 +699,14 @@ void attempt_done(runner_pointer self, job_actor& job, std::string& job_id,
   }
   entry.last_bytes += n;
   entry.batches.back().push_back(std::move(result));
-  if (actor)
-    release_actor(self, 1);
-  else
+  if (actor) {
+    // Collected in a batch (collect_actor_attempts), which fills the freed
+    // slots and flushes once for all of it.
+    st.actor_busy -= std::min(st.actor_busy, 1u);
+    ++st.actor_credit;
+  } else {
     release(self, 1);
+  }
 }
 
 /// Collects the attempts task actors ended since the last look.
@@ -716,18 +717,12 @@ void collect_actor_attempts(runner_pointer self) {
     std::lock_guard<std::mutex> guard{st.shared->lease_mtx};
     ended.swap(st.shared->actors_ended);
   }
-  // One flush and one batch of starts for all of them, not one each.
-  bool pending = st.flush_scheduled;
-  st.flush_scheduled = true;
-  st.defer_actor_starts = true;
   for (auto& e : ended)
     attempt_done(self, e.job, e.job_id, e.epoch, e.result);
-  st.defer_actor_starts = false;
+  // The slots they freed are filled in one batch for the spawning helpers,
+  // and one flush sends all of it.
   start_actor_leases(self);
-  if (!pending) {
-    st.flush_scheduled = false;
-    schedule_flush(self);
-  }
+  schedule_flush(self);
 }
 
 /// Joins the cluster, then offers it the slots; without its cluster (the

@@ -41,16 +41,10 @@ public:
       shared_->task_actors.emplace(key(), caf::actor_cast<caf::actor>(self));
     }
     try {
-      const auto* e = entry_ != nullptr
-                        ? entry_
-                        : shared_->registry->find(spec_.identifier);
-      if (e == nullptr || e->kind != task_kind::actor)
-        throw error(errc::unknown_task,
-                    "runner " + shared_->name
-                      + " has no actor task registered that can run "
-                      + to_string(spec_.identifier));
+      // The runner found the actor task's entry when the lease came (an
+      // unknown identifier goes to a thread, which reports it).
       auto input = json::parse(spec_.input);
-      e->actor_run(input, ctx_);
+      entry_->actor_run(input, ctx_);
     } catch (const std::exception& e) {
       finish(false, e.what());
       return {};

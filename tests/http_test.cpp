@@ -25,16 +25,6 @@ struct http_server {
   http_target http;
 };
 
-uint16_t http_port_of(child_process& proc) {
-  auto line = proc.await_line("HTTP API at", 30s);
-  INFO("server stderr: " << proc.errors());
-  REQUIRE(line.has_value());
-  auto at = line->find("://");
-  auto rest = line->substr(at + 3);
-  auto colon = rest.rfind(':');
-  return static_cast<uint16_t>(std::stoul(rest.substr(colon + 1)));
-}
-
 http_server start_http(const fs::path& dir,
                        std::vector<std::string> extra = {}) {
   std::vector<std::string> args{"--http", "127.0.0.1:0", "--progress-interval",

@@ -12,6 +12,7 @@
 
 #include "exposition.hpp"
 #include "http_client.hpp"
+#include "metrics_scrape.hpp"
 #include "servers.hpp"
 #include "wait.hpp"
 
@@ -39,28 +40,6 @@ namespace {
 /// runner_options::max_leases by default: the most a runner holds beyond
 /// its slots.
 constexpr uint64_t max_leases = 4096;
-
-uint16_t http_port_of(child_process& proc) {
-  auto line = proc.await_line("HTTP API at", 30s);
-  INFO("server stderr: " << proc.errors());
-  REQUIRE(line.has_value());
-  auto rest = line->substr(line->find("://") + 3);
-  rest = rest.substr(0, rest.find('/'));
-  return static_cast<uint16_t>(std::stoul(rest.substr(rest.rfind(':') + 1)));
-}
-
-/// The sum of a counter's series (0 when none is exported yet).
-double counter_sum(const http_target& to, const std::string& name) {
-  auto r = http_get(to, "/metrics");
-  REQUIRE(r.status == 200);
-  auto m = exposition::parsed(r.body);
-  if (!m.has(name))
-    return 0;
-  double sum = 0;
-  for (const auto& s : m.get(name).samples)
-    sum += s.value;
-  return sum;
-}
 
 /// One series of a counter (0 when it is not exported yet).
 double counter_value(const http_target& to, const std::string& name,
@@ -192,22 +171,32 @@ uint64_t await_blocked_slots(weft::job_client& jobs, const std::string& job_id,
   return held;
 }
 
+/// What every lease test starts from: a server with its HTTP listener (for
+/// the metrics), in a fresh directory with the gate files, and a client.
+/// Runners are the test's own, started after it and stopped before it.
+struct lease_lab {
+  temp_dir dir{"weft-lease-"};
+  gated_files files{dir.path};
+  server_process srv
+    = start_server(dir.path, "127.0.0.1:0", {"--http", "127.0.0.1:0"});
+  http_target http{http_port_of(*srv.proc), {}, {}};
+  weft::remote::connection conn = connect(srv.address());
+  weft::job_client jobs = conn.jobs();
+};
+
 } // namespace
 
-TEST_CASE("lease: a cancel with thousands of leases held returns only once "
-          "no attempt of the job can start any more",
-          "[remote][lease]") {
+TEST_CASE_METHOD(
+  lease_lab,
+  "lease: a cancel with thousands of leases held returns only once "
+  "no attempt of the job can start any more",
+  "[remote][lease]") {
   constexpr uint32_t slots = 4;
   constexpr uint32_t instant = 100;
   // More than the widest window takes: the rest waits in the cluster.
   constexpr uint32_t gated = 4500;
-  temp_dir dir{"weft-lease-"};
-  gated_files files{dir.path};
-  auto srv = start_server(dir.path, "127.0.0.1:0");
   auto runner = start_runner(dir.path, srv.address(), "default", "holder",
                              {"--slots", std::to_string(slots)});
-  auto conn = connect(srv.address());
-  auto jobs = conn.jobs();
   auto job = jobs.submit("cancel with leases held",
                          {gated_spread(files, instant, gated)});
 
@@ -291,23 +280,19 @@ TEST_CASE("lease: a cancel with thousands of leases held returns only once "
     10s, 20ms));
 }
 
-TEST_CASE("lease: a cancel while the slots run through leases at full speed: "
-          "nothing starts after it returns",
-          "[remote][lease]") {
+TEST_CASE_METHOD(
+  lease_lab,
+  "lease: a cancel while the slots run through leases at full speed: "
+  "nothing starts after it returns",
+  "[remote][lease]") {
   constexpr uint32_t slots = 4;
   constexpr uint32_t gated = 10000;
-  temp_dir dir{"weft-lease-"};
-  gated_files files{dir.path};
   // The gate is open from the start: the gated leaves record their start
   // and return (short attempts: a wide window), so slots take leases as
   // fast as they can when the cancel revokes them.
   files.open_gate();
-  auto srv = start_server(dir.path, "127.0.0.1:0", {"--http", "127.0.0.1:0"});
-  http_target http{http_port_of(*srv.proc), {}, {}};
   auto runner = start_runner(dir.path, srv.address(), "default", "busy",
                              {"--slots", std::to_string(slots)});
-  auto conn = connect(srv.address());
-  auto jobs = conn.jobs();
   auto job
     = jobs.submit("cancel at full speed", {gated_spread(files, 0, gated)});
   REQUIRE(wait_until([&] { return read_starts(files.log).size() >= 1000; }, 20s,
@@ -378,24 +363,20 @@ TEST_CASE("lease: a cancel while the slots run through leases at full speed: "
        << " ran but were reported after the cancel (CANCELED, their reports "
           "rejected); canceled "
        << canceled << " tasks; "
-       << counter_sum(http, "weft_attempts_requeued_total")
+       << counter_sum(http, "weft_attempts_requeued_total").value_or(0)
        << " attempts requeued");
 }
 
-TEST_CASE("lease: a failing task revokes the job's leases, and a retry runs "
-          "them under new ones",
-          "[remote][lease]") {
+TEST_CASE_METHOD(
+  lease_lab,
+  "lease: a failing task revokes the job's leases, and a retry runs "
+  "them under new ones",
+  "[remote][lease]") {
   constexpr uint32_t slots = 4;
   constexpr uint32_t instant = 100;
   constexpr uint32_t gated = 2000;
-  temp_dir dir{"weft-lease-"};
-  gated_files files{dir.path};
-  auto srv = start_server(dir.path, "127.0.0.1:0", {"--http", "127.0.0.1:0"});
-  http_target http{http_port_of(*srv.proc), {}, {}};
   auto runner = start_runner(dir.path, srv.address(), "default", "holder",
                              {"--slots", std::to_string(slots)});
-  auto conn = connect(srv.address());
-  auto jobs = conn.jobs();
   // The fails_once leaf (max_retries 0) takes a slot first and fails when
   // the test says: once the gated leaves block the other slots and the
   // runner holds the rest of them as leases.
@@ -513,20 +494,17 @@ TEST_CASE("lease: a failing task revokes the job's leases, and a retry runs "
   CHECK(ran_twice == started_then_canceled);
 }
 
-TEST_CASE("lease: a runner killed while it holds leases loses them back to "
-          "the queue without spending a retry",
-          "[remote][lease]") {
+TEST_CASE_METHOD(
+  lease_lab,
+  "lease: a runner killed while it holds leases loses them back to "
+  "the queue without spending a retry",
+  "[remote][lease]") {
   constexpr uint32_t leaves = 2000;
-  temp_dir dir{"weft-lease-"};
-  auto srv = start_server(dir.path, "127.0.0.1:0", {"--http", "127.0.0.1:0"});
-  http_target http{http_port_of(*srv.proc), {}, {}};
   auto executions = (dir.path / "executions").string();
   auto victim = start_runner(dir.path, srv.address(), "default", "victim",
                              {"--executions", executions});
   auto survivor = start_runner(dir.path, srv.address(), "default", "survivor",
                                {"--executions", executions});
-  auto conn = connect(srv.address());
-  auto jobs = conn.jobs();
   // Leaves of a millisecond: each runner holds a few beyond its 2 slots.
   auto job
     = jobs.submit("kill a leaseholder", {spread(leaves, 1, {"default"})});
@@ -557,8 +535,8 @@ TEST_CASE("lease: a runner killed while it holds leases loses them back to "
   }
   // Running attempts lost count as runner losses; leased ones go back to
   // the queue as they were. Both are requeued.
-  auto requeued
-    = static_cast<uint64_t>(counter_sum(http, "weft_attempts_requeued_total"));
+  auto requeued = static_cast<uint64_t>(
+    counter_sum(http, "weft_attempts_requeued_total").value_or(0));
   WARN("kill: up to " << held << " attempts dispatched to the two runners; "
                       << requeued << " requeued: " << losses
                       << " runner losses, the rest leases lost with the "
@@ -568,13 +546,11 @@ TEST_CASE("lease: a runner killed while it holds leases loses them back to "
   CHECK(jobs.find_cluster("default").runners.size() == 1);
 }
 
-TEST_CASE("lease: a runner that stops hands its leases back and exits "
-          "without waiting for them",
-          "[remote][lease]") {
+TEST_CASE_METHOD(lease_lab,
+                 "lease: a runner that stops hands its leases back and exits "
+                 "without waiting for them",
+                 "[remote][lease]") {
   constexpr uint32_t leaves = 2000;
-  temp_dir dir{"weft-lease-"};
-  auto srv = start_server(dir.path, "127.0.0.1:0", {"--http", "127.0.0.1:0"});
-  http_target http{http_port_of(*srv.proc), {}, {}};
   auto executions = (dir.path / "executions").string();
   // A grace period longer than the test: held leases it waited for would
   // keep it from exiting within the bound below.
@@ -583,8 +559,6 @@ TEST_CASE("lease: a runner that stops hands its leases back and exits "
                    {"--executions", executions, "--grace-ms", "120000"});
   auto staying = start_runner(dir.path, srv.address(), "default", "staying",
                               {"--executions", executions});
-  auto conn = connect(srv.address());
-  auto jobs = conn.jobs();
   auto job
     = jobs.submit("stop a leaseholder", {spread(leaves, 1, {"default"})});
   REQUIRE(wait_until(
@@ -615,30 +589,26 @@ TEST_CASE("lease: a runner that stops hands its leases back and exits "
   }
   // Its running attempts finished within the grace period: nothing lost.
   CHECK(losses == 0);
-  auto handed_back
-    = static_cast<uint64_t>(counter_sum(http, "weft_leases_handed_back_total"));
+  auto handed_back = static_cast<uint64_t>(
+    counter_sum(http, "weft_leases_handed_back_total").value_or(0));
   WARN("stop: " << handed_back
                 << " leases handed back: by the leaving runner, and by "
                    "shrinking windows");
   // Nothing was lost: a hand-back is not a requeue after a loss.
-  CHECK(counter_sum(http, "weft_attempts_requeued_total") == 0);
+  CHECK(counter_sum(http, "weft_attempts_requeued_total").value_or(0) == 0);
   CHECK(jobs.find_cluster("default").runners.size() == 1);
 }
 
-TEST_CASE("lease: a runner killed with its slots blocked loses its thousands "
-          "of leases back to the queue, no retry spent",
-          "[remote][lease]") {
+TEST_CASE_METHOD(
+  lease_lab,
+  "lease: a runner killed with its slots blocked loses its thousands "
+  "of leases back to the queue, no retry spent",
+  "[remote][lease]") {
   constexpr uint32_t slots = 2;
   constexpr uint32_t instant = 100;
   constexpr uint32_t gated = 2000;
-  temp_dir dir{"weft-lease-"};
-  gated_files files{dir.path};
-  auto srv = start_server(dir.path, "127.0.0.1:0", {"--http", "127.0.0.1:0"});
-  http_target http{http_port_of(*srv.proc), {}, {}};
   auto victim = start_runner(dir.path, srv.address(), "default", "victim",
                              {"--slots", std::to_string(slots)});
-  auto conn = connect(srv.address());
-  auto jobs = conn.jobs();
   auto job = jobs.submit("kill a blocked leaseholder",
                          {gated_spread(files, instant, gated)});
   auto held = await_blocked_slots(jobs, job.id, files, slots);
@@ -649,8 +619,9 @@ TEST_CASE("lease: a runner killed with its slots blocked loses its thousands "
                                {"--slots", std::to_string(slots)});
   // Counted so far: what the victim's window handed back while the
   // instant leaves made it swing.
-  auto requeued
-    = [&] { return counter_sum(http, "weft_attempts_requeued_total"); };
+  auto requeued = [&] {
+    return counter_sum(http, "weft_attempts_requeued_total").value_or(0);
+  };
   auto before = requeued();
   victim->kill();
   // Its running attempts are lost and its leases come back: all requeued.
@@ -687,23 +658,19 @@ TEST_CASE("lease: a runner killed with its slots blocked loses its thousands "
        << " requeued by the end (hand-backs of the survivor's window)");
 }
 
-TEST_CASE("lease: a runner stopped with its slots blocked hands its thousands "
-          "of leases back at once",
-          "[remote][lease]") {
+TEST_CASE_METHOD(
+  lease_lab,
+  "lease: a runner stopped with its slots blocked hands its thousands "
+  "of leases back at once",
+  "[remote][lease]") {
   constexpr uint32_t slots = 2;
   constexpr uint32_t instant = 100;
   constexpr uint32_t gated = 2000;
-  temp_dir dir{"weft-lease-"};
-  gated_files files{dir.path};
-  auto srv = start_server(dir.path, "127.0.0.1:0", {"--http", "127.0.0.1:0"});
-  http_target http{http_port_of(*srv.proc), {}, {}};
   // A grace period longer than the test: it exits once its running
   // attempts are done, whatever it leased.
   auto leaving
     = start_runner(dir.path, srv.address(), "default", "leaving",
                    {"--slots", std::to_string(slots), "--grace-ms", "120000"});
-  auto conn = connect(srv.address());
-  auto jobs = conn.jobs();
   auto job = jobs.submit("stop a blocked leaseholder",
                          {gated_spread(files, instant, gated)});
   auto held = await_blocked_slots(jobs, job.id, files, slots);
@@ -712,8 +679,9 @@ TEST_CASE("lease: a runner stopped with its slots blocked hands its thousands "
                               {"--slots", std::to_string(slots)});
   // Counted so far: what its window handed back while the instant leaves
   // made it swing.
-  auto requeued
-    = [&] { return counter_sum(http, "weft_leases_handed_back_total"); };
+  auto requeued = [&] {
+    return counter_sum(http, "weft_leases_handed_back_total").value_or(0);
+  };
   auto before = requeued();
   leaving->signal(SIGTERM);
   // With its slots still blocked, every lease no slot took goes back.
@@ -749,17 +717,14 @@ TEST_CASE("lease: a runner stopped with its slots blocked hands its thousands "
        << " requeued by the end (hand-backs of the staying runner's window)");
 }
 
-TEST_CASE("lease: a cluster whose runner holds leases cannot be deleted, and "
-          "its job completes",
-          "[remote][lease]") {
+TEST_CASE_METHOD(
+  lease_lab,
+  "lease: a cluster whose runner holds leases cannot be deleted, and "
+  "its job completes",
+  "[remote][lease]") {
   constexpr uint32_t slots = 4;
   constexpr uint32_t instant = 100;
   constexpr uint32_t gated = 1000;
-  temp_dir dir{"weft-lease-"};
-  gated_files files{dir.path};
-  auto srv = start_server(dir.path, "127.0.0.1:0");
-  auto conn = connect(srv.address());
-  auto jobs = conn.jobs();
   jobs.create_cluster("leased");
   auto runner = start_runner(dir.path, srv.address(), "leased", "lessee",
                              {"--slots", std::to_string(slots)});

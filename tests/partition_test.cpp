@@ -12,6 +12,7 @@
 
 #include "exposition.hpp"
 #include "http_client.hpp"
+#include "metrics_scrape.hpp"
 #include "servers.hpp"
 #include "wait.hpp"
 
@@ -227,15 +228,6 @@ std::vector<int> free_subnets(const network_lab& lab, const std::string& ip,
   return found;
 }
 
-uint16_t http_port_of(child_process& proc) {
-  auto line = proc.await_line("HTTP API at", 30s);
-  INFO("server stderr: " << proc.errors());
-  REQUIRE(line.has_value());
-  auto rest = line->substr(line->find("://") + 3);
-  rest = rest.substr(0, rest.find('/'));
-  return static_cast<uint16_t>(std::stoul(rest.substr(rest.rfind(':') + 1)));
-}
-
 struct execution {
   std::string runner;
   uint32_t attempt = 0;
@@ -269,20 +261,6 @@ std::set<std::string> runners_of(weft::job_client& jobs) {
   for (const auto& r : jobs.find_cluster("default").runners)
     names.insert(r.name);
   return names;
-}
-
-/// The sum of a counter's series, or nullopt when it is not exported.
-std::optional<double> counter_sum(const http_target& to,
-                                  const std::string& name) {
-  auto r = http_get(to, "/metrics");
-  REQUIRE(r.status == 200);
-  auto m = exposition::parsed(r.body);
-  if (!m.has(name))
-    return std::nullopt;
-  double sum = 0;
-  for (const auto& s : m.get(name).samples)
-    sum += s.value;
-  return sum;
 }
 
 /// What is left of the test's overall bound, at most `limit`: each wait

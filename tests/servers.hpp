@@ -72,6 +72,16 @@ inline std::unique_ptr<child_process> start_runner(
   return proc;
 }
 
+/// The port of the HTTP listener a `weft server --http` process announces.
+inline uint16_t http_port_of(child_process& proc) {
+  auto line = proc.await_line("HTTP API at", 30s);
+  INFO("server stderr: " << proc.errors());
+  REQUIRE(line.has_value());
+  auto rest = line->substr(line->find("://") + 3);
+  rest = rest.substr(0, rest.find('/'));
+  return static_cast<uint16_t>(std::stoul(rest.substr(rest.rfind(':') + 1)));
+}
+
 inline weft::remote::connection connect(const std::string& address,
                                         weft::tls_options tls = {}) {
   weft::remote::connect_options opts;

@@ -166,23 +166,29 @@ TEST_CASE("actor tasks: an attempt fails by fail(), by an exception and by "
   check_failed(jobs.submit("early", at_throws_early{}), "no behavior for you");
 }
 
+// Wakes after `first`, then every 10 ms until the gate opens, and ends the
+// attempt.
+caf::behavior done_when_gate_opens(weft::actor_context& ctx,
+                                   std::chrono::milliseconds first) {
+  ctx.self()->delayed_send(ctx.self(), first, wake_atom::value);
+  return {
+    [&ctx](wake_atom) {
+      if (!gate_open) {
+        ctx.self()->delayed_send(ctx.self(), 10ms, wake_atom::value);
+        return;
+      }
+      --in_flight;
+      ctx.done();
+    },
+  };
+}
+
 // Waits 200 ms, then until the gate opens.
 struct at_gated {
   uint32_t ms = 200;
   caf::behavior execute(weft::actor_context& ctx) const {
     entered();
-    ctx.self()->delayed_send(ctx.self(), std::chrono::milliseconds{ms},
-                             wake_atom::value);
-    return {
-      [&ctx](wake_atom) {
-        if (!gate_open) {
-          ctx.self()->delayed_send(ctx.self(), 10ms, wake_atom::value);
-          return;
-        }
-        --in_flight;
-        ctx.done();
-      },
-    };
+    return done_when_gate_opens(ctx, std::chrono::milliseconds{ms});
   }
 };
 BOOST_DESCRIBE_STRUCT(at_gated, (), (ms))
@@ -293,17 +299,7 @@ struct at_cancelable {
       });
       return {[](wake_atom) {}};
     }
-    ctx.self()->delayed_send(ctx.self(), 10ms, wake_atom::value);
-    return {
-      [&ctx](wake_atom) {
-        if (!gate_open) {
-          ctx.self()->delayed_send(ctx.self(), 10ms, wake_atom::value);
-          return;
-        }
-        --in_flight;
-        ctx.done();
-      },
-    };
+    return done_when_gate_opens(ctx, 10ms);
   }
 };
 BOOST_DESCRIBE_STRUCT(at_cancelable, (), (cooperative))
